@@ -1,0 +1,139 @@
+"""The offline render: the real Pulumi program under mocks, printed as JSON.
+
+    python -m components.render --stack prod
+
+runs ``__main__.py`` with the config of ``stacks/Pulumi.prod.yaml`` under
+``pulumi.runtime.set_mocks`` and prints every resource (type, name, parent, inputs) as one
+deterministic JSON document. It needs no cloud, no Pulumi CLI and no secret plaintext: a
+``secure:`` value renders as a placeholder. It is an inspection tool, not a deployment engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import MLServingError, SpecError
+from runtime.spec import PROJECT, SECRET_PLACEHOLDER, STACKS_DIR, read_stack_config, stack_file, validate_config
+
+__all__ = ["render", "main", "ROOT"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config_strings(config: dict[str, Any]) -> dict[str, str]:
+    """Pulumi hands structured config to a program as JSON text."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+def _clean(value: Any) -> Any:
+    """Drop Pulumi's internal keys and make a value JSON-ready and stable."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items() if not str(k).startswith("__")}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
+    """Run the Pulumi program for ``stack`` under mocks; return the render document.
+
+    Raises ``SpecError`` (or another ``MLServingError``) for an unknown stack or bad config.
+    """
+    import pulumi
+    from pulumi.runtime.mocks import _sync_await
+    from pulumi.runtime.stack import run_pulumi_func
+
+    from components.mocks import RecordingMonitor, RenderMocks
+
+    path = stack_file(stack, stacks_dir)
+    if not path.exists():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+        raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
+    config, secret_keys = read_stack_config(path)
+    validate_config(config, stack, _display(path))
+
+    pulumi.runtime.set_all_config(_config_strings(config), sorted(secret_keys))
+    mocks = RenderMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    os.environ["ML_SERVING_STACKS_DIR"] = str(path.parent)
+
+    failure: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        except BaseException as exc:  # noqa: BLE001 - reported after the runtime settles
+            failure.append(exc)
+
+    _sync_await(run_pulumi_func(program))
+    if failure:
+        raise failure[0]
+
+    resources = sorted(monitor.registrations, key=lambda r: r.urn)
+    return {
+        "stack": stack,
+        "project": PROJECT,
+        "secretConfigKeys": sorted(secret_keys),
+        "secretPlaceholder": SECRET_PLACEHOLDER,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": r.parent,
+                "custom": r.custom,
+                "inputs": _clean(r.inputs),
+            }
+            for r in resources
+        ],
+    }
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _unwrap(exc: BaseException) -> MLServingError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MLServingError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.render", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
+    args = parser.parse_args(argv)
+    try:
+        document = render(args.stack, args.stacks_dir)
+    except Exception as exc:  # noqa: BLE001 - one line per problem, never a traceback
+        error = _unwrap(exc)
+        if error is None:
+            print(f"render failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        problems = error.problems if isinstance(error, SpecError) else [error.message]
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

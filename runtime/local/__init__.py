@@ -1,0 +1,1 @@
+"""The embedded platform: the local stack's rollouts as processes on loopback."""

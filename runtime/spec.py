@@ -1,0 +1,582 @@
+"""The rollout spec: the one typed, validated definition of a stack.
+
+A stack file (``stacks/Pulumi.<env>.yaml``) holds two project keys, ``ml-serving:platform`` and
+``ml-serving:models``. They are validated here, once, into frozen models that the Pulumi
+components, the policies, the gateway, the drift monitor and the local platform all share.
+
+Keys are camelCase in YAML and snake_case in Python; units live in field names. Problems are
+reported one per line, each naming the stack file, the key path and what was expected.
+
+This module depends on pydantic, PyYAML and the standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from runtime.errors import SpecError
+
+__all__ = [
+    "PROJECT",
+    "StackSpec",
+    "PlatformSpec",
+    "ModelSpec",
+    "Variant",
+    "ModelUri",
+    "parse_model_uri",
+    "load_stack",
+    "load_stack_file",
+    "read_stack_config",
+    "stack_file",
+    "validate_config",
+    "SECRET_PLACEHOLDER",
+]
+
+PROJECT = "ml-serving"
+SECRET_PLACEHOLDER = "[secret]"
+STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
+
+_DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
+_MODEL_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:/(?P<version>[1-9][0-9]*)|@(?P<alias>[A-Za-z][A-Za-z0-9_\-]*))$")
+
+DnsName = Annotated[str, StringConstraints(pattern=_DNS_LABEL, max_length=40)]
+Quantity = Annotated[str, StringConstraints(pattern=_QUANTITY)]
+Scalar = float | int | str | bool
+
+
+def _problem(at: str, message: str) -> PydanticCustomError:
+    """A cross-field error that points below the model that raised it (``at`` is relative)."""
+    return PydanticCustomError("spec", message, {"at": at})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+def _pinned(value: str, what: str) -> str:
+    tag = value.rsplit("@", 1)[-1] if "@" in value else value.rsplit(":", 1)[-1] if ":" in value.split("/")[-1] else ""
+    if not tag or tag.lower() == "latest":
+        raise ValueError(f"{what} must be pinned to a version tag or digest, never 'latest' or untagged (got {value!r})")
+    return value
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+class ModelUri(_Spec):
+    """A parsed ``models:/<name>/<version>`` or ``models:/<name>@<alias>``."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}" if self.version is not None else f"models:/{self.name}@{self.alias}"
+
+
+def parse_model_uri(uri: str) -> ModelUri:
+    match = _MODEL_URI.match(uri)
+    if match is None:
+        raise ValueError(f"expected 'models:/<name>/<version>' or 'models:/<name>@<alias>', got {uri!r}")
+    version = match["version"]
+    return ModelUri(name=match["name"], version=int(version) if version else None, alias=match["alias"])
+
+
+class Variant(_Spec):
+    model: str
+    """The registered model version: ``models:/<name>/<version>`` or ``models:/<name>@<alias>``."""
+    role: Literal["primary", "canary", "shadow"]
+    """primary and canary share live traffic by weight; a shadow gets a mirrored copy only."""
+    weight: Annotated[float, Field(ge=0, le=100)] | None = None
+    """Percent of live traffic (primary and canary only). Primary and canaries sum to 100."""
+    mirror_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    """Percent of live requests mirrored to this shadow (shadow only)."""
+    name: DnsName | None = None
+    """Variant name used in resource names and responses; defaults to ``v<version>`` or the alias."""
+
+    @field_validator("model")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        parse_model_uri(value)
+        return value
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> Variant:
+        if self.role == "shadow":
+            if self.weight is not None:
+                raise _problem("weight", "a shadow variant takes no weight (it gets mirrored traffic only); use mirrorPercent")
+            if self.mirror_percent is None:
+                raise _problem("mirrorPercent", "a shadow variant needs mirrorPercent, a number in (0, 100]")
+        else:
+            if self.mirror_percent is not None:
+                raise _problem("mirrorPercent", f"only shadow variants take mirrorPercent; a {self.role} takes weight")
+            if self.weight is None:
+                raise _problem("weight", f"a {self.role} variant needs weight, a number in [0, 100]")
+        return self
+
+    @property
+    def uri(self) -> ModelUri:
+        return parse_model_uri(self.model)
+
+    @property
+    def variant_name(self) -> str:
+        if self.name:
+            return self.name
+        uri = self.uri
+        if uri.version is not None:
+            return f"v{uri.version}"
+        return re.sub(r"[^a-z0-9-]", "-", uri.alias.lower()).strip("-") or "alias"
+
+
+class Batching(_Spec):
+    max_batch_size: Annotated[int, Field(gt=0, le=4096)]
+    """Most rows in one predict call."""
+    max_latency_ms: Annotated[float, Field(gt=0, le=1000)]
+    """Longest a waiting request is held to gather a batch, from the first waiting request."""
+
+
+class Resources(_Spec):
+    cpu: Quantity = "1"
+    """CPU request and limit, as a Kubernetes quantity."""
+    memory: Quantity = "2Gi"
+    """Memory request and limit, as a Kubernetes quantity."""
+    gpu: Annotated[int, Field(ge=0, le=8)] = 0
+    """NVIDIA GPUs per replica; above 0 the predictor lands on the GPU node group."""
+
+
+class Autoscaling(_Spec):
+    min: Annotated[int, Field(ge=0)] = 1
+    """Fewest replicas per variant (0 lets an idle variant scale to zero)."""
+    max: Annotated[int, Field(ge=1)] = 3
+    """Most replicas per variant."""
+    target_concurrency: Annotated[int, Field(gt=0)] | None = None
+    """In-flight requests per replica that the autoscaler aims for; CPU utilisation when unset."""
+
+    @model_validator(mode="after")
+    def _order(self) -> Autoscaling:
+        if self.min > self.max:
+            raise _problem("min", f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Routing(_Spec):
+    sticky_key: Annotated[str, StringConstraints(min_length=1)] | None = None
+    """Input name whose value pins a caller to a variant (e.g. ``user_id`` for A/B tests)."""
+    sticky_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")] | None = None
+    """Header that carries the routing key; it wins over the input when both are present."""
+
+
+class FallbackCondition(_Spec):
+    input: Annotated[str, StringConstraints(min_length=1)]
+    """Input name whose value (per row) is compared."""
+    op: Literal["lt", "le", "gt", "ge", "eq", "ne", "in"]
+    value: Scalar | list[Scalar]
+    """Operand: a scalar, or a list for ``in``."""
+
+    @model_validator(mode="after")
+    def _operand(self) -> FallbackCondition:
+        if (self.op == "in") != isinstance(self.value, list):
+            expected = "a list" if self.op == "in" else "a single value"
+            raise _problem("value", f"op '{self.op}' takes {expected}")
+        return self
+
+
+class FallbackRule(_Spec):
+    when: FallbackCondition
+    then: Scalar
+    """Output for a row that matches."""
+
+
+class Fallback(_Spec):
+    value: Scalar
+    """Output for every row that no rule matches (e.g. 0, "not fraud")."""
+    rules: list[FallbackRule] = []
+    """Checked in order per row; the first match gives the row's output. No code is evaluated."""
+
+
+class CircuitBreaker(_Spec):
+    failure_threshold: Annotated[int, Field(gt=0)] = 5
+    """Consecutive failures that open the breaker of a variant."""
+    cooldown_ms: Annotated[float, Field(gt=0)] = 5000
+    """How long an open breaker rejects calls before one half-open probe."""
+
+
+class Shadow(_Spec):
+    max_concurrency: Annotated[int, Field(gt=0)] = 16
+    """In-flight mirrored requests per model; more are dropped and counted."""
+    timeout_ms: Annotated[float, Field(gt=0)] = 1000
+    """Longest a mirrored request may take before it counts as an error."""
+
+
+class FeatureDrift(_Spec):
+    test: Literal["ks", "chi2", "psi", "wasserstein"]
+    """Test for this feature, overriding the default for its type and size."""
+    threshold: Annotated[float, Field(gt=0)] | None = None
+    """For distances (psi, wasserstein): the value at or above which the feature drifted."""
+
+
+class Drift(_Spec):
+    enabled: bool = True
+    window_rows: Annotated[int, Field(gt=0)] = 5000
+    """Rows per comparison window."""
+    p_value: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    """Significance level of the per-feature tests, after the correction below."""
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.3
+    """Share of drifted features at which the whole dataset counts as drifted."""
+    correction: Literal["bh", "bonferroni"] = "bh"
+    """Multiple-testing correction across features: Benjamini-Hochberg (false discovery rate) or
+    Bonferroni (family-wise error rate)."""
+    features: dict[str, FeatureDrift] = {}
+    """Per-feature test overrides."""
+    prediction_drift: bool = True
+    """Also test the distribution of the model's outputs."""
+
+
+class ModelSpec(_Spec):
+    variants: Annotated[list[Variant], Field(min_length=1)]
+    """Versions served: exactly one primary, any canaries, any shadows."""
+    latency_budget_ms: Annotated[float, Field(gt=0)]
+    """The whole answer, retries included, within this many milliseconds; then the fallback."""
+    fallback: Fallback | None = None
+    """Answer given when no variant answers within the budget; without it such a request fails (503)."""
+    batching: Batching | None = None
+    """Adaptive batching in the model server; unset serves each request alone."""
+    resources: Resources = Resources()
+    autoscaling: Autoscaling = Autoscaling()
+    routing: Routing = Routing()
+    circuit_breaker: CircuitBreaker = CircuitBreaker()
+    shadow: Shadow = Shadow()
+    drift: Drift = Drift()
+
+    @model_validator(mode="after")
+    def _invariants(self) -> ModelSpec:
+        primaries = [i for i, v in enumerate(self.variants) if v.role == "primary"]
+        if len(primaries) != 1:
+            found = ", ".join(f"variants[{i}]" for i in primaries) or "none"
+            raise _problem("variants", f"exactly one variant must have role 'primary' (found {len(primaries)}: {found})")
+        live = [(i, v) for i, v in enumerate(self.variants) if v.role != "shadow"]
+        total = sum(v.weight or 0 for _, v in live)
+        if abs(total - 100) > 1e-9:
+            parts = " + ".join(f"variants[{i}] {v.weight:g}" for i, v in live)
+            raise _problem("variants", f"weights of primary and canary variants must sum to 100 (got {parts} = {total:g})")
+        seen: dict[str, int] = {}
+        for i, variant in enumerate(self.variants):
+            name = variant.variant_name
+            if name in seen:
+                raise _problem(
+                    f"variants[{i}].name",
+                    f"variant name '{name}' is already used by variants[{seen[name]}]; set a distinct name",
+                )
+            seen[name] = i
+        return self
+
+    @property
+    def primary(self) -> Variant:
+        return next(v for v in self.variants if v.role == "primary")
+
+    @property
+    def live_variants(self) -> list[Variant]:
+        return [v for v in self.variants if v.role != "shadow"]
+
+    @property
+    def shadows(self) -> list[Variant]:
+        return [v for v in self.variants if v.role == "shadow"]
+
+
+# --- platform -------------------------------------------------------------------------------
+
+
+class NodeGroup(_Spec):
+    instance_types: Annotated[list[str], Field(min_length=1)]
+    """EC2 instance types of the group."""
+    min: Annotated[int, Field(ge=0)]
+    max: Annotated[int, Field(ge=1)]
+    disk_size_gb: Annotated[int, Field(ge=20)] = 50
+
+    @model_validator(mode="after")
+    def _order(self) -> NodeGroup:
+        if self.min > self.max:
+            raise _problem("min", f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class Vpc(_Spec):
+    cidr_block: str = "10.0.0.0/16"
+    """CIDR of the VPC created when no subnets are given."""
+    private_subnet_ids: list[str] = []
+    """Existing private subnets (nodes, RDS); when set, no VPC is created."""
+    public_subnet_ids: list[str] = []
+    """Existing public subnets (load balancers)."""
+    availability_zones: Annotated[int, Field(ge=2, le=6)] = 3
+
+
+class Cluster(_Spec):
+    provider: Literal["eks", "existing"]
+    """``eks`` creates an EKS cluster; ``existing`` targets the current kubeconfig context."""
+    kubernetes_version: str = "1.32"
+    kubeconfig_context: str | None = None
+    """Context to use with ``provider: existing``; the current context when unset."""
+    endpoint_private_access: bool = True
+    endpoint_public_access: bool = True
+    vpc: Vpc = Vpc()
+    cpu_nodes: NodeGroup | None = None
+    gpu_nodes: NodeGroup | None = None
+    node_autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+
+    @model_validator(mode="after")
+    def _eks_needs_nodes(self) -> Cluster:
+        if self.provider == "eks" and self.cpu_nodes is None:
+            raise _problem("cpuNodes", "provider 'eks' needs cpuNodes: {instanceTypes: [...], min: N, max: N}")
+        if not (self.endpoint_private_access or self.endpoint_public_access):
+            raise _problem("endpointPublicAccess", "at least one of endpointPrivateAccess and endpointPublicAccess must be true")
+        return self
+
+
+class Artifacts(_Spec):
+    bucket_name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")] | None = None
+    """S3 bucket name; Pulumi picks a unique one when unset."""
+    retain_on_delete: bool = False
+    """Keep the bucket when the stack is destroyed (set in prod)."""
+    noncurrent_version_days: Annotated[int, Field(gt=0)] = 30
+    """Days before noncurrent object versions expire."""
+
+
+class Rds(_Spec):
+    instance_class: str = "db.t4g.medium"
+    allocated_storage_gb: Annotated[int, Field(ge=20)] = 20
+    multi_az: bool = False
+    engine_version: str = "16"
+    backup_retention_days: Annotated[int, Field(ge=0, le=35)] = 7
+
+
+class Mlflow(_Spec):
+    backend: Literal["rds", "postgres", "sqlite"]
+    """rds: managed Postgres; postgres: an in-cluster Postgres; sqlite: local platform only."""
+    tracking_uri: Annotated[str, StringConstraints(pattern=r"^(https?|file|sqlite)://")]
+    """Where training scripts and the lock command reach the registry."""
+    rds: Rds = Rds()
+    replicas: Annotated[int, Field(ge=1)] = 1
+
+
+class Versions(_Spec):
+    """Pinned Helm chart and image versions; never 'latest'."""
+
+    istio: str = "1.28.1"
+    kserve: str = "v0.16.0"
+    cert_manager: str = "v1.19.1"
+    nvidia_device_plugin: str = "0.18.0"
+    cluster_autoscaler: str = "9.52.1"
+    karpenter: str = "1.8.2"
+    mlflow: str = "3.18.0"
+    postgres: str = "16.10"
+
+    @field_validator("*")
+    @classmethod
+    def _no_latest(cls, value: str) -> str:
+        if not value or value.strip().lower() in {"latest", "*", "stable"} or not re.search(r"\d", value):
+            raise ValueError(f"expected a pinned version such as '1.28.1', got {value!r}")
+        return value
+
+
+class Images(_Spec):
+    runtime: str
+    """The runtime image (model server, gateway, drift monitor, MLflow server), pinned by tag or digest."""
+    build: bool = False
+    """Build and push the runtime image from this repository during ``pulumi up``."""
+
+    @field_validator("runtime")
+    @classmethod
+    def _pinned_image(cls, value: str) -> str:
+        return _pinned(value, "images.runtime")
+
+
+class GatewaySettings(_Spec):
+    replicas: Annotated[int, Field(ge=1)] = 2
+    max_replicas: Annotated[int, Field(ge=1)] = 6
+    host: str = "*"
+    """Host name the Istio ingress gateway serves the gateway on."""
+    auth_required: bool = True
+    """Bearer-token auth on the gateway (tokens from the ``gatewayTokens`` secret)."""
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    resources: Resources = Resources(cpu="1", memory="512Mi")
+
+
+class MonitorSettings(_Spec):
+    storage_gb: Annotated[int, Field(ge=1)] = 5
+    resources: Resources = Resources(cpu="500m", memory="1Gi")
+
+
+class Local(_Spec):
+    """Where the embedded platform listens (loopback only)."""
+
+    host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
+    mlflow_port: Annotated[int, Field(ge=1024, le=65535)] = 5000
+    gateway_port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    monitor_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
+    model_server_base_port: Annotated[int, Field(ge=1024, le=65000)] = 9000
+    state_dir: str = ".state"
+    """Folder (relative to the repository) for the registry, artifacts and monitor state."""
+
+
+class PlatformSpec(_Spec):
+    namespace: DnsName = "ml-serving"
+    cluster: Cluster
+    artifacts: Artifacts = Artifacts()
+    mlflow: Mlflow
+    versions: Versions = Versions()
+    images: Images
+    gateway: GatewaySettings = GatewaySettings()
+    monitor: MonitorSettings = MonitorSettings()
+    local: Local = Local()
+
+
+class StackSpec(_Spec):
+    stack: str
+    platform: PlatformSpec
+    models: dict[DnsName, ModelSpec]
+
+    @model_validator(mode="after")
+    def _gpu_nodes(self) -> StackSpec:
+        if self.platform.cluster.provider == "eks" and self.platform.cluster.gpu_nodes is None:
+            for name, model in self.models.items():
+                if model.resources.gpu > 0:
+                    raise _problem(
+                        f"models.{name}.resources.gpu",
+                        "a GPU model needs platform.cluster.gpuNodes on provider 'eks'",
+                    )
+        return self
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def stack_file(stack: str, stacks_dir: Path | None = None) -> Path:
+    return (stacks_dir or STACKS_DIR) / f"Pulumi.{stack}.yaml"
+
+
+def _key_path(loc: tuple[Any, ...], at: str | None) -> str:
+    """``('models', 'fraud', 'variants', 1)`` and ``at='weight'`` -> ``ml-serving:models.fraud.variants[1].weight``."""
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    if at:
+        path = f"{path}{at}" if at.startswith("[") or not path else f"{path}.{at}"
+    return f"{PROJECT}:{path}" if path else PROJECT
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    message = error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; keys are camelCase)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    if "input" in error and kind not in {"spec"} and not isinstance(error["input"], (dict, list)):
+        return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
+    return message
+
+
+def _problems(source: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False):
+        at = (error.get("ctx") or {}).get("at")
+        lines.append(f"{source}: {_key_path(error['loc'], at)}: {_describe(error)}")
+    return lines
+
+
+def validate_config(config: dict[str, Any], stack: str, source: str | None = None) -> StackSpec:
+    """Validate the project keys of a stack's config (keys as in the stack file)."""
+    source = source or f"stacks/Pulumi.{stack}.yaml"
+    problems = []
+    for key in ("platform", "models"):
+        if f"{PROJECT}:{key}" not in config:
+            problems.append(f"{source}: {PROJECT}:{key}: required key is missing")
+    unknown = sorted(k for k in config if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in _PROJECT_KEYS)
+    for key in unknown:
+        problems.append(f"{source}: {key}: unknown key; expected one of {', '.join(sorted(_PROJECT_KEYS))}")
+    if problems:
+        raise SpecError(problems)
+    data = {"stack": stack, "platform": config[f"{PROJECT}:platform"], "models": config[f"{PROJECT}:models"]}
+    try:
+        return StackSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_problems(source, exc)) from None
+
+
+# Project keys that hold something other than the spec: secrets read by __main__.py.
+_SECRET_KEYS = {"gatewayTokens", "alertWebhookUrl", "mlflowAdminPassword"}
+_PROJECT_KEYS = {"platform", "models", *_SECRET_KEYS}
+
+
+def read_stack_config(path: Path) -> tuple[dict[str, Any], set[str]]:
+    """Read a stack file's ``config:`` map. ``secure:`` values become a placeholder.
+
+    Returns the config and the set of keys whose value is a secret.
+    """
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError([f"{path}: no such stack file"]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([f"{path}: not valid YAML: {' '.join(str(exc).split())}"]) from None
+    if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
+        raise SpecError([f"{path}: expected a mapping with a 'config:' mapping"])
+    config: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secrets.add(key)
+            value = SECRET_PLACEHOLDER
+        elif _has_secure(value):
+            secrets.add(key)
+        config[key] = value
+    return config, secrets
+
+
+def _has_secure(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "secure" in value and len(value) == 1 or any(_has_secure(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure(v) for v in value)
+    return False
+
+
+def load_stack_file(path: Path) -> StackSpec:
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    config, _ = read_stack_config(path)
+    try:
+        source = str(path.relative_to(Path.cwd()))
+    except ValueError:
+        source = str(path)
+    return validate_config(config, stack, source)
+
+
+def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSpec:
+    """Load and validate ``stacks/Pulumi.<stack>.yaml``."""
+    path = stack_file(stack, stacks_dir)
+    if not path.exists():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+        raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
+    return load_stack_file(path)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# System tools the tests use: promtool (Debian's prometheus package) for alert rule tests.
+set -euo pipefail
+if command -v promtool >/dev/null 2>&1; then
+  exit 0
+fi
+echo "==> installing promtool (Debian package 'prometheus')"
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+command -v promtool >/dev/null
