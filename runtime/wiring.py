@@ -1,0 +1,69 @@
+"""What one part of the platform hands another: the contracts between processes.
+
+The same models are written by the Pulumi components (as ConfigMap JSON) and by the local
+platform (as files), and read by the gateway and the drift monitor. Only pydantic and the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from runtime.spec import ModelSpec
+
+__all__ = ["VariantEndpoint", "GatewayConfig", "MonitorConfig", "TapRecord", "TapBatch", "INGEST_PATH"]
+
+INGEST_PATH = "/ingest"
+"""Where the drift monitor takes batches of served rows (a ``TapBatch``) from the gateway."""
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class VariantEndpoint(_Wire):
+    url: str
+    """Base URL of the variant's model server, e.g. ``http://fraud-v5-predictor.ml-serving.svc``."""
+    model_name: str
+    """Name the model server serves the model under: ``{url}/v2/models/{model_name}/infer``."""
+
+
+class GatewayConfig(_Wire):
+    stack: str
+    models: dict[str, ModelSpec]
+    """The validated rollout spec of every model the gateway serves."""
+    endpoints: dict[str, dict[str, VariantEndpoint]]
+    """model -> variant name -> where that variant is served."""
+    monitor_url: str | None = None
+    """Base URL of the drift monitor; no drift tap when unset."""
+    auth_required: bool = True
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+
+class MonitorConfig(_Wire):
+    stack: str
+    models: dict[str, ModelSpec]
+    profiles: dict[str, dict[str, str]] = {}
+    """model -> variant name -> reference profile location (a path or an MLflow artifact URI)."""
+    state_dir: str = "/var/lib/ml-serving/drift"
+    """Where windows and counts are persisted."""
+
+
+class TapRecord(_Wire):
+    """One served request, as the gateway sends it to the drift monitor."""
+
+    model: str
+    variant: str
+    request_id: str
+    timestamp: float
+    """Unix seconds when the answer was served."""
+    inputs: dict[str, list[Any]]
+    """Input name -> one value per row (columnar)."""
+    outputs: dict[str, list[Any]] = {}
+    """Output name -> one value per row."""
+
+
+class TapBatch(_Wire):
+    records: list[TapRecord]
