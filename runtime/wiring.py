@@ -13,7 +13,19 @@ from pydantic.alias_generators import to_camel
 
 from runtime.spec import ModelSpec
 
-__all__ = ["VariantEndpoint", "GatewayConfig", "MonitorConfig", "TapRecord", "TapBatch", "INGEST_PATH"]
+__all__ = [
+    "VariantEndpoint",
+    "GatewayConfig",
+    "MonitorConfig",
+    "TapRecord",
+    "TapBatch",
+    "INGEST_PATH",
+    "SERVING_RUNTIME_NAME",
+    "GPU_NODE_LABEL",
+    "GPU_TAINT",
+    "GATEWAY_SERVICE_ACCOUNT",
+    "LINEAGE_ANNOTATION_PREFIX",
+]
 
 INGEST_PATH = "/ingest"
 """Where the drift monitor takes batches of served rows (a ``TapBatch``) from the gateway."""
@@ -67,3 +79,32 @@ class TapRecord(_Wire):
 
 class TapBatch(_Wire):
     records: list[TapRecord]
+
+
+# --- entry points and cluster conventions ----------------------------------------------------
+# One runtime image runs every part. The cluster (components/) and the local platform
+# (runtime/local/) start them the same way:
+#
+#   python -m runtime.modelserver --model_name NAME --model_dir PATH_OR_MODELS_URI
+#                                 [--host 0.0.0.0] [--http_port 8080]
+#                                 [--max_batch_size N --max_latency_ms MS]
+#       env fallbacks: ML_SERVING_MAX_BATCH_SIZE, ML_SERVING_MAX_LATENCY_MS, MLFLOW_TRACKING_URI
+#       ready when GET /v2/health/ready answers 200
+#   python -m runtime.gateway --config gateway.json [--host 0.0.0.0] [--port 8080]
+#       config: a GatewayConfig as JSON (env ML_SERVING_GATEWAY_CONFIG); bearer tokens from
+#       ML_SERVING_GATEWAY_TOKENS (comma-separated) or the file named by ML_SERVING_GATEWAY_TOKENS_FILE
+#       ready when GET /v2/health/ready answers 200
+#   python -m runtime.drift --config monitor.json [--host 0.0.0.0] [--port 8090]
+#       config: a MonitorConfig as JSON (env ML_SERVING_MONITOR_CONFIG); ready when GET /healthz answers 200
+
+SERVING_RUNTIME_NAME = "ml-serving-mlflow"
+"""The project's ClusterServingRuntime for ``modelFormat: mlflow`` (V2 protocol)."""
+GPU_NODE_LABEL = ("ml-serving.io/accelerator", "nvidia")
+"""Label of the GPU node group; GPU predictors select on it."""
+GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
+"""Taint (key, value, effect) of the GPU node group; GPU predictors tolerate it."""
+GATEWAY_SERVICE_ACCOUNT = "ml-serving-gateway"
+"""The only identity the AuthorizationPolicy lets call predictors."""
+LINEAGE_ANNOTATION_PREFIX = "ml-serving.io/"
+"""Lineage annotations on each InferenceService: model-name, model-version, run-id, git-commit,
+dataset-digest, artifact-uri."""
