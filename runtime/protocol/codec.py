@@ -1,0 +1,281 @@
+"""Decode V2 requests into arrays checked against a model's inputs; encode predictions.
+
+Every problem raises ``InvalidInput`` with a message that names the input (or the field) and
+says what was expected, so a server can answer 400 ``{"error": "..."}`` without a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from pydantic import ValidationError
+
+from runtime.errors import InvalidInput
+from runtime.protocol.datatypes import DATATYPES, accepts, datatype_of
+from runtime.protocol.types import InferenceRequest, InferenceResponse, ResponseOutput
+
+__all__ = [
+    "InputSpec",
+    "DEFAULT_OUTPUT",
+    "parse_request",
+    "decode_input",
+    "decode_inputs",
+    "decode_columns",
+    "decode_tensor",
+    "encode_predictions",
+    "encode_array",
+    "build_response",
+    "error_body",
+]
+
+DEFAULT_OUTPUT = "predict"
+"""Name of an output when the model's prediction and signature name none."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """One input a model declares: a column (``shape == [-1]``) or a tensor (``[-1, ...]``)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...] = (-1,)
+    optional: bool = False
+    """An optional input may be absent and may carry missing values (null, NaN)."""
+
+
+def parse_request(body: bytes | str | Mapping[str, Any]) -> InferenceRequest:
+    """Parse a V2 inference request body; errors name the field, e.g. ``inputs[0].datatype``."""
+    if isinstance(body, (bytes, bytearray, memoryview, str)):
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, Mapping):
+        raise InvalidInput(f"request body must be a JSON object with 'inputs', got {type(body).__name__}")
+    try:
+        return InferenceRequest.model_validate(body)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+            problems.append(f"{at or 'request'}: {_lower(error['msg'])}")
+        raise InvalidInput("invalid inference request: " + "; ".join(problems)) from None
+
+
+def _lower(message: str) -> str:
+    return message[:1].lower() + message[1:]
+
+
+def _first_bad(values: np.ndarray, ok) -> tuple[int, Any]:
+    for i, value in enumerate(values.ravel().tolist()):
+        if not ok(value):
+            return i, value
+    return -1, None
+
+
+def decode_input(name: str, datatype: str, shape: Sequence[int], data: list[Any], allow_missing: bool = True) -> np.ndarray:
+    """One V2 tensor as a numpy array of its datatype and shape.
+
+    ``allow_missing`` lets floating inputs carry null (as NaN) and NaN; without it either is an
+    error naming the input and the position.
+    """
+    dtype = DATATYPES.get(datatype)
+    if dtype is None:
+        raise InvalidInput(f"Input '{name}': unknown datatype '{datatype}'; expected one of {', '.join(DATATYPES)}")
+    if any(d < 0 for d in shape):
+        raise InvalidInput(f"Input '{name}': shape {list(shape)} has a negative dimension; expected sizes >= 0")
+    size = math.prod(shape)
+    if datatype == "BYTES":
+        flat = data if not any(isinstance(v, list) for v in data) else list(_flatten(data))
+        array = np.empty(len(flat), dtype=object)
+        array[:] = flat
+        if array.size:
+            at, value = _first_bad(array, lambda v: isinstance(v, (str, bytes)))
+            if at >= 0:
+                raise InvalidInput(f"Input '{name}': BYTES data must be strings; got {value!r} at position {at}")
+    else:
+        try:
+            raw = np.asarray(data)
+        except ValueError:
+            raise InvalidInput(f"Input '{name}': data is ragged; expected row-major data for shape {list(shape)}") from None
+        array = _numeric(name, datatype, dtype, raw, data, allow_missing)
+    if array.size != size:
+        raise InvalidInput(f"Input '{name}': shape {list(shape)} holds {size} values but data has {array.size}")
+    array = array.reshape(shape)
+    if dtype.kind == "f" and not allow_missing and array.size and np.isnan(array).any():
+        at = int(np.flatnonzero(np.isnan(array.ravel()))[0])
+        raise InvalidInput(f"Input '{name}': NaN at position {at}; the model's signature requires a value")
+    return array
+
+
+def _flatten(data: list[Any]):
+    for value in data:
+        if isinstance(value, list):
+            yield from _flatten(value)
+        else:
+            yield value
+
+
+def _numeric(name: str, datatype: str, dtype: np.dtype, raw: np.ndarray, data: list[Any], allow_missing: bool) -> np.ndarray:
+    kind = raw.dtype.kind
+    if kind == "O" and dtype.kind == "f" and allow_missing:
+        at, value = _first_bad(raw, lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+        if at < 0:
+            return np.array(raw, dtype=dtype)
+    if kind == "O" and dtype.kind == "f" and not allow_missing:
+        at, value = _first_bad(raw, lambda v: v is not None)
+        if at >= 0:
+            raise InvalidInput(f"Input '{name}': null at position {at}; the model's signature requires a value")
+    if datatype == "BOOL":
+        if kind != "b" and raw.size:
+            at, value = _first_bad(raw, lambda v: isinstance(v, bool))
+            raise InvalidInput(f"Input '{name}': BOOL data must be true or false; got {value!r} at position {at}")
+        return raw.astype(dtype, copy=False)
+    if kind not in "iuf" and raw.size:
+        at, value = _first_bad(raw, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+        raise InvalidInput(f"Input '{name}': {datatype} data must be numbers; got {value!r} at position {max(at, 0)}")
+    if dtype.kind in "iu" and raw.size:
+        if kind == "f":
+            whole = np.isfinite(raw) & (raw == np.round(raw))
+            if not whole.all():
+                at = int(np.flatnonzero(~whole.ravel())[0])
+                raise InvalidInput(f"Input '{name}': {datatype} data must be integers; got {raw.ravel()[at].item()!r} at position {at}")
+        info = np.iinfo(dtype)
+        low, high = raw.min(), raw.max()
+        if low < info.min or high > info.max:
+            raise InvalidInput(f"Input '{name}': value {low if low < info.min else high} is out of range for {datatype} [{info.min}, {info.max}]")
+    return raw.astype(dtype, copy=False)
+
+
+def decode_inputs(request: InferenceRequest) -> dict[str, np.ndarray]:
+    """Every input of a request by name, checked for datatype, shape and data (no signature)."""
+    arrays: dict[str, np.ndarray] = {}
+    for inp in request.inputs:
+        if inp.name in arrays:
+            raise InvalidInput(f"Input '{inp.name}' appears more than once; send each input once")
+        arrays[inp.name] = decode_input(inp.name, inp.datatype, inp.shape, inp.data)
+    return arrays
+
+
+def _expected(specs: Sequence[InputSpec]) -> str:
+    return ", ".join(f"{s.name} ({s.datatype})" for s in specs)
+
+
+def _check_datatype(name: str, sent: str, spec: InputSpec) -> None:
+    if not accepts(spec.datatype, sent):
+        raise InvalidInput(f"Input '{name}': datatype {sent} does not match the model's signature; expected {spec.datatype}")
+
+
+def decode_columns(request: InferenceRequest, specs: Sequence[InputSpec]) -> pd.DataFrame:
+    """A request as a DataFrame with one column per declared input, in signature order.
+
+    The request sends either one tensor per column (shape ``[n]`` or ``[n, 1]``) or a single
+    2-D tensor ``[n, k]`` whose k columns follow the signature's order.
+    """
+    by_name = {s.name: s for s in specs}
+    inputs = request.inputs
+    if len(inputs) == 1 and inputs[0].name not in by_name and len(inputs[0].shape) == 2 and len(specs) > 0:
+        return _from_matrix(inputs[0], specs)
+    columns: dict[str, np.ndarray] = {}
+    rows: tuple[str, int] | None = None
+    for inp in inputs:
+        spec = by_name.get(inp.name)
+        if spec is None:
+            raise InvalidInput(f"Input '{inp.name}' is not an input of this model; expected inputs: {_expected(specs)}")
+        if inp.name in columns:
+            raise InvalidInput(f"Input '{inp.name}' appears more than once; send each input once")
+        _check_datatype(inp.name, inp.datatype, spec)
+        if not (len(inp.shape) == 1 or (len(inp.shape) == 2 and inp.shape[1] == 1)):
+            raise InvalidInput(f"Input '{inp.name}': shape {inp.shape} is not a column; expected [n] or [n, 1]")
+        array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=spec.optional)
+        n = inp.shape[0]
+        if rows is not None and n != rows[1]:
+            raise InvalidInput(f"Input '{inp.name}' has {n} rows but input '{rows[0]}' has {rows[1]}; every input needs the same number of rows")
+        rows = rows or (inp.name, n)
+        columns[inp.name] = _as(array.reshape(n), spec)
+    missing = [s.name for s in specs if s.name not in columns and not s.optional]
+    if missing:
+        raise InvalidInput(f"Input '{missing[0]}' is missing; expected inputs: {_expected(specs)}")
+    if rows is None or rows[1] == 0:
+        raise InvalidInput(f"Input '{inputs[0].name}' has no rows; expected at least one")
+    return pd.DataFrame({s.name: columns[s.name] for s in specs if s.name in columns})
+
+
+def _from_matrix(inp, specs: Sequence[InputSpec]) -> pd.DataFrame:
+    n, k = inp.shape
+    if k != len(specs):
+        raise InvalidInput(f"Input '{inp.name}': shape {inp.shape} has {k} columns; expected {len(specs)} ({_expected(specs)}) or one input per column")
+    for spec in specs:
+        _check_datatype(inp.name, inp.datatype, spec)
+    if n == 0:
+        raise InvalidInput(f"Input '{inp.name}' has no rows; expected at least one")
+    array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=all(s.optional for s in specs))
+    return pd.DataFrame({s.name: _as(array[:, j], s) for j, s in enumerate(specs)})
+
+
+def _as(column: np.ndarray, spec: InputSpec) -> np.ndarray:
+    return column if spec.datatype == "BYTES" else column.astype(DATATYPES[spec.datatype], copy=False)
+
+
+def decode_tensor(request: InferenceRequest, spec: InputSpec) -> np.ndarray:
+    """A request for a model that takes one tensor (``spec.shape`` like ``[-1, 4]``)."""
+    if len(request.inputs) != 1:
+        names = ", ".join(i.name for i in request.inputs)
+        raise InvalidInput(f"this model takes one input tensor '{spec.name}' ({spec.datatype}, shape {list(spec.shape)}); got {len(request.inputs)}: {names}")
+    inp = request.inputs[0]
+    _check_datatype(inp.name, inp.datatype, spec)
+    expected = list(spec.shape)
+    if len(inp.shape) != len(expected) or any(e >= 0 and e != s for e, s in zip(expected, inp.shape)):
+        raise InvalidInput(f"Input '{inp.name}': shape {inp.shape} does not match the model's signature; expected {expected} (-1 is any size)")
+    if inp.shape[0] == 0:
+        raise InvalidInput(f"Input '{inp.name}' has no rows; expected at least one")
+    array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=spec.optional)
+    return _as(array, spec)
+
+
+def encode_array(name: str, values: Any) -> ResponseOutput:
+    """One named output from an array-like; its datatype follows the values' dtype."""
+    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    datatype = datatype_of(array.dtype)
+    if datatype == "BYTES":
+        data = [v.decode() if isinstance(v, bytes) else str(v) for v in array.ravel().tolist()]
+    else:
+        data = array.ravel().tolist()
+    return ResponseOutput(name=name, shape=list(array.shape), datatype=datatype, data=data)
+
+
+def encode_predictions(predictions: Any, names: Sequence[str] = ()) -> list[ResponseOutput]:
+    """A model's prediction as named, typed outputs.
+
+    A DataFrame or a dict gives one output per column or key; a Series is named after itself;
+    an array or a list takes the first of ``names`` (the signature's), else ``DEFAULT_OUTPUT``.
+    """
+    if isinstance(predictions, pd.DataFrame):
+        return [encode_array(str(column), predictions[column].to_numpy()) for column in predictions.columns]
+    if isinstance(predictions, Mapping):
+        return [encode_array(str(key), value) for key, value in predictions.items()]
+    if isinstance(predictions, pd.Series):
+        name = predictions.name if isinstance(predictions.name, str) else (names[0] if names else DEFAULT_OUTPUT)
+        return [encode_array(name, predictions.to_numpy())]
+    return [encode_array(names[0] if names else DEFAULT_OUTPUT, predictions)]
+
+
+def build_response(
+    model_name: str,
+    outputs: list[ResponseOutput],
+    request_id: str | None = None,
+    model_version: str | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> InferenceResponse:
+    return InferenceResponse(model_name=model_name, model_version=model_version, id=request_id, parameters=parameters, outputs=outputs)
+
+
+def error_body(error: BaseException | str) -> dict[str, str]:
+    """The body every server answers an error with: ``{"error": "..."}``."""
+    return {"error": getattr(error, "message", None) or str(error)}
