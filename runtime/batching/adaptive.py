@@ -1,0 +1,188 @@
+"""Adaptive batching: gather concurrent requests into one predict call, split the result back.
+
+A single worker takes waiting requests in arrival order. It dispatches once the batch holds
+``max_batch_size`` rows, once ``max_latency_ms`` have passed since the first request of the batch
+arrived, or as soon as it holds as many requests as the previous batch did. That last rule is
+what makes batching adaptive: under load the previous batch was full, so the worker gathers; a
+lone caller's previous batch held one request, so its next request goes out at once instead of
+waiting out the window. A request of ``max_batch_size`` rows or more is served alone.
+
+One predict runs at a time, in a dedicated thread, so the event loop keeps reading requests
+while the model works. If a batch's predict raises, each request of it is retried alone, so one
+request's bad rows fail that request only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.batching.metrics import BATCH_REQUESTS, BATCH_RETRIES, BATCH_ROWS, QUEUE_WAIT
+from runtime.batching.rows import concat_rows, split_rows
+from runtime.errors import ModelUnavailable
+
+__all__ = ["AdaptiveBatcher", "Unbatched", "ShuttingDown"]
+
+
+class ShuttingDown(ModelUnavailable):
+    """A request arrived after the server began to drain."""
+
+
+def _closed_error() -> ShuttingDown:
+    return ShuttingDown("the model server is shutting down and accepts no new requests; retry on another replica")
+
+
+@dataclass(slots=True)
+class _Waiting:
+    payload: Any
+    rows: int
+    future: asyncio.Future
+    arrived: float = field(default_factory=time.monotonic)
+
+
+class Unbatched:
+    """Each request is its own predict call, one at a time in a dedicated thread."""
+
+    def __init__(self, predict: Callable[[Any], Any]) -> None:
+        self._predict = predict
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._closed = False
+
+    async def predict(self, payload: Any, rows: int) -> Any:
+        if self._closed:
+            raise _closed_error()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, payload)
+
+    async def close(self) -> None:
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+
+class AdaptiveBatcher:
+    def __init__(
+        self,
+        predict: Callable[[Any], Any],
+        *,
+        max_batch_size: int,
+        max_latency_ms: float,
+        model: str = "model",
+        concat: Callable[[Sequence[Any]], Any] = concat_rows,
+        split: Callable[[Any, Sequence[int]], list[Any]] = split_rows,
+    ) -> None:
+        if max_batch_size < 1 or max_latency_ms <= 0:
+            raise ValueError(f"max_batch_size must be >= 1 and max_latency_ms > 0 (got {max_batch_size}, {max_latency_ms})")
+        self.max_batch_size = max_batch_size
+        self.max_latency_s = max_latency_ms / 1000
+        self._predict = predict
+        self._concat = concat
+        self._split = split
+        self._label = model
+        self._queue: deque[_Waiting] = deque()
+        self._arrived = asyncio.Event()
+        self._worker: asyncio.Task | None = None
+        self._expected = 1
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+
+    async def predict(self, payload: Any, rows: int) -> Any:
+        """The prediction for ``payload`` (``rows`` rows), computed within some batch."""
+        if self._closed:
+            raise _closed_error()
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name=f"batcher-{self._label}")
+        waiting = _Waiting(payload, rows, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        self._arrived.set()
+        return await waiting.future
+
+    async def close(self) -> None:
+        """Refuse new requests, finish every queued one, then stop the worker."""
+        self._closed = True
+        self._arrived.set()
+        if self._worker is not None:
+            await self._worker
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            batch, rows = self._take([], 0)
+            deadline = batch[0].arrived + self.max_latency_s
+            while rows < self.max_batch_size and len(batch) < self._expected and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._arrived.clear()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+                except TimeoutError:
+                    break
+                batch, rows = self._take(batch, rows)
+                if self._queue:
+                    break  # the next request does not fit
+            self._expected = max(1, len(batch))
+            await self._dispatch(batch)
+
+    def _take(self, batch: list[_Waiting], rows: int) -> tuple[list[_Waiting], int]:
+        while self._queue:
+            nxt = self._queue[0]
+            if batch and rows + nxt.rows > self.max_batch_size:
+                break
+            self._queue.popleft()
+            batch.append(nxt)
+            rows += nxt.rows
+            if rows >= self.max_batch_size:
+                break
+        return batch, rows
+
+    async def _dispatch(self, batch: list[_Waiting]) -> None:
+        live = [w for w in batch if not w.future.done()]
+        if not live:
+            return
+        now = time.monotonic()
+        for waiting in live:
+            QUEUE_WAIT.labels(self._label).observe(now - waiting.arrived)
+        BATCH_ROWS.labels(self._label).observe(sum(w.rows for w in live))
+        BATCH_REQUESTS.labels(self._label).observe(len(live))
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._executor, self._predict_batch, [w.payload for w in live], [w.rows for w in live])
+        except Exception as exc:
+            if len(live) == 1:
+                _settle(live[0], error=exc)
+                return
+            BATCH_RETRIES.labels(self._label).inc()
+            for waiting in live:
+                try:
+                    result = await loop.run_in_executor(self._executor, self._predict, waiting.payload)
+                except Exception as single:
+                    _settle(waiting, error=single)
+                else:
+                    _settle(waiting, result=result)
+            return
+        for waiting, result in zip(live, results):
+            _settle(waiting, result=result)
+
+    def _predict_batch(self, payloads: list[Any], sizes: list[int]) -> list[Any]:
+        if len(payloads) == 1:
+            return [self._predict(payloads[0])]
+        return self._split(self._predict(self._concat(payloads)), sizes)
+
+
+def _settle(waiting: _Waiting, result: Any = None, error: BaseException | None = None) -> None:
+    if waiting.future.done():
+        return  # the caller went away
+    if error is not None:
+        waiting.future.set_exception(error)
+    else:
+        waiting.future.set_result(result)

@@ -1,0 +1,162 @@
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime.batching import AdaptiveBatcher, ShuttingDown, Unbatched
+
+
+class Recorder:
+    """A model that doubles its input, records each call's rows, and can be held."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.started = threading.Event()
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        self.started.set()
+        if not self.release.wait(timeout=10):
+            raise TimeoutError("held too long")
+        if (rows < 0).any():
+            raise ValueError("negative rows")
+        self.calls.append(len(rows))
+        return rows * 2
+
+
+async def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.001)
+
+
+async def test_a_lone_request_does_not_wait_out_the_window():
+    model = Recorder()
+    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=1000)
+    start = time.monotonic()
+    result = await batcher.predict(np.array([1.0, 2.0]), 2)
+    assert time.monotonic() - start < 0.5
+    assert result.tolist() == [2.0, 4.0]
+    await batcher.close()
+
+
+async def test_requests_arriving_during_a_predict_join_one_batch():
+    model = Recorder()
+    model.release.clear()
+    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=50)
+    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
+    await wait_until(model.started.is_set)
+    rest = [asyncio.create_task(batcher.predict(np.array([float(i)]), 1)) for i in range(1, 10)]
+    await asyncio.sleep(0)
+    model.release.set()
+    results = await asyncio.gather(first, *rest)
+    assert [r.tolist() for r in results] == [[2.0 * i] for i in range(10)]
+    assert model.calls == [1, 9]
+    await batcher.close()
+
+
+async def test_after_a_busy_batch_it_gathers_until_the_window_closes():
+    model = Recorder()
+    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=60)
+    model.release.clear()
+    blocker = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
+    await wait_until(model.started.is_set)
+    busy = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(8)]
+    await asyncio.sleep(0)
+    model.release.set()
+    await asyncio.gather(blocker, *busy)
+    start = time.monotonic()
+    await asyncio.gather(*(batcher.predict(np.array([2.0]), 1) for _ in range(3)))
+    assert time.monotonic() - start >= 0.05
+    assert model.calls == [1, 8, 3]
+    await batcher.close()
+
+
+async def test_a_request_at_or_above_the_limit_is_served_alone():
+    model = Recorder()
+    model.release.clear()
+    batcher = AdaptiveBatcher(model, max_batch_size=4, max_latency_ms=50)
+    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
+    await wait_until(model.started.is_set)
+    small = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(2)]
+    big = asyncio.create_task(batcher.predict(np.arange(10.0), 10))
+    tail = asyncio.create_task(batcher.predict(np.array([3.0]), 1))
+    await asyncio.sleep(0)
+    model.release.set()
+    await asyncio.gather(first, *small, big, tail)
+    assert (await big).tolist() == (np.arange(10.0) * 2).tolist()
+    assert model.calls == [1, 2, 10, 1]
+    await batcher.close()
+
+
+async def test_one_requests_bad_rows_never_fail_the_others():
+    model = Recorder()
+    model.release.clear()
+    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=50)
+    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
+    await wait_until(model.started.is_set)
+    good = [asyncio.create_task(batcher.predict(np.array([float(i), 1.0]), 2)) for i in range(3)]
+    bad = asyncio.create_task(batcher.predict(np.array([-1.0]), 1))
+    await asyncio.sleep(0)
+    model.release.set()
+    await first
+    assert [(await g).tolist() for g in good] == [[0.0, 2.0], [2.0, 2.0], [4.0, 2.0]]
+    with pytest.raises(ValueError, match="negative rows"):
+        await bad
+    await batcher.close()
+
+
+async def test_close_finishes_queued_requests_then_refuses_new_ones():
+    model = Recorder()
+    model.release.clear()
+    batcher = AdaptiveBatcher(model, max_batch_size=4, max_latency_ms=50)
+    queued = [asyncio.create_task(batcher.predict(np.array([float(i)]), 1)) for i in range(10)]
+    await wait_until(model.started.is_set)
+    closing = asyncio.create_task(batcher.close())
+    await asyncio.sleep(0.01)
+    with pytest.raises(ShuttingDown, match="shutting down"):
+        await batcher.predict(np.array([1.0]), 1)
+    model.release.set()
+    await closing
+    assert [(await q).tolist() for q in queued] == [[2.0 * i] for i in range(10)]
+    assert sum(model.calls) == 10
+
+
+async def test_unbatched_predicts_each_request():
+    model = Recorder()
+    direct = Unbatched(model)
+    results = await asyncio.gather(*(direct.predict(np.array([float(i)]), 1) for i in range(5)))
+    assert [r.tolist() for r in results] == [[2.0 * i] for i in range(5)]
+    assert model.calls == [1] * 5
+    await direct.close()
+    with pytest.raises(ShuttingDown):
+        await direct.predict(np.array([1.0]), 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(sizes=st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=40), max_batch=st.integers(1, 16))
+def test_concurrent_requests_of_random_sizes_get_exactly_their_rows(sizes, max_batch):
+    async def scenario():
+        model = Recorder()
+        batcher = AdaptiveBatcher(model, max_batch_size=max_batch, max_latency_ms=2)
+        payloads = []
+        start = 0
+        for size in sizes:
+            payloads.append(np.arange(start, start + size, dtype=float))
+            start += size
+        results = await asyncio.gather(*(batcher.predict(p, len(p)) for p in payloads))
+        await batcher.close()
+        return payloads, results, model.calls
+
+    payloads, results, calls = asyncio.run(scenario())
+    for payload, result in zip(payloads, results):
+        assert result.tolist() == (payload * 2).tolist()
+    assert sum(calls) == sum(sizes)
+    assert all(c <= max_batch or c in sizes for c in calls)
