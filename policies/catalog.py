@@ -1,0 +1,105 @@
+"""Every rule of the pack, registered explicitly, in the order they are reported."""
+
+from __future__ import annotations
+
+from pulumi_policy import PolicyConfigSchema
+
+from policies import mesh, rollout, stack_secrets, storage, workloads
+from policies.rule import PRODUCTION_STACKS, Rule
+
+__all__ = ["RULES", "rule_named"]
+
+_PRODUCTION = {"type": "array", "items": {"type": "string"}, "default": list(PRODUCTION_STACKS)}
+
+
+def _schema(**properties: dict) -> PolicyConfigSchema:
+    return PolicyConfigSchema(properties={"productionStacks": _PRODUCTION, **properties})
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "s3-bucket-secure",
+        "S3 buckets are encrypted, versioned and block public access.",
+        "stack",
+        storage.s3_buckets_secure,
+    ),
+    Rule(
+        "rds-encrypted-private",
+        "RDS databases are encrypted at rest and not publicly accessible.",
+        "resource",
+        storage.rds_encrypted_private,
+    ),
+    Rule(
+        "mlflow-not-public",
+        "MLflow is reachable only inside the cluster (ClusterIP; no LoadBalancer, NodePort, Ingress or gateway route).",
+        "resource",
+        mesh.mlflow_not_public,
+    ),
+    Rule(
+        "istio-mtls-strict",
+        "A stack that installs Istio enforces STRICT mutual TLS.",
+        "stack",
+        mesh.istio_mtls_strict,
+    ),
+    Rule(
+        "image-pinned",
+        "Container images are pinned by version tag or digest, never 'latest'.",
+        "resource",
+        workloads.images_pinned,
+    ),
+    Rule(
+        "container-resources",
+        "Containers declare CPU and memory requests and limits.",
+        "resource",
+        workloads.containers_have_resources,
+    ),
+    Rule(
+        "model-lineage",
+        "Every served model version carries lineage: run id, git commit and dataset digest.",
+        "resource",
+        workloads.model_lineage,
+    ),
+    Rule(
+        "canary-weight-max",
+        "In production, canaries take at most a configured share of live traffic.",
+        "spec",
+        rollout.canary_weight_max,
+        config_schema=_schema(maxCanaryWeight={"type": "number", "minimum": 0, "maximum": 100, "default": rollout.DEFAULT_MAX_CANARY_WEIGHT}),
+        defaults={"maxCanaryWeight": rollout.DEFAULT_MAX_CANARY_WEIGHT, "productionStacks": list(PRODUCTION_STACKS)},
+    ),
+    Rule(
+        "promotion-path",
+        "A version takes canary traffic in production only once the staging stack serves it.",
+        "spec",
+        rollout.promotion_path,
+        config_schema=_schema(stagingStackFile={"type": "string"}),
+        defaults={"productionStacks": list(PRODUCTION_STACKS)},
+    ),
+    Rule(
+        "fallback-required",
+        "In production, every model declares a fallback answer.",
+        "spec",
+        rollout.fallback_required,
+        config_schema=_schema(),
+        defaults={"productionStacks": list(PRODUCTION_STACKS)},
+    ),
+    Rule(
+        "gpu-batching",
+        "Models that use GPUs declare batching.",
+        "spec",
+        rollout.gpu_batching,
+    ),
+    Rule(
+        "no-plaintext-secrets",
+        "Stack config keys that name a password, token, secret or access key hold Pulumi secrets.",
+        "file",
+        stack_secrets.no_plaintext_secrets,
+    ),
+)
+
+
+def rule_named(name: str) -> Rule:
+    for rule in RULES:
+        if rule.name == name:
+            return rule
+    raise KeyError(f"no rule named {name!r}; rules: {', '.join(r.name for r in RULES)}")

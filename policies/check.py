@@ -1,0 +1,183 @@
+"""The offline policy check: the pack's rules over the offline render and the stack file.
+
+    python -m policies.check --stack prod
+
+renders the stack without a cloud (``components.render``), runs every rule of the policy pack
+over it, runs the rollout-spec and stack-file rules over ``stacks/Pulumi.<stack>.yaml``, and
+prints one line per violation with its enforcement level, rule and resource. Levels come from
+``policies/config/<stack>.json`` (the file ``pulumi preview --policy-pack-config`` takes).
+
+Exit status: 0 when no mandatory rule is violated, 1 when one is, 2 when the stack (or its policy
+config) fails to load or render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from policies.catalog import RULES
+from policies.rule import CONFIG_DIR, PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation, load_policy_config
+from runtime.errors import MLServingError, SpecError
+from runtime.spec import STACKS_DIR, StackSpec, read_stack_config, stack_file, validate_config
+
+__all__ = ["LoadedStack", "load", "evaluate", "check_stack", "main"]
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A stack as the checker sees it: its file, config, validated spec and offline render."""
+
+    name: str
+    path: Path
+    display: str
+    config: Mapping[str, Any]
+    secret_keys: frozenset[str]
+    spec: StackSpec
+    document: Mapping[str, Any]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _unwrap(exc: BaseException) -> MLServingError | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MLServingError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
+    """Read, validate and render ``stack``; any failure is a ``SpecError`` with one line per problem."""
+    from components.render import render
+
+    path = stack_file(stack, stacks_dir)
+    if not path.exists():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
+        raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
+    config, secret_keys = read_stack_config(path)
+    spec = validate_config(config, stack, _display(path))
+    try:
+        document = render(stack, path.parent)
+    except Exception as exc:  # noqa: BLE001 - a render failure is a load failure, reported in one line
+        error = _unwrap(exc)
+        if isinstance(error, SpecError):
+            raise error from None
+        detail = error.message if error is not None else f"{type(exc).__name__}: {exc}"
+        raise SpecError([f"{_display(path)}: the offline render failed: {detail}"]) from None
+    return LoadedStack(stack, path, _display(path), config, frozenset(secret_keys), spec, document)
+
+
+def _options(parent: str | None) -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
+
+
+def _props(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """A rendered resource's inputs plus the id the render's mocks gave it (how siblings refer to it)."""
+    from pulumi.runtime import MockResourceArgs
+
+    from components.mocks import RenderMocks
+
+    props = dict(resource.get("inputs") or {})
+    if resource.get("custom", True):
+        mock_id, _ = RenderMocks().new_resource(MockResourceArgs(resource["type"], resource["name"], dict(props)))
+        props.setdefault("id", mock_id)
+    return props
+
+
+def _policy_resources(document: Mapping[str, Any]) -> list[PolicyResource]:
+    resources = {
+        r["urn"]: PolicyResource(r["type"], _props(r), r["urn"], r["name"], _options(r.get("parent")), None, None, [], {})
+        for r in document.get("resources") or []
+    }
+    for resource in resources.values():
+        resource.parent = resources.get(resource.opts.parent or "")
+    return list(resources.values())
+
+
+def evaluate(loaded: LoadedStack, policy_config: PolicyConfig) -> list[Violation]:
+    """Every violation of every enabled rule, in rule order."""
+    resources = _policy_resources(loaded.document)
+    staging = str(stack_file("staging", loaded.path.parent))
+    violations: list[Violation] = []
+    for rule in RULES:
+        level = policy_config.level(rule)
+        if level is EnforcementLevel.DISABLED:
+            continue
+        config = policy_config.properties(rule)
+
+        def report(message: str, urn: str | None = None, *, rule: Rule = rule, level=level, at: str = "") -> None:
+            violations.append(Violation(rule.name, level, message, urn or at or loaded.display))
+
+        if rule.kind == "resource":
+            for resource in resources:
+                args = ResourceValidationArgs(
+                    resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None, config
+                )
+                rule.validate(args, lambda message, urn=None, r=resource: report(message, urn or r.urn))
+        elif rule.kind == "stack":
+            rule.validate(StackValidationArgs(resources, config), report)
+        elif rule.kind == "spec":
+            args = SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config})
+            rule.validate(args, report)
+        else:
+            args = StackFileArgs(loaded.name, loaded.display, loaded.config, loaded.secret_keys, config)
+            rule.validate(args, report)
+    return violations
+
+
+def check_stack(stack: str, stacks_dir: Path | None, policy_config_path: Path | None) -> int:
+    print(f"checking stack {stack}: rendering offline ...", file=sys.stderr)
+    try:
+        loaded = load(stack, stacks_dir)
+        policy_config = load_policy_config(Path(_display(policy_config_path or CONFIG_DIR / f"{stack}.json")))
+    except SpecError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    violations = evaluate(loaded, policy_config)
+    for v in violations:
+        print(f"[{v.level.value}] {v.rule}: {v.resource}: {v.message}")
+    mandatory = sum(v.mandatory for v in violations)
+    resources = len(loaded.document.get("resources") or [])
+    print(
+        f"{stack}: {len(RULES)} rules over {resources} resources and {loaded.display} "
+        f"(levels from {policy_config.source}): {len(violations)} violation(s), {mandatory} mandatory",
+        file=sys.stderr,
+    )
+    return 1 if mandatory else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
+    parser.add_argument(
+        "--policy-config", type=Path, default=None, help=f"pack config with enforcement levels (default {CONFIG_DIR}/<stack>.json)"
+    )
+    args = parser.parse_args(argv)
+    return check_stack(args.stack, args.stacks_dir, args.policy_config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
