@@ -1,0 +1,149 @@
+"""One model's request path: the chosen variant, retries within the latency budget, fallback.
+
+The whole answer stays within ``latency_budget_ms``: each call gets only the time left, a
+failed or timed-out call moves on to the next variant (the primary first) while time is left,
+and a variant whose breaker is open is skipped at once. When nothing answered, the declared
+fallback answers (marked, counted by reason); without one the request fails with 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from runtime.errors import MLServingError, ModelUnavailable
+from runtime.gateway.breaker import Breaker
+from runtime.gateway.fallback import fallback_rows
+from runtime.gateway.metrics import GatewayMetrics
+from runtime.gateway.payload import Inbound, columns_of, rows_of
+from runtime.gateway.routing import Router
+from runtime.gateway.stats import ModelStats
+from runtime.gateway.upstream import Upstream, UpstreamError
+from runtime.protocol import DEFAULT_OUTPUT, build_response, encode_array
+from runtime.spec import ModelSpec
+
+__all__ = ["Answer", "ModelRoute", "UpstreamRejected"]
+
+
+class UpstreamRejected(MLServingError):
+    """The model server refused the request itself (4xx): the client's input, passed through."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        try:
+            message = orjson.loads(body).get("error") or body.decode(errors="replace")
+        except (orjson.JSONDecodeError, AttributeError):
+            message = body.decode(errors="replace")
+        super().__init__(str(message))
+        self.status = status
+
+
+@dataclass(slots=True)
+class Answer:
+    response: dict[str, Any]
+    variant: str | None
+    """The variant that answered; None for a fallback answer."""
+    fallback_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Target:
+    name: str
+    upstream: Upstream
+    path: str
+    breaker: Breaker
+
+
+class ModelRoute:
+    """What the gateway holds for one model: its spec, router, variants, breakers and counts."""
+
+    def __init__(self, name: str, spec: ModelSpec, targets: dict[str, Target], metrics: GatewayMetrics) -> None:
+        self.name = name
+        self.spec = spec
+        self.router = Router(name, spec)
+        self.targets = targets
+        self.metrics = metrics
+        self.budget_s = spec.latency_budget_ms / 1000.0
+        self.stats = ModelStats([v.variant_name for v in spec.live_variants], [v.variant_name for v in spec.shadows])
+        self._failures = {
+            (variant, reason): metrics.upstream_failures.labels(name, variant, reason)
+            for variant in targets
+            for reason in ("timeout", "connect", "disconnected", "client", "http_5xx", "bad_response")
+        }
+
+    async def infer(self, inbound: Inbound, headers: dict[str, str], key: str | None, started: float) -> Answer:
+        deadline = started + self.budget_s
+        order = self.router.order(key)
+        stats = self.stats
+        stats.requests += 1
+        stats.variants[order[0]].routed += 1
+        reason = "no_variant"
+        for name in order:
+            target = self.targets[name]
+            if not target.breaker.allow():
+                if reason == "no_variant":
+                    reason = "breaker_open"
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                target.breaker.release()
+                break
+            vs = stats.variants[name]
+            vs.calls += 1
+            t0 = time.monotonic()
+            try:
+                async with asyncio.timeout(remaining):
+                    status, payload = await target.upstream.post(target.path, inbound.body, headers)
+                if status >= 500:
+                    raise UpstreamError("http_5xx", str(status))
+                if status >= 400:
+                    target.breaker.success()
+                    raise UpstreamRejected(status, payload)
+                try:
+                    response = orjson.loads(payload)
+                    valid = isinstance(response, dict) and isinstance(response.get("outputs"), list)
+                except orjson.JSONDecodeError:
+                    valid = False
+                if not valid:
+                    raise UpstreamError("bad_response", "not a V2 inference response")
+            except TimeoutError:
+                reason = "timeout"
+            except UpstreamError as exc:
+                reason = exc.reason
+            except asyncio.CancelledError:
+                target.breaker.release()
+                raise
+            else:
+                target.breaker.success()
+                vs.served += 1
+                vs.latencies_ms.append((time.monotonic() - t0) * 1000.0)
+                response["model_name"] = self.name
+                response["model_version"] = name
+                return Answer(response=response, variant=name)
+            target.breaker.failure()
+            vs.errors += 1
+            self._failures[(name, reason)].inc()
+        return self._fallback(inbound, order[0], reason, headers)
+
+    def _fallback(self, inbound: Inbound, routed: str, reason: str, headers: dict[str, str]) -> Answer:
+        fallback = self.spec.fallback
+        if fallback is None:
+            self.stats.unanswered += 1
+            raise ModelUnavailable(
+                f"model '{self.name}': no variant answered within the latency budget of "
+                f"{self.spec.latency_budget_ms:g} ms (last failure: {reason}) and the model declares no fallback"
+            )
+        self.stats.fallbacks += 1
+        self.stats.variants[routed].fallbacks += 1
+        self.metrics.fallbacks.labels(self.name, reason).inc()
+        rows = rows_of(inbound.inputs)
+        values = fallback_rows(fallback, columns_of(inbound.inputs), rows)
+        name = inbound.output_names[0] if inbound.output_names else DEFAULT_OUTPUT
+        output = encode_array(name, values) if values else encode_array(name, [fallback.value])
+        if not values:
+            output = output.model_copy(update={"shape": [0], "data": []})
+        response = build_response(self.name, [output], request_id=headers.get("x-request-id"), model_version="fallback")
+        return Answer(response=response.model_dump(exclude_none=True), variant=None, fallback_reason=reason)

@@ -1,0 +1,175 @@
+"""The gateway's state: every model's route, shadows and the drift tap, built from the config."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from runtime.errors import MLServingError, ModelNotFound, PayloadTooLarge
+from runtime.gateway.auth import TokenSet, load_tokens
+from runtime.gateway.breaker import Breaker
+from runtime.gateway.dispatch import ModelRoute, Target
+from runtime.gateway.headers import FALLBACK, REQUEST_ID, VARIANT, forward_headers, request_id
+from runtime.gateway.metrics import GatewayMetrics
+from runtime.gateway.payload import Inbound, v1_predictions
+from runtime.gateway.routing import routing_key
+from runtime.gateway.settings import Settings
+from runtime.gateway.shadow import ShadowMirror, ShadowTarget
+from runtime.gateway.tap import DriftTap
+from runtime.gateway.upstream import Upstream, UpstreamError, make_upstream
+from runtime.wiring import GatewayConfig
+
+__all__ = ["Gateway"]
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.metrics = GatewayMetrics()
+        self.tokens = TokenSet(load_tokens(settings.tokens, settings.tokens_file))
+        if config.auth_required and not self.tokens:
+            raise MLServingError(
+                "the gateway requires bearer tokens (authRequired is true) but none are configured: "
+                "set ML_SERVING_GATEWAY_TOKENS or ML_SERVING_GATEWAY_TOKENS_FILE"
+            )
+        for model, spec in config.models.items():
+            known = config.endpoints.get(model, {})
+            missing = [v.variant_name for v in spec.variants if v.variant_name not in known]
+            if missing:
+                raise MLServingError(f"gateway config: endpoints.{model} has no entry for variant(s) {', '.join(missing)}")
+        self.routes: dict[str, ModelRoute] = {}
+        self.mirrors: dict[str, ShadowMirror] = {}
+        self.upstreams: dict[str, Upstream] = {}
+        self.tap: DriftTap | None = None
+
+    async def start(self) -> None:
+        """Open one connection pool per model server and start the tap (needs a running loop)."""
+        s = self.settings
+        for model, spec in self.config.models.items():
+            endpoints = self.config.endpoints[model]
+            targets = {}
+            for variant in spec.live_variants:
+                name = variant.variant_name
+                gauge = self.metrics.breaker_state.labels(model, name)
+                gauge.set(0)
+                breaker = Breaker(spec.circuit_breaker, on_change=lambda state, g=gauge: g.set(int(state)))
+                targets[name] = Target(name, self._upstream(endpoints[name].url), _infer_path(endpoints[name].model_name), breaker)
+            route = ModelRoute(model, spec, targets, self.metrics)
+            shadows = [
+                ShadowTarget(
+                    v.variant_name,
+                    self._upstream(endpoints[v.variant_name].url),
+                    _infer_path(endpoints[v.variant_name].model_name),
+                    v.mirror_percent or 0.0,
+                    route.stats.shadows[v.variant_name],
+                )
+                for v in spec.shadows
+            ]
+            self.routes[model] = route
+            self.mirrors[model] = ShadowMirror(model, spec, shadows, self.metrics)
+        if self.config.monitor_url:
+            self.tap = DriftTap(
+                self.config.monitor_url,
+                self.metrics,
+                queue_size=s.tap_queue_size,
+                batch_size=s.tap_batch_size,
+                flush_interval_s=s.tap_flush_ms / 1000.0,
+                timeout_s=s.tap_timeout_ms / 1000.0,
+            )
+            self.tap.start()
+
+    def _upstream(self, url: str) -> Upstream:
+        key = url.rstrip("/")
+        if key not in self.upstreams:
+            self.upstreams[key] = make_upstream(self.settings.http_client, key, self.settings.upstream_connections)
+        return self.upstreams[key]
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(mirror.drain(1.0) for mirror in self.mirrors.values()))
+        if self.tap is not None:
+            await self.tap.aclose()
+        await asyncio.gather(*(upstream.aclose() for upstream in self.upstreams.values()))
+
+    # --- request path ------------------------------------------------------------------
+
+    def authorize(self, request: Request) -> None:
+        if self.config.auth_required:
+            self.tokens.check(request.headers.get("authorization"))
+
+    def route(self, model: str) -> ModelRoute:
+        route = self.routes.get(model)
+        if route is None:
+            known = ", ".join(sorted(self.config.models)) or "none"
+            raise ModelNotFound(f"model '{model}' is not served by this gateway; served models: {known}")
+        return route
+
+    async def read_body(self, request: Request) -> bytes:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes (maxBodyBytes)")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (maxBodyBytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def serve(self, route: ModelRoute, inbound: Inbound, request: Request, started: float, v1: bool = False) -> Response:
+        rid = request_id(request.headers)
+        forwarded = forward_headers(request.headers, rid)
+        key = routing_key(route.spec, request.headers, inbound.inputs)
+        try:
+            answer = await route.infer(inbound, forwarded, key, started)
+        except MLServingError as exc:
+            self.metrics.requests.labels(route.name, "none", "error").inc()
+            return json_response({"error": exc.message}, int(exc.status), {REQUEST_ID: rid})
+        response = answer.response
+        outputs = response.get("outputs") or []
+        variant = answer.variant or "fallback"
+        if answer.variant is not None and self.tap is not None:
+            self.tap.offer(route.name, answer.variant, rid, inbound.inputs, outputs)
+        mirror = self.mirrors[route.name]
+        if mirror.targets:
+            mirror.mirror(inbound.body, forwarded, outputs if answer.variant is not None else None)
+        headers = {VARIANT: variant, REQUEST_ID: rid}
+        if answer.fallback_reason is not None:
+            headers[FALLBACK] = answer.fallback_reason
+        self.metrics.requests.labels(route.name, variant, "fallback" if answer.variant is None else "ok").inc()
+        self.metrics.latency.labels(route.name, variant).observe(time.monotonic() - started)
+        content = {"predictions": v1_predictions(outputs)} if v1 else response
+        return json_response(content, 200, headers)
+
+    def refresh_breakers(self) -> None:
+        for model, route in self.routes.items():
+            for name, target in route.targets.items():
+                self.metrics.breaker_state.labels(model, name).set(int(target.breaker.state))
+
+    async def model_ready(self, route: ModelRoute) -> bool:
+        async def ready(target: Target) -> bool:
+            try:
+                status, _ = await target.upstream.get(target.path.removesuffix("/infer") + "/ready", 1.0)
+            except UpstreamError:
+                return False
+            return status == 200
+
+        if route.spec.fallback is not None:
+            return True
+        answers = await asyncio.gather(*(ready(t) for t in route.targets.values()))
+        return any(answers)
+
+
+def _infer_path(model_name: str) -> str:
+    return f"/v2/models/{model_name}/infer"
+

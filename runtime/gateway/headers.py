@@ -1,0 +1,45 @@
+"""Headers forwarded to model servers: an explicit allowlist, nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+__all__ = ["FORWARDABLE_HEADERS", "REQUEST_ID", "VARIANT", "FALLBACK", "forward_headers", "request_id"]
+
+REQUEST_ID = "x-request-id"
+VARIANT = "x-ml-serving-variant"
+"""Response header: the variant that answered (``fallback`` when none did)."""
+FALLBACK = "x-ml-serving-fallback"
+"""Response header, on fallback answers only: why the fallback answered."""
+
+FORWARDABLE_HEADERS = frozenset(
+    {
+        REQUEST_ID,
+        "authorization",
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "b3",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-parentspanid",
+        "x-b3-sampled",
+        "x-b3-flags",
+        "x-ot-span-context",
+    }
+)
+
+
+def request_id(headers: Mapping[str, str]) -> str:
+    """The caller's request id, or a new one."""
+    return headers.get(REQUEST_ID) or uuid.uuid4().hex
+
+
+def forward_headers(headers: Mapping[str, str], rid: str) -> dict[str, str]:
+    """The allowlisted headers of a request (keys lower-case), with the request id set."""
+    out = {name: value for name, value in headers.items() if name.lower() in FORWARDABLE_HEADERS}
+    out = {name.lower(): value for name, value in out.items()}
+    out[REQUEST_ID] = rid
+    out["content-type"] = "application/json"
+    return out

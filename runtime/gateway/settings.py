@@ -1,0 +1,30 @@
+"""Process settings of the gateway (environment, prefix ``ML_SERVING_GATEWAY_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ML_SERVING_GATEWAY_", extra="ignore", frozen=True)
+
+    tokens: str | None = None
+    """Bearer tokens, comma-separated (``ML_SERVING_GATEWAY_TOKENS``)."""
+    tokens_file: str | None = None
+    """A mounted secret holding tokens, comma- or line-separated (``ML_SERVING_GATEWAY_TOKENS_FILE``)."""
+    http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
+    upstream_connections: int = Field(default=256, gt=0)
+    """Most open connections per model server."""
+    tap_queue_size: int = Field(default=10_000, gt=0)
+    """Served requests held for the drift monitor; more are dropped and counted."""
+    tap_batch_size: int = Field(default=256, gt=0)
+    tap_flush_ms: float = Field(default=200, gt=0)
+    """Longest a tap record waits for its batch to fill."""
+    tap_timeout_ms: float = Field(default=2000, gt=0)
+    """Longest one batch POST to the monitor may take before its records count as dropped."""

@@ -1,0 +1,98 @@
+"""HTTP clients to model servers: one connection pool per upstream.
+
+Two interchangeable clients, aiohttp (the default) and httpx; ``bench/gateway.py`` measures
+both behind the gateway, which is how the default was chosen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal, Protocol
+
+import aiohttp
+import httpx
+
+__all__ = ["Upstream", "UpstreamError", "make_upstream", "ClientKind"]
+
+ClientKind = Literal["aiohttp", "httpx"]
+
+
+class UpstreamError(Exception):
+    """A call to a model server that gave no usable answer; ``reason`` labels the metric."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class Upstream(Protocol):
+    base_url: str
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]: ...
+
+    async def get(self, path: str, timeout_s: float) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpUpstream:
+    def __init__(self, base_url: str, max_connections: int) -> None:
+        self.base_url = base_url.rstrip("/")
+        connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            async with self._session.post(self.base_url + path, data=body, headers=headers) as response:
+                return response.status, await response.read()
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamError("connect", str(exc)) from None
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
+            raise UpstreamError("disconnected", str(exc)) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("client", str(exc)) from None
+
+    async def get(self, path: str, timeout_s: float) -> tuple[int, bytes]:
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._session.get(self.base_url + path) as response:
+                    return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamError("unreachable", str(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+class HttpxUpstream:
+    def __init__(self, base_url: str, max_connections: int) -> None:
+        self.base_url = base_url.rstrip("/")
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=None)
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        try:
+            response = await self._client.post(path, content=body, headers=headers)
+            return response.status_code, response.content
+        except httpx.ConnectError as exc:
+            raise UpstreamError("connect", str(exc)) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise UpstreamError("disconnected", str(exc)) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError("client", str(exc)) from None
+
+    async def get(self, path: str, timeout_s: float) -> tuple[int, bytes]:
+        try:
+            response = await self._client.get(path, timeout=timeout_s)
+            return response.status_code, response.content
+        except httpx.HTTPError as exc:
+            raise UpstreamError("unreachable", str(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def make_upstream(kind: ClientKind, base_url: str, max_connections: int = 256) -> Upstream:
+    if kind == "httpx":
+        return HttpxUpstream(base_url, max_connections)
+    return AiohttpUpstream(base_url, max_connections)

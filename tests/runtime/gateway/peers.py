@@ -1,0 +1,139 @@
+"""Small real V2 model servers for the gateway's tests and benchmark (uvicorn on loopback).
+
+A peer answers ``POST /v2/models/{name}/infer`` with one output, ``predict``: per row, the sum
+of the first input's values (plus ``offset``). Its ``mode`` can change while it runs:
+``answer``, ``slow`` (answer after ``delay_s``), ``hang`` (answer after ``hang_s``), ``fail``
+(HTTP 500). Run as a process (``python -m tests.runtime.gateway.peers --port P``) when a test
+must kill it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+
+@dataclass
+class PeerState:
+    name: str = "m"
+    mode: str = "answer"
+    delay_s: float = 0.05
+    hang_s: float = 5.0
+    offset: float = 0.0
+    calls: int = 0
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+def _rows(tensor: dict) -> list[float]:
+    shape = tensor["shape"]
+    data = tensor["data"]
+    while data and isinstance(data[0], list):
+        data = [v for row in data for v in row]
+    n = shape[0]
+    width = math.prod(shape[1:]) if len(shape) > 1 else 1
+    return [float(sum(data[i * width : (i + 1) * width])) for i in range(n)]
+
+
+def make_app(state: PeerState) -> Starlette:
+    async def infer(request: Request) -> Response:
+        state.calls += 1
+        state.headers.append(dict(request.headers))
+        del state.headers[:-50]
+        body = orjson.loads(await request.body())
+        mode = state.mode
+        if mode == "fail":
+            return Response(b'{"error": "model failed"}', status_code=500, media_type="application/json")
+        if mode == "slow":
+            await asyncio.sleep(state.delay_s)
+        elif mode == "hang":
+            await asyncio.sleep(state.hang_s)
+        rows = [v + state.offset for v in _rows(body["inputs"][0])]
+        answer = {
+            "model_name": request.path_params["name"],
+            "model_version": "1",
+            "id": body.get("id"),
+            "outputs": [{"name": "predict", "shape": [len(rows)], "datatype": "FP64", "data": rows}],
+        }
+        return Response(orjson.dumps(answer), media_type="application/json")
+
+    async def ready(request: Request) -> Response:
+        return Response(orjson.dumps({"name": request.path_params["name"], "ready": True}), media_type="application/json")
+
+    async def metadata(request: Request) -> Response:
+        doc = {
+            "name": request.path_params["name"],
+            "platform": "test-peer",
+            "inputs": [{"name": "x", "datatype": "FP64", "shape": [-1]}],
+            "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+        }
+        return Response(orjson.dumps(doc), media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+            Route("/v2/models/{name}/ready", ready),
+            Route("/v2/models/{name}", metadata),
+        ]
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ThreadPeer:
+    """A peer served by uvicorn in a thread of this process."""
+
+    def __init__(self, state: PeerState | None = None) -> None:
+        self.state = state or PeerState()
+        config = uvicorn.Config(
+            make_app(self.state), host="127.0.0.1", port=0, log_level="warning",
+            lifespan="off", timeout_graceful_shutdown=1, access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self.url = ""
+
+    def start(self, timeout_s: float = 10.0) -> ThreadPeer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("test peer did not start")
+            time.sleep(0.005)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", default="answer")
+    parser.add_argument("--delay_s", type=float, default=0.05)
+    args = parser.parse_args()
+    state = PeerState(mode=args.mode, delay_s=args.delay_s)
+    uvicorn.run(make_app(state), host="127.0.0.1", port=args.port, log_level="warning",
+                access_log=False, loop="uvloop", http="httptools")
+
+
+if __name__ == "__main__":
+    main()
