@@ -9,7 +9,6 @@ registers a model version and optionally points an alias at it. The lock command
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import warnings
@@ -20,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from runtime.errors import MLServingError
-from runtime.registry.profile import build_reference_profile
+from runtime.drift.profile import PROFILE_ARTIFACT_NAME, build_profile
 
 __all__ = [
     "register_model",
@@ -42,7 +41,7 @@ GIT_DIRTY_TAG = "ml-serving.git.dirty"
 PROJECT_TAG = "ml-serving.project"
 DATASET_SOURCE_TAG = "ml-serving.dataset.source"
 """Where a dataset came from, when MLflow has no source type for it (e.g. generated data)."""
-PROFILE_ARTIFACT = "reference_profile.json"
+PROFILE_ARTIFACT = PROFILE_ARTIFACT_NAME
 DATASET_CONTEXT = "training"
 MODEL_ARTIFACT = "model"
 
@@ -193,7 +192,8 @@ def _log_run(model: Any, features: pd.DataFrame, dataset: Any, params: dict | No
         mlflow.log_params(params)
     if metrics:
         mlflow.log_metrics(metrics)
-    mlflow.log_text(json.dumps(build_reference_profile(features, predictions), sort_keys=True), PROFILE_ARTIFACT)
+    profile = build_profile(features, predictions, metadata={"dataset_digest": dataset.digest})
+    mlflow.log_text(profile.to_json(), PROFILE_ARTIFACT)
     info = mlflow.sklearn.log_model(
         model,
         name=MODEL_ARTIFACT,
