@@ -1,0 +1,43 @@
+"""The model server process: settings, load and warm the model, serve until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from runtime.errors import MLServingError
+from runtime.modelserver.model import MLflowModel
+from runtime.modelserver.server import ServingModelServer
+from runtime.modelserver.settings import parse_settings
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = parse_settings(argv)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            print(f"error: {where}: {error['msg']}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"loading model '{settings.model_name}' from {settings.model_dir}", file=sys.stderr, flush=True)
+    model = MLflowModel(settings.model_name, settings.model_dir, settings.max_batch_size, settings.max_latency_ms)
+    try:
+        model.load()
+    except MLServingError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # MLflow raises many kinds; the operator needs the message, not a trace
+        print(f"error: cannot load model '{settings.model_name}' from {settings.model_dir}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    batching = f"batching {settings.max_batch_size} rows / {settings.max_latency_ms:g} ms" if settings.max_batch_size else "no batching"
+    print(f"model '{settings.model_name}' ready ({batching}); serving on http://{settings.host}:{settings.http_port}", file=sys.stderr, flush=True)
+    server = ServingModelServer(
+        host=settings.host, http_port=settings.http_port, max_body_bytes=settings.max_body_bytes, grace_period_s=settings.grace_period_s
+    )
+    server.start([model])
+    return 0

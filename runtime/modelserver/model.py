@@ -1,0 +1,153 @@
+"""One MLflow pyfunc model as a KServe model, served over V2 with optional adaptive batching."""
+
+from __future__ import annotations
+
+import logging
+import time
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from kserve import InferRequest, InferResponse, Model
+
+from runtime.batching import AdaptiveBatcher, Unbatched
+from runtime.errors import InvalidInput, MLServingError, ModelNotFound
+from runtime.modelserver.signature import Signature, from_mlflow, sample_payload
+from runtime.protocol import (
+    InferenceRequest,
+    InferenceResponse,
+    build_response,
+    decode_columns,
+    decode_inputs,
+    decode_tensor,
+    encode_predictions,
+    parse_request,
+)
+from runtime.spec import parse_model_uri
+
+__all__ = ["MLflowModel", "PredictionFailed", "resolve_model_dir"]
+
+log = logging.getLogger(__name__)
+
+
+class PredictionFailed(MLServingError):
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def resolve_model_dir(model_dir: str) -> tuple[str, str | None]:
+    """What ``mlflow.pyfunc.load_model`` loads for ``model_dir``, and the version when known.
+
+    ``models:/<name>/<version>`` and ``models:/<name>@<alias>`` go through the tracking server
+    (``MLFLOW_TRACKING_URI``); a folder holds an ``MLmodel`` file itself or in exactly one
+    subfolder, as KServe's storage initializer may leave it under ``/mnt/models``.
+    """
+    if model_dir.startswith("models:/"):
+        uri = parse_model_uri(model_dir)
+        if uri.version is not None:
+            return model_dir, str(uri.version)
+        version = mlflow.MlflowClient().get_model_version_by_alias(uri.name, uri.alias).version
+        return f"models:/{uri.name}/{version}", str(version)
+    path = Path(model_dir)
+    if (path / "MLmodel").is_file():
+        return str(path), None
+    found = sorted(p.parent for p in path.glob("*/MLmodel"))
+    if len(found) == 1:
+        return str(found[0]), None
+    raise ModelNotFound(f"no MLflow model in '{model_dir}': expected an MLmodel file there or in exactly one subfolder (found {len(found)})")
+
+
+class MLflowModel(Model):
+    def __init__(self, name: str, model_dir: str, max_batch_size: int | None = None, max_latency_ms: float | None = None) -> None:
+        super().__init__(name)
+        self.model_dir = model_dir
+        self.max_batch_size = max_batch_size
+        self.max_latency_ms = max_latency_ms
+        self.version: str | None = None
+        self.signature = Signature(inputs=(), tensor=False, outputs=())
+        self._pyfunc: Any = None
+        self._predictor: AdaptiveBatcher | Unbatched | None = None
+
+    def load(self) -> bool:
+        """Load the model, then warm it up; only then is it ready."""
+        uri, self.version = resolve_model_dir(self.model_dir)
+        started = time.monotonic()
+        self._pyfunc = mlflow.pyfunc.load_model(uri)
+        self.signature = from_mlflow(self._pyfunc.metadata.signature)
+        log.info("loaded %s from %s in %.1f s", self.name, uri, time.monotonic() - started)
+        self._warm_up()
+        if self.max_batch_size:
+            self._predictor = AdaptiveBatcher(
+                self._pyfunc.predict, max_batch_size=self.max_batch_size, max_latency_ms=self.max_latency_ms or 10, model=self.name
+            )
+        else:
+            self._predictor = Unbatched(self._pyfunc.predict)
+        self.ready = True
+        return self.ready
+
+    def _warm_up(self) -> None:
+        if not self.signature.inputs:
+            log.info("no signature: skipping warm-up of %s", self.name)
+            return
+        for rows in sorted({1, self.max_batch_size or 1}):
+            payload, _ = self.decode(parse_request(sample_payload(self.signature, rows)))
+            self._pyfunc.predict(payload)
+        log.info("warmed up %s", self.name)
+
+    def get_input_types(self) -> list[dict]:
+        return self.signature.input_metadata()
+
+    def get_output_types(self) -> list[dict]:
+        return self.signature.output_metadata()
+
+    def decode(self, request: InferenceRequest) -> tuple[Any, int]:
+        """The model input of a request and its rows, checked against the signature."""
+        specs = self.signature.inputs
+        if self.signature.tensor:
+            array = decode_tensor(request, specs[0])
+            return array, len(array)
+        if specs:
+            frame = decode_columns(request, specs)
+            return frame, len(frame)
+        arrays = decode_inputs(request)
+        if len(arrays) == 1 and next(iter(arrays.values())).ndim == 2:
+            array = next(iter(arrays.values()))
+            return array, len(array)
+        rows = {name: len(a) for name, a in arrays.items()}
+        if len(set(rows.values())) != 1 or any(a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1) for a in arrays.values()):
+            raise InvalidInput(f"inputs must be columns of the same number of rows; got rows {rows}")
+        return pd.DataFrame({name: a.reshape(len(a)) for name, a in arrays.items()}), next(iter(rows.values()))
+
+    async def infer(self, request: InferenceRequest) -> InferenceResponse:
+        """Answer one V2 request: decode, predict (batched with others when enabled), encode."""
+        if self._predictor is None:
+            raise ModelNotFound(f"model '{self.name}' is not loaded")
+        payload, rows = self.decode(request)
+        try:
+            prediction = await self._predictor.predict(payload, rows)
+        except MLServingError:
+            raise
+        except Exception as exc:
+            raise PredictionFailed(f"model '{self.name}' failed to predict: {type(exc).__name__}: {exc}") from exc
+        outputs = encode_predictions(_rows_first(prediction), self.signature.output_names)
+        return build_response(self.name, outputs, request.id, self.version, request.parameters)
+
+    async def predict(self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None) -> InferResponse:
+        """KServe's own data plane entry (e.g. its gRPC server) reaches the same path."""
+        body, _ = payload.to_rest()
+        response = await self.infer(parse_request(body))
+        return InferResponse.from_rest(response.model_dump(exclude_none=True))
+
+    async def drain(self) -> None:
+        """Refuse new requests and finish the queued ones."""
+        if self._predictor is not None:
+            await self._predictor.close()
+        self.ready = False
+
+
+def _rows_first(prediction: Any) -> Any:
+    if isinstance(prediction, list):
+        return np.asarray(prediction)
+    return prediction

@@ -1,0 +1,131 @@
+"""KServe's ModelServer, configured for this platform.
+
+KServe serves health, metadata, model readiness and ``/metrics``. Three things are changed:
+the REST server binds the configured host (KServe hard-codes 0.0.0.0) and keeps no access log
+or per-request timing log on the hot path; the V2 infer route is answered by a lean handler on
+the project's codec, so every bad input gets 400 ``{"error": "..."}`` naming the input and a
+body over the limit 413; and SIGTERM drains: uvicorn stops accepting, finishes in-flight
+requests (the batch queue included), then the batchers close and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import kserve
+import orjson
+import uvloop
+from fastapi import FastAPI
+from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.errors import ModelNotFound as KServeModelNotFound
+from kserve.protocol.rest.server import RESTServer
+from prometheus_client import Gauge
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
+from runtime.modelserver.limits import BodyLimit
+from runtime.modelserver.model import MLflowModel
+from runtime.protocol import error_body, parse_request
+
+__all__ = ["ServingModelServer", "IN_FLIGHT"]
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = Gauge("ml_serving_infer_in_flight", "V2 infer requests being answered.", ["model"])
+_JSON = "application/json"
+
+
+def _error(exc: MLServingError) -> Response:
+    return Response(orjson.dumps(error_body(exc)), status_code=int(exc.status), media_type=_JSON)
+
+
+async def _quiet_error(_: Request, exc: Exception) -> JSONResponse:
+    status = int(getattr(exc, "status", 404 if isinstance(exc, KServeModelNotFound) else 500))
+    return JSONResponse({"error": getattr(exc, "message", None) or str(exc)}, status_code=status)
+
+
+class _RESTServer(RESTServer):
+    def __init__(self, server: ServingModelServer) -> None:
+        super().__init__(
+            FASTAPI_APP_IMPORT_STRING,
+            server.dataplane,
+            server.model_repository_extension,
+            server.http_port,
+            grace_period=server.grace_period,
+        )
+        self.registry = server.registered_models
+        self.max_body_bytes = server.max_body_bytes
+        self.config.host = server.host
+        self.config.access_log = False
+
+    def _add_middlewares(self, app: FastAPI) -> None:
+        app.add_middleware(BodyLimit, max_body_bytes=self.max_body_bytes)
+
+    def _register_endpoints(self, app: FastAPI) -> None:
+        super()._register_endpoints(app)
+        # Ahead of KServe's own infer routes, which would answer with its own codec and errors.
+        for path in ("/v2/models/{model_name}/infer", "/v2/models/{model_name}/versions/{model_version}/infer"):
+            app.router.routes.insert(0, Route(path, self._infer, methods=["POST"]))
+
+    def _add_exception_handlers(self, app: FastAPI) -> None:
+        super()._add_exception_handlers(app)
+        app.add_exception_handler(MLServingError, _quiet_error)
+        app.add_exception_handler(KServeModelNotFound, _quiet_error)
+
+    async def _infer(self, request: Request) -> Response:
+        name = request.path_params["model_name"]
+        model = self.registry.get_model(name)
+        if not isinstance(model, MLflowModel):
+            served = ", ".join(sorted(self.registry.get_models())) or "none"
+            return _error(ModelNotFound(f"model '{name}' is not served here; served models: {served}"))
+        if not model.ready:
+            return _error(ModelUnavailable(f"model '{name}' is not ready"))
+        gauge = IN_FLIGHT.labels(name)
+        gauge.inc()
+        try:
+            response = await model.infer(parse_request(await request.body()))
+        except MLServingError as exc:
+            if exc.status >= 500:
+                log.error("%s", exc.message)
+            return _error(exc)
+        finally:
+            gauge.dec()
+        return Response(orjson.dumps(response.model_dump(exclude_none=True)), media_type=_JSON)
+
+
+class ServingModelServer(kserve.ModelServer):
+    def __init__(self, *, host: str, http_port: int, max_body_bytes: int, grace_period_s: int = 30) -> None:
+        super().__init__(
+            http_port=http_port,
+            workers=1,
+            enable_grpc=False,
+            enable_docs_url=False,
+            enable_latency_logging=False,
+            grace_period=grace_period_s,
+        )
+        self.host = host
+        self.max_body_bytes = max_body_bytes
+        for name in ("kserve.trace", "uvicorn.access"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+    def start(self, models: list[MLflowModel]) -> None:
+        self._register_and_check_atleast_one_model_is_ready(models)
+        rest = _RESTServer(self)
+        # uvicorn restores the previous handlers and re-raises the signal once drained; a no-op
+        # handler then lets the process return normally (exit 0) instead of dying by SIGTERM.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(self._serve_then_drain(rest, models))
+
+    async def _serve_then_drain(self, rest: _RESTServer, models: list[MLflowModel]) -> None:
+        self.setup_event_loop()
+        log.info("serving %s on http://%s:%d", ", ".join(m.name for m in models), self.host, self.http_port)
+        await rest.start()
+        for model in models:
+            await model.drain()
+        log.info("drained and stopped")
