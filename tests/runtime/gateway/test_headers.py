@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from runtime.gateway.headers import REQUEST_ID, forward_headers, request_id
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
+
+
+def test_only_allowlisted_headers_are_forwarded():
+    incoming = {
+        "Authorization": "Bearer t",
+        "traceparent": "00-abc-def-01",
+        "Cookie": "session=1",
+        "X-User-Id": "u1",
+        "Host": "gateway",
+        "x-b3-traceid": "abc",
+    }
+    out = forward_headers(incoming, "rid-1")
+    assert out == {
+        "authorization": "Bearer t",
+        "traceparent": "00-abc-def-01",
+        "x-b3-traceid": "abc",
+        REQUEST_ID: "rid-1",
+        "content-type": "application/json",
+    }
+
+
+def test_request_id_is_kept_or_made():
+    assert request_id({REQUEST_ID: "abc"}) == "abc"
+    made = {request_id({}) for _ in range(3)}
+    assert len(made) == 3 and all(len(r) == 32 for r in made)
+
+
+async def test_request_id_reaches_the_model_server_and_the_client(peer):
+    p = peer()
+    config = gateway_config(model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}]), {"v1": p.url})
+    async with serve(config) as client:
+        response = await client.post("/v2/models/m/infer", json=v2([1.0]), headers={"x-request-id": "r-42", "cookie": "c=1"})
+    assert response.headers["x-request-id"] == "r-42"
+    assert p.state.headers[-1]["x-request-id"] == "r-42"
+    assert "cookie" not in p.state.headers[-1]

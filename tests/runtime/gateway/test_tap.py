@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from runtime.gateway import Settings
+from runtime.wiring import INGEST_PATH, TapBatch
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
+
+ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
+
+
+class Receiver:
+    """A small real ingest endpoint that validates each body as a TapBatch."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.batches: list[TapBatch] = []
+        self.delay_s = delay_s
+
+        async def ingest(request: Request) -> Response:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            self.batches.append(TapBatch.model_validate_json(await request.body()))
+            return Response(orjson.dumps({"accepted": True}), media_type="application/json")
+
+        app = Starlette(routes=[Route(INGEST_PATH, ingest, methods=["POST"])])
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "receiver did not start"
+            time.sleep(0.005)
+        self.url = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+async def _wait(predicate, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_served_rows_reach_the_monitor_in_batches(peer):
+    p = peer()
+    with Receiver() as receiver:
+        config = gateway_config(model_spec(variants=ONE), {"v1": p.url}, monitor_url=receiver.url)
+        async with serve(config, Settings(tap_batch_size=4, tap_flush_ms=50)) as client:
+            for i in range(10):
+                body = {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[i, 1], [i, 2]]}]}
+                await client.post("/v2/models/m/infer", json=body, headers={"x-request-id": f"r{i}"})
+            await _wait(lambda: sum(len(b.records) for b in receiver.batches) == 10)
+    assert max(len(b.records) for b in receiver.batches) <= 4
+    assert len(receiver.batches) >= 3
+    first = receiver.batches[0].records[0]
+    assert (first.model, first.variant, first.request_id) == ("m", "v1", "r0")
+    assert first.inputs == {"x": [[0, 1], [0, 2]]}
+    assert first.outputs == {"predict": [1.0, 2.0]}
+
+
+async def test_dead_or_slow_monitor_never_slows_requests(peer):
+    p = peer()
+    with Receiver(delay_s=2.0) as slow:
+        for url in (slow.url, "http://127.0.0.1:9"):
+            config = gateway_config(model_spec(variants=ONE), {"v1": p.url}, monitor_url=url)
+            settings = Settings(tap_queue_size=5, tap_batch_size=2, tap_flush_ms=10, tap_timeout_ms=300)
+            async with serve(config, settings) as client:
+                t0 = time.monotonic()
+                answers = [await client.post("/v2/models/m/infer", json=v2([1.0])) for _ in range(30)]
+                elapsed = time.monotonic() - t0
+                assert all(a.status_code == 200 for a in answers)
+                assert elapsed < 2.0, f"30 requests took {elapsed:.2f} s with a bad monitor at {url}"
+                text = (await client.get("/metrics")).text
+                dropped = [line for line in text.splitlines() if line.startswith("ml_serving_gateway_tap_records_total{outcome=\"dropped")]
+                assert sum(float(line.split()[-1]) for line in dropped) > 0, text
