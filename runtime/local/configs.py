@@ -1,0 +1,66 @@
+"""The configuration files the local platform hands its gateway and drift monitor.
+
+The same contracts (``runtime.wiring``) the cluster writes into ConfigMaps, here as files in the
+state folder, with loopback endpoints instead of in-cluster service names.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from runtime.local.layout import Layout
+from runtime.wiring import GatewayConfig, MonitorConfig, VariantEndpoint
+
+__all__ = ["gateway_config", "monitor_config", "write_configs", "gateway_token"]
+
+
+def gateway_config(layout: Layout, with_monitor: bool) -> GatewayConfig:
+    endpoints: dict[str, dict[str, VariantEndpoint]] = {}
+    for slot in layout.slots:
+        endpoints.setdefault(slot.model, {})[slot.variant] = VariantEndpoint(
+            url=layout.url(slot.port), model_name=slot.served_name
+        )
+    gateway = layout.spec.platform.gateway
+    return GatewayConfig(
+        stack=layout.spec.stack,
+        models=layout.spec.models,
+        endpoints=endpoints,
+        monitor_url=layout.monitor_url if with_monitor else None,
+        auth_required=gateway.auth_required,
+        max_body_bytes=gateway.max_body_bytes,
+    )
+
+
+def monitor_config(layout: Layout, profiles: dict[str, dict[str, str]]) -> MonitorConfig:
+    return MonitorConfig(
+        stack=layout.spec.stack,
+        models=layout.spec.models,
+        profiles=profiles,
+        state_dir=str(layout.monitor_state_dir),
+    )
+
+
+def gateway_token(layout: Layout) -> Path:
+    """A bearer token for the local gateway, made once and kept (readable by the owner only)."""
+    path = layout.state_dir / "gateway-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def write_configs(layout: Layout, profiles: dict[str, dict[str, str]], with_monitor: bool) -> None:
+    _write(layout.gateway_config_path, gateway_config(layout, with_monitor).model_dump_json(by_alias=True, indent=2))
+    _write(layout.monitor_config_path, monitor_config(layout, profiles).model_dump_json(by_alias=True, indent=2))
+    layout.monitor_state_dir.mkdir(parents=True, exist_ok=True)
