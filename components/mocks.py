@@ -46,9 +46,9 @@ class RenderMocks(pulumi.runtime.Mocks):
         outputs.update(_OUTPUTS.get(args.typ, lambda n, i: {})(name, args.inputs))
         return f"{name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         handler = _INVOKES.get(args.token)
-        return (handler(args.args) if handler else {}), None
+        return (handler(args.args) if handler else {}), []
 
 
 def _eks_cluster(name: str, inputs: dict) -> dict:
@@ -63,20 +63,13 @@ def _eks_cluster(name: str, inputs: dict) -> dict:
     return {
         "kubeconfig": kubeconfig,
         "kubeconfigJson": json.dumps(kubeconfig, sort_keys=True),
-        "eksCluster": {"name": name, "arn": _arn("eks", f"cluster/{name}"), "version": inputs.get("version", "1.32")},
-        "core": {
-            "cluster": {"name": name},
-            "oidcProvider": {
-                "arn": _arn("iam", f"oidc-provider/oidc.eks.{FAKE_REGION}.amazonaws.com/id/{name.upper()}"),
-                "url": f"oidc.eks.{FAKE_REGION}.amazonaws.com/id/{name.upper()}",
-            },
-        },
+        # eksCluster, core and the security group objects are resource references in the SDK;
+        # a plain dict fails its type check, so they are left out (the program reads the ids).
         "clusterSecurityGroupId": f"sg-{name}",
         "nodeSecurityGroupId": f"sg-{name}-nodes",
         "oidcProviderArn": _arn("iam", f"oidc-provider/oidc.eks.{FAKE_REGION}.amazonaws.com/id/{name.upper()}"),
         "oidcProviderUrl": f"oidc.eks.{FAKE_REGION}.amazonaws.com/id/{name.upper()}",
         "oidcIssuer": f"oidc.eks.{FAKE_REGION}.amazonaws.com/id/{name.upper()}",
-        "clusterSecurityGroup": {"id": f"sg-{name}"},
         "instanceRoles": [],
     }
 
@@ -88,18 +81,26 @@ def _vpc(name: str, inputs: dict) -> dict:
         "privateSubnetIds": [f"subnet-{name}-private-{i}" for i in range(zones)],
         "publicSubnetIds": [f"subnet-{name}-public-{i}" for i in range(zones)],
         "isolatedSubnetIds": [],
+        # Outputs of resource type that would otherwise echo the same-named input (a config dict).
+        "natGateways": [],
+        "eips": [],
+        "subnets": [],
+        "routeTables": [],
+        "routes": [],
+        "vpcEndpoints": [],
     }
 
 
 _OUTPUTS = {
     "eks:index:Cluster": _eks_cluster,
     "awsx:ec2:Vpc": _vpc,
-    "aws:s3/bucket:Bucket": lambda n, i: {"bucket": i.get("bucket") or n, "id": i.get("bucket") or n},
+    "aws:s3/bucket:Bucket": lambda n, i: {"bucket": i.get("bucket") or n, "id": i.get("bucket") or n, "arn": f"arn:aws:s3:::{i.get('bucket') or n}"},
     "aws:s3/bucketV2:BucketV2": lambda n, i: {"bucket": i.get("bucket") or n, "id": i.get("bucket") or n},
     "aws:iam/role:Role": lambda n, i: {"arn": _arn("iam", f"role/{n}"), "name": n},
     "aws:iam/policy:Policy": lambda n, i: {"arn": _arn("iam", f"policy/{n}")},
     "aws:rds/instance:Instance": lambda n, i: {"address": f"{n}.rds.example.invalid", "endpoint": f"{n}.rds.example.invalid:5432", "port": 5432},
     "aws:ec2/securityGroup:SecurityGroup": lambda n, i: {"id": f"sg-{n}"},
+    "aws:rds/subnetGroup:SubnetGroup": lambda n, i: {"name": i.get("name") or n},
     "random:index/randomPassword:RandomPassword": lambda n, i: {"result": "[secret]"},
 }
 
@@ -107,6 +108,11 @@ _INVOKES = {
     "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {"accountId": FAKE_ACCOUNT, "arn": _arn("iam", "user/render"), "userId": "render"},
     "aws:index/getRegion:getRegion": lambda a: {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION},
     "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {"names": [f"{FAKE_REGION}{z}" for z in "abc"], "zoneIds": ["usw2-az1", "usw2-az2", "usw2-az3"]},
+    "aws:ec2/getSubnet:getSubnet": lambda a: {"id": a.get("id"), "vpcId": f"vpc-of-{a.get('id')}"},
+    "aws:eks/getCluster:getCluster": lambda a: {
+        "name": a.get("name"),
+        "vpcConfig": {"clusterSecurityGroupId": f"sg-{a.get('name')}-eks-managed"},
+    },
     "aws:iam/getPolicyDocument:getPolicyDocument": lambda a: {"json": json.dumps(a, sort_keys=True, default=str)},
 }
 

@@ -1,0 +1,311 @@
+"""The Kubernetes cluster: EKS with CPU and GPU node groups, or an existing kubeconfig context.
+
+Everything downstream deploys through ``Cluster.provider`` into ``Cluster.namespace``, so the
+rest of the program does not care which realization it got.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
+from runtime.spec import Cluster as ClusterSpec
+from runtime.spec import NodeGroup, Versions
+from runtime.wiring import GPU_NODE_LABEL, GPU_TAINT
+
+__all__ = ["Cluster", "ClusterArgs", "NODE_AUTOSCALERS", "CPU_AMI_TYPE", "GPU_AMI_TYPE"]
+
+NODE_AUTOSCALERS = ("cluster-autoscaler",)
+CPU_AMI_TYPE = "AL2023_x86_64_STANDARD"
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+_NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+_AUTOSCALER_NAMESPACE = "kube-system"
+_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    cluster: ClusterSpec
+    """The validated ``platform.cluster`` of the stack."""
+    versions: Versions
+    """Pinned chart versions (NVIDIA device plugin, cluster-autoscaler)."""
+    namespace: str
+    """Namespace the platform's workloads run in (created here, with Istio sidecar injection)."""
+    cluster_name: str
+    """Physical name of the EKS cluster (also what the autoscaler discovers node groups by)."""
+
+
+class Cluster(pulumi.ComponentResource):
+    provider: k8s.Provider
+    """Kubernetes provider every in-cluster resource is created with."""
+    namespace: k8s.core.v1.Namespace
+    namespace_name: str
+    is_eks: bool
+    oidc_provider_arn: pulumi.Output[str] | None
+    """IRSA: the cluster's OIDC provider (None on an existing cluster)."""
+    oidc_provider_url: pulumi.Output[str] | None
+    vpc_id: pulumi.Output[str] | None
+    private_subnet_ids: pulumi.Output[list[str]] | None
+    node_security_group_id: pulumi.Output[str] | None
+    cluster_security_group_id: pulumi.Output[str] | None
+    """The EKS-managed security group that managed nodes (and so every pod) carry."""
+    kubeconfig: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-serving:index:Cluster", name, None, opts)
+        spec = args.cluster
+        if spec.provider == "eks" and spec.node_autoscaler not in NODE_AUTOSCALERS:
+            raise ValueError(
+                f"nodeAutoscaler {spec.node_autoscaler!r} is not realized by the Cluster component; "
+                f"allowed: {', '.join(NODE_AUTOSCALERS)}"
+            )
+        self.is_eks = spec.provider == "eks"
+        self.namespace_name = args.namespace
+        self.oidc_provider_arn = self.oidc_provider_url = None
+        self.vpc_id = self.private_subnet_ids = self.node_security_group_id = self.kubeconfig = None
+        self.cluster_security_group_id = None
+        if self.is_eks:
+            self._eks(name, args)
+            self.provider = k8s.Provider(
+                f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+            )
+        else:
+            # context=None means the current context of the user's kubeconfig.
+            self.provider = k8s.Provider(
+                f"{name}-k8s", context=spec.kubeconfig_context, opts=pulumi.ResourceOptions(parent=self)
+            )
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": args.namespace, "labels": {"istio-injection": "enabled"}},
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+        )
+        if self.is_eks:
+            self._node_addons(name, args)
+        self.register_outputs(
+            {
+                "namespace": self.namespace.metadata["name"],
+                "kubeconfig": self.kubeconfig,
+                "oidcProviderArn": self.oidc_provider_arn,
+                "vpcId": self.vpc_id,
+            }
+        )
+
+    # --- EKS ------------------------------------------------------------------------------------
+
+    def _eks(self, name: str, args: ClusterArgs) -> None:
+        spec = args.cluster
+        child = pulumi.ResourceOptions(parent=self)
+        if spec.vpc.private_subnet_ids:
+            private = pulumi.Output.from_input(list(spec.vpc.private_subnet_ids))
+            public = pulumi.Output.from_input(list(spec.vpc.public_subnet_ids))
+            vpc_id = aws.ec2.get_subnet_output(id=spec.vpc.private_subnet_ids[0]).vpc_id
+        else:
+            vpc = awsx.ec2.Vpc(
+                f"{name}-vpc",
+                cidr_block=spec.vpc.cidr_block,
+                number_of_availability_zones=spec.vpc.availability_zones,
+                enable_dns_hostnames=True,
+                # One NAT per zone: a zone outage must not cut the other zones' nodes off ECR.
+                nat_gateways={"strategy": "OnePerAz"},
+                subnet_strategy="Auto",
+                tags={"ml-serving.io/cluster": args.cluster_name},
+                opts=child,
+            )
+            private, public, vpc_id = vpc.private_subnet_ids, vpc.public_subnet_ids, vpc.vpc_id
+        cluster = eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=spec.kubernetes_version,
+            vpc_id=vpc_id,
+            private_subnet_ids=private,
+            public_subnet_ids=public,
+            endpoint_private_access=spec.endpoint_private_access,
+            endpoint_public_access=spec.endpoint_public_access,
+            # Node groups are declared below, each with its own AMI type, labels and taints.
+            skip_default_node_group=True,
+            create_oidc_provider=True,
+            authentication_mode=eks.AuthenticationMode.API,
+            enabled_cluster_log_types=["api", "audit", "authenticator"],
+            opts=child,
+        )
+        self.eks = cluster
+        self.kubeconfig = cluster.kubeconfig_json
+        self.oidc_provider_arn = cluster.oidc_provider_arn
+        self.oidc_provider_url = cluster.oidc_provider_url
+        self.vpc_id = pulumi.Output.from_input(vpc_id)
+        self.private_subnet_ids = private
+        self.node_security_group_id = cluster.node_security_group_id
+        # Managed node groups without a launch template get the security group EKS creates, not
+        # the one pulumi-eks makes for self-managed nodes; read it back from EKS.
+        self.cluster_security_group_id = aws.eks.get_cluster_output(
+            name=args.cluster_name, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster])
+        ).vpc_config.cluster_security_group_id
+
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                },
+                sort_keys=True,
+            ),
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            for policy in _NODE_POLICIES
+        ]
+        group_opts = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=[cluster, *attachments],
+            # The node autoscaler owns the live size; Pulumi only sets the bounds.
+            ignore_changes=["scalingConfig.desiredSize"],
+        )
+        self.cpu_node_group = self._node_group(f"{name}-cpu", args, spec.cpu_nodes, node_role, private, group_opts, gpu=False)
+        self.gpu_node_group = None
+        if spec.gpu_nodes is not None:
+            self.gpu_node_group = self._node_group(f"{name}-gpu", args, spec.gpu_nodes, node_role, private, group_opts, gpu=True)
+
+    def _node_group(
+        self,
+        name: str,
+        args: ClusterArgs,
+        group: NodeGroup,
+        role: aws.iam.Role,
+        subnets: pulumi.Input[list[str]],
+        opts: pulumi.ResourceOptions,
+        *,
+        gpu: bool,
+    ) -> aws.eks.NodeGroup:
+        labels = {"ml-serving.io/node-group": "gpu" if gpu else "cpu"}
+        taints = []
+        if gpu:
+            labels[GPU_NODE_LABEL[0]] = GPU_NODE_LABEL[1]
+            key, value, _ = GPU_TAINT
+            # Only pods that tolerate the taint (GPU predictors, the device plugin) land here.
+            taints.append({"key": key, "value": value, "effect": "NO_SCHEDULE"})
+        return aws.eks.NodeGroup(
+            name,
+            cluster_name=args.cluster_name,
+            node_role_arn=role.arn,
+            subnet_ids=subnets,
+            ami_type=GPU_AMI_TYPE if gpu else CPU_AMI_TYPE,
+            instance_types=list(group.instance_types),
+            disk_size=group.disk_size_gb,
+            scaling_config={"min_size": group.min, "max_size": group.max, "desired_size": group.min},
+            labels=labels,
+            taints=taints,
+            update_config={"max_unavailable": 1},
+            tags={
+                "k8s.io/cluster-autoscaler/enabled": "true",
+                f"k8s.io/cluster-autoscaler/{args.cluster_name}": "owned",
+            },
+            opts=opts,
+        )
+
+    # --- in-cluster add-ons of an EKS cluster -----------------------------------------------------
+
+    def _node_addons(self, name: str, args: ClusterArgs) -> None:
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        key, value, _ = GPU_TAINT
+        if args.cluster.gpu_nodes is not None:
+            # The NVIDIA AMI ships the driver and container toolkit, not the device plugin that
+            # advertises nvidia.com/gpu to the scheduler.
+            k8s.helm.v3.Release(
+                f"{name}-nvidia-device-plugin",
+                name="nvidia-device-plugin",
+                chart="nvidia-device-plugin",
+                version=args.versions.nvidia_device_plugin,
+                repository_opts={"repo": "https://nvidia.github.io/k8s-device-plugin"},
+                namespace="kube-system",
+                values={
+                    "nodeSelector": {GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1]},
+                    "tolerations": [{"key": key, "operator": "Exists", "effect": "NoSchedule"}],
+                },
+                opts=k8s_opts,
+            )
+        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+        autoscaler_role = irsa_role(
+            f"{name}-autoscaler-role",
+            oidc_provider_arn=self.oidc_provider_arn,
+            oidc_provider_url=self.oidc_provider_url,
+            namespace=_AUTOSCALER_NAMESPACE,
+            service_account=_AUTOSCALER_SERVICE_ACCOUNT,
+            policy=json.dumps(_autoscaler_policy(args.cluster_name), sort_keys=True),
+            parent=self,
+        )
+        k8s.helm.v3.Release(
+            f"{name}-cluster-autoscaler",
+            name="cluster-autoscaler",
+            chart="cluster-autoscaler",
+            version=args.versions.cluster_autoscaler,
+            repository_opts={"repo": "https://kubernetes.github.io/autoscaler"},
+            namespace=_AUTOSCALER_NAMESPACE,
+            values={
+                "cloudProvider": "aws",
+                "awsRegion": region,
+                "autoDiscovery": {"clusterName": args.cluster_name},
+                "rbac": {
+                    "serviceAccount": {
+                        "create": True,
+                        "name": _AUTOSCALER_SERVICE_ACCOUNT,
+                        "annotations": {ROLE_ARN_ANNOTATION: autoscaler_role.arn},
+                    }
+                },
+                "extraArgs": {
+                    "balance-similar-node-groups": True,
+                    # Idle GPU nodes are expensive: give them back soon after their pods leave.
+                    "scale-down-unneeded-time": "5m",
+                    "skip-nodes-with-local-storage": False,
+                    "expander": "least-waste",
+                },
+            },
+            opts=k8s_opts,
+        )
+
+
+def _autoscaler_policy(cluster_name: str) -> dict:
+    """Read everything it needs to plan; change only the groups of this cluster."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    # Scale from zero: labels and taints of an empty managed group come from EKS.
+                    "eks:DescribeNodegroup",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+            },
+        ],
+    }
