@@ -30,6 +30,8 @@ class Registration:
     parent: str | None
     custom: bool
     inputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
+    """URNs it waits for (``depends_on`` and the resources its inputs come from)."""
 
 
 def _arn(service: str, resource: str) -> str:
@@ -137,6 +139,7 @@ class RecordingMonitor(MockMonitor):
                     parent=request.parent or None,
                     custom=bool(request.custom),
                     inputs=rpc.deserialize_properties(request.object),
+                    dependencies=tuple(sorted(set(request.dependencies))),
                 )
             )
         return response

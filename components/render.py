@@ -92,6 +92,7 @@ def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
                 "parent": r.parent,
                 "custom": r.custom,
                 "inputs": _clean(r.inputs),
+                "dependencies": list(r.dependencies),
             }
             for r in resources
         ],
