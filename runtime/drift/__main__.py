@@ -1,0 +1,55 @@
+"""``python -m runtime.drift --config monitor.json [--host 0.0.0.0] [--port 8090]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from runtime.errors import MLServingError
+from runtime.wiring import MonitorConfig
+
+
+def _config(path: str | None) -> MonitorConfig:
+    source = path or os.environ.get("ML_SERVING_MONITOR_CONFIG")
+    if not source:
+        raise SystemExit("error: --config: expected the path of a MonitorConfig JSON file "
+                         "(or set ML_SERVING_MONITOR_CONFIG)")
+    try:
+        return MonitorConfig.model_validate_json(Path(source).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SystemExit(f"error: --config: cannot read {source} ({exc.strerror or exc})") from None
+    except ValidationError as exc:
+        lines = [f"error: {source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SystemExit("\n".join(lines)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.drift", description="The drift monitor.")
+    parser.add_argument("--config", help="MonitorConfig JSON (default: $ML_SERVING_MONITOR_CONFIG)")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args(argv)
+    config = _config(args.config)
+
+    import uvicorn
+
+    from runtime.drift.app import create_app
+    from runtime.drift.settings import MonitorSettings
+
+    try:
+        print(f"drift monitor: loading {sum(len(v) for v in config.profiles.values())} reference profiles", flush=True)
+        app = create_app(config, MonitorSettings())
+    except (MLServingError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"drift monitor: listening on http://{args.host}:{args.port} (state in {config.state_dir})", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The drift monitor's HTTP API (FastAPI)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from runtime.drift.cloudevents import REQUEST_TYPE, parse_event
+from runtime.drift.metrics import DriftCollector
+from runtime.drift.report import render_report
+from runtime.drift.service import DriftService
+from runtime.drift.settings import MonitorSettings
+from runtime.errors import MLServingError, ModelNotFound
+from runtime.wiring import INGEST_PATH, MonitorConfig, TapBatch
+
+__all__ = ["create_app", "CLOUDEVENTS_PATH", "LabelBatch"]
+
+CLOUDEVENTS_PATH = "/cloudevents"
+"""Where KServe's payload logger posts (``logger.url``); ``?model=&variant=`` may name the target."""
+
+
+class _Label(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    request_id: str
+    label: Any
+
+
+class LabelBatch(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    labels: list[_Label] = Field(min_length=1)
+
+
+def _target(service: DriftService, request: Request, inference_service: str | None, endpoint: str | None):
+    model, variant = request.query_params.get("model"), request.query_params.get("variant")
+    models = service.config.models
+    if model is None and inference_service in models:
+        model = inference_service
+    if model is None and inference_service:
+        for name, spec in models.items():
+            for v in spec.variants:
+                if inference_service == f"{name}-{v.variant_name}":
+                    model, variant = name, v.variant_name
+    if model is None:
+        raise ModelNotFound(f"ce-inferenceservicename {inference_service!r} names no monitored model "
+                            f"({sorted(models)}); add ?model=&variant= to the logger URL")
+    spec = service.config.models.get(model)
+    if variant is None and spec is not None:
+        names = [v.variant_name for v in spec.variants]
+        variant = endpoint if endpoint in names else spec.primary.variant_name
+    return model, variant
+
+
+def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, service: DriftService | None = None):
+    settings = settings or MonitorSettings()
+    service = service or DriftService(config, settings)
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(service))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if service.notifier is not None:
+            await service.notifier.start()
+        try:
+            yield
+        finally:
+            if service.notifier is not None:
+                await service.notifier.stop()
+            service.save_all()
+
+    app = FastAPI(title="ml-serving drift monitor", lifespan=lifespan)
+    app.state.service = service
+
+    @app.exception_handler(MLServingError)
+    async def _error(_: Request, exc: MLServingError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=int(exc.status))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": problems}, status_code=400)
+
+    @app.post(INGEST_PATH, status_code=202)
+    async def ingest(batch: TapBatch) -> dict[str, int]:
+        return {"rows": service.ingest_batch(batch)}
+
+    @app.post(CLOUDEVENTS_PATH, status_code=202)
+    async def cloudevent(request: Request) -> dict[str, int]:
+        event = parse_event(request.headers, await request.body())
+        model, variant = _target(service, request, event.inference_service, event.endpoint)
+        if event.type == REQUEST_TYPE:
+            return {"rows": service.ingest(model, variant, event.columns, {})}
+        service.ingest(model, variant, {}, event.columns)
+        return {"rows": 0}
+
+    @app.post("/labels/{model}")
+    async def post_labels(model: str, batch: LabelBatch) -> dict[str, Any]:
+        service.variants(model)
+        store = service.labels[model]
+        unknown = [item.request_id for item in batch.labels if not store.label(item.request_id, item.label)]
+        service.save_labels(model)
+        return {"matched": len(batch.labels) - len(unknown), "unknown": unknown[:100]}
+
+    @app.get("/labels/{model}")
+    async def get_labels(model: str) -> dict[str, Any]:
+        service.variants(model)
+        return {"model": model, "variants": service.labels[model].summary()}
+
+    @app.get("/status/{model}")
+    async def status(model: str) -> dict[str, Any]:
+        return {"model": model, "variants": {
+            m.variant: {"rows_seen": m.rows_seen, "windows": m.windows_done, "window_rows": m.window_rows,
+                        "last": m.last.to_dict() if m.last else None}
+            for m in service.variants(model)
+        }}
+
+    @app.get("/report/{model}", response_class=HTMLResponse)
+    async def report(model: str) -> HTMLResponse:
+        return HTMLResponse(render_report(model, service.variants(model)))
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "variants": len(service.monitors)}
+
+    return app
+

@@ -1,0 +1,92 @@
+"""Delayed ground truth: join labels posted later with the predictions served, by request id.
+
+Bounded on both sides: at most ``capacity`` served predictions are remembered (the oldest are
+forgotten first), and per variant only the last ``buckets`` time buckets of counts are kept.
+Accuracy is the share of labelled rows whose prediction equals the label; precision counts the
+positive class (``1``/``true``) of binary outputs.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.drift.profile import category_key
+
+__all__ = ["LabelStore", "Bucket"]
+
+_POSITIVE = {"1", "true"}
+
+
+@dataclass
+class Bucket:
+    start: float
+    labelled: int = 0
+    correct: int = 0
+    true_positive: int = 0
+    predicted_positive: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.true_positive / self.predicted_positive if self.predicted_positive else None
+
+
+@dataclass
+class LabelStore:
+    capacity: int = 100_000
+    bucket_seconds: float = 3600.0
+    buckets: int = 168
+    pending: OrderedDict[str, tuple[str, str, float]] = field(default_factory=OrderedDict)
+    """request id -> (variant, prediction key, served at)."""
+    series: dict[str, list[Bucket]] = field(default_factory=dict)
+
+    def remember(self, request_id: str, variant: str, prediction: Any, timestamp: float) -> None:
+        self.pending[request_id] = (variant, category_key(prediction), timestamp)
+        self.pending.move_to_end(request_id)
+        while len(self.pending) > self.capacity:
+            self.pending.popitem(last=False)
+
+    def label(self, request_id: str, label: Any) -> bool:
+        """Record the ground truth of one request; ``False`` when its prediction is unknown (or forgotten)."""
+        served = self.pending.pop(request_id, None)
+        if served is None:
+            return False
+        variant, prediction, timestamp = served
+        start = timestamp - timestamp % self.bucket_seconds
+        series = self.series.setdefault(variant, [])
+        bucket = next((b for b in series if b.start == start), None)
+        if bucket is None:
+            if len(series) >= self.buckets and start < series[0].start:
+                return True  # older than every kept bucket
+            bucket = Bucket(start)
+            series.append(bucket)
+            series.sort(key=lambda b: b.start)
+            del series[: max(0, len(series) - self.buckets)]
+        truth = category_key(label)
+        bucket.labelled += 1
+        bucket.correct += prediction == truth
+        if prediction in _POSITIVE:
+            bucket.predicted_positive += 1
+            bucket.true_positive += truth in _POSITIVE
+        return True
+
+    def summary(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            variant: [{**vars(b), "accuracy": b.accuracy, "precision": b.precision} for b in buckets]
+            for variant, buckets in self.series.items()
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pending": [[k, *v] for k, v in self.pending.items()],
+            "series": {v: [vars(b) for b in buckets] for v, buckets in self.series.items()},
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.pending = OrderedDict((k, (v, p, float(t))) for k, v, p, t in data["pending"][-self.capacity :])
+        self.series = {v: [Bucket(**b) for b in buckets][-self.buckets :] for v, buckets in data["series"].items()}

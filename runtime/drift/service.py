@@ -1,0 +1,160 @@
+"""The monitor of every configured model: routes rows to variant monitors, persists, alerts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from runtime.drift.labels import LabelStore
+from runtime.drift.monitor import VariantMonitor
+from runtime.drift.profile import ReferenceProfile, load_profile
+from runtime.drift.settings import MonitorSettings
+from runtime.drift.state import load_state, save_state
+from runtime.drift.webhook import WebhookNotifier
+from runtime.errors import InvalidInput, ModelNotFound
+from runtime.wiring import MonitorConfig, TapBatch
+
+__all__ = ["DriftService"]
+
+log = logging.getLogger(__name__)
+_LABELS = "_labels"
+
+
+class DriftService:
+    def __init__(
+        self, config: MonitorConfig, settings: MonitorSettings,
+        profiles: Mapping[str, Mapping[str, ReferenceProfile]] | None = None,
+    ) -> None:
+        """``profiles`` (model -> variant -> profile) skips loading ``config.profiles``."""
+        self.config, self.settings = config, settings
+        self.notifier = WebhookNotifier(
+            settings.webhook_url, settings.webhook_retries, settings.webhook_timeout_s,
+            settings.webhook_backoff_s, settings.webhook_queue,
+        ) if settings.webhook_url else None
+        self.monitors: dict[tuple[str, str], VariantMonitor] = {}
+        self.labels: dict[str, LabelStore] = {}
+        self._saved_at: dict[tuple[str, str], float] = defaultdict(float)
+        loaded = profiles if profiles is not None else {
+            m: {v: load_profile(loc) for v, loc in by_variant.items()} for m, by_variant in config.profiles.items()
+        }
+        for model, spec in config.models.items():
+            by_variant = loaded.get(model, {})
+            primary = by_variant.get(spec.primary.variant_name)
+            for variant in spec.variants:
+                profile = by_variant.get(variant.variant_name, primary)
+                if profile is None or not spec.drift.enabled:
+                    continue
+                monitor = VariantMonitor(
+                    model, variant.variant_name, profile, spec.drift, settings.reservoir_size, settings.seed,
+                    on_window=self._window_closed,
+                )
+                self._restore(monitor)
+                self.monitors[(model, variant.variant_name)] = monitor
+            self.labels[model] = LabelStore(settings.label_capacity, settings.label_bucket_s, settings.label_buckets)
+            data = load_state(config.state_dir, model, _LABELS)
+            if data:
+                self.labels[model].load(data)
+
+    def _restore(self, monitor: VariantMonitor) -> None:
+        data = load_state(self.config.state_dir, monitor.model, monitor.variant)
+        if data is None:
+            return
+        try:
+            monitor.restore(data)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("state of %s/%s does not fit its profile (%s); starting afresh", monitor.model,
+                        monitor.variant, exc)
+
+    def monitor(self, model: str, variant: str) -> VariantMonitor:
+        spec = self.config.models.get(model)
+        if spec is None:
+            raise ModelNotFound(f"Model '{model}' is not monitored. Monitored models are: {sorted(self.config.models)}")
+        found = self.monitors.get((model, variant))
+        if found is None:
+            names = [v.variant_name for v in spec.variants]
+            if variant not in names:
+                raise ModelNotFound(f"Variant '{variant}' of model '{model}' is unknown. Variants are: {names}")
+            raise ModelNotFound(
+                f"Variant '{variant}' of model '{model}' has no reference profile (or drift is disabled); "
+                f"set profiles.{model}.{variant} (or one for the primary) in the monitor config"
+            )
+        return found
+
+    def variants(self, model: str) -> list[VariantMonitor]:
+        if model not in self.config.models:
+            raise ModelNotFound(f"Model '{model}' is not monitored. Monitored models are: {sorted(self.config.models)}")
+        return [m for (name, _), m in self.monitors.items() if name == model]
+
+    def ingest(self, model: str, variant: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> int:
+        monitor = self.monitor(model, variant)
+        monitor.ingest(inputs, outputs)
+        self._maybe_save(monitor)
+        return next((len(v) for v in inputs.values()), 0)
+
+    def ingest_batch(self, batch: TapBatch) -> int:
+        """Group the records per variant into columns, check them all, then ingest."""
+        groups: dict[tuple[str, str], tuple[dict[str, list[Any]], dict[str, list[Any]]]] = {}
+        for i, record in enumerate(batch.records):
+            self.monitor(record.model, record.variant)
+            lengths = {len(v) for v in (*record.inputs.values(), *record.outputs.values())}
+            if len(lengths) > 1:
+                raise InvalidInput(f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
+                                   f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }")
+            inputs, outputs = groups.setdefault((record.model, record.variant), ({}, {}))
+            rows = lengths.pop() if lengths else 0
+            _extend(inputs, record.inputs, rows)
+            _extend(outputs, record.outputs, rows)
+            self._remember(record, rows)
+        total = 0
+        for (model, variant), (inputs, outputs) in groups.items():
+            total += self.ingest(model, variant, inputs, outputs)
+        return total
+
+    def _remember(self, record: Any, rows: int) -> None:
+        if not record.outputs or not rows:
+            return
+        values = next(iter(record.outputs.values()))
+        store = self.labels[record.model]
+        for i, value in enumerate(values):
+            key = record.request_id if rows == 1 else f"{record.request_id}/{i}"
+            store.remember(key, record.variant, value, record.timestamp)
+
+    def _maybe_save(self, monitor: VariantMonitor, force: bool = False) -> None:
+        key = (monitor.model, monitor.variant)
+        now = time.monotonic()
+        if force or now - self._saved_at[key] >= self.settings.persist_interval_s:
+            save_state(self.config.state_dir, monitor.model, monitor.variant, monitor.to_dict())
+            self._saved_at[key] = now
+
+    def save_labels(self, model: str) -> None:
+        save_state(self.config.state_dir, model, _LABELS, self.labels[model].to_dict())
+
+    def save_all(self) -> None:
+        for monitor in self.monitors.values():
+            self._maybe_save(monitor, force=True)
+        for model in self.labels:
+            self.save_labels(model)
+
+    def _window_closed(self, monitor: VariantMonitor, report: Any, entered_drift: bool) -> None:
+        self._maybe_save(monitor, force=True)
+        if entered_drift and self.notifier is not None:
+            drifted = [f.name for f in report.features if f.drifted]
+            self.notifier.notify({
+                "type": "ml-serving.drift.dataset", "stack": self.config.stack, "model": monitor.model,
+                "variant": monitor.variant, "window": monitor.windows_done, "rows": report.rows,
+                "drift_share": report.drift_share, "drifted_features": drifted,
+                "summary": f"{monitor.model}/{monitor.variant}: {len(drifted)} of {len(report.features)} features drifted",
+            })
+
+
+def _extend(columns: dict[str, list[Any]], record: Mapping[str, list[Any]], rows: int) -> None:
+    """Append one record's rows; a column absent from the record (or new in it) gets ``None``s."""
+    filled = max((len(v) for v in columns.values()), default=0)
+    for name, values in record.items():
+        columns.setdefault(name, [None] * filled).extend(values)
+    for name, values in columns.items():
+        if name not in record:
+            values.extend([None] * rows)

@@ -1,0 +1,110 @@
+"""Statistical behaviour of the monitor on seeded data.
+
+Stated detection delays (window of 1,000 rows, level 0.01): a 0.5-std mean shift, a 1.5x
+variance change, 5% of rows in a new category and a flipped prediction are each detected in
+the first window, i.e. within 1,000 rows.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from runtime.drift.detector import choose_tests, reference_counts
+from runtime.drift.monitor import VariantMonitor
+from runtime.drift.profile import bin_index, build_profile
+from runtime.errors import SpecError
+from runtime.spec import Drift
+
+from .conftest import CATEGORIES, make_rows, predict
+
+
+def _window(reference, drift: Drift, rows: pd.DataFrame, preds=None, seed: int = 0):
+    monitor = VariantMonitor("fraud", "v3", reference, drift, reservoir=2_000, seed=seed)
+    reports = monitor.ingest({c: rows[c].to_numpy() for c in rows.columns},
+                             {"fraud": predict(rows) if preds is None else preds})
+    assert len(reports) == 1
+    return reports[0]
+
+
+@pytest.mark.parametrize("correction", ["bh", "bonferroni"])
+def test_false_alarm_rate_on_no_shift_windows_stays_at_or_below_the_level(correction):
+    # With no drift every flag is false: BH (FDR) and Bonferroni (FWER) both bound P(any flag) by the level.
+    # Each seed draws its own reference too: the level holds over references, not for every single one.
+    drift = Drift(window_rows=1_000, p_value=0.05, correction=correction)
+    reports = []
+    for s in range(300):
+        rows = make_rows(4_000, seed=s)
+        profile = build_profile(rows, {"fraud": predict(rows)}, bins=10, seed=s)
+        reports.append(_window(profile, drift, make_rows(1_000, seed=10_000 + s), seed=s))
+    assert np.mean([any(f.drifted for f in r.features) for r in reports]) <= 0.05
+    assert np.mean([r.dataset_drifted for r in reports]) <= 0.05
+    assert np.mean([r.prediction_drifted for r in reports]) <= 0.05
+
+
+def _detected(report, name: str) -> bool:
+    return next(f for f in report.features if f.name == name).drifted
+
+
+def test_mean_shift_is_detected_within_one_window(reference):
+    drift = Drift(window_rows=1_000, p_value=0.01)
+    assert all(_detected(_window(reference, drift, make_rows(1_000, seed=s, shift=0.5), seed=s), "amount")
+               for s in range(20))
+
+
+def test_variance_change_is_detected_within_one_window(reference):
+    drift = Drift(window_rows=1_000, p_value=0.01)
+    assert all(_detected(_window(reference, drift, make_rows(1_000, seed=s, scale=1.5), seed=s), "amount")
+               for s in range(20))
+
+
+def test_new_category_is_detected_within_one_window(reference):
+    drift = Drift(window_rows=1_000, p_value=0.01)
+    for s in range(20):
+        rows = make_rows(1_000, seed=s)
+        rows.loc[rows.index[:50], "country"] = "mars"
+        report = _window(reference, drift, rows, seed=s)
+        assert _detected(report, "country")
+        assert not _detected(report, "score")
+
+
+def test_prediction_flip_is_detected_within_one_window(reference):
+    drift = Drift(window_rows=1_000, p_value=0.01)
+    for s in range(20):
+        rows = make_rows(1_000, seed=s)
+        report = _window(reference, drift, rows, preds=1 - predict(rows), seed=s)
+        assert report.prediction_drifted and not report.dataset_drifted
+
+
+def test_dataset_drift_follows_the_drift_share(reference):
+    rows = make_rows(1_000, seed=5, shift=1.0)
+    rows["tenure"] = rows["tenure"] + 3.0
+    assert _window(reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.5), rows).dataset_drifted
+    assert not _window(reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.75), rows).dataset_drifted
+
+
+def test_streaming_statistics_equal_scipy_on_the_same_rows(reference):
+    rows = make_rows(1_000, seed=6, shift=0.2)
+    drift = Drift(window_rows=1_000, features={"tenure": {"test": "chi2"}, "score": {"test": "wasserstein"}})
+    report = {f.name: f for f in _window(reference, drift, rows).features}
+    amount, tenure, score = (reference.features[n] for n in ("amount", "tenure", "score"))
+    ks = stats.ks_2samp(amount.sample, rows["amount"])  # reservoir (2,000) holds the whole window
+    assert report["amount"].score == ks.statistic and report["amount"].p_value == ks.pvalue
+    current = np.bincount(bin_index(tenure.edges, rows["tenure"].to_numpy()), minlength=len(tenure.counts))
+    chi2 = stats.chi2_contingency(np.vstack([tenure.counts, current]), correction=False)
+    assert report["tenure"].score == pytest.approx(chi2.statistic, rel=1e-12)
+    assert report["tenure"].p_value == pytest.approx(chi2.pvalue, rel=1e-9)
+    expected = stats.wasserstein_distance(score.sample, rows["score"]) / np.std(score.sample)
+    assert report["score"].score == pytest.approx(expected, rel=1e-12) and report["score"].p_value is None
+
+
+def test_overrides_are_checked_against_the_profile(reference):
+    with pytest.raises(SpecError, match="features.country.test: 'ks' needs a numeric column"):
+        choose_tests(reference, Drift(features={"country": {"test": "ks"}}))
+    with pytest.raises(SpecError, match=r"\['colour'\] are not columns"):
+        choose_tests(reference, Drift(features={"colour": {"test": "psi"}}))
+    tests = choose_tests(reference, Drift(features={"country": {"test": "psi"}}))
+    assert tests["country"].name == "psi" and tests["amount"].name == "ks"
+    assert tests["prediction:fraud"].name == "chi2"
+    counts = reference_counts(reference.features["country"])
+    assert counts.sum() == reference.rows and counts[-1] == 0 and len(counts) == len(CATEGORIES) + 1

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from runtime.drift.stattests import STATTESTS, chi2, ks, pool_rare, psi, wasserstein
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(11)
+
+
+def test_ks_matches_scipy_exactly(rng):
+    ref, cur = rng.normal(size=3_000), rng.normal(0.1, 1.0, size=2_000)
+    expected = stats.ks_2samp(ref, cur)
+    result = ks(ref, cur, 0.01)
+    assert result.score == expected.statistic and result.p_value == expected.pvalue
+    assert result.drifted == (expected.pvalue < 0.01) and result.kind == "p_value"
+
+
+def test_chi2_matches_scipy_contingency_and_drops_empty_cells(rng):
+    ref = np.array([500, 300, 0, 200])
+    cur = np.array([40, 35, 0, 25])
+    expected = stats.chi2_contingency(np.array([[500, 300, 200], [40, 35, 25]]), correction=False)
+    result = chi2(ref, cur)
+    assert result.score == pytest.approx(expected.statistic, rel=1e-12)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+
+
+def test_chi2_flags_a_new_category():
+    result = chi2(np.array([500, 500, 0]), np.array([40, 40, 20]), 0.01)
+    assert result.drifted and result.p_value < 1e-6
+
+
+def test_pool_rare_merges_small_cells_but_keeps_new_categories():
+    ref, cur = pool_rare(np.array([1000, 1000, 3, 2, 0]), np.array([100, 100, 0, 1, 9]))
+    assert ref.tolist() == [1000, 1000, 0, 5] and cur.tolist() == [100, 100, 9, 1]
+
+
+def test_psi_by_hand():
+    ref, cur = np.array([50, 30, 20]), np.array([30, 30, 40])
+    r, c = ref / ref.sum(), cur / cur.sum()
+    assert psi(ref, cur).score == pytest.approx(float(np.sum((c - r) * np.log(c / r))))
+    assert psi(ref, ref).score == 0 and not psi(ref, ref).drifted
+    assert psi(ref, cur, 0.2).drifted and psi(ref, cur).p_value is None
+
+
+def test_wasserstein_matches_scipy_normalized_by_reference_std(rng):
+    ref, cur = rng.exponential(2.0, 4_000), rng.exponential(2.0, 1_000) + 0.5
+    result = wasserstein(ref, cur)
+    assert result.score == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref), rel=1e-12)
+    assert result.drifted and result.kind == "distance"
+
+
+def test_registry_is_explicit_and_complete():
+    assert set(STATTESTS) == {"ks", "chi2", "psi", "wasserstein"}
+    assert {t.reads for t in STATTESTS.values()} == {"sample", "counts"}
+    assert all((t.kind == "distance") == (t.default_threshold is not None) for t in STATTESTS.values())
+
+
+def test_empty_inputs_do_not_drift():
+    empty = np.array([])
+    assert not ks(empty, np.ones(3)).drifted and not wasserstein(np.ones(3), empty).drifted
+    assert not chi2(np.array([5, 0]), np.array([0, 0])).drifted

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from runtime.drift.profile import bin_index, build_profile
+from runtime.drift.window import CategoricalWindow, NumericWindow, window_from_dict
+
+from .conftest import make_rows
+
+
+def test_numeric_counts_match_binning_every_row(reference):
+    rows = make_rows(5_000, seed=2)["amount"].to_numpy()
+    window = NumericWindow(reference.features["amount"], capacity=1_000)
+    for chunk in np.array_split(rows, 7):
+        window.add(chunk)
+    edges = reference.features["amount"].edges
+    assert window.counts.tolist() == np.bincount(bin_index(edges, rows), minlength=len(edges) + 1).tolist()
+    assert window.rows == 5_000 and window.sample.size == 1_000
+    assert np.isin(window.sample, rows).all()
+    assert window.mean == pytest.approx(rows.mean()) and window.std == pytest.approx(rows.std())
+
+
+def test_reservoir_holds_every_row_until_full_so_ks_equals_the_exact_test(reference):
+    rows = make_rows(800, seed=3)["tenure"].to_numpy()
+    window = NumericWindow(reference.features["tenure"], capacity=1_000)
+    window.add(rows[:300])
+    window.add(rows[300:])
+    ref_sample = reference.features["tenure"].sample
+    assert np.array_equal(window.sample, rows)
+    assert stats.ks_2samp(ref_sample, window.sample).statistic == stats.ks_2samp(ref_sample, rows).statistic
+
+
+def test_reservoir_is_a_uniform_sample():
+    profile = build_profile(__import__("pandas").DataFrame({"x": np.arange(1_000.0)})).features["x"]
+    hits = np.zeros(1_000)
+    for seed in range(300):
+        window = NumericWindow(profile, capacity=100, seed=seed)
+        for chunk in np.array_split(np.arange(1_000.0), 9):
+            window.add(chunk)
+        hits[window.sample.astype(int)] += 1
+    # every row kept with probability 0.1: compare early, middle and late rows
+    thirds = [hits[:333].mean(), hits[333:666].mean(), hits[666:].mean()]
+    assert thirds == pytest.approx([30, 30, 30], rel=0.08)
+    assert stats.chisquare(hits.reshape(20, 50).sum(axis=1)).pvalue > 0.001
+
+
+def test_missing_and_non_numeric_values_are_counted_apart(reference):
+    window = NumericWindow(reference.features["amount"], capacity=10)
+    window.add([1.0, None, "x", float("nan"), 2.0])
+    assert window.rows == 2 and window.missing == 3
+
+
+def test_categorical_counts_and_new_categories(reference):
+    window = CategoricalWindow(reference.features["country"])
+    window.add(["fr", "fr", "de", "mars", None, "venus", "mars"])
+    counts = dict(zip([*window.categories, "unseen"], window.counts.tolist()))
+    assert counts["fr"] == 2 and counts["de"] == 1 and counts["unseen"] == 3
+    assert window.new_categories == {"mars": 2, "venus": 1} and window.missing == 1
+
+
+def test_round_trip_continues_the_same_stream(reference):
+    rows = make_rows(3_000, seed=4)["amount"].to_numpy()
+    straight = NumericWindow(reference.features["amount"], capacity=500, seed=9)
+    straight.add(rows)
+    first = NumericWindow(reference.features["amount"], capacity=500, seed=9)
+    first.add(rows[:1_700])
+    resumed = window_from_dict(reference.features["amount"], first.to_dict(), capacity=500)
+    resumed.add(rows[1_700:])
+    assert resumed.counts.tolist() == straight.counts.tolist() and resumed.rows == 3_000
+    assert resumed.sample.size == 500 and np.isin(resumed.sample, rows).all()
+    with pytest.raises(ValueError, match="persisted window is 'numeric'"):
+        window_from_dict(reference.features["country"], first.to_dict())
