@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import shutil
 import subprocess
 import sys
@@ -111,3 +113,32 @@ def test_resource_rules_run_over_the_render_document():
     assert all(v.level is EnforcementLevel.MANDATORY for v in violations)
     advisory = evaluate(loaded, PolicyConfig({"rds-encrypted-private": "disabled"}))
     assert {v.rule for v in advisory} == {"s3-bucket-secure"}
+
+
+@pytest.fixture(scope="module")
+def prod_render() -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "components.render", "--stack", "prod"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _loaded(document: dict) -> LoadedStack:
+    config, secrets = read_stack_config(stack_file("prod"))
+    return LoadedStack(
+        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document
+    )
+
+
+def test_rules_see_the_platform_in_the_real_render(prod_render):
+    assert not evaluate(_loaded(prod_render), PolicyConfig({"all": "mandatory"}))
+    broken = copy.deepcopy(prod_render)
+    broken["resources"] = [r for r in broken["resources"] if not r["type"].startswith("aws:s3/bucketVersioning")]
+    for resource in broken["resources"]:
+        if resource["type"].endswith(":PeerAuthentication"):
+            resource["inputs"]["spec"]["mtls"]["mode"] = "PERMISSIVE"
+        if resource["type"] == "aws:rds/instance:Instance":
+            resource["inputs"]["publiclyAccessible"] = True
+    rules = {v.rule for v in evaluate(_loaded(broken), PolicyConfig({"all": "mandatory"}))}
+    assert rules == {"s3-bucket-secure", "istio-mtls-strict", "rds-encrypted-private"}
