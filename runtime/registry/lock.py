@@ -61,9 +61,11 @@ class LockedVersion(_Lock):
     """The model version's artifacts as the registry reports them."""
     storage_uri: str
     """Where the serving runtime fetches the model: ``artifact_uri`` with ``mlflow-artifacts:/``
-    resolved against the MLflow server's artifacts destination when it was given."""
+    resolved against the artifacts destination given at lock time, else ``artifact_uri`` itself
+    (the cluster then resolves it against its own artifact bucket)."""
     profile_uri: str | None = None
-    """The drift reference profile logged with the run, resolved like ``storage_uri``."""
+    """The drift reference profile logged with the run, as the registry reports it (the drift
+    monitor fetches it through the tracking server)."""
 
 
 class ModelLock(_Lock):

@@ -104,7 +104,7 @@ def _resolve_one(client, spec: StackSpec, model: str, uri: str, destination: str
         dataset_source=source,
         artifact_uri=artifact_uri,
         storage_uri=storage_location(artifact_uri, destination),
-        profile_uri=storage_location(profile, destination) if profile else None,
+        profile_uri=profile,
     )
 
 

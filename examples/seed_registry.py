@@ -1,0 +1,83 @@
+"""Seed a throwaway MLflow registry with the versions the shipped stacks name, then lock them.
+
+    python examples/seed_registry.py            # writes stacks/models.<stack>.lock.json for every stack
+
+Starts MLflow on loopback (SQLite + a local artifact folder in a temp dir), registers with
+``register_model`` (so every version has lineage): fraud 1..7 (the example classifier; alias
+``challenger`` -> 5), recommender-als 1..12, recommender-two-tower 1..3 and vision-resnet 1..9
+(tiny stand-in classifiers; alias ``champion`` -> 8), and runs the lock command for each stack
+against it. Versions are sequential in MLflow, so earlier versions are registered to reach the
+numbers the stacks name. The locks record this registry's tracking URI, run ids, commits and
+digests as they are; artifact URIs stay ``mlflow-artifacts:/...``, which the cluster resolves
+against its own artifact bucket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from examples.train_fraud import register_one  # noqa: E402
+from runtime.registry.__main__ import main as registry_main  # noqa: E402
+from runtime.registry.register import register_model  # noqa: E402
+from runtime.registry.server import local_registry  # noqa: E402
+
+STACKS = ("local", "dev", "staging", "prod")
+ALIASES = {("fraud", 5): "challenger", ("vision-resnet", 8): "champion"}
+STAND_INS = {"recommender-als": 12, "recommender-two-tower": 3, "vision-resnet": 9}
+
+
+def stand_in(name: str, version: int) -> None:
+    """A tiny classifier standing in for a model this repository does not train."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(version)
+    features = pd.DataFrame({"user_id": rng.integers(0, 1000, 300), "x": rng.normal(size=300)})
+    label = pd.Series((features["x"] > 0).astype(int), name="label")
+    model = LogisticRegression().fit(features, label)
+    register_model(
+        model,
+        name=name,
+        features=features,
+        target=label,
+        dataset_source=f"synthetic://{name}?rows=300&seed={version}",
+        alias=ALIASES.get((name, version)),
+        code_path=Path(__file__),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python examples/seed_registry.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stacks-dir", type=Path, default=ROOT / "stacks")
+    parser.add_argument("--stacks", nargs="+", default=list(STACKS))
+    args = parser.parse_args(argv)
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="ml-serving-seed-") as folder, local_registry(Path(folder)) as url:
+        print(f"seed registry at {url} (state in {folder})", flush=True)
+        mlflow.set_tracking_uri(url)
+        for number in range(1, 8):
+            print(f"fraud: version {number}", flush=True)
+            register_one("fraud", 6 + number, 4000, ALIASES.get(("fraud", number)))
+        for name, count in STAND_INS.items():
+            for number in range(1, count + 1):
+                print(f"{name}: version {number}", flush=True)
+                stand_in(name, number)
+        for stack in args.stacks:
+            code = registry_main(["lock", "--stack", stack, "--stacks-dir", str(args.stacks_dir), "--tracking-uri", url])
+            if code:
+                return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
