@@ -1,0 +1,113 @@
+"""Cluster: EKS with CPU and GPU managed node groups, or an existing kubeconfig context."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.cluster import CPU_AMI_TYPE, GPU_AMI_TYPE, Cluster, ClusterArgs
+from runtime.spec import load_stack
+from runtime.wiring import GPU_NODE_LABEL
+from tests.components.renders import stack_renders
+
+PROD = load_stack("prod").platform
+LOCAL = load_stack("local").platform
+
+
+def _cluster(name: str, platform, **changes) -> Cluster:
+    spec = platform.cluster.model_copy(update=changes) if changes else platform.cluster
+    return Cluster(name, ClusterArgs(spec, platform.versions, platform.namespace, cluster_name=f"ml-serving-{name}"))
+
+
+@pulumi.runtime.test
+def test_gpu_node_group_has_the_nvidia_ami_taint_and_label_and_scales_from_zero():
+    cluster = _cluster("gpu", PROD)
+    group = cluster.gpu_node_group
+
+    def check(args):
+        urn, ami, taints, labels, scaling = args
+        assert ami == GPU_AMI_TYPE, urn
+        assert taints == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}], urn
+        assert labels[GPU_NODE_LABEL[0]] == GPU_NODE_LABEL[1], urn
+        assert scaling["min_size"] == 0 and scaling["max_size"] == PROD.cluster.gpu_nodes.max, urn
+
+    return pulumi.Output.all(group.urn, group.ami_type, group.taints, group.labels, group.scaling_config).apply(check)
+
+
+@pulumi.runtime.test
+def test_cpu_node_group_is_untainted_and_sized_by_the_spec():
+    cluster = _cluster("cpu", PROD)
+    group = cluster.cpu_node_group
+
+    def check(args):
+        urn, ami, taints, types, scaling = args
+        assert ami == CPU_AMI_TYPE and not taints, urn
+        assert types == PROD.cluster.cpu_nodes.instance_types, urn
+        assert (scaling["min_size"], scaling["max_size"]) == (PROD.cluster.cpu_nodes.min, PROD.cluster.cpu_nodes.max), urn
+
+    return pulumi.Output.all(group.urn, group.ami_type, group.taints, group.instance_types, group.scaling_config).apply(check)
+
+
+@pulumi.runtime.test
+def test_eks_exposes_irsa_and_a_provider_from_its_kubeconfig():
+    cluster = _cluster("eks", PROD)
+    assert cluster.is_eks and cluster.namespace_name == PROD.namespace
+
+    def check(args):
+        urn, arn, url, kubeconfig, labels = args
+        assert arn.startswith("arn:aws:iam::") and "oidc-provider" in arn, urn
+        assert url.startswith("oidc.eks."), urn
+        assert '"kind": "Config"' in kubeconfig, urn
+        assert labels == {"istio-injection": "enabled"}, urn
+
+    return pulumi.Output.all(
+        cluster.urn, cluster.oidc_provider_arn, cluster.oidc_provider_url, cluster.kubeconfig, cluster.namespace.metadata["labels"]
+    ).apply(check)
+
+
+@pulumi.runtime.test
+def test_existing_cluster_uses_the_kubeconfig_context_and_no_aws():
+    cluster = _cluster("existing", LOCAL)
+    assert not cluster.is_eks
+    assert cluster.oidc_provider_arn is None and cluster.kubeconfig is None and cluster.private_subnet_ids is None
+    return pulumi.Output.all(cluster.urn, cluster.namespace.metadata["name"]).apply(
+        lambda args: _assert(args[1] == LOCAL.namespace, args[0])
+    )
+
+
+def _assert(condition: bool, urn: str) -> None:
+    assert condition, urn
+
+
+def test_unrealized_node_autoscaler_is_rejected_with_the_allowed_values():
+    with pytest.raises(ValueError, match="allowed: cluster-autoscaler"):
+        _cluster("karpenter", PROD, node_autoscaler="karpenter")
+
+
+def test_existing_provider_renders_no_aws_resources():
+    types = {r["type"] for r in stack_renders()["local"]["resources"]}
+    assert not {t for t in types if t.split(":")[0] in {"aws", "eks", "awsx"}}, types
+
+
+def test_prod_render_has_eks_private_endpoint_device_plugin_and_autoscaler():
+    resources = stack_renders()["prod"]["resources"]
+    eks = next(r for r in resources if r["type"] == "eks:index:Cluster")
+    assert eks["inputs"]["endpointPrivateAccess"] is True and eks["inputs"]["endpointPublicAccess"] is False, eks["urn"]
+    assert eks["inputs"]["createOidcProvider"] is True and eks["inputs"]["skipDefaultNodeGroup"] is True, eks["urn"]
+    releases = {r["inputs"]["name"]: r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    assert releases["nvidia-device-plugin"]["inputs"]["version"] == PROD.versions.nvidia_device_plugin
+    autoscaler = releases["cluster-autoscaler"]
+    assert autoscaler["inputs"]["version"] == PROD.versions.cluster_autoscaler, autoscaler["urn"]
+    account = autoscaler["inputs"]["values"]["rbac"]["serviceAccount"]
+    role = next(r for r in resources if r["type"] == "aws:iam/role:Role" and r["name"] == "cluster-autoscaler-role")
+    assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/cluster-autoscaler-role"), autoscaler["urn"]
+    assert "system:serviceaccount:kube-system:cluster-autoscaler" in role["inputs"]["assumeRolePolicy"], role["urn"]
+
+
+def test_dev_renders_the_smaller_cluster_it_asks_for():
+    resources = stack_renders()["dev"]["resources"]
+    groups = [r for r in resources if r["type"] == "aws:eks/nodeGroup:NodeGroup"]
+    assert [g["inputs"]["amiType"] for g in groups] == [CPU_AMI_TYPE], [g["urn"] for g in groups]
+    assert not any(r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"]["name"] == "nvidia-device-plugin" for r in resources)
+    vpc = next(r for r in resources if r["type"] == "awsx:ec2:Vpc")
+    assert vpc["inputs"]["numberOfAvailabilityZones"] == 2, vpc["urn"]
