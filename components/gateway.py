@@ -1,0 +1,199 @@
+"""The gateway: one per stack, serving every model, the only public entry point.
+
+Deployment (runtime image, ``python -m runtime.gateway``), Service, the ServiceAccount the
+predictors' AuthorizationPolicies admit, HPA, PodDisruptionBudget, a ConfigMap holding a
+``runtime.wiring.GatewayConfig`` (the validated specs and each variant's predictor URL; its
+checksum is on the pod template, so a change rolls the pods), the bearer tokens as a Secret, and
+an Istio Gateway + VirtualService that expose it on ``platform.gateway.host``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.rollout import PART_OF, isvc_name, predictor_url
+from runtime.spec import StackSpec
+from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GatewayConfig, VariantEndpoint
+
+__all__ = ["Gateway", "GatewayArgs", "gateway_config", "GATEWAY_PORT", "CONFIG_CHECKSUM_ANNOTATION", "INGRESS_SELECTOR"]
+
+GATEWAY_PORT = 8080
+CONFIG_MOUNT = "/etc/ml-serving/gateway"
+TOKENS_MOUNT = "/etc/ml-serving/tokens"
+CONFIG_CHECKSUM_ANNOTATION = "ml-serving.io/config-checksum"
+INGRESS_SELECTOR = {"istio": "ingressgateway"}
+"""Pod labels of the Istio ingress gateway (the ``gateway`` chart released as ``istio-ingressgateway``)."""
+
+
+def gateway_config(spec: StackSpec, namespace: str, monitor_url: str | None) -> GatewayConfig:
+    """The gateway's whole configuration: the specs and where each variant is served."""
+    endpoints = {
+        model: {
+            v.variant_name: VariantEndpoint(url=predictor_url(isvc_name(model, v), namespace), model_name=isvc_name(model, v))
+            for v in rollout.variants
+        }
+        for model, rollout in spec.models.items()
+    }
+    settings = spec.platform.gateway
+    return GatewayConfig(
+        stack=spec.stack,
+        models=dict(spec.models),
+        endpoints=endpoints,
+        monitor_url=monitor_url,
+        auth_required=settings.auth_required,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class GatewayArgs:
+    spec: StackSpec
+    namespace: pulumi.Input[str]
+    provider: pulumi.ProviderResource | None = None
+    tokens: pulumi.Input[str] | None = None
+    """Comma-separated bearer tokens (the ``gatewayTokens`` Pulumi secret); required when auth is on."""
+    monitor_url: pulumi.Input[str] | None = None
+    """The drift monitor's base URL; no drift tap when unset."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+class Gateway(pulumi.ComponentResource):
+    service_account: k8s.core.v1.ServiceAccount
+    config_map: k8s.core.v1.ConfigMap
+    tokens: k8s.core.v1.Secret | None
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler
+    pdb: k8s.policy.v1.PodDisruptionBudget
+    istio_gateway: k8s.apiextensions.CustomResource
+    virtual_service: k8s.apiextensions.CustomResource
+    url: pulumi.Output[str]
+    """Public base URL: ``{url}/v2/models/<model>/infer``."""
+    config_json: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-serving:index:Gateway", name, None, opts)
+        settings = args.spec.platform.gateway
+        if settings.auth_required and args.tokens is None:
+            raise ValueError("gateway: authRequired is true but no tokens were given; set the gatewayTokens secret or authRequired: false")
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        labels = {**PART_OF, "app.kubernetes.io/name": GATEWAY_SERVICE_ACCOUNT}
+        meta = {"namespace": args.namespace, "labels": labels}
+
+        self.config_json = pulumi.Output.all(args.namespace, args.monitor_url).apply(
+            lambda a: gateway_config(args.spec, a[0], a[1]).model_dump_json(by_alias=True)
+        )
+        checksum = self.config_json.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta}, opts=child
+        )
+        self.config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata={"name": f"{GATEWAY_SERVICE_ACCOUNT}-config", **meta},
+            data={"gateway.json": self.config_json},
+            opts=child,
+        )
+        self.tokens = None
+        env: list[dict] = []
+        volumes = [{"name": "config", "configMap": {"name": f"{GATEWAY_SERVICE_ACCOUNT}-config"}}]
+        mounts = [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}]
+        if args.tokens is not None:
+            self.tokens = k8s.core.v1.Secret(
+                f"{name}-tokens",
+                metadata={"name": f"{GATEWAY_SERVICE_ACCOUNT}-tokens", **meta},
+                string_data={"tokens": pulumi.Output.secret(args.tokens)},
+                opts=child,
+            )
+            env.append({"name": "ML_SERVING_GATEWAY_TOKENS_FILE", "value": f"{TOKENS_MOUNT}/tokens"})
+            volumes.append({"name": "tokens", "secret": {"secretName": f"{GATEWAY_SERVICE_ACCOUNT}-tokens"}})
+            mounts.append({"name": "tokens", "mountPath": TOKENS_MOUNT, "readOnly": True})
+
+        ready = {"httpGet": {"path": "/v2/health/ready", "port": GATEWAY_PORT}}
+        resources = {"cpu": settings.resources.cpu, "memory": settings.resources.memory}
+        container = {
+            "name": "gateway",
+            "image": args.spec.platform.images.runtime,
+            "command": ["python", "-m", "runtime.gateway"],
+            "args": ["--config", f"{CONFIG_MOUNT}/gateway.json", "--host", "0.0.0.0", "--port", str(GATEWAY_PORT)],
+            "env": env,
+            "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
+            "readinessProbe": {**ready, "periodSeconds": 5},
+            "livenessProbe": {**ready, "initialDelaySeconds": 10, "periodSeconds": 20},
+            "resources": {"requests": resources, "limits": resources},
+            "volumeMounts": mounts,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        }
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            spec={
+                "replicas": settings.replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+                    "spec": {"serviceAccountName": GATEWAY_SERVICE_ACCOUNT, "containers": [container], "volumes": volumes},
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.service_account, self.config_map])),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            spec={"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": GATEWAY_PORT, "protocol": "TCP"}]},
+            opts=child,
+        )
+        target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": GATEWAY_SERVICE_ACCOUNT}
+        self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            spec={
+                "scaleTargetRef": target,
+                "minReplicas": settings.replicas,
+                "maxReplicas": max(settings.max_replicas, settings.replicas),
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+            },
+            opts=child,
+        )
+        # One replica cannot keep one available during a drain; allow it to move instead.
+        budget = {"minAvailable": 1} if settings.replicas > 1 else {"maxUnavailable": 1}
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            spec={"selector": {"matchLabels": labels}, **budget},
+            opts=child,
+        )
+        self._expose(name, args, meta, child)
+        scheme_host = "http://localhost" if settings.host == "*" else f"http://{settings.host}"
+        self.url = pulumi.Output.from_input(scheme_host)
+        self.register_outputs({"url": self.url, "configChecksum": checksum})
+
+    def _expose(self, name: str, args: GatewayArgs, meta: dict, child: pulumi.ResourceOptions) -> None:
+        host = args.spec.platform.gateway.host
+        self.istio_gateway = k8s.apiextensions.CustomResource(
+            f"{name}-istio-gateway",
+            api_version="networking.istio.io/v1",
+            kind="Gateway",
+            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            spec={
+                "selector": INGRESS_SELECTOR,
+                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": [host]}],
+            },
+            opts=child,
+        )
+        service_host = pulumi.Output.concat(GATEWAY_SERVICE_ACCOUNT, ".", args.namespace, ".svc.cluster.local")
+        self.virtual_service = k8s.apiextensions.CustomResource(
+            f"{name}-virtual-service",
+            api_version="networking.istio.io/v1",
+            kind="VirtualService",
+            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            spec={
+                "hosts": [host],
+                "gateways": [GATEWAY_SERVICE_ACCOUNT],
+                "http": [{"route": [{"destination": {"host": service_host, "port": {"number": 80}}}]}],
+            },
+            opts=child,
+        )

@@ -1,0 +1,131 @@
+"""The drift monitor: one per stack, fed by the gateway's tap.
+
+Deployment (runtime image, ``python -m runtime.drift``), Service, a PersistentVolumeClaim for its
+windows and counts (state survives a restart), and a ConfigMap holding a
+``runtime.wiring.MonitorConfig``: the specs and, per variant, the reference profile the lock
+recorded. Profiles are read through the MLflow tracking server, which proxies the artifact store,
+so the monitor needs no bucket credentials of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.gateway import CONFIG_CHECKSUM_ANNOTATION
+from components.rollout import PART_OF
+from runtime.registry.lock import ModelLock
+from runtime.spec import StackSpec
+from runtime.wiring import MonitorConfig
+
+__all__ = ["DriftMonitor", "DriftMonitorArgs", "monitor_config", "MONITOR_NAME", "MONITOR_PORT", "STATE_DIR"]
+
+MONITOR_NAME = "ml-serving-drift"
+MONITOR_PORT = 8090
+STATE_DIR = "/var/lib/ml-serving/drift"
+CONFIG_MOUNT = "/etc/ml-serving/monitor"
+
+
+def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:
+    """The monitor's configuration: every model with drift enabled and its variants' profiles."""
+    models = {name: model for name, model in spec.models.items() if model.drift.enabled}
+    profiles = {
+        name: {
+            v.variant_name: lock.versions[v.model].profile_uri
+            for v in model.variants
+            if lock.versions[v.model].profile_uri is not None
+        }
+        for name, model in models.items()
+    }
+    return MonitorConfig(stack=spec.stack, models=models, profiles=profiles, state_dir=STATE_DIR)
+
+
+@dataclass(frozen=True)
+class DriftMonitorArgs:
+    spec: StackSpec
+    lock: ModelLock
+    namespace: pulumi.Input[str]
+    provider: pulumi.ProviderResource | None = None
+    mlflow_url: pulumi.Input[str] | None = None
+    """Tracking server the monitor downloads reference profiles through."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+class DriftMonitor(pulumi.ComponentResource):
+    config_map: k8s.core.v1.ConfigMap
+    state: k8s.core.v1.PersistentVolumeClaim
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    url: pulumi.Output[str]
+    """In-cluster base URL the gateway's tap posts to."""
+
+    def __init__(self, name: str, args: DriftMonitorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ml-serving:index:DriftMonitor", name, None, opts)
+        settings = args.spec.platform.monitor
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        labels = {**PART_OF, "app.kubernetes.io/name": MONITOR_NAME}
+        meta = {"namespace": args.namespace, "labels": labels}
+        config_json = monitor_config(args.spec, args.lock).model_dump_json(by_alias=True)
+        checksum = hashlib.sha256(config_json.encode()).hexdigest()
+
+        self.config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata={"name": f"{MONITOR_NAME}-config", **meta}, data={"monitor.json": config_json}, opts=child
+        )
+        self.state = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-state",
+            metadata={"name": f"{MONITOR_NAME}-state", **meta},
+            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{settings.storage_gb}Gi"}}},
+            opts=child,
+        )
+        resources = {"cpu": settings.resources.cpu, "memory": settings.resources.memory}
+        ready = {"httpGet": {"path": "/healthz", "port": MONITOR_PORT}}
+        env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
+        container = {
+            "name": "drift",
+            "image": args.spec.platform.images.runtime,
+            "command": ["python", "-m", "runtime.drift"],
+            "args": ["--config", f"{CONFIG_MOUNT}/monitor.json", "--host", "0.0.0.0", "--port", str(MONITOR_PORT)],
+            "env": env,
+            "ports": [{"name": "http", "containerPort": MONITOR_PORT, "protocol": "TCP"}],
+            "readinessProbe": {**ready, "periodSeconds": 5},
+            "livenessProbe": {**ready, "initialDelaySeconds": 20, "periodSeconds": 20},
+            "resources": {"requests": resources, "limits": resources},
+            "volumeMounts": [
+                {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+                {"name": "state", "mountPath": STATE_DIR},
+            ],
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        }
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": MONITOR_NAME, **meta},
+            spec={
+                "replicas": 1,
+                # One writer of the state volume (ReadWriteOnce): stop the old pod before the new one.
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+                    "spec": {
+                        "securityContext": {"fsGroup": 10001},
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": f"{MONITOR_NAME}-config"}},
+                            {"name": "state", "persistentVolumeClaim": {"claimName": f"{MONITOR_NAME}-state"}},
+                        ],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.config_map, self.state])),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": MONITOR_NAME, **meta},
+            spec={"selector": labels, "ports": [{"name": "http", "port": MONITOR_PORT, "targetPort": MONITOR_PORT, "protocol": "TCP"}]},
+            opts=child,
+        )
+        self.url = pulumi.Output.concat("http://", MONITOR_NAME, ".", args.namespace, ".svc.cluster.local:", str(MONITOR_PORT))
+        self.register_outputs({"url": self.url, "configChecksum": checksum})
