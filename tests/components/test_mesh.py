@@ -1,0 +1,44 @@
+"""Mesh: cert-manager and Istio from pinned charts, in order, and mesh-wide STRICT mTLS."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.cluster import Cluster, ClusterArgs
+from components.mesh import ISTIO_NAMESPACE, Mesh, MeshArgs
+from runtime.spec import load_stack
+from tests.components.renders import stack_renders
+
+LOCAL = load_stack("local").platform
+PROD = load_stack("prod").platform
+
+
+@pulumi.runtime.test
+def test_releases_are_pinned_and_mtls_is_strict_mesh_wide():
+    cluster = Cluster("mesh-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-mesh"))
+    mesh = Mesh("mesh-local", MeshArgs(LOCAL.versions, cluster))
+    releases = [mesh.cert_manager, mesh.istio_base, mesh.istiod, mesh.ingress_gateway]
+    expected = [LOCAL.versions.cert_manager, *[LOCAL.versions.istio] * 3]
+
+    def check(args):
+        urn, spec, metadata, *versions = args
+        assert spec == {"mtls": {"mode": "STRICT"}}, urn
+        assert metadata["namespace"] == ISTIO_NAMESPACE and "selector" not in spec, urn
+        assert versions == expected, urn
+
+    pa = mesh.peer_authentication
+    return pulumi.Output.all(pa.urn, pa.spec, pa.metadata, *(r.version for r in releases)).apply(check)
+
+
+def test_prod_orders_istio_base_istiod_gateway_and_kserve_after_cert_manager():
+    resources = stack_renders()["prod"]["resources"]
+    releases = {r["inputs"]["name"]: r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    urn = {name: r["urn"] for name, r in releases.items()}
+    assert urn["istio-base"] in releases["istiod"]["dependencies"], releases["istiod"]["urn"]
+    assert urn["istiod"] in releases["istio-ingressgateway"]["dependencies"], releases["istio-ingressgateway"]["urn"]
+    for name in ("kserve-crd", "kserve"):
+        assert {urn["cert-manager"], urn["istiod"]} <= set(releases[name]["dependencies"]), releases[name]["urn"]
+    gateway = releases["istio-ingressgateway"]["inputs"]["values"]["service"]
+    assert gateway["type"] == "LoadBalancer", releases["istio-ingressgateway"]["urn"]
+    for name, release in releases.items():
+        assert release["inputs"].get("version"), f"{release['urn']}: chart {name} is not pinned"
