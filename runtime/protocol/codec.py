@@ -211,11 +211,21 @@ def _from_matrix(inp, specs: Sequence[InputSpec]) -> pd.DataFrame:
     n, k = inp.shape
     if k != len(specs):
         raise InvalidInput(f"Input '{inp.name}': shape {inp.shape} has {k} columns; expected {len(specs)} ({_expected(specs)}) or one input per column")
-    for spec in specs:
-        _check_datatype(inp.name, inp.datatype, spec)
+    # One tensor has one datatype, so a float matrix may carry integer columns: their values
+    # must then be whole numbers.
+    whole_only = [j for j, s in enumerate(specs) if DATATYPES[s.datatype].kind in "iu" and DATATYPES.get(inp.datatype, np.dtype(object)).kind == "f"]
+    for j, spec in enumerate(specs):
+        if j not in whole_only:
+            _check_datatype(inp.name, inp.datatype, spec)
     if n == 0:
         raise InvalidInput(f"Input '{inp.name}' has no rows; expected at least one")
     array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=all(s.optional for s in specs))
+    for j in whole_only:
+        column = array[:, j]
+        whole = np.isfinite(column) & (column == np.round(column))
+        if not whole.all():
+            row = int(np.flatnonzero(~whole)[0])
+            raise InvalidInput(f"Input '{inp.name}': column {j} ('{specs[j].name}', {specs[j].datatype}) needs whole numbers; got {column[row].item()!r} at row {row}")
     return pd.DataFrame({s.name: _as(array[:, j], s) for j, s in enumerate(specs)})
 
 

@@ -97,6 +97,14 @@ def test_bad_inputs_are_named(inputs, message):
     assert message in info.value.message
 
 
+def test_a_float_matrix_feeds_integer_columns_with_whole_numbers_only():
+    specs = [InputSpec("a", "FP64"), InputSpec("n", "INT64")]
+    frame = decode_columns(request(col("m", "FP64", [[0.5, 2.0], [1.5, 3.0]], [2, 2])), specs)
+    assert frame["n"].dtype == np.int64 and frame["n"].tolist() == [2, 3]
+    with pytest.raises(InvalidInput, match=r"Input 'm': column 1 \('n', INT64\) needs whole numbers; got 2.5 at row 1"):
+        decode_columns(request(col("m", "FP64", [[0.5, 2.0], [1.5, 2.5]], [2, 2])), specs)
+
+
 def test_nan_is_refused_unless_the_input_is_optional():
     specs = [InputSpec("a", "FP64")]
     with pytest.raises(InvalidInput, match="Input 'a': NaN at position 1"):

@@ -1,0 +1,112 @@
+"""Real model servers for the tests: a registered sklearn model and `python -m runtime.modelserver`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.ensemble import RandomForestRegressor
+
+REPO = Path(__file__).resolve().parents[3]
+FEATURES = ["amount", "count", "score"]
+
+
+def features(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "amount": rng.normal(100, 30, rows),
+            "count": rng.integers(0, 20, rows).astype("int64"),
+            "score": rng.uniform(0, 1, rows),
+        }
+    )
+
+
+def register_model(tracking_uri: str, artifacts: Path, name: str = "fraud") -> str:
+    """Train a small forest, log it with its signature and register it; returns its models:/ URI."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment("modelserver-tests", artifact_location=artifacts.as_uri()))
+    data = features(400, seed=0)
+    target = data["amount"] * 0.1 + data["count"] + data["score"] * 5
+    model = RandomForestRegressor(n_estimators=8, random_state=0).fit(data, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow hints about integer columns and pickling
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(data, model.predict(data)),
+                skops_trusted_types=["sklearn.tree._tree.Tree"],
+                registered_model_name=name,
+            )
+    return f"models:/{name}/{info.registered_model_version}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 90) -> Server:
+    port = free_port()
+    command = [sys.executable, "-m", "runtime.modelserver", "--http_port", str(port), *args]
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"model server exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.url}/v2/health/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"model server not ready within {timeout} s:\n{server.output()}")
+
+
+def v2_columns(frame: pd.DataFrame, request_id: str | None = None) -> dict:
+    """A V2 request body with one tensor per column."""
+    inputs = []
+    for column in frame.columns:
+        datatype = "INT64" if frame[column].dtype.kind == "i" else "FP64"
+        inputs.append({"name": column, "datatype": datatype, "shape": [len(frame)], "data": frame[column].tolist()})
+    body = {"inputs": inputs}
+    if request_id is not None:
+        body["id"] = request_id
+    return body

@@ -1,0 +1,77 @@
+import asyncio
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime.errors import ModelNotFound
+from runtime.modelserver import resolve_model_dir
+from tests.runtime.modelserver.servers import features, v2_columns
+
+
+async def post_all(server, bodies):
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=httpx.Limits(max_connections=64)) as client:
+        responses = await asyncio.gather(*(client.post("/v2/models/fraud/infer", json=b) for b in bodies))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    return [r.json() for r in responses]
+
+
+def batch_counts(server) -> tuple[float, float]:
+    """(predict calls, requests served by them) so far, from /metrics."""
+    values = {}
+    for line in httpx.get(f"{server.url}/metrics").text.splitlines():
+        for metric in ("ml_serving_batch_requests_count", "ml_serving_batch_requests_sum"):
+            if line.startswith(metric + '{model="fraud"}'):
+                values[metric] = float(line.split()[-1])
+    return values.get("ml_serving_batch_requests_count", 0.0), values.get("ml_serving_batch_requests_sum", 0.0)
+
+
+def test_single_request_equals_the_models_own_predict(batched_server, own_model):
+    rows = features(5, seed=11)
+    (answer,) = asyncio.run(post_all(batched_server, [v2_columns(rows)]))
+    np.testing.assert_array_equal(answer["outputs"][0]["data"], own_model.predict(rows))
+
+
+def test_one_two_dimensional_tensor_equals_one_tensor_per_column(batched_server, own_model):
+    rows = features(4, seed=12).astype("float64")
+    body = {"inputs": [{"name": "rows", "datatype": "FP64", "shape": [4, 3], "data": rows.to_numpy().tolist()}]}
+    (answer,) = asyncio.run(post_all(batched_server, [body]))
+    np.testing.assert_array_equal(answer["outputs"][0]["data"], own_model.predict(rows.astype({"count": "int64"})))
+
+
+def test_concurrent_requests_are_batched_and_each_equals_its_own_predict(batched_server, own_model):
+    calls_before, served_before = batch_counts(batched_server)
+    frames = [features(1, seed=100 + i) for i in range(48)]
+    answers = asyncio.run(post_all(batched_server, [v2_columns(f, request_id=str(i)) for i, f in enumerate(frames)]))
+    for i, (frame, answer) in enumerate(zip(frames, answers)):
+        assert answer["id"] == str(i)
+        np.testing.assert_array_equal(answer["outputs"][0]["data"], own_model.predict(frame))
+    calls, served = batch_counts(batched_server)
+    assert served - served_before == 48
+    assert calls - calls_before < 48, "no two requests ever shared a predict call"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(min_value=1, max_value=12), min_size=2, max_size=40), seed=st.integers(0, 10_000))
+def test_batching_never_mixes_rows_between_requests(batched_server, own_model, sizes, seed):
+    frames = [features(size, seed=seed + i) for i, size in enumerate(sizes)]
+    answers = asyncio.run(post_all(batched_server, [v2_columns(f) for f in frames]))
+    expected = own_model.predict(pd.concat(frames, ignore_index=True))
+    start = 0
+    for frame, answer in zip(frames, answers):
+        assert answer["outputs"][0]["shape"] == [len(frame)]
+        np.testing.assert_array_equal(answer["outputs"][0]["data"], expected[start : start + len(frame)])
+        start += len(frame)
+
+
+def test_a_model_folder_or_one_subfolder_resolves(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "MLmodel").write_text("flavors: {}\n")
+    assert resolve_model_dir(str(tmp_path)) == (str(tmp_path / "model"), None)
+    assert resolve_model_dir(str(tmp_path / "model")) == (str(tmp_path / "model"), None)
+    assert resolve_model_dir("models:/fraud/7") == ("models:/fraud/7", "7")
+    with pytest.raises(ModelNotFound, match="no MLflow model in"):
+        resolve_model_dir(str(tmp_path / "missing"))
