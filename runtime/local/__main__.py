@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m runtime.local", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["up", "demo"])
     parser.add_argument("--stack", default="local")
+    parser.add_argument("--stacks-dir", type=Path, help="folder holding Pulumi.<stack>.yaml (default: stacks/)")
     parser.add_argument("--state-dir", type=Path, help="state folder (default: the stack's platform.local.stateDir)")
     parser.add_argument("--mlflow-port", type=int)
     parser.add_argument("--gateway-port", type=int)
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _layout(args: argparse.Namespace) -> Layout:
     overrides = {
-        "state_dir": args.state_dir,
+        "state_dir": args.state_dir.resolve() if args.state_dir else None,
         "mlflow_port": args.mlflow_port,
         "gateway_port": args.gateway_port,
         "monitor_port": args.monitor_port,
@@ -43,7 +44,7 @@ def _layout(args: argparse.Namespace) -> Layout:
         "ready_timeout_s": args.ready_timeout,
     }
     settings = LocalSettings(**{k: v for k, v in overrides.items() if v is not None})
-    return Layout.resolve(load_stack(args.stack), settings)
+    return Layout.resolve(load_stack(args.stack, args.stacks_dir), settings)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,0 +1,139 @@
+"""The local platform end to end: real MLflow, training, model servers, gateway and drift monitor."""
+
+from __future__ import annotations
+
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import yaml
+
+from runtime.local.layout import REPO_ROOT
+from runtime.local.traffic import normal_rows, v2_request
+from runtime.spec import stack_file
+
+READY_LINE = "Ctrl-C stops every part."
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_run(count: int) -> int:
+    """The first of ``count`` consecutive free ports."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000)
+        if all(_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError("no run of free ports found")
+
+
+def _test_stack(folder: Path) -> Path:
+    """The local stack file, with a budget a busy 2-core CI machine meets and an even split.
+
+    An even split makes both live variants answer among a few dozen requests; the generous
+    budget keeps a loaded machine's slow answers from turning into fallbacks.
+    """
+    document = yaml.safe_load(stack_file("local").read_text())
+    fraud = document["config"]["ml-serving:models"]["fraud"]
+    fraud["latencyBudgetMs"] = 5000
+    fraud["variants"][0]["weight"] = 50
+    fraud["variants"][1]["weight"] = 50
+    folder.mkdir()
+    path = folder / "Pulumi.local.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return folder
+
+
+def _wait(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_s} s")
+        time.sleep(0.25)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean(tmp_path) -> None:
+    first = _free_run(6)
+    mlflow_port, gateway_port, monitor_port, base = first, first + 1, first + 2, first + 3
+    output = tmp_path / "up.out"
+    argv = [
+        sys.executable, "-m", "runtime.local", "up",
+        "--stacks-dir", str(_test_stack(tmp_path / "stacks")),
+        "--state-dir", str(tmp_path / "state"),
+        "--mlflow-port", str(mlflow_port), "--gateway-port", str(gateway_port),
+        "--monitor-port", str(monitor_port), "--model-server-base-port", str(base),
+        "--train-rows", "400",
+    ]
+    with output.open("wb") as out:
+        up = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    try:
+        _wait(lambda: READY_LINE in output.read_text() or up.poll() is not None, 600, "the platform was not ready")
+        text = output.read_text()
+        assert up.poll() is None, text
+        for part in ("mlflow", "model-server fraud/v1", "model-server fraud/v2", "model-server fraud/v3", "gateway", "drift monitor"):
+            assert f"{part} ready in" in text, text
+        assert "training fraud versions 1..3" in text and "registered fraud versions 1..3 with lineage" in text
+        started = psutil.Process(up.pid).children(recursive=True)
+        assert len(started) >= 6, started
+
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        frame = normal_rows(120, seed=5)
+        served_rows = {"v1": 0, "v2": 0}
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            for i in range(40):
+                rows = frame.iloc[i * 3 : i * 3 + 3]
+                response = client.post(f"{gateway}/v2/models/fraud/infer", json=v2_request(rows, request_id=f"r{i}"))
+                assert response.status_code == 200, response.text
+                assert "x-ml-serving-fallback" not in response.headers, response.headers
+                variant = response.headers["x-ml-serving-variant"]
+                body = response.json()
+                assert body["model_version"] == variant
+                (prediction,) = body["outputs"]
+                assert prediction["shape"] == [3] and set(prediction["data"]) <= {0, 1}
+                served_rows[variant] += 3
+            assert served_rows["v1"] > 0 and served_rows["v2"] > 0, served_rows
+
+            def counted():
+                status = client.get(f"http://127.0.0.1:{monitor_port}/status/fraud").json()["variants"]
+                return status if all(status[v]["rows_seen"] == n for v, n in served_rows.items()) else None
+
+            status = _wait(counted, 30, f"the drift monitor did not count {served_rows}")
+            assert status["v3"]["rows_seen"] == 0, "the monitor is fed what was served, not the shadow's mirror"
+            report = _wait(
+                lambda: (r := client.get(f"{gateway}/rollouts/fraud/report").json())["shadows"][0]["mirrored"] > 0 and r,
+                30, "the shadow got no mirrored request",
+            )
+            assert report["shadows"][0]["variant"] == "v3"
+    finally:
+        up.send_signal(signal.SIGINT)
+        try:
+            code = up.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            raise
+    assert code == 0, output.read_text()
+    assert "stopped; nothing left running." in output.read_text()
+    alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], alive
+    assert all(_free(port) for port in (mlflow_port, gateway_port, monitor_port, base, base + 1, base + 2))
+    assert (tmp_path / "state" / "mlflow.db").exists() and (tmp_path / "state" / "logs" / "gateway.log").exists()
