@@ -1,0 +1,241 @@
+"""Gateway benchmark: overhead over the model server, budget under a hanging model, killed servers.
+
+    .venv/bin/python bench/gateway.py [--duration 10]
+
+Starts, on loopback: an MLflow registry (SQLite, under .bench/gateway) with a small sklearn model,
+the real batched model server (``python -m runtime.modelserver``), the gateway
+(``python -m runtime.gateway``) with the aiohttp and the httpx upstream client, and a hanging
+test peer. Load comes from wrk (Debian package ``wrk``). On 2 cores the model server is pinned
+to CPU 1, the gateway and wrk share CPU 0, so the gateway pays for the load generator too
+(``--no-pin`` leaves placement to the scheduler, which is fairer on a machine shared with other
+work). Prints one table; on a shared machine, run it twice before trusting a close call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from runtime.spec import ModelSpec  # noqa: E402
+from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
+from tests.runtime.gateway.peers import free_port  # noqa: E402
+from tests.runtime.modelserver.servers import features, register_model, v2_columns  # noqa: E402
+
+BODY = json.dumps(v2_columns(features(1, seed=3)))
+BUDGET_MS = 50.0
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+PIN = True
+
+
+def pinned(cpu: str, command: list[str]) -> list[str]:
+    if PIN and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", cpu, *command]
+    return command
+
+
+@dataclass
+class Proc:
+    process: subprocess.Popen
+    url: str
+    name: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start(name: str, command: list[str], url: str, ready_path: str, log: Path, env: dict[str, str] | None = None, timeout_s: float = 120) -> Proc:
+    say(f"starting {name} ...")
+    handle = log.open("w")
+    process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with {process.returncode}; see {log}")
+        try:
+            if httpx.get(url + ready_path, timeout=1).status_code == 200:
+                say(f"{name} ready at {url}")
+                return Proc(process, url, name)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"{name} not ready within {timeout_s:.0f} s; see {log}")
+
+
+def model_server(name: str, uri: str, tracking_uri: str, work: Path) -> Proc:
+    port = free_port()
+    command = [sys.executable, "-m", "runtime.modelserver", "--model_name", "fraud", "--model_dir", uri,
+               "--host", "127.0.0.1", "--http_port", str(port), "--max_batch_size", "32", "--max_latency_ms", "2"]
+    return start(name, pinned("1", command), f"http://127.0.0.1:{port}", "/v2/health/ready", work / f"{name}.log",
+                 env={"MLFLOW_TRACKING_URI": tracking_uri})
+
+
+def hanging_peer(work: Path) -> Proc:
+    port = free_port()
+    command = [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(port), "--mode", "hang"]
+    return start("hanging peer", pinned("1", command), f"http://127.0.0.1:{port}", "/v2/models/fraud/ready", work / "hang.log")
+
+
+def gateway(name: str, spec: dict, urls: dict[str, str], work: Path, client: str = "aiohttp") -> Proc:
+    config = GatewayConfig(
+        stack="bench",
+        models={"fraud": ModelSpec.model_validate(spec)},
+        endpoints={"fraud": {v: VariantEndpoint(url=u, model_name="fraud") for v, u in urls.items()}},
+        auth_required=False,
+    )
+    path = work / f"{name}.json"
+    path.write_text(config.model_dump_json(by_alias=True))
+    port = free_port()
+    command = [sys.executable, "-m", "runtime.gateway", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    return start(name, pinned("0", command), f"http://127.0.0.1:{port}", "/v2/health/ready", work / f"{name}.log",
+                 env={"ML_SERVING_GATEWAY_HTTP_CLIENT": client})
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failed: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
+    command = pinned("0", ["wrk", "-t1", f"-c{connections}", f"-d{duration_s:g}s", "--latency", "--timeout", "5s", "-s", str(script), url])
+    return parse_wrk(subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60).stdout)
+
+
+def parse_wrk(out: str) -> Load:
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    failed = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed += sum(int(n) for n in errors.groups()) if errors else 0
+    return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]),
+                int(re.search(r"(\d+) requests in", out).group(1)), failed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
+    parser.add_argument("--no-pin", action="store_true", help="let the scheduler place processes (a busy shared machine)")
+    args = parser.parse_args()
+    global PIN
+    PIN = not args.no_pin
+    if not shutil.which("wrk"):
+        print("error: wrk is not installed; install it with: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    work = REPO / ".bench" / "gateway"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    script = work / "post.lua"
+    script.write_text(f'wrk.method = "POST"\nwrk.body = [[{BODY}]]\nwrk.headers["Content-Type"] = "application/json"\n')
+    tracking_uri = f"sqlite:///{work / 'mlflow.db'}"
+    say("training and registering the benchmark model ...")
+    uri = register_model(tracking_uri, work / "artifacts")
+    procs: list[Proc] = []
+    rows: list[tuple[str, int, Load]] = []
+    try:
+        primary = model_server("model server", uri, tracking_uri, work)
+        procs.append(primary)
+        one = {"variants": [{"model": "models:/fraud/1", "role": "primary", "weight": 100}], "latencyBudgetMs": 1000}
+        gateways = {client: gateway(f"gateway-{client}", one, {"v1": primary.url}, work, client) for client in ("aiohttp", "httpx")}
+        procs += gateways.values()
+        direct_url = f"{primary.url}/v2/models/fraud/infer"
+        for connections in (1, 32):
+            for label, url in [("direct", direct_url), *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer") for c, g in gateways.items())]:
+                say(f"wrk {label}, {connections} connection(s), {args.duration:g} s ...")
+                wrk(url, connections, 2, script)  # warm-up
+                rows.append((label, connections, wrk(url, connections, args.duration, script)))
+        for g in gateways.values():
+            g.stop()
+
+        hang = hanging_peer(work)
+        procs.append(hang)
+        hang_spec = {**one, "latencyBudgetMs": BUDGET_MS, "fallback": {"value": 0},
+                     "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": 1000}}
+        hang_gw = gateway("gateway-hang", hang_spec, {"v1": hang.url}, work)
+        procs.append(hang_gw)
+        say(f"wrk against a hanging model (budget {BUDGET_MS:g} ms), 8 connections ...")
+        rows.append((f"hanging model, budget {BUDGET_MS:g} ms", 8, wrk(f"{hang_gw.url}/v2/models/fraud/infer", 8, args.duration, script)))
+        hang_gw.stop()
+
+        canary = model_server("canary model server", uri, tracking_uri, work)
+        procs.append(canary)
+        two = {"variants": [{"model": "models:/fraud/1", "role": "primary", "weight": 50},
+                            {"model": "models:/fraud/2", "role": "canary", "weight": 50}], "latencyBudgetMs": 1000}
+        kill_gw = gateway("gateway-kill", two, {"v1": primary.url, "v2": canary.url}, work)
+        procs.append(kill_gw)
+        say("wrk through the gateway, 16 connections; the canary model server is killed (SIGKILL) after a third of the run, no fallback declared ...")
+        command = pinned("0", ["wrk", "-t1", "-c16", f"-d{args.duration:g}s", "--latency", "--timeout", "5s", "-s", str(script),
+                               f"{kill_gw.url}/v2/models/fraud/infer"])
+        runner = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        time.sleep(args.duration / 3)
+        canary.process.send_signal(signal.SIGKILL)
+        canary.process.wait(timeout=10)
+        say("canary killed")
+        out, _ = runner.communicate(timeout=args.duration + 60)
+        rows.append(("canary killed mid-run", 16, parse_wrk(out)))
+        report = httpx.get(f"{kill_gw.url}/rollouts/fraud/report", timeout=5).json()
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    _print(rows, report)
+    return 0
+
+
+def _print(rows: list[tuple[str, int, Load]], report: dict) -> None:
+    print(f"\n{'scenario':<34} {'conn':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failed':>7}")
+    for label, connections, load in rows:
+        print(f"{label:<34} {connections:>4} {load.rps:>9.0f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {load.requests:>9} {load.failed:>7}")
+    by = {(label, c): load for label, c, load in rows}
+    direct1, gw1 = by[("direct", 1)], by[("gateway (aiohttp)", 1)]
+    direct32, gw32 = by[("direct", 32)], by[("gateway (aiohttp)", 32)]
+    hang = next(load for label, _, load in rows if label.startswith("hanging"))
+    killed = by[("canary killed mid-run", 16)]
+    checks = [
+        ("overhead p50, 1 connection", f"{gw1.p50_ms - direct1.p50_ms:.2f} ms", "<= 1 ms", gw1.p50_ms - direct1.p50_ms <= 1.0),
+        ("overhead p99, 1 connection", f"{gw1.p99_ms - direct1.p99_ms:.2f} ms", "<= 3 ms", gw1.p99_ms - direct1.p99_ms <= 3.0),
+        ("throughput kept, 32 connections", f"{gw32.rps / direct32.rps:.0%}", ">= 80%", gw32.rps >= 0.8 * direct32.rps),
+        ("hanging model p99", f"{hang.p99_ms:.1f} ms", f"<= {BUDGET_MS + 5:g} ms", hang.p99_ms <= BUDGET_MS + 5),
+        ("failed with a killed server", f"{killed.failed}", "0", killed.failed == 0),
+    ]
+    print(f"\n{'check':<34} {'measured':>10} {'target':>10}  result")
+    for name, measured, target, ok in checks:
+        print(f"{name:<34} {measured:>10} {target:>10}  {'met' if ok else 'MISSED'}")
+    canary = next(v for v in report["variants"] if v["variant"] == "v2")
+    print(f"\nkilled run: canary calls {canary['calls']}, canary errors {canary['errors']} (each retried on the primary), "
+          f"fallbacks {report['fallbacks']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
