@@ -13,7 +13,7 @@ from typing import Any
 
 from runtime.drift.detector import WindowReport, choose_tests, evaluate
 from runtime.drift.profile import ReferenceProfile
-from runtime.drift.window import DEFAULT_RESERVOIR, ColumnWindow, new_window, window_from_dict
+from runtime.drift.window import DEFAULT_RESERVOIR, ColumnWindow, RowSampler, new_window, window_from_dict
 from runtime.errors import InvalidInput
 from runtime.spec import Drift
 
@@ -44,11 +44,11 @@ class VariantMonitor:
     def _open(self) -> None:
         seed = self.seed + self.windows_done
         self.window_rows = 0
-        self.features: dict[str, ColumnWindow] = {
-            n: new_window(c, self.reservoir, seed) for n, c in self.profile.features.items()
-        }
+        self.feature_rows = RowSampler(self.reservoir, seed)
+        self.prediction_rows = RowSampler(self.reservoir, seed + 1_000_003)
+        self.features: dict[str, ColumnWindow] = {n: new_window(c, self.reservoir) for n, c in self.profile.features.items()}
         self.predictions: dict[str, ColumnWindow] = {
-            n: new_window(c, self.reservoir, seed) for n, c in self.profile.predictions.items()
+            n: new_window(c, self.reservoir) for n, c in self.profile.predictions.items()
         }
 
     def _match_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,20 +70,25 @@ class VariantMonitor:
                 raise InvalidInput(f"outputs.{name}: {len(values)} values for {rows} input rows")
         reports, start = [], 0
         if not rows:
+            outputs_rows = next((len(v) for v in outputs.values()), 0)
+            slots, picked = self.prediction_rows.take(outputs_rows)
             for name, values in outputs.items():  # outputs alone (e.g. a KServe response event)
-                self.predictions[name].add(values)
+                self.predictions[name].add(values, slots, picked)
             return reports
         while start < rows:
             take = min(rows - start, self.drift.window_rows - self.window_rows)
             part = slice(start, start + take)
+            slots, picked = self.feature_rows.take(take)
             for name, window in self.features.items():
                 values = inputs.get(name)
                 if values is None:
                     window.missing += take
                 else:
-                    window.add(values[part])
+                    window.add(values[part] if take < rows else values, slots, picked)
+            if outputs:
+                slots, picked = self.prediction_rows.take(take)
             for name, values in outputs.items():
-                self.predictions[name].add(values[part])
+                self.predictions[name].add(values[part] if take < rows else values, slots, picked)
             self.window_rows += take
             self.rows_seen += take
             start += take
@@ -115,6 +120,7 @@ class VariantMonitor:
             "windows_done": self.windows_done, "window_rows": self.window_rows,
             "last": self.last.to_dict() if self.last else None, "history": list(self.history),
             "last_counts": self.last_counts,
+            "feature_rows": self.feature_rows.to_dict(), "prediction_rows": self.prediction_rows.to_dict(),
             "features": {n: w.to_dict() for n, w in self.features.items()},
             "predictions": {n: w.to_dict() for n, w in self.predictions.items()},
         }
@@ -128,6 +134,8 @@ class VariantMonitor:
         if set(features) != set(self.features) or set(predictions) != set(self.predictions):
             raise ValueError("persisted columns differ from the reference profile's")
         self.features, self.predictions = features, predictions
+        self.feature_rows.load(data["feature_rows"])
+        self.prediction_rows.load(data["prediction_rows"])
         self.rows_seen, self.windows_done = int(data["rows_seen"]), int(data["windows_done"])
         self.window_rows = int(data["window_rows"])
         self.last = WindowReport.from_dict(data["last"]) if data.get("last") else None

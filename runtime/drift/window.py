@@ -1,7 +1,7 @@
 """Bounded-memory windows of live rows, one per column.
 
 A numeric column keeps counts in the reference's quantile bins, a fixed-size uniform reservoir
-sample and running sums; a categorical column keeps counts per reference category plus the
+sample (rows picked by one ``RowSampler`` per window, shared by its columns) and running sums; a categorical column keeps counts per reference category plus the
 ``UNSEEN`` bucket (and the names of a bounded number of new categories). Memory depends on the
 profile and the reservoir size, never on the number of rows seen.
 """
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile, bin_index, category_key
+from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile, bin_counts, category_key
 
-__all__ = ["NumericWindow", "CategoricalWindow", "ColumnWindow", "new_window", "window_from_dict", "DEFAULT_RESERVOIR"]
+__all__ = ["RowSampler", "NumericWindow", "CategoricalWindow", "ColumnWindow", "new_window", "window_from_dict", "DEFAULT_RESERVOIR"]
 
 DEFAULT_RESERVOIR = 10_000
 MAX_NEW_CATEGORIES = 100
@@ -32,54 +32,83 @@ def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
 
 
+class RowSampler:
+    """Which rows of a stream stay in a fixed-size uniform sample (Algorithm R, vectorized).
+
+    One draw per row decides for every numeric column of the window at once: row ``t`` (0-based
+    over the window) takes slot ``j ~ U{0..t}`` when ``j < capacity``."""
+
+    def __init__(self, capacity: int = DEFAULT_RESERVOIR, seed: int = 0) -> None:
+        self.capacity = capacity
+        self.rows = 0
+        self._rng = np.random.default_rng(seed)
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """For the next ``n`` rows: (slots to write, row indices to write there)."""
+        fill = max(0, min(self.capacity - self.rows, n))
+        slots = [np.arange(self.rows, self.rows + fill)]
+        rows = [np.arange(fill)]
+        if n > fill:
+            seen = np.arange(self.rows + fill + 1, self.rows + n + 1, dtype=np.float64)
+            drawn = (self._rng.random(n - fill) * seen).astype(np.int64)
+            hit = np.flatnonzero(drawn < self.capacity)
+            if hit.size:
+                # later rows win a contested slot, as in the sequential algorithm
+                _, last = np.unique(drawn[hit][::-1], return_index=True)
+                chosen = hit[::-1][last]
+                slots.append(drawn[chosen])
+                rows.append(chosen + fill)
+        self.rows += n
+        return np.concatenate(slots), np.concatenate(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "rng": self._rng.bit_generator.state}
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.rows = int(data["rows"])
+        self._rng.bit_generator.state = data["rng"]
+
+
 class NumericWindow:
     kind = "numeric"
 
-    def __init__(self, profile: NumericProfile, capacity: int = DEFAULT_RESERVOIR, seed: int = 0) -> None:
+    def __init__(self, profile: NumericProfile, capacity: int = DEFAULT_RESERVOIR) -> None:
         self.edges = profile.edges
         self.capacity = capacity
         self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
-        self.reservoir = np.empty(capacity, dtype=np.float64)
+        self.reservoir = np.full(capacity, np.nan)
+        self.filled = 0
+        """Reservoir slots written (missing values included, as NaN)."""
         self.rows = 0
         self.missing = 0
         self.total = 0.0
         self.total_sq = 0.0
-        self._rng = np.random.default_rng(seed)
 
-    def add(self, values: Any) -> None:
-        array = pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(dtype=np.float64)
+    def add(self, values: Any, slots: np.ndarray, rows: np.ndarray) -> None:
+        """Add a batch; ``slots``/``rows`` come from the window's ``RowSampler.take(len(values))``."""
+        if isinstance(values, np.ndarray) and values.dtype == np.float64:
+            array = values
+        else:
+            array = pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(dtype=np.float64)
+        if slots.size:
+            self.reservoir[slots] = array[rows]
+            self.filled = min(self.capacity, max(self.filled, int(slots.max()) + 1))
         finite = np.isfinite(array)
-        self.missing += int(array.size - finite.sum())
-        array = array[finite]
+        if not finite.all():
+            self.missing += int(array.size - finite.sum())
+            array = array[finite]
         if array.size == 0:
             return
-        self.counts += np.bincount(bin_index(self.edges, array), minlength=self.counts.size)
+        self.counts += bin_counts(self.edges, array)
         self.total += float(array.sum())
         self.total_sq += float(np.dot(array, array))
-        self._sample(array)
         self.rows += int(array.size)
-
-    def _sample(self, array: np.ndarray) -> None:
-        # Algorithm R, vectorized: row t (0-based over the window) replaces slot j ~ U{0..t} when j < capacity.
-        fill = max(0, min(self.capacity - self.rows, array.size))
-        if fill:
-            self.reservoir[self.rows : self.rows + fill] = array[:fill]
-        rest = array[fill:]
-        if rest.size == 0:
-            return
-        seen = np.arange(self.rows + fill + 1, self.rows + array.size + 1, dtype=np.float64)
-        slots = (self._rng.random(rest.size) * seen).astype(np.int64)
-        hit = np.flatnonzero(slots < self.capacity)
-        if hit.size:
-            # later rows win a contested slot, as in the sequential algorithm
-            rev_slots = slots[hit][::-1]
-            _, first = np.unique(rev_slots, return_index=True)
-            chosen = hit[::-1][first]
-            self.reservoir[slots[chosen]] = rest[chosen]
 
     @property
     def sample(self) -> np.ndarray:
-        return self.reservoir[: min(self.rows, self.capacity)]
+        """The window's uniform sample of present values."""
+        sample = self.reservoir[: self.filled]
+        return sample[np.isfinite(sample)]
 
     @property
     def mean(self) -> float:
@@ -93,21 +122,20 @@ class NumericWindow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "counts": self.counts.tolist(), "sample": _b64(self.sample), "rows": self.rows,
-            "missing": self.missing, "total": self.total, "total_sq": self.total_sq,
-            "rng": self._rng.bit_generator.state,
+            "kind": self.kind, "counts": self.counts.tolist(), "reservoir": _b64(self.reservoir[: self.filled]),
+            "rows": self.rows, "missing": self.missing, "total": self.total, "total_sq": self.total_sq,
         }
 
     def load(self, data: dict[str, Any]) -> None:
         counts = np.asarray(data["counts"], dtype=np.int64)
         if counts.size != self.counts.size:
             raise ValueError(f"persisted window has {counts.size} bins, the profile {self.counts.size}")
-        sample = _f64(data["sample"])[: self.capacity]
+        reservoir = _f64(data["reservoir"])[: self.capacity]
         self.counts = counts
-        self.reservoir[: sample.size] = sample
+        self.reservoir[: reservoir.size] = reservoir
+        self.filled = reservoir.size
         self.rows, self.missing = int(data["rows"]), int(data["missing"])
         self.total, self.total_sq = float(data["total"]), float(data["total_sq"])
-        self._rng.bit_generator.state = data["rng"]
 
 
 class CategoricalWindow:
@@ -121,11 +149,14 @@ class CategoricalWindow:
         self.rows = 0
         self.missing = 0
 
-    def add(self, values: Any) -> None:
+    def add(self, values: Any, slots: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
         series = pd.Series(values, copy=False, dtype=object if isinstance(values, Sequence) else None)
-        present = series.dropna()
-        self.missing += int(series.size - present.size)
-        for value, count in present.value_counts(sort=False).items():
+        present = 0
+        for value, count in series.value_counts(sort=False, dropna=False).items():
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                self.missing += int(count)
+                continue
+            present += int(count)
             key = category_key(value)
             slot = self.index.get(key)
             if slot is None:
@@ -134,7 +165,7 @@ class CategoricalWindow:
                     self.new_categories[key] = self.new_categories.get(key, 0) + int(count)
             else:
                 self.counts[slot] += count
-        self.rows += int(present.size)
+        self.rows += present
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,9 +185,9 @@ class CategoricalWindow:
 ColumnWindow = NumericWindow | CategoricalWindow
 
 
-def new_window(profile: ColumnProfile, capacity: int = DEFAULT_RESERVOIR, seed: int = 0) -> ColumnWindow:
+def new_window(profile: ColumnProfile, capacity: int = DEFAULT_RESERVOIR) -> ColumnWindow:
     if isinstance(profile, NumericProfile):
-        return NumericWindow(profile, capacity, seed)
+        return NumericWindow(profile, capacity)
     return CategoricalWindow(profile)
 
 

@@ -90,3 +90,13 @@ def test_too_many_categories_fold_into_unseen():
 def test_bin_index_matches_edges():
     edges = np.array([0.0, 1.0, 2.0])
     assert bin_index(edges, np.array([-5.0, 0.0, 0.5, 1.0, 2.0, 9.0])).tolist() == [0, 1, 1, 2, 3, 3]
+
+
+def test_bin_counts_agree_with_bin_index():
+    from runtime.drift.profile import bin_counts
+
+    rng = np.random.default_rng(5)
+    values = np.round(rng.normal(size=5_000), 1)  # many values sit exactly on an edge
+    for edges in (np.unique(np.round(rng.normal(size=19), 1)), np.sort(rng.normal(size=100))):
+        expected = np.bincount(bin_index(edges, values), minlength=len(edges) + 1)
+        assert bin_counts(edges, values).tolist() == expected.tolist()

@@ -3,16 +3,20 @@ import pytest
 from scipy import stats
 
 from runtime.drift.profile import bin_index, build_profile
-from runtime.drift.window import CategoricalWindow, NumericWindow, window_from_dict
+from runtime.drift.window import CategoricalWindow, NumericWindow, RowSampler, window_from_dict
 
 from .conftest import make_rows
 
 
+def feed(window, sampler, values):
+    window.add(values, *sampler.take(len(values)))
+
+
 def test_numeric_counts_match_binning_every_row(reference):
     rows = make_rows(5_000, seed=2)["amount"].to_numpy()
-    window = NumericWindow(reference.features["amount"], capacity=1_000)
+    window, sampler = NumericWindow(reference.features["amount"], capacity=1_000), RowSampler(1_000)
     for chunk in np.array_split(rows, 7):
-        window.add(chunk)
+        feed(window, sampler, chunk)
     edges = reference.features["amount"].edges
     assert window.counts.tolist() == np.bincount(bin_index(edges, rows), minlength=len(edges) + 1).tolist()
     assert window.rows == 5_000 and window.sample.size == 1_000
@@ -22,9 +26,9 @@ def test_numeric_counts_match_binning_every_row(reference):
 
 def test_reservoir_holds_every_row_until_full_so_ks_equals_the_exact_test(reference):
     rows = make_rows(800, seed=3)["tenure"].to_numpy()
-    window = NumericWindow(reference.features["tenure"], capacity=1_000)
-    window.add(rows[:300])
-    window.add(rows[300:])
+    window, sampler = NumericWindow(reference.features["tenure"], capacity=1_000), RowSampler(1_000)
+    feed(window, sampler, rows[:300])
+    feed(window, sampler, rows[300:])
     ref_sample = reference.features["tenure"].sample
     assert np.array_equal(window.sample, rows)
     assert stats.ks_2samp(ref_sample, window.sample).statistic == stats.ks_2samp(ref_sample, rows).statistic
@@ -34,9 +38,9 @@ def test_reservoir_is_a_uniform_sample():
     profile = build_profile(__import__("pandas").DataFrame({"x": np.arange(1_000.0)})).features["x"]
     hits = np.zeros(1_000)
     for seed in range(300):
-        window = NumericWindow(profile, capacity=100, seed=seed)
+        window, sampler = NumericWindow(profile, capacity=100), RowSampler(100, seed=seed)
         for chunk in np.array_split(np.arange(1_000.0), 9):
-            window.add(chunk)
+            feed(window, sampler, chunk)
         hits[window.sample.astype(int)] += 1
     # every row kept with probability 0.1: compare early, middle and late rows
     thirds = [hits[:333].mean(), hits[333:666].mean(), hits[666:].mean()]
@@ -46,8 +50,9 @@ def test_reservoir_is_a_uniform_sample():
 
 def test_missing_and_non_numeric_values_are_counted_apart(reference):
     window = NumericWindow(reference.features["amount"], capacity=10)
-    window.add([1.0, None, "x", float("nan"), 2.0])
+    feed(window, RowSampler(10), [1.0, None, "x", float("nan"), 2.0])
     assert window.rows == 2 and window.missing == 3
+    assert window.sample.tolist() == [1.0, 2.0]
 
 
 def test_categorical_counts_and_new_categories(reference):
@@ -60,13 +65,17 @@ def test_categorical_counts_and_new_categories(reference):
 
 def test_round_trip_continues_the_same_stream(reference):
     rows = make_rows(3_000, seed=4)["amount"].to_numpy()
-    straight = NumericWindow(reference.features["amount"], capacity=500, seed=9)
-    straight.add(rows)
-    first = NumericWindow(reference.features["amount"], capacity=500, seed=9)
-    first.add(rows[:1_700])
-    resumed = window_from_dict(reference.features["amount"], first.to_dict(), capacity=500)
-    resumed.add(rows[1_700:])
+    column = reference.features["amount"]
+    straight, sampler = NumericWindow(column, capacity=500), RowSampler(500, seed=9)
+    for chunk in (rows[:1_700], rows[1_700:]):
+        feed(straight, sampler, chunk)
+    first, sampler = NumericWindow(column, capacity=500), RowSampler(500, seed=9)
+    feed(first, sampler, rows[:1_700])
+    resumed = window_from_dict(column, first.to_dict(), capacity=500)
+    resumed_sampler = RowSampler(500)
+    resumed_sampler.load(sampler.to_dict())
+    feed(resumed, resumed_sampler, rows[1_700:])
     assert resumed.counts.tolist() == straight.counts.tolist() and resumed.rows == 3_000
-    assert resumed.sample.size == 500 and np.isin(resumed.sample, rows).all()
+    assert np.array_equal(resumed.sample, straight.sample)
     with pytest.raises(ValueError, match="persisted window is 'numeric'"):
         window_from_dict(reference.features["country"], first.to_dict())
