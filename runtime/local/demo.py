@@ -107,15 +107,15 @@ async def _replay(layout: Layout, model: str, seconds: float, headers: dict[str,
     return tally
 
 
-def _report(layout: Layout, model: str, headers: dict[str, str]) -> dict[str, Any]:
+def _get_json(url: str, headers: dict[str, str]) -> dict[str, Any]:
     try:
-        response = httpx.get(f"{layout.gateway_url}/rollouts/{model}/report", headers=headers, timeout=5.0, trust_env=False)
+        response = httpx.get(url, headers=headers, timeout=5.0, trust_env=False)
         return response.json() if response.status_code == 200 else {}
     except (httpx.HTTPError, ValueError):
         return {}
 
 
-def _summarize(layout: Layout, model: str, tally: Tally, report: dict[str, Any]) -> None:
+def _summarize(layout: Layout, model: str, tally: Tally, report: dict[str, Any], status: dict[str, Any]) -> None:
     print("\nresults:")
     print(f"  requests sent       {tally.requests}")
     print(f"  canary split        {tally.split()}")
@@ -128,6 +128,13 @@ def _summarize(layout: Layout, model: str, tally: Tally, report: dict[str, Any])
         shown = f"{agreement:.1%}" if agreement is not None else "n/a"
         print(f"  shadow {shadow['variant']:<12} agreement {shown} over {shadow.get('compared', 0)} compared, "
               f"{shadow.get('errors', 0)} errors, {shadow.get('dropped', 0)} dropped")
+    answered = sum(tally.variants.values()) + sum(tally.fallbacks.values())
+    if answered and sum(tally.fallbacks.values()) > answered / 2:
+        budget = layout.spec.models[model].latency_budget_ms
+        print(f"  note                most answers were fallbacks: the model servers did not answer within the "
+              f"{budget:g} ms budget (a busy machine? see `uptime` and {layout.logs_dir})")
+    for variant, state in status.items():
+        print(f"  drift monitor {variant:<6}rows seen {state.get('rows_seen', 0)}, windows compared {state.get('windows', 0)}")
     if tally.drift_flagged_at is not None:
         print(f"  drift flagged       at t={tally.drift_flagged_at:.0f} s on {tally.drift_detail}")
     else:
@@ -158,7 +165,9 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
         token_file = layout.state_dir / "gateway-token"
         headers = {"authorization": f"Bearer {token_file.read_text().strip()}"} if layout.spec.platform.gateway.auth_required else {}
         tally = asyncio.run(_replay(layout, model, seconds, headers))
-        _summarize(layout, model, tally, _report(layout, model, headers))
+        report = _get_json(f"{layout.gateway_url}/rollouts/{model}/report", headers)
+        status = _get_json(f"{layout.monitor_url}/status/{model}", {}).get("variants", {})
+        _summarize(layout, model, tally, report, status)
     finally:
         if platform is not None:
             platform.down()

@@ -145,7 +145,12 @@ class Supervisor:
             for part in list(self._parts.values()):
                 if self._stopping.is_set():
                     return
-                self._step(part)
+                try:
+                    self._step(part)
+                except Exception as exc:  # e.g. the command cannot be started: retry later, keep watching
+                    part.backoff_s = min(max(part.backoff_s * 2, self.backoff_initial_s), self.backoff_max_s)
+                    part.state, part.retry_at = "backoff", time.monotonic() + part.backoff_s
+                    self.say(f"  {part.spec.name} could not be restarted ({exc}); retrying in {part.backoff_s:g} s")
 
     def _step(self, part: _Part) -> None:
         now = time.monotonic()
@@ -165,7 +170,7 @@ class Supervisor:
             else:
                 part.backoff_s = min(part.backoff_s * 2, self.backoff_max_s)
             was = "exited" if part.state == "ready" else "exited while starting"
-            last = log_tail(part.log_path, lines=3).replace("\n", " | ")
+            last = log_tail(part.log_path, lines=1)[:200]
             self.say(f"  {name} {was} with code {code}; restarting in {part.backoff_s:g} s (last log: {last})")
             signal_group(part.proc.pid, signal.SIGKILL)  # workers it left behind
             part.state, part.retry_at = "backoff", now + part.backoff_s
