@@ -137,6 +137,8 @@ class MLflowModel(Model):
     async def predict(self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None) -> InferResponse:
         """KServe's own data plane entry (e.g. its gRPC server) reaches the same path."""
         body, _ = payload.to_rest()
+        if isinstance(body, dict):  # KServe adds the model's name, which V2 request bodies do not carry
+            body = {k: v for k, v in body.items() if k in ("id", "parameters", "inputs", "outputs")}
         response = await self.infer(parse_request(body))
         return InferResponse.from_rest(response.model_dump(exclude_none=True))
 

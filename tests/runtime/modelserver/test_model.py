@@ -75,3 +75,38 @@ def test_a_model_folder_or_one_subfolder_resolves(tmp_path):
     assert resolve_model_dir("models:/fraud/7") == ("models:/fraud/7", "7")
     with pytest.raises(ModelNotFound, match="no MLflow model in"):
         resolve_model_dir(str(tmp_path / "missing"))
+
+
+def test_in_process_v2_and_kserve_entries_agree_with_the_model(tmp_path):
+    import warnings
+
+    import mlflow.sklearn
+    from kserve import InferInput, InferRequest
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LinearRegression
+
+    from runtime.modelserver import MLflowModel
+    from runtime.protocol import parse_request
+
+    data = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    regression = LinearRegression().fit(data, data["a"] * 2 + data["b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(regression, str(tmp_path / "lin"), signature=infer_signature(data, regression.predict(data)))
+    model = MLflowModel("lin", str(tmp_path))
+    assert model.load() and model.ready
+    assert [t["name"] for t in model.get_input_types()] == ["a", "b"]
+    body = {"id": "x", "inputs": [{"name": n, "datatype": "FP64", "shape": [2], "data": [5.0, 6.0]} for n in ("a", "b")]}
+    expected = regression.predict(pd.DataFrame({"a": [5.0, 6.0], "b": [5.0, 6.0]}))
+
+    async def both():
+        v2 = await model.infer(parse_request(body))
+        inputs = [InferInput(name=n, shape=[2], datatype="FP64", data=[5.0, 6.0]) for n in ("a", "b")]
+        native = await model.predict(InferRequest(model_name="lin", infer_inputs=inputs, request_id="x"))
+        await model.drain()
+        return v2, native
+
+    v2, native = asyncio.run(both())
+    np.testing.assert_allclose(v2.outputs[0].data, expected)
+    np.testing.assert_allclose(native.outputs[0].data, expected)
+    assert v2.id == "x" and not model.ready
