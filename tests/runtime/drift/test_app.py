@@ -1,0 +1,128 @@
+import time
+
+import httpx
+import pytest
+
+from runtime.drift.app import CLOUDEVENTS_PATH, create_app
+from runtime.drift.cloudevents import REQUEST_TYPE, RESPONSE_TYPE
+from runtime.drift.settings import MonitorSettings
+from runtime.wiring import INGEST_PATH
+
+from .conftest import columns, make_rows, monitor_config, predict
+
+
+@pytest.fixture
+def profile_path(reference, tmp_path):
+    return str(reference.save(tmp_path))
+
+
+@pytest.fixture
+async def client(profile_path, tmp_path):
+    app = create_app(monitor_config(str(tmp_path / "state"), profile_path), MonitorSettings(persist_interval_s=0))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor") as c:
+            yield c
+
+
+def tap(rows, variant="v3", request_id="r", outputs=True) -> dict:
+    record = {"model": "fraud", "variant": variant, "requestId": request_id, "timestamp": time.time(),
+              "inputs": columns(rows)}
+    if outputs:
+        record["outputs"] = {"predict": predict(rows).tolist()}
+    return {"records": [record]}
+
+
+async def test_tap_batches_fill_windows_and_export_metrics(client):
+    for i in range(3):
+        response = await client.post(INGEST_PATH, json=tap(make_rows(500, seed=i, shift=1.0), request_id=f"r{i}"))
+        assert response.status_code == 202 and response.json() == {"rows": 500}
+    status = (await client.get("/status/fraud")).json()["variants"]
+    assert status["v3"]["rows_seen"] == 1_500 and status["v3"]["windows"] == 1 and status["v3"]["window_rows"] == 500
+    last = status["v3"]["last"]
+    assert last["dataset_drifted"] and {f["name"] for f in last["features"] if f["drifted"]} >= {"amount"}
+    assert [p["name"] for p in last["predictions"]] == ["fraud"]  # the single output is matched by position
+    text = (await client.get("/metrics")).text
+    assert 'ml_serving_drift_rows_total{model="fraud",variant="v3"} 1500.0' in text
+    assert 'ml_serving_drift_dataset_drifted{model="fraud",variant="v3"} 1.0' in text
+    assert 'ml_serving_drift_feature_drifted{feature="amount",model="fraud",test="ks",variant="v3"} 1.0' in text
+    assert 'ml_serving_drift_window_fill_rows{model="fraud",variant="v3"} 500.0' in text
+
+
+async def test_canary_without_its_own_profile_uses_the_primary_one(client):
+    response = await client.post(INGEST_PATH, json=tap(make_rows(1_000, seed=9), variant="v4"))
+    assert response.status_code == 202
+    status = (await client.get("/status/fraud")).json()["variants"]
+    assert status["v4"]["windows"] == 1 and status["v3"]["rows_seen"] == 0
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"records": [{"model": "nope", "variant": "v3", "requestId": "r", "timestamp": 0, "inputs": {}}]}, 404,
+     "Model 'nope' is not monitored. Monitored models are: ['fraud']"),
+    ({"records": [{"model": "fraud", "variant": "v9", "requestId": "r", "timestamp": 0, "inputs": {}}]}, 404,
+     "Variant 'v9' of model 'fraud' is unknown. Variants are: ['v3', 'v4']"),
+    ({"records": [{"model": "fraud", "variant": "v3", "requestId": "r", "timestamp": 0,
+                   "inputs": {"amount": [1.0, 2.0], "score": [0.5]}}]}, 400, "records[0]: inputs and outputs"),
+    ({"records": [{"model": "fraud"}]}, 400, "records.0.variant: Field required"),
+])
+async def test_bad_batches_get_clear_errors(client, body, status, message):
+    response = await client.post(INGEST_PATH, json=body)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+async def test_kserve_logger_cloudevents_feed_the_same_windows(client):
+    rows = make_rows(1_000, seed=3)
+    v2 = {"inputs": [{"name": n, "shape": [1_000], "datatype": "BYTES" if n == "country" else "FP64", "data": v}
+                     for n, v in columns(rows).items()]}
+    headers = {"ce-type": REQUEST_TYPE, "ce-id": "abc", "ce-inferenceservicename": "fraud-v4",
+               "ce-specversion": "1.0", "ce-source": "http://fraud-v4"}
+    response = await client.post(CLOUDEVENTS_PATH, json=v2, headers=headers)
+    assert response.status_code == 202 and response.json() == {"rows": 1_000}
+    outputs = {"outputs": [{"name": "predict", "shape": [1_000, 1], "datatype": "INT64",
+                            "data": predict(rows).tolist()}]}
+    response = await client.post(CLOUDEVENTS_PATH + "?model=fraud&variant=v3", json=outputs,
+                                 headers={**headers, "ce-type": RESPONSE_TYPE})
+    assert response.status_code == 202
+    status = (await client.get("/status/fraud")).json()["variants"]
+    assert status["v4"]["windows"] == 1 and not status["v4"]["last"]["dataset_drifted"]
+    bad = await client.post(CLOUDEVENTS_PATH, json=v2, headers={**headers, "ce-type": "com.example.other"})
+    assert bad.status_code == 400 and "ce-type: expected" in bad.json()["error"]
+    unknown = await client.post(CLOUDEVENTS_PATH, json=v2, headers={**headers, "ce-inferenceservicename": "x"})
+    assert unknown.status_code == 404 and "?model=&variant=" in unknown.json()["error"]
+
+
+async def test_delayed_labels_give_accuracy_and_precision_per_variant(client):
+    rows = make_rows(1, seed=1)
+    for i, (pred, label) in enumerate([(1, 1), (1, 0), (0, 0), (0, 0)]):
+        body = tap(rows, request_id=f"q{i}", outputs=False)
+        body["records"][0]["outputs"] = {"predict": [pred]}
+        assert (await client.post(INGEST_PATH, json=body)).status_code == 202
+    labels = [{"requestId": f"q{i}", "label": label} for i, label in enumerate([1, 0, 0, 0])]
+    response = await client.post("/labels/fraud", json={"labels": [*labels, {"requestId": "zz", "label": 1}]})
+    assert response.json() == {"matched": 4, "unknown": ["zz"]}
+    series = (await client.get("/labels/fraud")).json()["variants"]["v3"]
+    assert series[-1]["accuracy"] == pytest.approx(0.75) and series[-1]["precision"] == pytest.approx(0.5)
+    text = (await client.get("/metrics")).text
+    assert 'ml_serving_drift_label_accuracy{model="fraud",variant="v3"} 0.75' in text
+    assert (await client.post("/labels/fraud", json={"labels": []})).status_code == 400
+
+
+async def test_report_shows_plots_tests_and_verdicts(client):
+    rows = make_rows(1_000, seed=4)
+    rows.loc[rows.index[:100], "country"] = "mars"
+    await client.post(INGEST_PATH, json=tap(rows))
+    response = await client.get("/report/fraud")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert html.count("<svg") == 5 and "<td>country</td><td>chi2</td>" in html
+    assert "__unseen__: 10.0%" in html  # the new category's share in the last window
+    assert "No window has closed yet." in html  # v4
+    assert (await client.get("/report/nope")).status_code == 404
+    assert (await client.get("/healthz")).json() == {"status": "ok", "variants": 2}
+
+
+def test_bad_profile_location_is_a_clear_error(tmp_path):
+    from runtime.drift.profile import ProfileError
+
+    with pytest.raises(ProfileError, match="cannot read"):
+        create_app(monitor_config(str(tmp_path), str(tmp_path / "missing.json")))
