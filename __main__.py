@@ -1,14 +1,20 @@
 """The ml-serving Pulumi program: read the stack config, validate it, wire the components."""
 
 import json
+import os
+from pathlib import Path
 
 import pulumi
 
 from components.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.cluster import Cluster, ClusterArgs
+from components.gateway import Gateway, GatewayArgs
 from components.mesh import Mesh, MeshArgs
 from components.mlflow_server import MlflowServer, MlflowServerArgs
+from components.monitor import DriftMonitor, DriftMonitorArgs
+from components.rollout import ModelRollout, ModelRolloutArgs
 from components.serving import Serving, ServingArgs
+from runtime.registry.lock import load_checked_lock
 from runtime.spec import PROJECT, validate_config
 
 config = pulumi.Config(PROJECT)
@@ -16,6 +22,9 @@ spec = validate_config(
     {f"{PROJECT}:platform": config.require_object("platform"), f"{PROJECT}:models": config.require_object("models")},
     pulumi.get_stack(),
 )
+# Versions come from the committed lock beside the stack file, never the registry.
+stacks_dir = os.environ.get("ML_SERVING_STACKS_DIR")
+lock = load_checked_lock(spec, Path(stacks_dir) if stacks_dir else None)
 
 platform = spec.platform
 cluster = Cluster(
@@ -32,14 +41,38 @@ mesh = Mesh("mesh", MeshArgs(platform.versions, cluster))
 serving = Serving(
     "serving", ServingArgs(platform.versions, cluster, platform.images.runtime, mlflow.url, depends_on=tuple(mesh.ready))
 )
+k8s_args = {"namespace": namespace.metadata["name"], "provider": provider}
+rollouts = {
+    name: ModelRollout(
+        f"rollout-{name}",
+        ModelRolloutArgs(
+            name, model, lock, **k8s_args,
+            artifacts_destination=artifacts.artifacts_destination if artifacts else None,
+            depends_on=(serving.serving_runtime, *mesh.ready),
+        ),
+    )
+    for name, model in spec.models.items()
+}
+monitor = DriftMonitor("drift", DriftMonitorArgs(spec, lock, **k8s_args, mlflow_url=mlflow.url))
+gateway = Gateway(
+    "gateway",
+    GatewayArgs(
+        spec, **k8s_args, tokens=config.get_secret("gatewayTokens"), monitor_url=monitor.url,
+        depends_on=(*mesh.ready, *rollouts.values()),
+    ),
+)
 
 pulumi.export("namespace", spec.platform.namespace)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None)
 pulumi.export("mlflowUrl", mlflow.url)
 pulumi.export("artifactBucket", artifacts.bucket_name if artifacts else None)
 pulumi.export("servingRuntime", serving.runtime_name)
+pulumi.export("gatewayUrl", gateway.url)
 pulumi.export(
     "models",
-    {name: {v.variant_name: {"uri": v.model, "role": v.role} for v in model.variants} for name, model in spec.models.items()},
+    {
+        name: {"url": gateway.url.apply(lambda url, name=name: f"{url}/v2/models/{name}/infer"), "variants": rollout.variants}
+        for name, rollout in rollouts.items()
+    },
 )
 pulumi.export("specJson", json.dumps(spec.model_dump(mode="json", by_alias=True), sort_keys=True))

@@ -16,10 +16,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.rollout import PART_OF, isvc_name, predictor_url
-from runtime.spec import StackSpec
+from runtime.spec import Resources, StackSpec
 from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GatewayConfig, VariantEndpoint
 
-__all__ = ["Gateway", "GatewayArgs", "gateway_config", "GATEWAY_PORT", "CONFIG_CHECKSUM_ANNOTATION", "INGRESS_SELECTOR"]
+__all__ = ["Gateway", "GatewayArgs", "gateway_config", "runtime_container", "GATEWAY_PORT", "CONFIG_CHECKSUM_ANNOTATION", "INGRESS_SELECTOR"]
 
 GATEWAY_PORT = 8080
 CONFIG_MOUNT = "/etc/ml-serving/gateway"
@@ -27,6 +27,28 @@ TOKENS_MOUNT = "/etc/ml-serving/tokens"
 CONFIG_CHECKSUM_ANNOTATION = "ml-serving.io/config-checksum"
 INGRESS_SELECTOR = {"istio": "ingressgateway"}
 """Pod labels of the Istio ingress gateway (the ``gateway`` chart released as ``istio-ingressgateway``)."""
+
+
+def runtime_container(
+    name: str, image: str, module: str, config: str, port: int, health: str,
+    resources: Resources, env: list[dict], mounts: list[dict],
+) -> dict:
+    """A container of the runtime image: ``python -m <module> --config <config>`` on ``port``."""
+    ready = {"httpGet": {"path": health, "port": port}}
+    quantities = {"cpu": resources.cpu, "memory": resources.memory}
+    return {
+        "name": name,
+        "image": image,
+        "command": ["python", "-m", module],
+        "args": ["--config", config, "--host", "0.0.0.0", "--port", str(port)],
+        "env": env,
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "readinessProbe": {**ready, "periodSeconds": 5},
+        "livenessProbe": {**ready, "initialDelaySeconds": 15, "periodSeconds": 20},
+        "resources": {"requests": quantities, "limits": quantities},
+        "volumeMounts": mounts,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
 
 
 def gateway_config(spec: StackSpec, namespace: str, monitor_url: str | None) -> GatewayConfig:
@@ -112,21 +134,10 @@ class Gateway(pulumi.ComponentResource):
             volumes.append({"name": "tokens", "secret": {"secretName": f"{GATEWAY_SERVICE_ACCOUNT}-tokens"}})
             mounts.append({"name": "tokens", "mountPath": TOKENS_MOUNT, "readOnly": True})
 
-        ready = {"httpGet": {"path": "/v2/health/ready", "port": GATEWAY_PORT}}
-        resources = {"cpu": settings.resources.cpu, "memory": settings.resources.memory}
-        container = {
-            "name": "gateway",
-            "image": args.spec.platform.images.runtime,
-            "command": ["python", "-m", "runtime.gateway"],
-            "args": ["--config", f"{CONFIG_MOUNT}/gateway.json", "--host", "0.0.0.0", "--port", str(GATEWAY_PORT)],
-            "env": env,
-            "ports": [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
-            "readinessProbe": {**ready, "periodSeconds": 5},
-            "livenessProbe": {**ready, "initialDelaySeconds": 10, "periodSeconds": 20},
-            "resources": {"requests": resources, "limits": resources},
-            "volumeMounts": mounts,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-        }
+        container = runtime_container(
+            "gateway", args.spec.platform.images.runtime, "runtime.gateway", f"{CONFIG_MOUNT}/gateway.json",
+            GATEWAY_PORT, "/v2/health/ready", settings.resources, env, mounts,
+        )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gateway import CONFIG_CHECKSUM_ANNOTATION
+from components.gateway import CONFIG_CHECKSUM_ANNOTATION, runtime_container
 from components.rollout import PART_OF
 from runtime.registry.lock import ModelLock
 from runtime.spec import StackSpec
@@ -80,25 +80,12 @@ class DriftMonitor(pulumi.ComponentResource):
             spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{settings.storage_gb}Gi"}}},
             opts=child,
         )
-        resources = {"cpu": settings.resources.cpu, "memory": settings.resources.memory}
-        ready = {"httpGet": {"path": "/healthz", "port": MONITOR_PORT}}
         env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
-        container = {
-            "name": "drift",
-            "image": args.spec.platform.images.runtime,
-            "command": ["python", "-m", "runtime.drift"],
-            "args": ["--config", f"{CONFIG_MOUNT}/monitor.json", "--host", "0.0.0.0", "--port", str(MONITOR_PORT)],
-            "env": env,
-            "ports": [{"name": "http", "containerPort": MONITOR_PORT, "protocol": "TCP"}],
-            "readinessProbe": {**ready, "periodSeconds": 5},
-            "livenessProbe": {**ready, "initialDelaySeconds": 20, "periodSeconds": 20},
-            "resources": {"requests": resources, "limits": resources},
-            "volumeMounts": [
-                {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
-                {"name": "state", "mountPath": STATE_DIR},
-            ],
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-        }
+        mounts = [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}, {"name": "state", "mountPath": STATE_DIR}]
+        container = runtime_container(
+            "drift", args.spec.platform.images.runtime, "runtime.drift", f"{CONFIG_MOUNT}/monitor.json",
+            MONITOR_PORT, "/healthz", settings.resources, env, mounts,
+        )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": MONITOR_NAME, **meta},

@@ -1,0 +1,34 @@
+"""One real MLflow registry (SQLite + local artifacts) per test session, seeded with fraud versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow
+import pytest
+
+from examples.train_fraud import register_one
+from runtime.registry.register import RegisteredVersion
+from runtime.registry.server import local_registry
+
+
+@dataclass(frozen=True)
+class Registry:
+    url: str
+    fraud: dict[int, RegisteredVersion]
+    """Version number -> what register_model returned for it."""
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> Registry:
+    folder = tmp_path_factory.mktemp("mlflow")
+    with local_registry(folder) as url:
+        # The session's tracking URI, so mlflow-artifacts:/ URIs resolve against this registry.
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(url)
+        try:
+            # Three fraud versions from the example script's code path; @challenger -> 3.
+            fraud = {n: register_one("fraud", 100 + n, 400, "challenger" if n == 3 else None) for n in (1, 2, 3)}
+            yield Registry(url=url, fraud=fraud)
+        finally:
+            mlflow.set_tracking_uri(previous)
