@@ -16,7 +16,14 @@ from runtime.drift.profile import category_key
 
 __all__ = ["LabelStore", "Bucket"]
 
-_POSITIVE = {"1", "true"}
+_POSITIVE = "1"
+_BOOLEAN = {"true": "1", "false": "0"}
+
+
+def _key(value: Any) -> str:
+    """Labels and predictions compare as strings; booleans as 1/0, so ``true`` matches ``1``."""
+    key = category_key(value)
+    return _BOOLEAN.get(key.lower(), key)
 
 
 @dataclass
@@ -46,7 +53,7 @@ class LabelStore:
     series: dict[str, list[Bucket]] = field(default_factory=dict)
 
     def remember(self, request_id: str, variant: str, prediction: Any, timestamp: float) -> None:
-        self.pending[request_id] = (variant, category_key(prediction), timestamp)
+        self.pending[request_id] = (variant, _key(prediction), timestamp)
         self.pending.move_to_end(request_id)
         while len(self.pending) > self.capacity:
             self.pending.popitem(last=False)
@@ -67,12 +74,12 @@ class LabelStore:
             series.append(bucket)
             series.sort(key=lambda b: b.start)
             del series[: max(0, len(series) - self.buckets)]
-        truth = category_key(label)
+        truth = _key(label)
         bucket.labelled += 1
         bucket.correct += prediction == truth
-        if prediction in _POSITIVE:
+        if prediction == _POSITIVE:
             bucket.predicted_positive += 1
-            bucket.true_positive += truth in _POSITIVE
+            bucket.true_positive += truth == _POSITIVE
         return True
 
     def summary(self) -> dict[str, list[dict[str, Any]]]:

@@ -1,0 +1,60 @@
+import json
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from runtime.drift.monitor import HISTORY, VariantMonitor
+from runtime.errors import InvalidInput
+from runtime.spec import Drift
+
+from .conftest import make_rows, predict
+
+
+def _batches(count: int):
+    pool = [make_rows(2_500, seed=s) for s in range(8)]
+    for i in range(count):
+        rows = pool[i % len(pool)]
+        yield {c: rows[c].to_numpy() for c in rows.columns}, {"fraud": predict(rows)}
+
+
+def test_memory_and_state_size_do_not_grow_with_rows_seen(reference):
+    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=5_000), reservoir=2_000)
+    for inputs, outputs in _batches(2 * (HISTORY + 2)):  # past the point where the history is full
+        monitor.ingest(inputs, outputs)
+    tracemalloc.start()
+    try:
+        size_before = len(json.dumps(monitor.to_dict()))
+        memory_before = tracemalloc.get_traced_memory()[0]
+        for inputs, outputs in _batches(120):  # 300,000 more rows, 60 more windows
+            monitor.ingest(inputs, outputs)
+        memory_after = tracemalloc.get_traced_memory()[0]
+        size_after = len(json.dumps(monitor.to_dict()))
+    finally:
+        tracemalloc.stop()
+    assert monitor.rows_seen == 550_000 and monitor.windows_done == 110
+    assert abs(size_after - size_before) < 200, (size_before, size_after)
+    assert memory_after - memory_before < 256 * 1024, (memory_before, memory_after)
+
+
+def test_a_batch_crossing_windows_is_split_exactly(reference):
+    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=1_000), reservoir=500)
+    rows = make_rows(2_600, seed=3)
+    reports = monitor.ingest({c: rows[c].to_numpy() for c in rows.columns})
+    assert [r.rows for r in reports] == [1_000, 1_000] and monitor.window_rows == 600
+    assert monitor.features["amount"].rows == 600
+    assert sum(monitor.features["country"].counts) == 600
+
+
+def test_inputs_of_different_lengths_are_refused(reference):
+    monitor = VariantMonitor("fraud", "v3", reference, Drift())
+    with pytest.raises(InvalidInput, match="one value per row"):
+        monitor.ingest({"amount": np.ones(3), "score": np.ones(2)})
+    with pytest.raises(InvalidInput, match="outputs.fraud: 2 values for 3 input rows"):
+        monitor.ingest({"amount": np.ones(3)}, {"fraud": [1, 0]})
+
+
+def test_a_missing_input_counts_as_missing(reference):
+    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=10))
+    monitor.ingest({"amount": np.ones(4)})
+    assert monitor.features["score"].missing == 4 and monitor.features["amount"].rows == 4
