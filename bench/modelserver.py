@@ -85,7 +85,12 @@ def train_model() -> tuple[Path, pd.DataFrame, np.ndarray]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # cloudpickle so that MLServer's own MLflow version loads the very same file
-            mlflow.sklearn.save_model(model, str(model_dir), signature=infer_signature(data, model.predict(data)), serialization_format="cloudpickle")
+            mlflow.sklearn.save_model(
+                model,
+                str(model_dir),
+                signature=infer_signature(data, model.predict(data)),
+                serialization_format="cloudpickle",
+            )
     probe = data.iloc[:1]
     return model_dir, probe, mlflow.pyfunc.load_model(str(model_dir)).predict(probe)
 
@@ -104,12 +109,26 @@ class Load:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)\b", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
-    command = pinned(LOAD_CPU, ["wrk", "-t1", f"-c{connections}", f"-d{duration_s:g}s", "--latency", "--timeout", "5s", "-s", str(script), url])
+    command = pinned(
+        LOAD_CPU,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration_s:g}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+    )
     out = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
@@ -129,7 +148,13 @@ class Peer:
 
 def start(peer: Peer, port: int, log: Path, timeout_s: float = 300) -> subprocess.Popen:
     with log.open("w") as handle:
-        process = subprocess.Popen(pinned(SERVER_CPU, peer.command), cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **peer.env})
+        process = subprocess.Popen(
+            pinned(SERVER_CPU, peer.command),
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **peer.env},
+        )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -157,7 +182,13 @@ def stop(process: subprocess.Popen) -> None:
 def mlserver_folder(model_dir: Path, port: int) -> Path:
     folder = WORK / "mlserver-models"
     (folder / MODEL).mkdir(parents=True, exist_ok=True)
-    settings = {"debug": False, "host": "127.0.0.1", "http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}
+    settings = {
+        "debug": False,
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+    }
     (folder / "settings.json").write_text(json.dumps(settings))
     model = {
         "name": MODEL,
@@ -171,9 +202,23 @@ def mlserver_folder(model_dir: Path, port: int) -> Path:
 
 
 def peers(model_dir: Path, port: int, mlserver: Path) -> list[Peer]:
-    ours = [sys.executable, "-m", "runtime.modelserver", "--model_name", MODEL, "--model_dir", str(model_dir), "--http_port", str(port)]
+    ours = [
+        sys.executable,
+        "-m",
+        "runtime.modelserver",
+        "--model_name",
+        MODEL,
+        "--model_dir",
+        str(model_dir),
+        "--http_port",
+        str(port),
+    ]
     return [
-        Peer("(a) naive FastAPI + pyfunc", [sys.executable, str(REPO / "bench" / "naive_server.py"), str(model_dir), str(port)], {}),
+        Peer(
+            "(a) naive FastAPI + pyfunc",
+            [sys.executable, str(REPO / "bench" / "naive_server.py"), str(model_dir), str(port)],
+            {},
+        ),
         Peer("(b) ours, no batching", ours, {}),
         Peer("(c) ours, batching 32/10ms", [*ours, "--max_batch_size", "32", "--max_latency_ms", "10"], {}),
         Peer("(d) MLServer 1.7, batching 32/10ms", [str(mlserver), "start", str(mlserver_folder(model_dir, port))], {}),
@@ -191,7 +236,9 @@ def main() -> int:
     model_dir, probe, expected = train_model()
     body = v2_body(probe)
     script = WORK / "post.lua"
-    script.write_text(f'wrk.method = "POST"\nwrk.body = [[{json.dumps(body)}]]\nwrk.headers["Content-Type"] = "application/json"\n')
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = [[{json.dumps(body)}]]\nwrk.headers["Content-Type"] = "application/json"\n'
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}/v2/models/{MODEL}/infer"
     results: dict[str, dict[int, Load]] = {}
@@ -216,12 +263,16 @@ def main() -> int:
 
 
 def report(results: dict[str, dict[int, Load]]) -> None:
-    print(f"\nRandomForest (100 trees) MLflow model, single-row V2 requests, wrk on CPU {LOAD_CPU}, server on CPU {SERVER_CPU}\n")
+    print(
+        f"\nRandomForest (100 trees) MLflow model, single-row V2 requests, wrk on CPU {LOAD_CPU}, server on CPU {SERVER_CPU}\n"
+    )
     print(f"| {'server':<36} | {'conc':>4} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} |")
     print(f"|{'-' * 38}|{'-' * 6}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
     for label, loads in results.items():
         for connections, load in loads.items():
-            print(f"| {label:<36} | {connections:>4} | {load.rps:>8.0f} | {load.p50_ms:>8.2f} | {load.p99_ms:>8.2f} | {load.errors:>6} |")
+            print(
+                f"| {label:<36} | {connections:>4} | {load.rps:>8.0f} | {load.p50_ms:>8.2f} | {load.p99_ms:>8.2f} | {load.errors:>6} |"
+            )
     get = {label[:3]: loads for label, loads in results.items()}
     checks = []
     if "(a)" in get and "(c)" in get:

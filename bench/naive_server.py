@@ -27,7 +27,12 @@ def create_app(model_dir: str) -> FastAPI:
     def infer(name: str, body: dict) -> dict:
         frame = pd.DataFrame({item["name"]: item["data"] for item in body["inputs"]})
         prediction = model.predict(frame)
-        return {"model_name": name, "outputs": [{"name": "predict", "shape": [len(prediction)], "datatype": "INT64", "data": prediction.tolist()}]}
+        return {
+            "model_name": name,
+            "outputs": [
+                {"name": "predict", "shape": [len(prediction)], "datatype": "INT64", "data": prediction.tolist()}
+            ],
+        }
 
     return app
 

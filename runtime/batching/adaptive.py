@@ -75,7 +75,9 @@ class AdaptiveBatcher:
         split: Callable[[Any, Sequence[int]], list[Any]] = split_rows,
     ) -> None:
         if max_batch_size < 1 or max_latency_ms <= 0:
-            raise ValueError(f"max_batch_size must be >= 1 and max_latency_ms > 0 (got {max_batch_size}, {max_latency_ms})")
+            raise ValueError(
+                f"max_batch_size must be >= 1 and max_latency_ms > 0 (got {max_batch_size}, {max_latency_ms})"
+            )
         self.max_batch_size = max_batch_size
         self.max_latency_s = max_latency_ms / 1000
         self._predict = predict
@@ -156,7 +158,9 @@ class AdaptiveBatcher:
         BATCH_REQUESTS.labels(self._label).observe(len(live))
         loop = asyncio.get_running_loop()
         try:
-            results = await loop.run_in_executor(self._executor, self._predict_batch, [w.payload for w in live], [w.rows for w in live])
+            results = await loop.run_in_executor(
+                self._executor, self._predict_batch, [w.payload for w in live], [w.rows for w in live]
+            )
         except Exception as exc:
             if len(live) == 1:
                 _settle(live[0], error=exc)

@@ -42,7 +42,9 @@ def split_rows(prediction: Any, sizes: Sequence[int]) -> list[Any]:
     total = sum(sizes)
     rows = count_rows(prediction)
     if rows != total:
-        raise ValueError(f"the model returned {rows} rows for {total} input rows; cannot split the batch back to its requests")
+        raise ValueError(
+            f"the model returned {rows} rows for {total} input rows; cannot split the batch back to its requests"
+        )
     bounds = np.cumsum([0, *sizes])
     if isinstance(prediction, (pd.DataFrame, pd.Series)):
         parts = [prediction.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])]

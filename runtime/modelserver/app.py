@@ -32,12 +32,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except Exception as exc:  # MLflow raises many kinds; the operator needs the message, not a trace
-        print(f"error: cannot load model '{settings.model_name}' from {settings.model_dir}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"error: cannot load model '{settings.model_name}' from {settings.model_dir}: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
-    batching = f"batching {settings.max_batch_size} rows / {settings.max_latency_ms:g} ms" if settings.max_batch_size else "no batching"
-    print(f"model '{settings.model_name}' ready ({batching}); serving on http://{settings.host}:{settings.http_port}", file=sys.stderr, flush=True)
+    batching = (
+        f"batching {settings.max_batch_size} rows / {settings.max_latency_ms:g} ms"
+        if settings.max_batch_size
+        else "no batching"
+    )
+    print(
+        f"model '{settings.model_name}' ready ({batching}); serving on http://{settings.host}:{settings.http_port}",
+        file=sys.stderr,
+        flush=True,
+    )
     server = ServingModelServer(
-        host=settings.host, http_port=settings.http_port, max_body_bytes=settings.max_body_bytes, grace_period_s=settings.grace_period_s
+        host=settings.host,
+        http_port=settings.http_port,
+        max_body_bytes=settings.max_body_bytes,
+        grace_period_s=settings.grace_period_s,
     )
     server.start([model])
     return 0

@@ -48,6 +48,16 @@ class BodyLimit:
                 await self._reject(send, received)
 
     async def _reject(self, send, size: int) -> None:
-        body = orjson.dumps({"error": f"request body of {size} bytes or more is over the limit of {self.max_body_bytes} bytes; send fewer rows per request"})
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = orjson.dumps(
+            {
+                "error": f"request body of {size} bytes or more is over the limit of {self.max_body_bytes} bytes; send fewer rows per request"
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

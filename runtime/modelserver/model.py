@@ -20,7 +20,7 @@ from runtime.protocol import (
     InferenceRequest,
     InferenceResponse,
     build_response,
-    decode_columns,
+    decode_column_arrays,
     decode_inputs,
     decode_tensor,
     encode_predictions,
@@ -56,11 +56,15 @@ def resolve_model_dir(model_dir: str) -> tuple[str, str | None]:
     found = sorted(p.parent for p in path.glob("*/MLmodel"))
     if len(found) == 1:
         return str(found[0]), None
-    raise ModelNotFound(f"no MLflow model in '{model_dir}': expected an MLmodel file there or in exactly one subfolder (found {len(found)})")
+    raise ModelNotFound(
+        f"no MLflow model in '{model_dir}': expected an MLmodel file there or in exactly one subfolder (found {len(found)})"
+    )
 
 
 class MLflowModel(Model):
-    def __init__(self, name: str, model_dir: str, max_batch_size: int | None = None, max_latency_ms: float | None = None) -> None:
+    def __init__(
+        self, name: str, model_dir: str, max_batch_size: int | None = None, max_latency_ms: float | None = None
+    ) -> None:
         super().__init__(name)
         self.model_dir = model_dir
         self.max_batch_size = max_batch_size
@@ -80,10 +84,13 @@ class MLflowModel(Model):
         self._warm_up()
         if self.max_batch_size:
             self._predictor = AdaptiveBatcher(
-                self._pyfunc.predict, max_batch_size=self.max_batch_size, max_latency_ms=self.max_latency_ms or 10, model=self.name
+                self._predict_rows,
+                max_batch_size=self.max_batch_size,
+                max_latency_ms=self.max_latency_ms or 10,
+                model=self.name,
             )
         else:
-            self._predictor = Unbatched(self._pyfunc.predict)
+            self._predictor = Unbatched(self._predict_rows)
         self.ready = True
         return self.ready
 
@@ -93,8 +100,14 @@ class MLflowModel(Model):
             return
         for rows in sorted({1, self.max_batch_size or 1}):
             payload, _ = self.decode(parse_request(sample_payload(self.signature, rows)))
-            self._pyfunc.predict(payload)
+            self._predict_rows(payload)
         log.info("warmed up %s", self.name)
+
+    def _predict_rows(self, payload: Any) -> Any:
+        # Runs in the predict thread: the DataFrame is built there, once per batch.
+        if isinstance(payload, dict):
+            payload = pd.DataFrame(payload, copy=False)
+        return self._pyfunc.predict(payload)
 
     def get_input_types(self) -> list[dict]:
         return self.signature.input_metadata()
@@ -109,14 +122,16 @@ class MLflowModel(Model):
             array = decode_tensor(request, specs[0])
             return array, len(array)
         if specs:
-            frame = decode_columns(request, specs)
-            return frame, len(frame)
+            columns = decode_column_arrays(request, specs)
+            return columns, len(next(iter(columns.values())))
         arrays = decode_inputs(request)
         if len(arrays) == 1 and next(iter(arrays.values())).ndim == 2:
             array = next(iter(arrays.values()))
             return array, len(array)
         rows = {name: len(a) for name, a in arrays.items()}
-        if len(set(rows.values())) != 1 or any(a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1) for a in arrays.values()):
+        if len(set(rows.values())) != 1 or any(
+            a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1) for a in arrays.values()
+        ):
             raise InvalidInput(f"inputs must be columns of the same number of rows; got rows {rows}")
         return pd.DataFrame({name: a.reshape(len(a)) for name, a in arrays.items()}), next(iter(rows.values()))
 
@@ -134,7 +149,9 @@ class MLflowModel(Model):
         outputs = encode_predictions(_rows_first(prediction), self.signature.output_names)
         return build_response(self.name, outputs, request.id, self.version, request.parameters)
 
-    async def predict(self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None) -> InferResponse:
+    async def predict(
+        self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None
+    ) -> InferResponse:
         """KServe's own data plane entry (e.g. its gRPC server) reaches the same path."""
         body, _ = payload.to_rest()
         if isinstance(body, dict):  # KServe adds the model's name, which V2 request bodies do not carry

@@ -33,13 +33,17 @@ class ModelServerSettings(BaseSettings):
     @model_validator(mode="after")
     def _batching_pair(self) -> ModelServerSettings:
         if (self.max_batch_size is None) != (self.max_latency_ms is None):
-            raise ValueError("batching needs both max_batch_size and max_latency_ms (or neither, to serve each request alone)")
+            raise ValueError(
+                "batching needs both max_batch_size and max_latency_ms (or neither, to serve each request alone)"
+            )
         return self
 
 
 def parse_settings(argv: list[str] | None = None) -> ModelServerSettings:
     """Settings from the command line (as documented in runtime/wiring.py), then the environment."""
-    parser = argparse.ArgumentParser(prog="python -m runtime.modelserver", description="Serve one MLflow model over the V2 protocol.")
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime.modelserver", description="Serve one MLflow model over the V2 protocol."
+    )
     parser.add_argument("--model_name")
     parser.add_argument("--model_dir")
     parser.add_argument("--host")

@@ -70,7 +70,11 @@ def _outputs(schema: Schema | None) -> tuple[TensorMetadata, ...]:
         if isinstance(item, TensorSpec):
             outputs.append(TensorMetadata(name=name, datatype=datatype_of(item.type), shape=list(item.shape)))
         else:
-            outputs.append(TensorMetadata(name=name, datatype=_COLUMN_DATATYPES.get(getattr(item.type, "name", ""), "BYTES"), shape=[-1]))
+            outputs.append(
+                TensorMetadata(
+                    name=name, datatype=_COLUMN_DATATYPES.get(getattr(item.type, "name", ""), "BYTES"), shape=[-1]
+                )
+            )
     return tuple(outputs)
 
 

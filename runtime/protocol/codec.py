@@ -27,6 +27,7 @@ __all__ = [
     "decode_input",
     "decode_inputs",
     "decode_columns",
+    "decode_column_arrays",
     "decode_tensor",
     "encode_predictions",
     "encode_array",
@@ -79,7 +80,9 @@ def _first_bad(values: np.ndarray, ok) -> tuple[int, Any]:
     return -1, None
 
 
-def decode_input(name: str, datatype: str, shape: Sequence[int], data: list[Any], allow_missing: bool = True) -> np.ndarray:
+def decode_input(
+    name: str, datatype: str, shape: Sequence[int], data: list[Any], allow_missing: bool = True
+) -> np.ndarray:
     """One V2 tensor as a numpy array of its datatype and shape.
 
     ``allow_missing`` lets floating inputs carry null (as NaN) and NaN; without it either is an
@@ -103,7 +106,9 @@ def decode_input(name: str, datatype: str, shape: Sequence[int], data: list[Any]
         try:
             raw = np.asarray(data)
         except ValueError:
-            raise InvalidInput(f"Input '{name}': data is ragged; expected row-major data for shape {list(shape)}") from None
+            raise InvalidInput(
+                f"Input '{name}': data is ragged; expected row-major data for shape {list(shape)}"
+            ) from None
         array = _numeric(name, datatype, dtype, raw, data, allow_missing)
     if array.size != size:
         raise InvalidInput(f"Input '{name}': shape {list(shape)} holds {size} values but data has {array.size}")
@@ -122,7 +127,9 @@ def _flatten(data: list[Any]):
             yield value
 
 
-def _numeric(name: str, datatype: str, dtype: np.dtype, raw: np.ndarray, data: list[Any], allow_missing: bool) -> np.ndarray:
+def _numeric(
+    name: str, datatype: str, dtype: np.dtype, raw: np.ndarray, data: list[Any], allow_missing: bool
+) -> np.ndarray:
     kind = raw.dtype.kind
     if kind == "O" and dtype.kind == "f" and allow_missing:
         at, value = _first_bad(raw, lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
@@ -145,11 +152,15 @@ def _numeric(name: str, datatype: str, dtype: np.dtype, raw: np.ndarray, data: l
             whole = np.isfinite(raw) & (raw == np.round(raw))
             if not whole.all():
                 at = int(np.flatnonzero(~whole.ravel())[0])
-                raise InvalidInput(f"Input '{name}': {datatype} data must be integers; got {raw.ravel()[at].item()!r} at position {at}")
+                raise InvalidInput(
+                    f"Input '{name}': {datatype} data must be integers; got {raw.ravel()[at].item()!r} at position {at}"
+                )
         info = np.iinfo(dtype)
         low, high = raw.min(), raw.max()
         if low < info.min or high > info.max:
-            raise InvalidInput(f"Input '{name}': value {low if low < info.min else high} is out of range for {datatype} [{info.min}, {info.max}]")
+            raise InvalidInput(
+                f"Input '{name}': value {low if low < info.min else high} is out of range for {datatype} [{info.min}, {info.max}]"
+            )
     return raw.astype(dtype, copy=False)
 
 
@@ -169,7 +180,9 @@ def _expected(specs: Sequence[InputSpec]) -> str:
 
 def _check_datatype(name: str, sent: str, spec: InputSpec) -> None:
     if not accepts(spec.datatype, sent):
-        raise InvalidInput(f"Input '{name}': datatype {sent} does not match the model's signature; expected {spec.datatype}")
+        raise InvalidInput(
+            f"Input '{name}': datatype {sent} does not match the model's signature; expected {spec.datatype}"
+        )
 
 
 def decode_columns(request: InferenceRequest, specs: Sequence[InputSpec]) -> pd.DataFrame:
@@ -178,6 +191,11 @@ def decode_columns(request: InferenceRequest, specs: Sequence[InputSpec]) -> pd.
     The request sends either one tensor per column (shape ``[n]`` or ``[n, 1]``) or a single
     2-D tensor ``[n, k]`` whose k columns follow the signature's order.
     """
+    return pd.DataFrame(decode_column_arrays(request, specs))
+
+
+def decode_column_arrays(request: InferenceRequest, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
+    """As ``decode_columns``, as 1-D arrays by name: cheaper to build and to join into batches."""
     by_name = {s.name: s for s in specs}
     inputs = request.inputs
     if len(inputs) == 1 and inputs[0].name not in by_name and len(inputs[0].shape) == 2 and len(specs) > 0:
@@ -196,7 +214,9 @@ def decode_columns(request: InferenceRequest, specs: Sequence[InputSpec]) -> pd.
         array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=spec.optional)
         n = inp.shape[0]
         if rows is not None and n != rows[1]:
-            raise InvalidInput(f"Input '{inp.name}' has {n} rows but input '{rows[0]}' has {rows[1]}; every input needs the same number of rows")
+            raise InvalidInput(
+                f"Input '{inp.name}' has {n} rows but input '{rows[0]}' has {rows[1]}; every input needs the same number of rows"
+            )
         rows = rows or (inp.name, n)
         columns[inp.name] = _as(array.reshape(n), spec)
     missing = [s.name for s in specs if s.name not in columns and not s.optional]
@@ -204,16 +224,22 @@ def decode_columns(request: InferenceRequest, specs: Sequence[InputSpec]) -> pd.
         raise InvalidInput(f"Input '{missing[0]}' is missing; expected inputs: {_expected(specs)}")
     if rows is None or rows[1] == 0:
         raise InvalidInput(f"Input '{inputs[0].name}' has no rows; expected at least one")
-    return pd.DataFrame({s.name: columns[s.name] for s in specs if s.name in columns})
+    return {s.name: columns[s.name] for s in specs if s.name in columns}
 
 
-def _from_matrix(inp, specs: Sequence[InputSpec]) -> pd.DataFrame:
+def _from_matrix(inp, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
     n, k = inp.shape
     if k != len(specs):
-        raise InvalidInput(f"Input '{inp.name}': shape {inp.shape} has {k} columns; expected {len(specs)} ({_expected(specs)}) or one input per column")
+        raise InvalidInput(
+            f"Input '{inp.name}': shape {inp.shape} has {k} columns; expected {len(specs)} ({_expected(specs)}) or one input per column"
+        )
     # One tensor has one datatype, so a float matrix may carry integer columns: their values
     # must then be whole numbers.
-    whole_only = [j for j, s in enumerate(specs) if DATATYPES[s.datatype].kind in "iu" and DATATYPES.get(inp.datatype, np.dtype(object)).kind == "f"]
+    whole_only = [
+        j
+        for j, s in enumerate(specs)
+        if DATATYPES[s.datatype].kind in "iu" and DATATYPES.get(inp.datatype, np.dtype(object)).kind == "f"
+    ]
     for j, spec in enumerate(specs):
         if j not in whole_only:
             _check_datatype(inp.name, inp.datatype, spec)
@@ -225,8 +251,10 @@ def _from_matrix(inp, specs: Sequence[InputSpec]) -> pd.DataFrame:
         whole = np.isfinite(column) & (column == np.round(column))
         if not whole.all():
             row = int(np.flatnonzero(~whole)[0])
-            raise InvalidInput(f"Input '{inp.name}': column {j} ('{specs[j].name}', {specs[j].datatype}) needs whole numbers; got {column[row].item()!r} at row {row}")
-    return pd.DataFrame({s.name: _as(array[:, j], s) for j, s in enumerate(specs)})
+            raise InvalidInput(
+                f"Input '{inp.name}': column {j} ('{specs[j].name}', {specs[j].datatype}) needs whole numbers; got {column[row].item()!r} at row {row}"
+            )
+    return {s.name: _as(array[:, j], s) for j, s in enumerate(specs)}
 
 
 def _as(column: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -237,12 +265,16 @@ def decode_tensor(request: InferenceRequest, spec: InputSpec) -> np.ndarray:
     """A request for a model that takes one tensor (``spec.shape`` like ``[-1, 4]``)."""
     if len(request.inputs) != 1:
         names = ", ".join(i.name for i in request.inputs)
-        raise InvalidInput(f"this model takes one input tensor '{spec.name}' ({spec.datatype}, shape {list(spec.shape)}); got {len(request.inputs)}: {names}")
+        raise InvalidInput(
+            f"this model takes one input tensor '{spec.name}' ({spec.datatype}, shape {list(spec.shape)}); got {len(request.inputs)}: {names}"
+        )
     inp = request.inputs[0]
     _check_datatype(inp.name, inp.datatype, spec)
     expected = list(spec.shape)
     if len(inp.shape) != len(expected) or any(e >= 0 and e != s for e, s in zip(expected, inp.shape)):
-        raise InvalidInput(f"Input '{inp.name}': shape {inp.shape} does not match the model's signature; expected {expected} (-1 is any size)")
+        raise InvalidInput(
+            f"Input '{inp.name}': shape {inp.shape} does not match the model's signature; expected {expected} (-1 is any size)"
+        )
     if inp.shape[0] == 0:
         raise InvalidInput(f"Input '{inp.name}' has no rows; expected at least one")
     array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=spec.optional)
@@ -283,7 +315,9 @@ def build_response(
     model_version: str | None = None,
     parameters: dict[str, Any] | None = None,
 ) -> InferenceResponse:
-    return InferenceResponse(model_name=model_name, model_version=model_version, id=request_id, parameters=parameters, outputs=outputs)
+    return InferenceResponse(
+        model_name=model_name, model_version=model_version, id=request_id, parameters=parameters, outputs=outputs
+    )
 
 
 def error_body(error: BaseException | str) -> dict[str, str]:

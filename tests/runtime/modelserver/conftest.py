@@ -26,7 +26,18 @@ def own_model(registry):
 def batched_server(registry, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "batched.log"
     server = start_server(
-        ["--model_name", "fraud", "--model_dir", registry["uri"], "--max_batch_size", "8", "--max_latency_ms", "5", "--max_body_bytes", "200000"],
+        [
+            "--model_name",
+            "fraud",
+            "--model_dir",
+            registry["uri"],
+            "--max_batch_size",
+            "8",
+            "--max_latency_ms",
+            "5",
+            "--max_body_bytes",
+            "200000",
+        ],
         log,
         env={"MLFLOW_TRACKING_URI": registry["tracking_uri"]},
     )

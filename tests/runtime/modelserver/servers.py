@@ -37,7 +37,9 @@ def features(rows: int, seed: int) -> pd.DataFrame:
 def register_model(tracking_uri: str, artifacts: Path, name: str = "fraud") -> str:
     """Train a small forest, log it with its signature and register it; returns its models:/ URI."""
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment("modelserver-tests", artifact_location=artifacts.as_uri()))
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment("modelserver-tests", artifact_location=artifacts.as_uri())
+    )
     data = features(400, seed=0)
     target = data["amount"] * 0.1 + data["count"] + data["score"] * 5
     model = RandomForestRegressor(n_estimators=8, random_state=0).fit(data, target)
@@ -84,7 +86,9 @@ def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, 
     port = free_port()
     command = [sys.executable, "-m", "runtime.modelserver", "--http_port", str(port), *args]
     with log.open("w") as handle:
-        process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,8 +23,8 @@ def in_flight(url: str) -> float:
 
 async def sigterm_while_queued(server, count: int):
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        body = lambda i: {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [float(i)]}]}
-        requests = [asyncio.create_task(client.post("/v2/models/slow/infer", json=body(i))) for i in range(count)]
+        bodies = [{"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [float(i)]}]} for i in range(count)]
+        requests = [asyncio.create_task(client.post("/v2/models/slow/infer", json=b)) for b in bodies]
         deadline = time.monotonic() + 20
         while await asyncio.to_thread(in_flight, server.url) < count:
             assert time.monotonic() < deadline, "requests never all reached the server"
@@ -38,9 +38,12 @@ def test_sigterm_finishes_queued_requests_then_exits(tmp_path):
     frame = pd.DataFrame({"x": [1.0, 2.0]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow's advice on input examples and pickling
-        mlflow.pyfunc.save_model(str(model_dir), python_model=SlowDouble(), signature=infer_signature(frame, frame["x"].to_numpy()))
+        mlflow.pyfunc.save_model(
+            str(model_dir), python_model=SlowDouble(), signature=infer_signature(frame, frame["x"].to_numpy())
+        )
     server = start_server(
-        ["--model_name", "slow", "--model_dir", str(model_dir), "--max_batch_size", "4", "--max_latency_ms", "50"], tmp_path / "server.log"
+        ["--model_name", "slow", "--model_dir", str(model_dir), "--max_batch_size", "4", "--max_latency_ms", "50"],
+        tmp_path / "server.log",
     )
     try:
         responses = asyncio.run(sigterm_while_queued(server, 10))

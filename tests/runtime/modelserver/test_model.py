@@ -92,11 +92,16 @@ def test_in_process_v2_and_kserve_entries_agree_with_the_model(tmp_path):
     regression = LinearRegression().fit(data, data["a"] * 2 + data["b"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mlflow.sklearn.save_model(regression, str(tmp_path / "lin"), signature=infer_signature(data, regression.predict(data)))
+        mlflow.sklearn.save_model(
+            regression, str(tmp_path / "lin"), signature=infer_signature(data, regression.predict(data))
+        )
     model = MLflowModel("lin", str(tmp_path))
     assert model.load() and model.ready
     assert [t["name"] for t in model.get_input_types()] == ["a", "b"]
-    body = {"id": "x", "inputs": [{"name": n, "datatype": "FP64", "shape": [2], "data": [5.0, 6.0]} for n in ("a", "b")]}
+    body = {
+        "id": "x",
+        "inputs": [{"name": n, "datatype": "FP64", "shape": [2], "data": [5.0, 6.0]} for n in ("a", "b")],
+    }
     expected = regression.predict(pd.DataFrame({"a": [5.0, 6.0], "b": [5.0, 6.0]}))
 
     async def both():

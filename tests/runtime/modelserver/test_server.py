@@ -27,23 +27,50 @@ def column(name, datatype, data, shape=None):
     return {"name": name, "datatype": datatype, "shape": shape or [len(data)], "data": data}
 
 
-GOOD = {"amount": column("amount", "FP64", [1.0]), "count": column("count", "INT64", [2]), "score": column("score", "FP64", [0.5])}
+GOOD = {
+    "amount": column("amount", "FP64", [1.0]),
+    "count": column("count", "INT64", [2]),
+    "score": column("score", "FP64", [0.5]),
+}
 
 
 def with_input(**replace):
-    return {"inputs": [replace.get(name, value) for name, value in GOOD.items() if replace.get(name, value) is not None]}
+    return {
+        "inputs": [replace.get(name, value) for name, value in GOOD.items() if replace.get(name, value) is not None]
+    }
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (with_input(count=None), "Input 'count' is missing; expected inputs: amount (FP64), count (INT64), score (FP64)"),
-        (with_input(count=column("count", "FP64", [2.5])), "Input 'count': datatype FP64 does not match the model's signature; expected INT64"),
-        (with_input(amount=column("amount", "FP64", [1.0, 2.0], [1, 2])), "Input 'amount': shape [1, 2] is not a column; expected [n] or [n, 1]"),
-        (with_input(amount=column("amount", "FP64", [1.0], [3])), "Input 'amount': shape [3] holds 3 values but data has 1"),
-        (with_input(score=column("score", "FP64", ["high"])), "Input 'score': FP64 data must be numbers; got 'high' at position 0"),
-        (with_input(score=column("score", "FP64", [None])), "Input 'score': null at position 0; the model's signature requires a value"),
-        (with_input(score=column("score", "BYTES", ["x"])), "Input 'score': datatype BYTES does not match the model's signature; expected FP64"),
+        (
+            with_input(count=None),
+            "Input 'count' is missing; expected inputs: amount (FP64), count (INT64), score (FP64)",
+        ),
+        (
+            with_input(count=column("count", "FP64", [2.5])),
+            "Input 'count': datatype FP64 does not match the model's signature; expected INT64",
+        ),
+        (
+            with_input(amount=column("amount", "FP64", [1.0, 2.0], [1, 2])),
+            "Input 'amount': shape [1, 2] is not a column; expected [n] or [n, 1]",
+        ),
+        (
+            with_input(amount=column("amount", "FP64", [1.0], [3])),
+            "Input 'amount': shape [3] holds 3 values but data has 1",
+        ),
+        (
+            with_input(score=column("score", "FP64", ["high"])),
+            "Input 'score': FP64 data must be numbers; got 'high' at position 0",
+        ),
+        (
+            with_input(score=column("score", "FP64", [None])),
+            "Input 'score': null at position 0; the model's signature requires a value",
+        ),
+        (
+            with_input(score=column("score", "BYTES", ["x"])),
+            "Input 'score': datatype BYTES does not match the model's signature; expected FP64",
+        ),
         ({"inputs": [{"name": "amount", "shape": [1], "data": [1]}]}, "inputs[0].datatype: field required"),
         ({"rows": []}, "inputs: field required"),
     ],

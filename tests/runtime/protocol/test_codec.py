@@ -30,7 +30,9 @@ def col(name, datatype, data, shape=None):
 
 
 def test_parse_keeps_id_and_parameters():
-    req = parse_request(b'{"id": "r-1", "parameters": {"a": 1}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.5]}]}')
+    req = parse_request(
+        b'{"id": "r-1", "parameters": {"a": 1}, "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.5]}]}'
+    )
     assert req.id == "r-1"
     assert req.parameters == {"a": 1}
     assert req.inputs[0].data == [1.5]
@@ -57,7 +59,11 @@ def test_parse_errors_name_the_field(body, fragment):
 
 def test_columns_in_signature_order_with_their_dtypes():
     frame = decode_columns(
-        request(col("country", "BYTES", ["fr", "de"]), col("count", "INT32", [3, 4], [2, 1]), col("amount", "FP32", [1.5, 2.0])),
+        request(
+            col("country", "BYTES", ["fr", "de"]),
+            col("count", "INT32", [3, 4], [2, 1]),
+            col("amount", "FP32", [1.5, 2.0]),
+        ),
         SPECS,
     )
     assert list(frame.columns) == ["amount", "count", "country"]
@@ -77,14 +83,38 @@ def test_one_two_dimensional_tensor_fills_the_columns():
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ([col("amount", "FP64", [1.0]), col("count", "INT64", [1])], "Input 'country' is missing; expected inputs: amount (FP64), count (INT64), country (BYTES)"),
-        ([col("amount", "FP64", [1.0]), col("count", "FP64", [1.0]), col("country", "BYTES", ["x"])], "Input 'count': datatype FP64 does not match the model's signature; expected INT64"),
-        ([col("amount", "FP64", [1.0, 2.0], [1, 2]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])], "Input 'amount': shape [1, 2] is not a column; expected [n] or [n, 1]"),
-        ([col("amount", "FP64", ["a"]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])], "Input 'amount': FP64 data must be numbers; got 'a' at position 0"),
-        ([col("amount", "FP64", [None]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])], "Input 'amount': null at position 0; the model's signature requires a value"),
-        ([col("amount", "FP64", [1.0, 2.0]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])], "Input 'count' has 1 rows but input 'amount' has 2"),
-        ([col("amount", "FP64", [1.0], [2]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])], "Input 'amount': shape [2] holds 2 values but data has 1"),
-        ([col("amount", "FP64", [1.0]), col("count", "INT64", [1]), col("country", "BYTES", [3])], "Input 'country': BYTES data must be strings; got 3 at position 0"),
+        (
+            [col("amount", "FP64", [1.0]), col("count", "INT64", [1])],
+            "Input 'country' is missing; expected inputs: amount (FP64), count (INT64), country (BYTES)",
+        ),
+        (
+            [col("amount", "FP64", [1.0]), col("count", "FP64", [1.0]), col("country", "BYTES", ["x"])],
+            "Input 'count': datatype FP64 does not match the model's signature; expected INT64",
+        ),
+        (
+            [col("amount", "FP64", [1.0, 2.0], [1, 2]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])],
+            "Input 'amount': shape [1, 2] is not a column; expected [n] or [n, 1]",
+        ),
+        (
+            [col("amount", "FP64", ["a"]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])],
+            "Input 'amount': FP64 data must be numbers; got 'a' at position 0",
+        ),
+        (
+            [col("amount", "FP64", [None]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])],
+            "Input 'amount': null at position 0; the model's signature requires a value",
+        ),
+        (
+            [col("amount", "FP64", [1.0, 2.0]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])],
+            "Input 'count' has 1 rows but input 'amount' has 2",
+        ),
+        (
+            [col("amount", "FP64", [1.0], [2]), col("count", "INT64", [1]), col("country", "BYTES", ["x"])],
+            "Input 'amount': shape [2] holds 2 values but data has 1",
+        ),
+        (
+            [col("amount", "FP64", [1.0]), col("count", "INT64", [1]), col("country", "BYTES", [3])],
+            "Input 'country': BYTES data must be strings; got 3 at position 0",
+        ),
         ([col("amount", "FP64", [1.0]), col("other", "INT64", [1])], "Input 'other' is not an input of this model"),
         ([col("amount", "FP64", [1.0]), col("amount", "FP64", [1.0])], "Input 'amount' appears more than once"),
         ([col("amount", "FP64", []), col("count", "INT64", []), col("country", "BYTES", [])], "has no rows"),
@@ -131,7 +161,10 @@ def test_decode_input_checks_values(datatype, data, message):
     assert message in info.value.message
 
 
-@pytest.mark.parametrize("datatype", ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"])
+@pytest.mark.parametrize(
+    "datatype",
+    ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"],
+)
 def test_every_datatype_decodes_and_encodes_back(datatype):
     data = {"BOOL": [True, False, True, False], "BYTES": ["a", "b", "c", "d"]}.get(datatype, [1, 2, 3, 4])
     array = decode_input("x", datatype, [2, 2], data)
@@ -150,7 +183,9 @@ def test_decode_tensor_checks_shape_against_the_signature():
     spec = InputSpec("images", "FP32", (-1, 2))
     array = decode_tensor(request(col("images", "FP64", [1, 2, 3, 4], [2, 2])), spec)
     assert array.dtype == np.float32 and array.tolist() == [[1, 2], [3, 4]]
-    with pytest.raises(InvalidInput, match=r"Input 'images': shape \[2, 3\] does not match the model's signature; expected \[-1, 2\]"):
+    with pytest.raises(
+        InvalidInput, match=r"Input 'images': shape \[2, 3\] does not match the model's signature; expected \[-1, 2\]"
+    ):
         decode_tensor(request(col("images", "FP32", [0] * 6, [2, 3])), spec)
 
 
@@ -160,13 +195,18 @@ def test_predictions_become_named_typed_outputs():
     (named,) = encode_predictions(np.array([[0.1, 0.9]]), names=["proba"])
     assert (named.name, named.datatype, named.shape) == ("proba", "FP64", [1, 2])
     frame = encode_predictions(pd.DataFrame({"label": ["a", "b"], "score": np.array([0.5, 0.25], dtype=np.float32)}))
-    assert [(o.name, o.datatype, o.data) for o in frame] == [("label", "BYTES", ["a", "b"]), ("score", "FP32", [0.5, 0.25])]
+    assert [(o.name, o.datatype, o.data) for o in frame] == [
+        ("label", "BYTES", ["a", "b"]),
+        ("score", "FP32", [0.5, 0.25]),
+    ]
     (series,) = encode_predictions(pd.Series([True, False], name="fraud"))
     assert (series.name, series.datatype, series.data) == ("fraud", "BOOL", [True, False])
 
 
 def test_response_echoes_id_and_parameters():
-    response = build_response("fraud", encode_predictions([1.0]), request_id="r-9", model_version="3", parameters={"p": 1})
+    response = build_response(
+        "fraud", encode_predictions([1.0]), request_id="r-9", model_version="3", parameters={"p": 1}
+    )
     body = response.model_dump(exclude_none=True)
     assert body == {
         "model_name": "fraud",
