@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,6 +39,7 @@ from tests.runtime.modelserver.servers import features, register_model, v2_colum
 
 BODY = json.dumps(v2_columns(features(1, seed=3)))
 BUDGET_MS = 50.0
+SLICE_S = 2.0
 
 
 def say(message: str) -> None:
@@ -123,6 +126,8 @@ class Load:
     p99_ms: float
     requests: int
     failed: int
+    cpu_ms: float | None = None
+    """CPU time of the serving process per request (the gateway's own, or the model server's)."""
 
 
 def _ms(text: str) -> float:
@@ -142,6 +147,38 @@ def parse_wrk(out: str) -> Load:
     failed += sum(int(n) for n in errors.groups()) if errors else 0
     return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]),
                 int(re.search(r"(\d+) requests in", out).group(1)), failed)
+
+
+def interleaved(targets: list[tuple[str, str, Proc]], connections: int, duration_s: float, script: Path) -> list[tuple[str, int, Load]]:
+    """Run the targets in turns of ``SLICE_S`` so that drifting load from other work hits all alike.
+
+    Per target: total requests over total time, the median of the slices' p50 and p99, and the
+    CPU time its server process spent per request (robust to a busy machine).
+    """
+    slices = max(1, round(duration_s / SLICE_S))
+    say(f"{connections} connection(s): {slices} interleaved {SLICE_S:g} s slices per target ...")
+    for _, url, _ in targets:
+        wrk(url, connections, 1, script)  # warm-up: connections, caches, the batcher's adaptation
+    loads: dict[str, list[Load]] = {label: [] for label, _, _ in targets}
+    cpu: dict[str, float] = {label: 0.0 for label, _, _ in targets}
+    for _ in range(slices):
+        for label, url, proc in targets:
+            before = psutil.Process(proc.process.pid).cpu_times()
+            loads[label].append(wrk(url, connections, SLICE_S, script))
+            after = psutil.Process(proc.process.pid).cpu_times()
+            cpu[label] += (after.user - before.user) + (after.system - before.system)
+    out = []
+    for label, runs in loads.items():
+        requests = sum(r.requests for r in runs)
+        out.append((label, connections, Load(
+            rps=sum(r.rps for r in runs) / len(runs),
+            p50_ms=statistics.median(r.p50_ms for r in runs),
+            p99_ms=statistics.median(r.p99_ms for r in runs),
+            requests=requests,
+            failed=sum(r.failed for r in runs),
+            cpu_ms=cpu[label] * 1000 / max(requests, 1),
+        )))
+    return out
 
 
 def main() -> int:
@@ -171,11 +208,9 @@ def main() -> int:
         gateways = {client: gateway(f"gateway-{client}", one, {"v1": primary.url}, work, client) for client in ("aiohttp", "httpx")}
         procs += gateways.values()
         direct_url = f"{primary.url}/v2/models/fraud/infer"
+        targets = [("direct", direct_url, primary), *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer", g) for c, g in gateways.items())]
         for connections in (1, 32):
-            for label, url in [("direct", direct_url), *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer") for c, g in gateways.items())]:
-                say(f"wrk {label}, {connections} connection(s), {args.duration:g} s ...")
-                wrk(url, connections, 2, script)  # warm-up
-                rows.append((label, connections, wrk(url, connections, args.duration, script)))
+            rows += interleaved(targets, connections, args.duration, script)
         for g in gateways.values():
             g.stop()
 
@@ -214,9 +249,10 @@ def main() -> int:
 
 
 def _print(rows: list[tuple[str, int, Load]], report: dict) -> None:
-    print(f"\n{'scenario':<34} {'conn':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failed':>7}")
+    print(f"\n{'scenario':<34} {'conn':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failed':>7} {'cpu ms/req':>10}")
     for label, connections, load in rows:
-        print(f"{label:<34} {connections:>4} {load.rps:>9.0f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {load.requests:>9} {load.failed:>7}")
+        cpu = f"{load.cpu_ms:.3f}" if load.cpu_ms is not None else "-"
+        print(f"{label:<34} {connections:>4} {load.rps:>9.0f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {load.requests:>9} {load.failed:>7} {cpu:>10}")
     by = {(label, c): load for label, c, load in rows}
     direct1, gw1 = by[("direct", 1)], by[("gateway (aiohttp)", 1)]
     direct32, gw32 = by[("direct", 32)], by[("gateway (aiohttp)", 32)]
@@ -233,6 +269,7 @@ def _print(rows: list[tuple[str, int, Load]], report: dict) -> None:
     for name, measured, target, ok in checks:
         print(f"{name:<34} {measured:>10} {target:>10}  {'met' if ok else 'MISSED'}")
     canary = next(v for v in report["variants"] if v["variant"] == "v2")
+    print(f"\nload average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; pinned: {PIN}")
     print(f"\nkilled run: canary calls {canary['calls']}, canary errors {canary['errors']} (each retried on the primary), "
           f"fallbacks {report['fallbacks']}")
 
