@@ -100,3 +100,19 @@ def test_bin_counts_agree_with_bin_index():
     for edges in (np.unique(np.round(rng.normal(size=19), 1)), np.sort(rng.normal(size=100))):
         expected = np.bincount(bin_index(edges, values), minlength=len(edges) + 1)
         assert bin_counts(edges, values).tolist() == expected.tolist()
+
+
+def test_load_profile_from_an_mlflow_run_artifact(frame, tmp_path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        experiment = mlflow.create_experiment("drift", artifact_location=(tmp_path / "artifacts").as_uri())
+        profile = build_profile(frame)
+        with mlflow.start_run(experiment_id=experiment) as run:
+            mlflow.log_text(profile.to_json(), PROFILE_ARTIFACT_NAME)
+        assert load_profile(f"runs:/{run.info.run_id}/{PROFILE_ARTIFACT_NAME}") == profile
+        with pytest.raises(ProfileError, match="cannot download from MLflow"):
+            load_profile(f"runs:/{run.info.run_id}/nothing-here.json")
+    finally:
+        mlflow.set_tracking_uri(None)
