@@ -171,4 +171,5 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
     finally:
         if platform is not None:
             platform.down()
+            print("stopped; nothing left running.", flush=True)
     return 0

@@ -15,9 +15,10 @@ import psutil
 import pytest
 import yaml
 
-from runtime.local.layout import REPO_ROOT
+from runtime.local.layout import REPO_ROOT, Layout, LocalSettings
+from runtime.local.seed import ensure_versions
 from runtime.local.traffic import normal_rows, v2_request
-from runtime.spec import stack_file
+from runtime.spec import load_stack, stack_file
 
 READY_LINE = "Ctrl-C stops every part."
 
@@ -124,6 +125,13 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
                 30, "the shadow got no mirrored request",
             )
             assert report["shadows"][0]["variant"] == "v3"
+
+        # What a second start does first: find the versions registered and train nothing.
+        settings = LocalSettings(state_dir=tmp_path / "state", mlflow_port=mlflow_port)
+        layout = Layout.resolve(load_stack("local", tmp_path / "stacks"), settings)
+        said: list[str] = []
+        assert ensure_versions(layout, said.append) == {}
+        assert said == ["  registry has fraud versions 1..3: reusing them"]
     finally:
         up.send_signal(signal.SIGINT)
         try:
