@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 
 __all__ = ["FORWARDABLE_HEADERS", "REQUEST_ID", "VARIANT", "FALLBACK", "forward_headers", "request_id"]
@@ -33,7 +33,7 @@ FORWARDABLE_HEADERS = frozenset(
 
 def request_id(headers: Mapping[str, str]) -> str:
     """The caller's request id, or a new one."""
-    return headers.get(REQUEST_ID) or uuid.uuid4().hex
+    return headers.get(REQUEST_ID) or os.urandom(16).hex()
 
 
 def forward_headers(headers: Mapping[str, str], rid: str) -> dict[str, str]:

@@ -47,10 +47,12 @@ class Router:
 
     def __init__(self, model: str, spec: ModelSpec, rng: random.Random | None = None) -> None:
         self.model = model
-        self._live: list[Variant] = [v for v in spec.live_variants if (v.weight or 0) > 0]
+        live: list[Variant] = [v for v in spec.live_variants if (v.weight or 0) > 0]
+        # Names are resolved once: ``Variant.variant_name`` parses the model URI on every call.
+        self._names = [v.variant_name for v in live]
         self._bounds: list[float] = []
         total = 0.0
-        for variant in self._live:
+        for variant in live:
             total += variant.weight or 0
             self._bounds.append(total)
         self._primary = spec.primary.variant_name
@@ -61,10 +63,10 @@ class Router:
 
     def choose(self, key: str | None = None) -> str:
         point = stable_point(self.model, key) if key is not None else self._rng.random() * 100.0
-        for variant, bound in zip(self._live, self._bounds):
+        for name, bound in zip(self._names, self._bounds):
             if point < bound:
-                return variant.variant_name
-        return self._primary if not self._live else self._live[-1].variant_name
+                return name
+        return self._names[-1] if self._names else self._primary
 
     def order(self, key: str | None = None) -> list[str]:
         """Variants to try, in order: the chosen one, the primary, then the other live variants."""
