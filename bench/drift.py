@@ -7,7 +7,8 @@ categoricals (5, 20, 200 categories); 100k reference rows; current sets of each 
 shift and with a 0.1-std mean shift on 3 features. Each run is its own subprocess (peak RSS is
 that process's own), evidently and NannyML in their own virtualenvs under .bench/ (evidently
 0.7 with pandas 2.3; NannyML with statsmodels). Our monitor streams the current rows in chunks;
-the peers need the whole frame. Wall time excludes generating the data. A run over the time cap
+the peers need the whole frame. Wall and CPU time exclude generating the data (CPU time is the
+steadier figure on a shared machine). A run over the time cap
 or the memory cap is stopped and reported as such. Then the false-alarm rate (any feature
 flagged on no-shift data) and the detection rate (all 3 shifted features flagged) over the seeds
 at 10k rows.
@@ -69,32 +70,44 @@ def whole(seed: int, stream: int, rows: int, shift: float) -> pd.DataFrame:
 # --- one tool, one data set: each returns the set of flagged features --------------------------------
 
 
-def run_ours(seed: int, rows: int, shift: float) -> tuple[set[str], float]:
+class Clock:
+    """Wall and CPU seconds of the measured parts only (data generation excluded)."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *_) -> None:
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
+
+
+def run_ours(seed: int, rows: int, shift: float) -> tuple[set[str], Clock]:
     sys.path.insert(0, str(ROOT))
     from runtime.drift.monitor import VariantMonitor
     from runtime.drift.profile import build_profile
     from runtime.spec import Drift
 
-    reference = whole(seed, 0, REF_ROWS, 0.0)
-    start = time.perf_counter()
-    profile = build_profile(reference, seed=seed)
-    busy = time.perf_counter() - start
+    reference, clock = whole(seed, 0, REF_ROWS, 0.0), Clock()
+    with clock:
+        profile = build_profile(reference, seed=seed)
     del reference
     monitor = VariantMonitor("bench", "v1", profile, Drift(window_rows=rows, p_value=LEVEL, drift_share=0.5), seed=seed)
     reports = []
     for chunk in chunks(seed, 1, rows, shift):
         columns = {name: chunk[name].to_numpy() for name in chunk.columns}
-        start = time.perf_counter()
-        reports += monitor.ingest(columns)
-        busy += time.perf_counter() - start
-    return {f.name for f in reports[0].features if f.drifted}, busy
+        with clock:
+            reports += monitor.ingest(columns)
+    return {f.name for f in reports[0].features if f.drifted}, clock
 
 
-def run_scipy(seed: int, rows: int, shift: float) -> tuple[set[str], float]:
+def run_scipy(seed: int, rows: int, shift: float) -> tuple[set[str], Clock]:
     from scipy import stats
 
-    reference, current = whole(seed, 0, REF_ROWS, 0.0), whole(seed, 1, rows, shift)
-    start = time.perf_counter()
+    reference, current, clock = whole(seed, 0, REF_ROWS, 0.0), whole(seed, 1, rows, shift), Clock()
+    clock.__enter__()
     p = []
     for name in NUMERIC:
         p.append(stats.ks_2samp(reference[name].to_numpy(), current[name].to_numpy()).pvalue)
@@ -102,16 +115,17 @@ def run_scipy(seed: int, rows: int, shift: float) -> tuple[set[str], float]:
         table = pd.concat([reference[name].value_counts(), current[name].value_counts()], axis=1).fillna(0)
         p.append(stats.chi2_contingency(table.to_numpy().T, correction=False).pvalue)
     flagged = stats.false_discovery_control(np.array(p), method="bh") <= LEVEL
-    return {n for n, f in zip([*NUMERIC, *CATEGORIES], flagged) if f}, time.perf_counter() - start
+    clock.__exit__()
+    return {n for n, f in zip([*NUMERIC, *CATEGORIES], flagged) if f}, clock
 
 
-def run_evidently(seed: int, rows: int, shift: float) -> tuple[set[str], float]:
+def run_evidently(seed: int, rows: int, shift: float) -> tuple[set[str], Clock]:
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    reference, current = whole(seed, 0, REF_ROWS, 0.0), whole(seed, 1, rows, shift)
-    start = time.perf_counter()
-    snapshot = Report([DataDriftPreset()]).run(current, reference)
+    reference, current, clock = whole(seed, 0, REF_ROWS, 0.0), whole(seed, 1, rows, shift), Clock()
+    with clock:
+        snapshot = Report([DataDriftPreset()]).run(current, reference)
     flagged = set()
     for metric in snapshot.dict()["metrics"]:
         config = metric["config"]
@@ -119,19 +133,19 @@ def run_evidently(seed: int, rows: int, shift: float) -> tuple[set[str], float]:
             value, threshold = metric["value"], config["threshold"]
             if (value < threshold) if "p_value" in config["method"] else (value >= threshold):
                 flagged.add(config["column"])
-    return flagged, time.perf_counter() - start
+    return flagged, clock
 
 
-def run_nannyml(seed: int, rows: int, shift: float) -> tuple[set[str], float]:
+def run_nannyml(seed: int, rows: int, shift: float) -> tuple[set[str], Clock]:
     import nannyml
 
-    reference, current = whole(seed, 0, REF_ROWS, 0.0), whole(seed, 1, rows, shift)
-    start = time.perf_counter()
-    calculator = nannyml.UnivariateDriftCalculator(column_names=[*NUMERIC, *CATEGORIES])
-    calculator.fit(reference)
-    result = calculator.calculate(current).filter(period="analysis").to_df()
+    reference, current, clock = whole(seed, 0, REF_ROWS, 0.0), whole(seed, 1, rows, shift), Clock()
+    with clock:
+        calculator = nannyml.UnivariateDriftCalculator(column_names=[*NUMERIC, *CATEGORIES])
+        calculator.fit(reference)
+        result = calculator.calculate(current).filter(period="analysis").to_df()
     alerts = result.loc[:, [c for c in result.columns if c[2] == "alert"]].any()
-    return {c[0] for c, alert in alerts.items() if alert}, time.perf_counter() - start
+    return {c[0] for c, alert in alerts.items() if alert}, clock
 
 
 RUNS = {"ours": run_ours, "scipy": run_scipy, "evidently": run_evidently, "nannyml": run_nannyml}
@@ -139,8 +153,8 @@ RUNS = {"ours": run_ours, "scipy": run_scipy, "evidently": run_evidently, "nanny
 
 def worker(tool: str, mode: str, rows: int, shift: float, seeds: int) -> None:
     if mode == "single":
-        flagged, busy = RUNS[tool](0, rows, shift)
-        out = {"wall_s": busy, "flagged": sorted(flagged)}
+        flagged, clock = RUNS[tool](0, rows, shift)
+        out = {"wall_s": clock.wall, "cpu_s": clock.cpu, "flagged": sorted(flagged)}
     else:
         false_alarms = detections = done = 0
         for seed in range(seeds):
@@ -218,14 +232,14 @@ def main() -> None:
         rates[tool] = launch(tool, "rates", 10_000, 0.1, args.seeds, args.cap_s, args.cap_mb)
         print(f"    {rates[tool]}", file=sys.stderr, flush=True)
     print(f"\nload average (1 min) at start {load_start:.1f}, at end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"\n{'rows':>10} {'shift':>5} {'tool':<10} {'wall s':>8} {'peak MB':>8}  verdict (features flagged of 33; "
+    print(f"\n{'rows':>10} {'shift':>5} {'tool':<10} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}  verdict (features flagged of 33; "
           f"shifted found of 3)")
     for rows, shift, tool, r in rows_out:
         if "error" in r:
-            print(f"{rows:>10,} {shift:>5} {tool:<10} {'-':>8} {'-':>8}  did not finish: {r['error']}")
+            print(f"{rows:>10,} {shift:>5} {tool:<10} {'-':>8} {'-':>8} {'-':>8}  did not finish: {r['error']}")
             continue
         found = len(set(SHIFTED) & set(r["flagged"]))
-        print(f"{rows:>10,} {shift:>5} {tool:<10} {r['wall_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  "
+        print(f"{rows:>10,} {shift:>5} {tool:<10} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  "
               f"{len(r['flagged'])} flagged, {found}/3 shifted")
     print(f"\n{'tool':<10} {'false alarm':>12} {'detection':>10} {'seeds':>6}   (level {LEVEL}, 10,000 rows)")
     for tool, r in rates.items():
