@@ -58,7 +58,7 @@ class VariantSlot:
 
     @property
     def share(self) -> str:
-        return f"{self.weight:g}% of traffic" if self.weight is not None else f"shadow, {self.mirror_percent:g}% mirrored"
+        return f"{self.weight:g}% of traffic" if self.weight is not None else f"{self.mirror_percent:g}% mirrored"
 
 
 @dataclass(frozen=True)
