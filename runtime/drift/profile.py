@@ -9,7 +9,6 @@ The monitor compares live windows with it without ever seeing the training data 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runtime.drift.arrays import bin_counts, bin_index, category_key, decode_f64, encode_f64
 from runtime.errors import MLServingError
 
 __all__ = [
@@ -57,41 +57,6 @@ class ProfileError(MLServingError):
     """A reference profile cannot be built, read or understood."""
 
 
-def bin_index(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Bin of each value: bin ``i`` holds ``edges[i-1] <= v < edges[i]`` (bins 0 and len(edges) are open)."""
-    return np.searchsorted(edges, values, side="right")
-
-
-def bin_counts(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Rows per bin (as ``bin_index`` assigns them) of finite ``values``.
-
-    For the few edges of a profile, one vectorized comparison per edge is several times faster
-    than a binary search per value; many edges fall back to the search."""
-    if len(edges) > 64:
-        return np.bincount(bin_index(edges, values), minlength=len(edges) + 1)
-    below = [np.count_nonzero(values < edge) for edge in edges]
-    return np.diff(np.array([0, *below, values.size], dtype=np.int64))
-
-
-def category_key(value: Any) -> str:
-    """The string a category is counted under, the same for training frames and JSON rows."""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _encode(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
-
-
-def _decode(text: str) -> np.ndarray:
-    array = np.frombuffer(base64.b64decode(text), dtype="<f8").copy()
-    array.flags.writeable = False
-    return array
-
-
 @dataclass(frozen=True)
 class NumericProfile:
     edges: np.ndarray = field(compare=False, repr=False)
@@ -113,16 +78,16 @@ class NumericProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "edges": _encode(self.edges), "counts": list(self.counts),
-            "sample": _encode(self.sample), "mean": self.mean, "std": self.std,
+            "kind": self.kind, "edges": encode_f64(self.edges), "counts": list(self.counts),
+            "sample": encode_f64(self.sample), "mean": self.mean, "std": self.std,
             "min": self.min, "max": self.max, "missing": self.missing,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NumericProfile:
         return cls(
-            edges=_decode(data["edges"]), counts=tuple(int(c) for c in data["counts"]),
-            sample=_decode(data["sample"]), mean=float(data["mean"]), std=float(data["std"]),
+            edges=decode_f64(data["edges"]), counts=tuple(int(c) for c in data["counts"]),
+            sample=decode_f64(data["sample"]), mean=float(data["mean"]), std=float(data["std"]),
             min=float(data["min"]), max=float(data["max"]), missing=int(data.get("missing", 0)),
         )
 

@@ -8,28 +8,20 @@ profile and the reservoir size, never on the number of rows seen.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile, bin_counts, category_key
+from runtime.drift.arrays import bin_counts, category_key, decode_f64, encode_f64
+from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile
 
 __all__ = ["RowSampler", "NumericWindow", "CategoricalWindow", "ColumnWindow", "new_window", "window_from_dict", "DEFAULT_RESERVOIR"]
 
 DEFAULT_RESERVOIR = 10_000
 MAX_NEW_CATEGORIES = 100
 """New category names remembered per window for the report; their rows are all counted anyway."""
-
-
-def _f64(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype="<f8").copy()
-
-
-def _b64(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
 
 
 class RowSampler:
@@ -122,7 +114,7 @@ class NumericWindow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "counts": self.counts.tolist(), "reservoir": _b64(self.reservoir[: self.filled]),
+            "kind": self.kind, "counts": self.counts.tolist(), "reservoir": encode_f64(self.reservoir[: self.filled]),
             "rows": self.rows, "missing": self.missing, "total": self.total, "total_sq": self.total_sq,
         }
 
@@ -130,7 +122,7 @@ class NumericWindow:
         counts = np.asarray(data["counts"], dtype=np.int64)
         if counts.size != self.counts.size:
             raise ValueError(f"persisted window has {counts.size} bins, the profile {self.counts.size}")
-        reservoir = _f64(data["reservoir"])[: self.capacity]
+        reservoir = decode_f64(data["reservoir"])[: self.capacity]
         self.counts = counts
         self.reservoir[: reservoir.size] = reservoir
         self.filled = reservoir.size
