@@ -11,7 +11,7 @@ from runtime.drift.detector import FeatureVerdict, reference_counts
 from runtime.drift.monitor import VariantMonitor
 from runtime.drift.profile import UNSEEN, NumericProfile, ReferenceProfile
 
-__all__ = ["render_report", "bar_chart"]
+__all__ = ["render_report", "bar_chart", "history_chart"]
 
 _MAX_BARS = 25
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}
@@ -35,6 +35,21 @@ def bar_chart(labels: list[str], reference: np.ndarray, current: np.ndarray, wid
             )
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
             + "".join(bars) + "</svg>")
+
+
+def history_chart(history: list[dict], threshold: float, width: int = 360, height: int = 60) -> str:
+    """Drift share of the recent windows as bars (red when the dataset drifted), with the threshold line."""
+    step = width / max(len(history), 1)
+    bars = []
+    for i, window in enumerate(history):
+        h = window["drift_share"] * (height - 2)
+        colour = "#b00020" if window["dataset_drifted"] else "#1565c0"
+        bars.append(f'<rect x="{i * step:.1f}" y="{height - h:.1f}" width="{max(step - 1, 1):.1f}" height="{h:.1f}" '
+                    f'fill="{colour}"><title>window {window["window"]}: {window["drift_share"]:.0%}</title></rect>')
+    y = height - threshold * (height - 2)
+    line = f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#555" stroke-dasharray="4 3"/>'
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
+            + "".join(bars) + line + "</svg>")
 
 
 def _labels(profile: ReferenceProfile, name: str) -> list[str]:
@@ -75,12 +90,14 @@ def _variant(monitor: VariantMonitor) -> str:
                f"{last.drift_share:.0%} of features drifted (dataset drift at {monitor.drift.drift_share:.0%}); "
                f"{last.correction} correction at level {last.level:g}; prediction drift: "
                f"{'yes' if last.prediction_drifted else 'no'}.</p>")
+    trend = (f"<p>Drift share of the last {len(monitor.history)} windows (dashed: driftShare):<br>"
+             f"{history_chart(list(monitor.history), monitor.drift.drift_share)}</p>")
     rows = [_row(monitor, v, v.name) for v in last.features]
     rows += [_row(monitor, v, f"prediction:{v.name}") for v in last.predictions]
     table = ("<table><tr><th>column</th><th>test</th><th>score</th><th>p-value</th><th>threshold</th>"
              "<th>verdict</th><th>reference <span style=\"color:#9e9e9e\">&#9632;</span> vs last window "
              "<span style=\"color:#1565c0\">&#9632;</span></th></tr>" + "".join(rows) + "</table>")
-    return head + summary + table
+    return head + summary + trend + table
 
 
 def render_report(model: str, monitors: list[VariantMonitor]) -> str:

@@ -114,7 +114,8 @@ async def test_report_shows_plots_tests_and_verdicts(client):
     response = await client.get("/report/fraud")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     html = response.text
-    assert html.count("<svg") == 5 and "<td>country</td><td>chi2</td>" in html
+    assert html.count("<svg") == 6 and "<td>country</td><td>chi2</td>" in html  # history + 5 columns
+    assert "window 1: " in html
     assert "__unseen__: 10.0%" in html  # the new category's share in the last window
     assert "No window has closed yet." in html  # v4
     assert (await client.get("/report/nope")).status_code == 404
