@@ -200,5 +200,7 @@ def _log_run(model: Any, features: pd.DataFrame, dataset: Any, params: dict | No
         signature=infer_signature(features, predictions),
         input_example=features.head(5),
         skops_trusted_types=_trusted_types(model),
+        # Stated, not inferred: inference loads the model in a fresh interpreter, seconds per version.
+        pip_requirements=[*mlflow.sklearn.get_default_pip_requirements(include_skops=True), f"mlflow=={mlflow.__version__}"],
     )
     return info.model_uri

@@ -65,7 +65,8 @@ def local_registry(folder: Path, timeout_s: float = 90.0) -> Iterator[str]:
 
 def _stop(process: subprocess.Popen) -> None:
     """Stop the server and its workers: it runs in a process group of its own."""
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+    # Keep-alive connections can hold uvicorn past SIGTERM; a throwaway registry loses nothing to SIGKILL.
+    for sig, wait_s in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:

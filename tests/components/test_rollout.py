@@ -107,3 +107,20 @@ def test_a_variant_missing_from_the_lock_is_refused():
     partial = LOCK.model_copy(update={"versions": {k: v for k, v in LOCK.versions.items() if k != "models:/fraud/7"}})
     with pytest.raises(ValueError, match="models:/fraud/7 not in the lock"):
         ModelRollout("t-partial", ModelRolloutArgs("fraud", PROD.models["fraud"], partial, "ml-serving"))
+
+
+@pulumi.runtime.test
+def test_variants_output_carries_each_pinned_version_and_lineage():
+    component = rollout("t-fraud-outputs", "fraud")
+
+    def check(args) -> None:
+        urn, variants = args
+        assert sorted(variants) == ["v5", "v6", "v7"], urn
+        locked = LOCK.versions["models:/fraud/7"]
+        assert variants["v7"]["role"] == "shadow", urn
+        assert variants["v7"]["version"] == 7, urn
+        assert (variants["v7"]["runId"], variants["v7"]["gitCommit"], variants["v7"]["datasetDigest"]) == (
+            locked.run_id, locked.git_commit, locked.dataset_digest
+        ), urn
+
+    return pulumi.Output.all(component.urn, component.variants).apply(check)
