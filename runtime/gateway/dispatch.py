@@ -26,7 +26,10 @@ from runtime.gateway.upstream import Upstream, UpstreamError
 from runtime.protocol import DEFAULT_OUTPUT, build_response, encode_array
 from runtime.spec import ModelSpec
 
-__all__ = ["Answer", "ModelRoute", "UpstreamRejected"]
+__all__ = ["Answer", "ModelRoute", "UpstreamRejected", "FALLBACK_RESERVE_S"]
+
+FALLBACK_RESERVE_S = 0.0015
+"""Time kept back from the latency budget for answering with the fallback."""
 
 
 class UpstreamRejected(MLServingError):
@@ -67,6 +70,9 @@ class ModelRoute:
         self.targets = targets
         self.metrics = metrics
         self.budget_s = spec.latency_budget_ms / 1000.0
+        # Calls stop a little before the budget ends so that the fallback, built and sent after
+        # the last call gives up, still reaches the client within the budget.
+        self._calls_budget_s = self.budget_s - min(FALLBACK_RESERVE_S, self.budget_s * 0.05)
         self.stats = ModelStats([v.variant_name for v in spec.live_variants], [v.variant_name for v in spec.shadows])
         self._failures = {
             (variant, reason): metrics.upstream_failures.labels(name, variant, reason)
@@ -75,7 +81,7 @@ class ModelRoute:
         }
 
     async def infer(self, inbound: Inbound, headers: dict[str, str], key: str | None, started: float) -> Answer:
-        deadline = started + self.budget_s
+        deadline = started + self._calls_budget_s
         order = self.router.order(key)
         stats = self.stats
         stats.requests += 1
