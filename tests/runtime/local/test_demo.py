@@ -1,0 +1,88 @@
+"""The demo's replay and read-out, against a small real HTTP peer standing in for gateway and monitor."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from runtime.local.demo import run_demo
+from runtime.local.layout import Layout, LocalSettings
+from runtime.spec import load_stack
+
+
+def _peer() -> Starlette:
+    """Answers like the gateway (v1, v2, and a fallback every tenth) and flags drift like the monitor."""
+    seen = {"requests": 0, "rows": 0}
+
+    async def infer(request: Request) -> JSONResponse:
+        body = await request.json()
+        rows = body["inputs"][0]["shape"][0]
+        seen["requests"] += 1
+        seen["rows"] += rows
+        n = seen["requests"]
+        variant = "fallback" if n % 10 == 0 else ("v2" if n % 10 == 5 else "v1")
+        headers = {"x-ml-serving-variant": variant}
+        if variant == "fallback":
+            headers["x-ml-serving-fallback"] = "timeout"
+        outputs = [{"name": "predict", "datatype": "INT64", "shape": [rows], "data": [0] * rows}]
+        return JSONResponse({"model_name": "fraud", "model_version": variant, "outputs": outputs}, headers=headers)
+
+    started = time.monotonic()
+
+    async def status(request: Request) -> JSONResponse:
+        # Drift shows up once the demo's second (drifted) phase has run for a moment.
+        drifted = seen["rows"] > 150 and time.monotonic() - started > 3.5
+        last = {"dataset_drifted": drifted, "features": [{"name": "amount", "drifted": drifted}]}
+        return JSONResponse({"variants": {"v1": {"rows_seen": seen["rows"], "windows": 1, "last": last}}})
+
+    async def report(request: Request) -> JSONResponse:
+        shadow = {"variant": "v3", "agreement": 0.9, "compared": 10, "errors": 0, "dropped": 0}
+        return JSONResponse({"shadows": [shadow]})
+
+    async def ready(request: Request) -> JSONResponse:
+        return JSONResponse({"ready": True})
+
+    return Starlette(routes=[
+        Route("/v2/models/fraud/infer", infer, methods=["POST"]),
+        Route("/status/fraud", status),
+        Route("/rollouts/fraud/report", report),
+        Route("/v2/health/ready", ready),
+    ])
+
+
+@pytest.fixture
+def peer_port(free_port):
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_peer(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the peer did not start"
+        time.sleep(0.02)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_demo_prints_split_fallbacks_shadow_agreement_and_the_drift_moment(peer_port, tmp_path, capsys) -> None:
+    settings = LocalSettings(state_dir=tmp_path, gateway_port=peer_port, monitor_port=peer_port)
+    layout = Layout.resolve(load_stack("local"), settings)
+    assert run_demo(layout, seconds=6) == 0
+    out = capsys.readouterr().out
+    assert f"using the platform already running at http://127.0.0.1:{peer_port}" in out
+    assert "phase 1: normal traffic for 3 s" in out and "phase 2: drifted traffic for 3 s" in out
+    split = next(line for line in out.splitlines() if "canary split" in line)
+    assert "v1 89%" in split or "v1 88%" in split or "v1 90%" in split, split
+    assert "fallbacks           " in out and "(timeout " in out
+    assert "shadow v3           agreement 90.0% over 10 compared" in out
+    assert "drift flagged       at t=" in out and "after the drift began; drifted: amount" in out
+    assert f"drift report        http://127.0.0.1:{peer_port}/report/fraud" in out
+    assert "failed requests" not in out
