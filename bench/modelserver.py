@@ -5,8 +5,9 @@
 Everything is created under .bench/modelserver: a RandomForest (100 trees) MLflow model, and
 MLServer 1.7 with its MLflow runtime in its own virtualenv (it cannot share one with kserve;
 uvloop is pinned to 0.21, or its worker fails to start). Load comes from wrk (Debian package
-``wrk``) pinned to CPU 0; each server in turn is pinned to CPU 1. Every request carries one row.
-Prints one table and the target ratios. The machine may be shared: run it twice before
+``wrk``) pinned to CPU 0; the servers are pinned to CPU 1 and loaded one at a time, in rounds
+(``--rounds``, medians reported). Every request carries one row. Prints one table and the
+target ratios. The machine may be shared: run it twice before
 trusting a close call.
 """
 
@@ -19,7 +20,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,10 @@ import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.runtime.modelserver.servers import free_port, wait_ready  # noqa: E402
+
 WORK = REPO / ".bench" / "modelserver"
 MLSERVER_VENV = WORK / "mlserver-venv"
 MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-mlflow==1.7.1", "uvloop==0.21.0", "scikit-learn==1.9.1"]
@@ -43,14 +47,6 @@ def say(message: str) -> None:
 
 def pinned(cpu: str, command: list[str]) -> list[str]:
     return ["taskset", "-c", cpu, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_wrk() -> None:
@@ -143,30 +139,20 @@ def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
 class Peer:
     label: str
     command: list[str]
-    env: dict[str, str]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v2/models/{MODEL}/infer"
 
 
-def start(peer: Peer, port: int, log: Path, timeout_s: float = 300) -> subprocess.Popen:
+def start(peer: Peer, log: Path, timeout_s: float = 300) -> subprocess.Popen:
     with log.open("w") as handle:
         process = subprocess.Popen(
-            pinned(SERVER_CPU, peer.command),
-            cwd=REPO,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **peer.env},
+            pinned(SERVER_CPU, peer.command), cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ)
         )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{peer.label} exited with {process.returncode}; see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{peer.label} not ready within {timeout_s:g} s; see {log}")
+    wait_ready(process, f"http://127.0.0.1:{peer.port}", log, timeout_s)
+    return process
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -201,33 +187,43 @@ def mlserver_folder(model_dir: Path, port: int) -> Path:
     return folder
 
 
-def peers(model_dir: Path, port: int, mlserver: Path) -> list[Peer]:
-    ours = [
-        sys.executable,
-        "-m",
-        "runtime.modelserver",
-        "--model_name",
-        MODEL,
-        "--model_dir",
-        str(model_dir),
-        "--http_port",
-        str(port),
-    ]
-    return [
+def peers(model_dir: Path, mlserver: Path | None) -> list[Peer]:
+    def ours(port: int) -> list[str]:
+        return [sys.executable, "-m", "runtime.modelserver", "--model_name", MODEL, "--model_dir", str(model_dir),
+                "--http_port", str(port)]  # fmt: skip
+
+    a, b, c, d = (free_port() for _ in range(4))
+    found = [
         Peer(
             "(a) naive FastAPI + pyfunc",
-            [sys.executable, str(REPO / "bench" / "naive_server.py"), str(model_dir), str(port)],
-            {},
+            [sys.executable, str(REPO / "bench" / "naive_server.py"), str(model_dir), str(a)],
+            a,
         ),
-        Peer("(b) ours, no batching", ours, {}),
-        Peer("(c) ours, batching 32/10ms", [*ours, "--max_batch_size", "32", "--max_latency_ms", "10"], {}),
-        Peer("(d) MLServer 1.7, batching 32/10ms", [str(mlserver), "start", str(mlserver_folder(model_dir, port))], {}),
+        Peer("(b) ours, no batching", ours(b), b),
+        Peer("(c) ours, batching 32/10ms", [*ours(c), "--max_batch_size", "32", "--max_latency_ms", "10"], c),
     ]
+    if mlserver is not None:
+        found.append(
+            Peer("(d) MLServer 1.7, batching 32/10ms", [str(mlserver), "start", str(mlserver_folder(model_dir, d))], d)
+        )
+    return found
+
+
+def median_load(loads: list[Load]) -> Load:
+    return Load(
+        float(np.median([x.rps for x in loads])),
+        float(np.median([x.p50_ms for x in loads])),
+        float(np.median([x.p99_ms for x in loads])),
+        sum(x.errors for x in loads),
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per server and concurrency")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of load per server, concurrency and round"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers; the table shows medians")
     parser.add_argument("--skip-mlserver", action="store_true", help="leave out peer (d)")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -239,32 +235,42 @@ def main() -> int:
     script.write_text(
         f'wrk.method = "POST"\nwrk.body = [[{json.dumps(body)}]]\nwrk.headers["Content-Type"] = "application/json"\n'
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/v2/models/{MODEL}/infer"
-    results: dict[str, dict[int, Load]] = {}
-    for peer in peers(model_dir, port, mlserver or Path("mlserver")):
-        if peer.label.startswith("(d)") and mlserver is None:
-            continue
-        say(f"starting {peer.label} on CPU {SERVER_CPU}")
-        process = start(peer, port, WORK / f"{peer.label[1]}.log")
-        try:
-            answer = httpx.post(url, json=body, timeout=30).json()
+    servers = peers(model_dir, mlserver)
+    processes = []
+    samples: dict[str, dict[int, list[Load]]] = {peer.label: {1: [], 32: []} for peer in servers}
+    try:
+        for peer in servers:
+            say(f"starting {peer.label} on CPU {SERVER_CPU} (port {peer.port})")
+            processes.append(start(peer, WORK / f"{peer.label[1]}.log"))
+            answer = httpx.post(peer.url, json=body, timeout=30).json()
             if answer["outputs"][0]["data"] != expected.tolist():
                 raise RuntimeError(f"{peer.label} answered {answer} for a row the model predicts {expected.tolist()}")
-            results[peer.label] = {}
             for connections in (1, 32):
-                say(f"  warm-up, then {args.duration:g} s of wrk at concurrency {connections} on CPU {LOAD_CPU}")
-                wrk(url, connections, 2, script)
-                results[peer.label][connections] = wrk(url, connections, args.duration, script)
-        finally:
+                wrk(peer.url, connections, 2, script)  # warm-up
+        # Rounds interleave the servers in time, so a burst of load from elsewhere on a shared
+        # machine hits one sample of each rather than every sample of one; only one server is
+        # under load at any moment, the others sit idle.
+        for round_ in range(1, args.rounds + 1):
+            for peer in servers:
+                for connections in (1, 32):
+                    say(f"round {round_}/{args.rounds}: {peer.label}, concurrency {connections}, {args.duration:g} s")
+                    load = wrk(peer.url, connections, args.duration, script)
+                    samples[peer.label][connections].append(load)
+                    say(
+                        f"  {load.rps:.0f} req/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.errors} errors"
+                    )
+    finally:
+        for process in processes:
             stop(process)
-    report(results)
+    results = {label: {c: median_load(loads) for c, loads in by_c.items()} for label, by_c in samples.items()}
+    report(results, args.rounds)
     return 0
 
 
-def report(results: dict[str, dict[int, Load]]) -> None:
+def report(results: dict[str, dict[int, Load]], rounds: int) -> None:
     print(
-        f"\nRandomForest (100 trees) MLflow model, single-row V2 requests, wrk on CPU {LOAD_CPU}, server on CPU {SERVER_CPU}\n"
+        f"\nRandomForest (100 trees) MLflow model, single-row V2 requests, wrk on CPU {LOAD_CPU}, server on CPU"
+        f" {SERVER_CPU}; median of {rounds} rounds (errors: total)\n"
     )
     print(f"| {'server':<36} | {'conc':>4} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} |")
     print(f"|{'-' * 38}|{'-' * 6}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")

@@ -37,6 +37,16 @@ async def wait_until(condition, timeout=5.0):
         await asyncio.sleep(0.001)
 
 
+async def held(max_batch_size: int, max_latency_ms: float) -> tuple[Recorder, AdaptiveBatcher, asyncio.Task]:
+    """A batcher whose first predict (of the row 0.0) is running and held until released."""
+    model = Recorder()
+    model.release.clear()
+    batcher = AdaptiveBatcher(model, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
+    await wait_until(model.started.is_set)
+    return model, batcher, first
+
+
 async def test_a_lone_request_does_not_wait_out_the_window():
     model = Recorder()
     batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=1000)
@@ -48,11 +58,7 @@ async def test_a_lone_request_does_not_wait_out_the_window():
 
 
 async def test_requests_arriving_during_a_predict_join_one_batch():
-    model = Recorder()
-    model.release.clear()
-    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=50)
-    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
-    await wait_until(model.started.is_set)
+    model, batcher, first = await held(32, 50)
     rest = [asyncio.create_task(batcher.predict(np.array([float(i)]), 1)) for i in range(1, 10)]
     await asyncio.sleep(0)
     model.release.set()
@@ -63,11 +69,7 @@ async def test_requests_arriving_during_a_predict_join_one_batch():
 
 
 async def test_after_a_busy_batch_it_gathers_until_the_window_closes():
-    model = Recorder()
-    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=60)
-    model.release.clear()
-    blocker = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
-    await wait_until(model.started.is_set)
+    model, batcher, blocker = await held(32, 60)
     busy = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(8)]
     await asyncio.sleep(0)
     model.release.set()
@@ -80,11 +82,7 @@ async def test_after_a_busy_batch_it_gathers_until_the_window_closes():
 
 
 async def test_a_request_at_or_above_the_limit_is_served_alone():
-    model = Recorder()
-    model.release.clear()
-    batcher = AdaptiveBatcher(model, max_batch_size=4, max_latency_ms=50)
-    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
-    await wait_until(model.started.is_set)
+    model, batcher, first = await held(4, 50)
     small = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(2)]
     big = asyncio.create_task(batcher.predict(np.arange(10.0), 10))
     tail = asyncio.create_task(batcher.predict(np.array([3.0]), 1))
@@ -97,11 +95,7 @@ async def test_a_request_at_or_above_the_limit_is_served_alone():
 
 
 async def test_one_requests_bad_rows_never_fail_the_others():
-    model = Recorder()
-    model.release.clear()
-    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=50)
-    first = asyncio.create_task(batcher.predict(np.array([0.0]), 1))
-    await wait_until(model.started.is_set)
+    model, batcher, first = await held(32, 50)
     good = [asyncio.create_task(batcher.predict(np.array([float(i), 1.0]), 2)) for i in range(3)]
     bad = asyncio.create_task(batcher.predict(np.array([-1.0]), 1))
     await asyncio.sleep(0)

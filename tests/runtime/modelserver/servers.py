@@ -82,6 +82,23 @@ class Server:
         return self.process.returncode
 
 
+def wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+    """Return once ``{url}/v2/health/ready`` answers 200; raise with the log if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"{process.args} not ready within {timeout:g} s:\n{log.read_text(errors='replace')}")
+
+
 def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 90) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "runtime.modelserver", "--http_port", str(port), *args]
@@ -90,18 +107,8 @@ def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, 
             command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"model server exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.url}/v2/health/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"model server not ready within {timeout} s:\n{server.output()}")
+    wait_ready(process, server.url, log, timeout)
+    return server
 
 
 def v2_columns(frame: pd.DataFrame, request_id: str | None = None) -> dict:

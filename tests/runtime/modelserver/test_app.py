@@ -23,7 +23,9 @@ def in_flight(url: str) -> float:
 
 async def sigterm_while_queued(server, count: int):
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        bodies = [{"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [float(i)]}]} for i in range(count)]
+        bodies = [
+            {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [float(i)]}]} for i in range(count)
+        ]
         requests = [asyncio.create_task(client.post("/v2/models/slow/infer", json=b)) for b in bodies]
         deadline = time.monotonic() + 20
         while await asyncio.to_thread(in_flight, server.url) < count:
