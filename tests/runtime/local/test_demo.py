@@ -19,11 +19,12 @@ from runtime.spec import load_stack
 
 def _peer() -> Starlette:
     """Answers like the gateway (v1, v2, and a fallback every tenth) and flags drift like the monitor."""
-    seen = {"requests": 0, "rows": 0}
+    seen = {"requests": 0, "rows": 0, "first": 0.0}
 
     async def infer(request: Request) -> JSONResponse:
         body = await request.json()
         rows = body["inputs"][0]["shape"][0]
+        seen["first"] = seen["first"] or time.monotonic()
         seen["requests"] += 1
         seen["rows"] += rows
         n = seen["requests"]
@@ -34,11 +35,9 @@ def _peer() -> Starlette:
         outputs = [{"name": "predict", "datatype": "INT64", "shape": [rows], "data": [0] * rows}]
         return JSONResponse({"model_name": "fraud", "model_version": variant, "outputs": outputs}, headers=headers)
 
-    started = time.monotonic()
-
     async def status(request: Request) -> JSONResponse:
         # Drift shows up once the demo's second (drifted) phase has run for a moment.
-        drifted = seen["rows"] > 150 and time.monotonic() - started > 3.5
+        drifted = seen["rows"] > 150 and time.monotonic() - seen["first"] > 3.5
         last = {"dataset_drifted": drifted, "features": [{"name": "amount", "drifted": drifted}]}
         return JSONResponse({"variants": {"v1": {"rows_seen": seen["rows"], "windows": 1, "last": last}}})
 
