@@ -54,7 +54,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def _hold(platform: LocalPlatform) -> None:
     print("\nlistening on loopback:")
     print(platform.summary())
-    if "gateway" not in platform.missing:
+    if not {"gateway", "training script"} & set(platform.missing):
         from runtime.local.traffic import curl_example
 
         model = next(iter(platform.layout.spec.models))
