@@ -110,7 +110,8 @@ class ModelRoute:
                     raise UpstreamRejected(status, payload)
                 try:
                     response = orjson.loads(payload)
-                    valid = isinstance(response, dict) and isinstance(response.get("outputs"), list)
+                    outputs = response.get("outputs") if isinstance(response, dict) else None
+                    valid = isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)
                 except orjson.JSONDecodeError:
                     valid = False
                 if not valid:

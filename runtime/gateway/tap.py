@@ -93,7 +93,10 @@ class DriftTap:
                         batch.append(await self._queue.get())
                 except TimeoutError:
                     break
-            await self._send(batch)
+            try:
+                await self._send(batch)
+            except Exception:  # noqa: BLE001 - a malformed record must not stop the tap for good
+                self._failed.inc(len(batch))
 
     async def _send(self, batch: list[tuple[Any, ...]]) -> None:
         records = [
