@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,3 +64,11 @@ async def serve(config: GatewayConfig, settings: Settings | None = None) -> Asyn
 
 def v2(values: list[float], name: str = "x", **extra: Any) -> dict[str, Any]:
     return {"inputs": [{"name": name, "shape": [len(values)], "datatype": "FP64", "data": values}], **extra}
+
+
+async def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait until ``predicate()`` holds, failing the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)

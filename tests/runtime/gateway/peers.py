@@ -95,25 +95,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ThreadPeer:
-    """A peer served by uvicorn in a thread of this process."""
+class ThreadServer:
+    """An ASGI app served by uvicorn on a loopback port in a thread of this process."""
 
-    def __init__(self, state: PeerState | None = None) -> None:
-        self.state = state or PeerState()
+    def __init__(self, app) -> None:
         config = uvicorn.Config(
-            make_app(self.state), host="127.0.0.1", port=0, log_level="warning",
+            app, host="127.0.0.1", port=0, log_level="warning",
             lifespan="off", timeout_graceful_shutdown=1, access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.url = ""
 
-    def start(self, timeout_s: float = 10.0) -> ThreadPeer:
+    def start(self, timeout_s: float = 10.0):
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("test peer did not start")
+                raise RuntimeError("test server did not start")
             time.sleep(0.005)
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
@@ -122,6 +121,14 @@ class ThreadPeer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+class ThreadPeer(ThreadServer):
+    """A V2 peer whose ``state`` (mode, delay, calls, headers seen) the test reads and changes."""
+
+    def __init__(self, state: PeerState | None = None) -> None:
+        self.state = state or PeerState()
+        super().__init__(make_app(self.state))
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ import asyncio
 import time
 
 from runtime.gateway.shadow import outputs_agree
-from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2, wait_for
 
 
 def _out(data, name="predict", shape=None):
@@ -31,13 +31,6 @@ def _spec(**shadow):
     )
 
 
-async def _wait(predicate, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_shadow_never_changes_or_delays_the_answer(peer):
     primary = peer()
     shadow = peer(mode="slow", delay_s=0.3, offset=1.0)
@@ -48,7 +41,7 @@ async def test_shadow_never_changes_or_delays_the_answer(peer):
             assert time.monotonic() - t0 < 0.25, "the slow shadow delayed the answer"
             assert response.json()["outputs"][0]["data"] == [value]
             assert response.headers["x-ml-serving-variant"] == "v1"
-        await _wait(lambda: client.app.state.gateway.routes["m"].stats.shadows["v2"].compared == 3)
+        await wait_for(lambda: client.app.state.gateway.routes["m"].stats.shadows["v2"].compared == 3)
         report = (await client.get("/rollouts/m/report")).json()
     (s,) = report["shadows"]
     assert (s["mirrored"], s["compared"], s["agreement"], s["errors"]) == (3, 3, 0.0, 0)
@@ -61,12 +54,12 @@ async def test_agreeing_shadow_and_failing_shadow_are_counted(peer):
         for _ in range(4):
             await client.post("/v2/models/m/infer", json=v2([1.0, 2.0]))
         stats = client.app.state.gateway.routes["m"].stats.shadows["v2"]
-        await _wait(lambda: stats.compared == 4)
+        await wait_for(lambda: stats.compared == 4)
         assert stats.agreed == 4
         shadow.state.mode = "fail"
         response = await client.post("/v2/models/m/infer", json=v2([1.0]))
         assert response.status_code == 200 and response.json()["outputs"][0]["data"] == [1.0]
-        await _wait(lambda: stats.errors == 1)
+        await wait_for(lambda: stats.errors == 1)
         text = (await client.get("/metrics")).text
     assert 'ml_serving_gateway_shadow_comparisons_total{agreed="true",model="m",variant="v2"} 4.0' in text
     assert 'ml_serving_gateway_shadow_requests_total{model="m",outcome="error",variant="v2"} 1.0' in text
@@ -81,7 +74,7 @@ async def test_saturated_shadow_drops_and_counts(peer):
         assert all(a.status_code == 200 for a in answers)
         stats = client.app.state.gateway.routes["m"].stats.shadows["v2"]
         assert stats.dropped == 4 and stats.mirrored == 2
-        await _wait(lambda: stats.errors == 2)
+        await wait_for(lambda: stats.errors == 2)
         report = (await client.get("/rollouts/m/report")).json()
     assert report["shadows"][0]["dropped"] == 4
     assert report["shadows"][0]["error_rate"] == 1.0

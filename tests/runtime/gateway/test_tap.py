@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,12 +11,13 @@ from starlette.routing import Route
 
 from runtime.gateway import Settings
 from runtime.wiring import INGEST_PATH, TapBatch
-from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2, wait_for
+from tests.runtime.gateway.peers import ThreadServer
 
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 
 
-class Receiver:
+class Receiver(ThreadServer):
     """A small real ingest endpoint that validates each body as a TapBatch."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
@@ -31,29 +30,13 @@ class Receiver:
             self.batches.append(TapBatch.model_validate_json(await request.body()))
             return Response(orjson.dumps({"accepted": True}), media_type="application/json")
 
-        app = Starlette(routes=[Route(INGEST_PATH, ingest, methods=["POST"])])
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        super().__init__(Starlette(routes=[Route(INGEST_PATH, ingest, methods=["POST"])]))
 
     def __enter__(self) -> Receiver:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "receiver did not start"
-            time.sleep(0.005)
-        self.url = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-        return self
+        return self.start()
 
     def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-async def _wait(predicate, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+        self.stop()
 
 
 async def test_served_rows_reach_the_monitor_in_batches(peer):
@@ -64,7 +47,7 @@ async def test_served_rows_reach_the_monitor_in_batches(peer):
             for i in range(10):
                 body = {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[i, 1], [i, 2]]}]}
                 await client.post("/v2/models/m/infer", json=body, headers={"x-request-id": f"r{i}"})
-            await _wait(lambda: sum(len(b.records) for b in receiver.batches) == 10)
+            await wait_for(lambda: sum(len(b.records) for b in receiver.batches) == 10)
     assert max(len(b.records) for b in receiver.batches) <= 4
     assert len(receiver.batches) >= 3
     first = receiver.batches[0].records[0]
