@@ -31,6 +31,10 @@ async def client(peer):
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": ["a"]}]}', 400, "Input 'x': INT64 data must be numbers"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [null]}]}', 400, "Input 'x'"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}], "extra": 1}', 400, "extra"),
+        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}, {"name": "x", "shape": [1], "datatype": "FP64", "data": [2]}]}', 400, "Input 'x' appears more than once"),
+        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1e30]}]}', 400, "Input 'x'"),
+        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": [3000000000]}]}', 400, "out of range for INT32"),
+        (b'{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP64", "data": []}]}', 400, "negative dimension"),
     ],
 )
 async def test_bad_v2_input_is_400_naming_the_field(client, body, status, needle):
