@@ -96,27 +96,31 @@ class DriftService:
 
     def ingest_batch(self, batch: TapBatch) -> int:
         """Group the records per variant into columns, check them all, then ingest."""
-        groups: dict[tuple[str, str], tuple[dict[str, list[Any]], dict[str, list[Any]]]] = {}
+        groups: dict[tuple[str, str], tuple[dict[str, list[Any]], dict[str, list[Any]], list[int]]] = {}
         for i, record in enumerate(batch.records):
             self.monitor(record.model, record.variant)
             lengths = {len(v) for v in (*record.inputs.values(), *record.outputs.values())}
             if len(lengths) > 1:
                 raise InvalidInput(f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
                                    f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }")
-            inputs, outputs = groups.setdefault((record.model, record.variant), ({}, {}))
+            inputs, outputs, filled = groups.setdefault((record.model, record.variant), ({}, {}, [0]))
             rows = lengths.pop() if lengths else 0
-            _extend(inputs, record.inputs, rows)
-            _extend(outputs, record.outputs, rows)
-            self._remember(record, rows)
+            _extend(inputs, record.inputs, filled[0], rows)
+            _extend(outputs, record.outputs, filled[0], rows)
+            filled[0] += rows
         total = 0
-        for (model, variant), (inputs, outputs) in groups.items():
+        for (model, variant), (inputs, outputs, _) in groups.items():
             total += self.ingest(model, variant, inputs, outputs)
+        for record in batch.records:
+            self._remember(record)
         return total
 
-    def _remember(self, record: Any, rows: int) -> None:
-        if not record.outputs or not rows:
+    def _remember(self, record: Any) -> None:
+        """Keep each served prediction for its delayed label: by request id, or ``{request id}/{row}``."""
+        if not record.outputs:
             return
         values = next(iter(record.outputs.values()))
+        rows = len(values)
         store = self.labels[record.model]
         for i, value in enumerate(values):
             key = record.request_id if rows == 1 else f"{record.request_id}/{i}"
@@ -150,9 +154,9 @@ class DriftService:
             })
 
 
-def _extend(columns: dict[str, list[Any]], record: Mapping[str, list[Any]], rows: int) -> None:
-    """Append one record's rows; a column absent from the record (or new in it) gets ``None``s."""
-    filled = max((len(v) for v in columns.values()), default=0)
+def _extend(columns: dict[str, list[Any]], record: Mapping[str, list[Any]], filled: int, rows: int) -> None:
+    """Append one record's ``rows`` after ``filled`` earlier rows; a column absent from the record
+    (or new in it) gets ``None`` for the rows it lacks."""
     for name, values in record.items():
         columns.setdefault(name, [None] * filled).extend(values)
     for name, values in columns.items():

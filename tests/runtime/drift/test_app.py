@@ -127,3 +127,15 @@ def test_bad_profile_location_is_a_clear_error(tmp_path):
 
     with pytest.raises(ProfileError, match="cannot read"):
         create_app(monitor_config(str(tmp_path), str(tmp_path / "missing.json")))
+
+
+async def test_records_with_different_columns_are_aligned_by_row(client):
+    rows = make_rows(500, seed=5)
+    first = tap(rows, request_id="a", outputs=False)["records"][0]
+    second = tap(rows, request_id="b")["records"][0]
+    del second["inputs"]["score"]
+    response = await client.post(INGEST_PATH, json={"records": [first, second]})
+    assert response.status_code == 202 and response.json() == {"rows": 1_000}
+    last = (await client.get("/status/fraud")).json()["variants"]["v3"]["last"]
+    rows_of = {f["name"]: f["rows"] for f in last["features"] + last["predictions"]}
+    assert rows_of == {"amount": 1_000, "tenure": 1_000, "score": 500, "country": 1_000, "fraud": 500}
