@@ -52,6 +52,8 @@ class LockedVersion(_Lock):
     """The MLflow run that logged the model."""
     git_commit: str
     """Commit of the training code (the run's ``mlflow.source.git.commit`` tag)."""
+    git_dirty: bool | None = None
+    """The training code had uncommitted changes at that commit (None: not recorded)."""
     dataset_digest: str
     """MLflow's digest of the training dataset input."""
     dataset_name: str

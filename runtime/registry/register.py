@@ -116,8 +116,6 @@ def _trusted_types(model: Any) -> list[str]:
     return sorted(set(skops.io.get_untrusted_types(data=skops.io.dumps(model))))
 
 
-
-
 def register_model(
     model: Any,
     *,

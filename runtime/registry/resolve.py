@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from runtime.errors import LockError
 from runtime.registry.lock import LockedVersion, ModelLock, lock_command, stack_uris, storage_location
-from runtime.registry.register import DATASET_CONTEXT, DATASET_SOURCE_TAG, GIT_COMMIT_TAG, PROFILE_ARTIFACT
+from runtime.registry.register import DATASET_CONTEXT, DATASET_SOURCE_TAG, GIT_COMMIT_TAG, GIT_DIRTY_TAG, PROFILE_ARTIFACT
 from runtime.spec import StackSpec, parse_model_uri
 
 __all__ = ["resolve_lock", "FAST_FAIL_ENV"]
@@ -99,6 +99,7 @@ def _resolve_one(client, spec: StackSpec, model: str, uri: str, destination: str
         alias=parsed.alias,
         run_id=run.info.run_id,
         git_commit=commit,
+        git_dirty={"true": True, "false": False}.get(run.data.tags.get(GIT_DIRTY_TAG, "")),
         dataset_digest=digest,
         dataset_name=dataset_name,
         dataset_source=source,

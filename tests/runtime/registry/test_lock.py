@@ -15,7 +15,7 @@ import yaml
 
 from runtime.errors import LockError
 from runtime.registry.lock import check_lock, lock_path, read_lock
-from runtime.registry.register import GIT_COMMIT_TAG
+from runtime.registry.register import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 from runtime.registry.resolve import resolve_lock
 from runtime.registry.server import free_port
 from runtime.spec import StackSpec, read_stack_config, validate_config
@@ -121,6 +121,7 @@ def locked(registry, tmp_path_factory) -> Path:
 
 def test_lock_pins_versions_and_alias_with_their_lineage(registry, locked):
     lock = read_lock("e2e", locked)
+    client = mlflow.MlflowClient(tracking_uri=registry.url, registry_uri=registry.url)
     assert lock.stack_uris == ["models:/fraud/1", "models:/fraud/2", "models:/fraud@challenger"]
     challenger = lock.versions["models:/fraud@challenger"]
     assert (challenger.version, challenger.alias) == (3, "challenger")
@@ -130,6 +131,7 @@ def test_lock_pins_versions_and_alias_with_their_lineage(registry, locked):
             registered.version, registered.run_id, registered.git_commit, registered.dataset_digest, registered.artifact_uri
         ), uri
         assert pinned.dataset_source == registered.dataset_source
+        assert pinned.git_dirty == (client.get_run(pinned.run_id).data.tags[GIT_DIRTY_TAG] == "true"), uri
         assert pinned.profile_uri.endswith(f"{registered.run_id}/artifacts/reference_profile.json")
 
 
