@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--monitor-port", type=int)
     parser.add_argument("--model-server-base-port", type=int)
     parser.add_argument("--ready-timeout", type=float, help="seconds each part may take to become ready")
-    parser.add_argument("--train-rows", type=int, help="rows per demo model version when training (default: the script's)")
+    parser.add_argument("--train-rows", type=int, help="rows per demo model version when training")
     parser.add_argument("--demo-seconds", type=float, default=60.0, help="how long `demo` replays traffic")
     return parser
 

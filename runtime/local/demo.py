@@ -77,7 +77,10 @@ async def _watch_drift(client: httpx.AsyncClient, url: str, started: float, drif
                 now = time.monotonic()
                 tally.drift_flagged_at = now - started
                 drifted = [f["name"] for f in last.get("features", []) if f.get("drifted")]
-                when = f"{now - drift_from:.0f} s after the drift began" if now >= drift_from else "before the drift began: a false alarm"
+                if now >= drift_from:
+                    when = f"{now - drift_from:.0f} s after the drift began"
+                else:
+                    when = "before the drift began: a false alarm"
                 tally.drift_detail = f"variant {variant}, {when}; drifted: {', '.join(drifted) or '-'}"
                 print(f"  >> drift flagged at t={tally.drift_flagged_at:.0f} s on {tally.drift_detail}", flush=True)
                 return
@@ -91,12 +94,15 @@ async def _replay(layout: Layout, model: str, seconds: float, headers: dict[str,
     drift_from = started + seconds / 2
     limits = httpx.Limits(max_connections=_WORKERS + 2)
     async with httpx.AsyncClient(timeout=10.0, limits=limits, trust_env=False) as client:
-        watcher = asyncio.create_task(_watch_drift(client, f"{layout.monitor_url}/status/{model}", started, drift_from, tally))
+        status_url = f"{layout.monitor_url}/status/{model}"
+        watcher = asyncio.create_task(_watch_drift(client, status_url, started, drift_from, tally))
         for number, (phase, pool) in enumerate(phases):
             until = started + seconds / 2 * (number + 1)
             print(f"phase {number + 1}: {phase} traffic for {seconds / 2:.0f} s ...", flush=True)
-            workers = [asyncio.create_task(_worker(client, url, pool, until, tally, seed=i + 10 * number, headers=headers))
-                       for i in range(_WORKERS)]
+            workers = [
+                asyncio.create_task(_worker(client, url, pool, until, tally, seed=i + 10 * number, headers=headers))
+                for i in range(_WORKERS)
+            ]
             while time.monotonic() < until:
                 await asyncio.sleep(min(5.0, max(0.0, until - time.monotonic())))
                 print(f"  t={time.monotonic() - started:4.0f} s  requests {tally.requests}  split {tally.split()}  "
@@ -134,7 +140,8 @@ def _summarize(layout: Layout, model: str, tally: Tally, report: dict[str, Any],
         print(f"  note                most answers were fallbacks: the model servers did not answer within the "
               f"{budget:g} ms budget (a busy machine? see `uptime` and {layout.logs_dir})")
     for variant, state in status.items():
-        print(f"  drift monitor {variant:<6}rows seen {state.get('rows_seen', 0)}, windows compared {state.get('windows', 0)}")
+        rows, windows = state.get("rows_seen", 0), state.get("windows", 0)
+        print(f"  drift monitor {variant:<6}rows seen {rows}, windows compared {windows}")
     if tally.drift_flagged_at is not None:
         print(f"  drift flagged       at t={tally.drift_flagged_at:.0f} s on {tally.drift_detail}")
     else:
@@ -158,12 +165,15 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
     else:
         platform = LocalPlatform(layout, train_rows=train_rows)
         if "gateway" in platform.missing:
-            print(f"error: the demo needs the gateway, which is not in this checkout ({', '.join(platform.missing)} missing)")
+            missing = ", ".join(platform.missing)
+            print(f"error: the demo needs the gateway, which is not in this checkout ({missing} missing)")
             return 1
         platform.up()
     try:
         token_file = layout.state_dir / "gateway-token"
-        headers = {"authorization": f"Bearer {token_file.read_text().strip()}"} if layout.spec.platform.gateway.auth_required else {}
+        headers = {}
+        if layout.spec.platform.gateway.auth_required:
+            headers["authorization"] = f"Bearer {token_file.read_text().strip()}"
         tally = asyncio.run(_replay(layout, model, seconds, headers))
         report = _get_json(f"{layout.gateway_url}/rollouts/{model}/report", headers)
         status = _get_json(f"{layout.monitor_url}/status/{model}", {}).get("variants", {})

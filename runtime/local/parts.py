@@ -69,7 +69,10 @@ def model_server_part(layout: Layout, slot: VariantSlot) -> PartSpec:
         ready_path="/v2/health/ready",
         env={"MLFLOW_TRACKING_URI": layout.tracking_uri},
         cwd=REPO_ROOT,
-        port_hint="model servers take consecutive ports from --model-server-base-port (ML_SERVING_LOCAL_MODEL_SERVER_BASE_PORT)",
+        port_hint=(
+            "model servers take consecutive ports from --model-server-base-port "
+            "(ML_SERVING_LOCAL_MODEL_SERVER_BASE_PORT)"
+        ),
     )
 
 

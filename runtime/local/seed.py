@@ -70,13 +70,15 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
                 "--model-name", name, "--versions", str(count)]
         if rows:
             argv += ["--rows", str(rows)]
-        say(f"  training {name} versions {have + 1}..{count} with {TRAINING_SCRIPT.relative_to(REPO_ROOT)} (log: {log_path}) ...")
+        script = TRAINING_SCRIPT.relative_to(REPO_ROOT)
+        say(f"  training {name} versions {have + 1}..{count} with {script} (log: {log_path}) ...")
         started = time.monotonic()
         with log_path.open("ab") as log:
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=600)
         if result.returncode != 0:
             raise SeedError(
-                f"training {name} failed with code {result.returncode}\n--- last lines of {log_path} ---\n{log_tail(log_path)}"
+                f"training {name} failed with code {result.returncode}\n"
+                f"--- last lines of {log_path} ---\n{log_tail(log_path)}"
             )
         trained[name] = count - have
         say(f"  registered {name} versions {have + 1}..{count} with lineage in {time.monotonic() - started:.1f} s")
@@ -85,7 +87,9 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
         try:
             client.get_model_version_by_alias(name, alias)
         except Exception as exc:  # MlflowException: the registry says the alias does not exist
-            raise SeedError(f"models:/{name}@{alias} does not exist in the local registry; set the alias or use a version") from exc
+            raise SeedError(
+                f"models:/{name}@{alias} does not exist in the local registry; set the alias or name a version"
+            ) from exc
     return trained
 
 
@@ -110,7 +114,8 @@ def download_profiles(layout: Layout, say: Callable[[str], None] = print) -> dic
                     tracking_uri=layout.tracking_uri,
                 )
             except Exception as exc:  # the run has no profile: the monitor cannot watch this variant
-                say(f"  warning: {variant.model} has no {PROFILE_ARTIFACT} ({type(exc).__name__}); no drift checks for it")
+                reason = type(exc).__name__
+                say(f"  warning: {variant.model} has no {PROFILE_ARTIFACT} ({reason}); no drift checks for it")
                 continue
             profiles.setdefault(model, {})[variant.variant_name] = str(Path(path))
     return profiles

@@ -39,7 +39,8 @@ def v2_request(frame: pd.DataFrame, request_id: str | None = None) -> dict[str, 
         values = frame[name].to_numpy()
         if values.dtype == object or values.dtype.kind in "OSU" or not isinstance(values.dtype, np.dtype):
             values = values.astype(object)
-        inputs.append({"name": str(name), "datatype": datatype_of(values.dtype), "shape": [len(frame)], "data": values.tolist()})
+        datatype = datatype_of(values.dtype)
+        inputs.append({"name": str(name), "datatype": datatype, "shape": [len(frame)], "data": values.tolist()})
     body: dict[str, Any] = {"inputs": inputs}
     if request_id:
         body["id"] = request_id

@@ -9,7 +9,8 @@ from runtime.wiring import GatewayConfig, MonitorConfig
 
 
 def _layout(tmp_path) -> Layout:
-    return Layout.resolve(load_stack("local"), LocalSettings(state_dir=tmp_path, gateway_port=18080, model_server_base_port=19000))
+    settings = LocalSettings(state_dir=tmp_path, gateway_port=18080, model_server_base_port=19000)
+    return Layout.resolve(load_stack("local"), settings)
 
 
 def test_written_configs_wire_each_variant_to_its_model_server(tmp_path) -> None:

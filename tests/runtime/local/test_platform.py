@@ -91,7 +91,8 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         _wait(lambda: READY_LINE in output.read_text() or up.poll() is not None, 600, "the platform was not ready")
         text = output.read_text()
         assert up.poll() is None, text
-        for part in ("mlflow", "model-server fraud/v1", "model-server fraud/v2", "model-server fraud/v3", "gateway", "drift monitor"):
+        servers = [f"model-server fraud/{v}" for v in ("v1", "v2", "v3")]
+        for part in ("mlflow", *servers, "gateway", "drift monitor"):
             assert f"{part} ready in" in text, text
         assert "training fraud versions 1..3" in text and "registered fraud versions 1..3 with lineage" in text
         started = psutil.Process(up.pid).children(recursive=True)
@@ -120,10 +121,11 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
 
             status = _wait(counted, 30, f"the drift monitor did not count {served_rows}")
             assert status["v3"]["rows_seen"] == 0, "the monitor is fed what was served, not the shadow's mirror"
-            report = _wait(
-                lambda: (r := client.get(f"{gateway}/rollouts/fraud/report").json())["shadows"][0]["mirrored"] > 0 and r,
-                30, "the shadow got no mirrored request",
-            )
+            def mirrored():
+                report = client.get(f"{gateway}/rollouts/fraud/report").json()
+                return report if report["shadows"][0]["mirrored"] > 0 else None
+
+            report = _wait(mirrored, 30, "the shadow got no mirrored request")
             assert report["shadows"][0]["variant"] == "v3"
 
         # What a second start does first: find the versions registered and train nothing.
