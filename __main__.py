@@ -12,6 +12,7 @@ from components.gateway import Gateway, GatewayArgs
 from components.mesh import Mesh, MeshArgs
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.monitor import DriftMonitor, DriftMonitorArgs
+from components.predictor_identity import PredictorIdentity
 from components.rollout import ModelRollout, ModelRolloutArgs
 from components.serving import Serving, ServingArgs
 from runtime.registry.lock import load_checked_lock
@@ -42,13 +43,15 @@ serving = Serving(
     "serving", ServingArgs(platform.versions, cluster, platform.images.runtime, mlflow.url, depends_on=tuple(mesh.ready))
 )
 k8s_args = {"namespace": namespace.metadata["name"], "provider": provider}
+predictors = PredictorIdentity("predictors", cluster, artifacts)
 rollouts = {
     name: ModelRollout(
         f"rollout-{name}",
         ModelRolloutArgs(
             name, model, lock, **k8s_args,
             artifacts_destination=artifacts.artifacts_destination if artifacts else None,
-            depends_on=(serving.serving_runtime, *mesh.ready),
+            service_account_name=predictors.name,
+            depends_on=(serving.serving_runtime, predictors.service_account, *mesh.ready),
         ),
     )
     for name, model in spec.models.items()

@@ -85,8 +85,10 @@ class ModelRolloutArgs:
     artifacts_destination: pulumi.Input[str] | None = None
     """The MLflow server's artifacts destination (``s3://<bucket>/mlflow``): ``mlflow-artifacts:/``
     URIs in the lock are served from there."""
+    service_account_name: str | None = None
+    """Service account of the predictors (read access to the artifacts, e.g. through IRSA)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
-    """What must exist first: the serving runtime, the mesh."""
+    """What must exist first: the serving runtime, the mesh, the predictors' service account."""
 
 
 class ModelRollout(pulumi.ComponentResource):
@@ -139,6 +141,8 @@ class ModelRollout(pulumi.ComponentResource):
             # Pod labels: the AuthorizationPolicy selects the model's predictor pods by them.
             "labels": self._labels(args, variant),
         }
+        if args.service_account_name:
+            predictor["serviceAccountName"] = args.service_account_name
         if resources.gpu > 0:
             limits["nvidia.com/gpu"] = str(resources.gpu)
             key, value, effect = GPU_TAINT

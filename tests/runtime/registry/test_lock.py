@@ -157,6 +157,12 @@ def test_render_serves_exactly_the_locked_versions(registry, locked):
         storage = resource["inputs"]["spec"]["predictor"]["model"]["storageUri"]
         assert storage.startswith("s3://") and storage.endswith(registered.artifact_uri.removeprefix("mlflow-artifacts:")), resource["urn"]
     assert services["fraud-challenger"]["inputs"]["metadata"]["annotations"][f"{P}model-alias"] == "challenger"
+    # Predictors fetch from the bucket as a read-only identity.
+    for resource in services.values():
+        assert resource["inputs"]["spec"]["predictor"]["serviceAccountName"] == "ml-serving-predictor", resource["urn"]
+    [policy] = [r for r in document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy" and "predictor" in r["name"]]
+    actions = {a for statement in json.loads(policy["inputs"]["policy"])["Statement"] for a in [statement["Action"]]}
+    assert actions == {"s3:GetObject", "s3:ListBucket"}, policy["urn"]
     [config_map] = [
         r for r in document["resources"]
         if r["type"] == "kubernetes:core/v1:ConfigMap" and "gateway.json" in (r["inputs"].get("data") or {})
