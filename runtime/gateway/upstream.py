@@ -39,7 +39,14 @@ class AiohttpUpstream:
     def __init__(self, base_url: str, max_connections: int) -> None:
         self.base_url = base_url.rstrip("/")
         connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        # No cookie jar and no automatic headers: both cost time on every call and a model
+        # server needs neither.
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+        )
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
