@@ -8,6 +8,7 @@ message naming the stack, the model, the URI and what to do.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -36,6 +37,15 @@ def _fast_fail() -> Iterator[None]:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
+
+
+def _reason(exc: BaseException) -> str:
+    """The gist of a failed request: MLflow wraps the connection error in a long message."""
+    text = " ".join(str(exc).split())
+    cause = re.search(r"Caused by (\w+)", text)
+    if cause:
+        return f"connection failed ({cause[1]})"
+    return text if len(text) <= 200 else f"{text[:200]}..."
 
 
 def _dataset(run, where: str, stack: str) -> tuple[str, str, str]:
@@ -125,7 +135,7 @@ def resolve_lock(
         try:
             client.search_registered_models(max_results=1)
         except (MlflowException, OSError) as exc:
-            reason = " ".join(str(exc).split())[:200]
+            reason = _reason(exc)
             models = ", ".join(sorted(spec.models))
             raise LockError(
                 f"stack '{spec.stack}': cannot reach the MLflow registry at {tracking_uri} "
