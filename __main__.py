@@ -56,7 +56,10 @@ rollouts = {
     )
     for name, model in spec.models.items()
 }
-monitor = DriftMonitor("drift", DriftMonitorArgs(spec, lock, **k8s_args, mlflow_url=mlflow.url))
+monitor = DriftMonitor(
+    "drift",
+    DriftMonitorArgs(spec, lock, **k8s_args, mlflow_url=mlflow.url, webhook_url=config.get_secret("alertWebhookUrl")),
+)
 gateway = Gateway(
     "gateway",
     GatewayArgs(

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,12 +24,28 @@ from runtime.registry.lock import ModelLock
 from runtime.spec import StackSpec
 from runtime.wiring import MonitorConfig
 
-__all__ = ["DriftMonitor", "DriftMonitorArgs", "monitor_config", "MONITOR_NAME", "MONITOR_PORT", "STATE_DIR"]
+__all__ = [
+    "DriftMonitor",
+    "DriftMonitorArgs",
+    "monitor_config",
+    "alert_rules",
+    "MONITOR_NAME",
+    "MONITOR_PORT",
+    "STATE_DIR",
+    "ALERT_RULES_FILE",
+]
 
 MONITOR_NAME = "ml-serving-drift"
 MONITOR_PORT = 8090
 STATE_DIR = "/var/lib/ml-serving/drift"
 CONFIG_MOUNT = "/etc/ml-serving/monitor"
+ALERT_RULES_FILE = Path(__file__).resolve().parent.parent / "runtime" / "drift" / "alerts.yaml"
+"""The alert rules shipped with the monitor; the same file promtool tests."""
+
+
+def alert_rules() -> dict:
+    """The rule groups of ``ALERT_RULES_FILE``, as a PrometheusRule's spec."""
+    return {"groups": yaml.safe_load(ALERT_RULES_FILE.read_text())["groups"]}
 
 
 def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:
@@ -51,6 +70,8 @@ class DriftMonitorArgs:
     provider: pulumi.ProviderResource | None = None
     mlflow_url: pulumi.Input[str] | None = None
     """Tracking server the monitor downloads reference profiles through."""
+    webhook_url: pulumi.Input[str] | None = None
+    """Where the monitor POSTs an event on the transition into drift (a Pulumi secret)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -59,6 +80,8 @@ class DriftMonitor(pulumi.ComponentResource):
     state: k8s.core.v1.PersistentVolumeClaim
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
+    webhook: k8s.core.v1.Secret | None
+    rules: pulumi.CustomResource | None
     url: pulumi.Output[str]
     """In-cluster base URL the gateway's tap posts to."""
 
@@ -81,6 +104,20 @@ class DriftMonitor(pulumi.ComponentResource):
             opts=child,
         )
         env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
+        self.webhook = None
+        if args.webhook_url is not None:
+            self.webhook = k8s.core.v1.Secret(
+                f"{name}-webhook",
+                metadata={"name": f"{MONITOR_NAME}-webhook", **meta},
+                string_data={"url": pulumi.Output.secret(args.webhook_url)},
+                opts=child,
+            )
+            env.append(
+                {
+                    "name": "ML_SERVING_DRIFT_WEBHOOK_URL",
+                    "valueFrom": {"secretKeyRef": {"name": f"{MONITOR_NAME}-webhook", "key": "url"}},
+                }
+            )
         mounts = [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}, {"name": "state", "mountPath": STATE_DIR}]
         container = runtime_container(
             "drift", args.spec.platform.images.runtime, "runtime.drift", f"{CONFIG_MOUNT}/monitor.json",
@@ -114,5 +151,16 @@ class DriftMonitor(pulumi.ComponentResource):
             spec={"selector": labels, "ports": [{"name": "http", "port": MONITOR_PORT, "targetPort": MONITOR_PORT, "protocol": "TCP"}]},
             opts=child,
         )
+        self.rules = None
+        if settings.prometheus_rule:
+            # Prometheus (operator) evaluates the same rules the project tests with promtool.
+            self.rules = k8s.apiextensions.CustomResource(
+                f"{name}-alerts",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata={"name": f"{MONITOR_NAME}-alerts", **meta},
+                spec=alert_rules(),
+                opts=child,
+            )
         self.url = pulumi.Output.concat("http://", MONITOR_NAME, ".", args.namespace, ".svc.cluster.local:", str(MONITOR_PORT))
         self.register_outputs({"url": self.url, "configChecksum": checksum})

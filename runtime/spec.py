@@ -426,6 +426,9 @@ class GatewaySettings(_Spec):
 class MonitorSettings(_Spec):
     storage_gb: Annotated[int, Field(ge=1)] = 5
     resources: Resources = Resources(cpu="500m", memory="1Gi")
+    prometheus_rule: bool = False
+    """Ship the drift alert rules (runtime/drift/alerts.yaml) as a PrometheusRule; needs the
+    Prometheus Operator's CRDs in the cluster (kube-prometheus-stack)."""
 
 
 class Local(_Spec):
