@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from runtime.errors import LockError
-from runtime.spec import STACKS_DIR, StackSpec
+from runtime.spec import STACKS_DIR, StackSpec, parse_model_uri
 
 __all__ = [
     "LockedVersion",
@@ -143,13 +143,37 @@ def check_lock(spec: StackSpec, lock: ModelLock) -> None:
                 f"models.{spec.stack}.lock.json; run `{lock_command(spec.stack)}`"
             )
     current = sorted(uri for _, uri in named)
-    if lock.stack != spec.stack or lock.stack_uris != current:
+    if lock.format != LOCK_FORMAT:
+        raise LockError(
+            f"stack '{spec.stack}': models.{spec.stack}.lock.json has format {lock.format}; this version reads "
+            f"format {LOCK_FORMAT}; run `{lock_command(spec.stack)}`"
+        )
+    for model, uri in named:
+        _check_entry(spec.stack, model, uri, lock.versions[uri])
+    if lock.stack != spec.stack or lock.stack_uris != current or set(lock.versions) != set(current):
         gone = sorted(set(lock.stack_uris) - set(current)) or sorted(set(lock.versions) - set(current))
         models = ", ".join(sorted(spec.models))
         raise LockError(
             f"stack '{spec.stack}': models.{spec.stack}.lock.json is older than the stack file "
             f"(it was locked for {', '.join(gone) or lock.stack_uris}, which the stack file no longer names; "
             f"models {models}); run `{lock_command(spec.stack)}`"
+        )
+
+
+def _check_entry(stack: str, model: str, uri: str, entry: LockedVersion) -> None:
+    """An entry must pin the URI it is filed under: a hand-edited lock must not deploy another model."""
+    parsed = parse_model_uri(uri)
+    wrong = []
+    if entry.uri != uri:
+        wrong.append(f"uri {entry.uri!r}")
+    if entry.name != parsed.name:
+        wrong.append(f"name {entry.name!r}")
+    if parsed.version is not None and entry.version != parsed.version:
+        wrong.append(f"version {entry.version}")
+    if wrong:
+        raise LockError(
+            f"stack '{stack}': model '{model}': the lock entry for {uri} records {', '.join(wrong)}, which is not "
+            f"what {uri} names; run `{lock_command(stack)}`"
         )
 
 
