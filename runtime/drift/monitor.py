@@ -133,11 +133,16 @@ class VariantMonitor:
         }
         if set(features) != set(self.features) or set(predictions) != set(self.predictions):
             raise ValueError("persisted columns differ from the reference profile's")
+        # Read everything before changing anything: a state that fails half-way leaves this monitor as it was.
+        feature_rows, prediction_rows = RowSampler(self.reservoir, 0), RowSampler(self.reservoir, 0)
+        feature_rows.load(data["feature_rows"])
+        prediction_rows.load(data["prediction_rows"])
+        rows_seen, windows_done = int(data["rows_seen"]), int(data["windows_done"])
+        window_rows = int(data["window_rows"])
+        last = WindowReport.from_dict(data["last"]) if data.get("last") else None
+        history = deque(data.get("history", []), maxlen=HISTORY)
+        last_counts = {str(k): [int(c) for c in v] for k, v in data.get("last_counts", {}).items()}
         self.features, self.predictions = features, predictions
-        self.feature_rows.load(data["feature_rows"])
-        self.prediction_rows.load(data["prediction_rows"])
-        self.rows_seen, self.windows_done = int(data["rows_seen"]), int(data["windows_done"])
-        self.window_rows = int(data["window_rows"])
-        self.last = WindowReport.from_dict(data["last"]) if data.get("last") else None
-        self.history = deque(data.get("history", []), maxlen=HISTORY)
-        self.last_counts = {str(k): [int(c) for c in v] for k, v in data.get("last_counts", {}).items()}
+        self.feature_rows, self.prediction_rows = feature_rows, prediction_rows
+        self.rows_seen, self.windows_done, self.window_rows = rows_seen, windows_done, window_rows
+        self.last, self.history, self.last_counts = last, history, last_counts

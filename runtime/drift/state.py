@@ -8,10 +8,13 @@ itself survives a power cut. A crash at any point leaves either the old or the n
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 __all__ = ["STATE_FORMAT_VERSION", "atomic_write", "state_path", "save_state", "load_state"]
 
@@ -53,6 +56,9 @@ def load_state(state_dir: str | os.PathLike[str], model: str, variant: str) -> d
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
+        return None
+    except ValueError as exc:  # not JSON, or not UTF-8: written by something else; never block start-up
+        log.warning("state file %s is unreadable (%s); starting afresh", path, exc)
         return None
     if not isinstance(data, dict) or data.get("format_version") != STATE_FORMAT_VERSION:
         return None

@@ -58,3 +58,19 @@ def test_a_missing_input_counts_as_missing(reference):
     monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=10))
     monitor.ingest({"amount": np.ones(4)})
     assert monitor.features["score"].missing == 4 and monitor.features["amount"].rows == 4
+
+
+def test_a_state_that_fails_half_way_leaves_the_monitor_as_it_was(reference):
+    donor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=5_000), reservoir=2_000)
+    inputs, outputs = next(_batches(1))
+    donor.ingest(inputs, outputs)
+    broken = donor.to_dict()
+    del broken["feature_rows"]
+
+    fresh = VariantMonitor("fraud", "v3", reference, Drift(window_rows=5_000), reservoir=2_000)
+    before = json.dumps(fresh.to_dict(), sort_keys=True)
+    with pytest.raises(KeyError):
+        fresh.restore(broken)
+    assert json.dumps(fresh.to_dict(), sort_keys=True) == before
+    fresh.restore(donor.to_dict())
+    assert fresh.rows_seen == donor.rows_seen == 2_500

@@ -30,3 +30,9 @@ def test_a_crash_mid_write_leaves_the_old_state_whole(tmp_path, monkeypatch):
 def test_unknown_state_version_is_ignored(tmp_path):
     atomic_write(state_path(tmp_path, "fraud", "v3"), json.dumps({"format_version": 99}).encode())
     assert load_state(tmp_path, "fraud", "v3") is None
+
+
+@pytest.mark.parametrize("garbage", [b'{"format_version": 1, "rows_se', b"\xff\xfe not utf-8", b""])
+def test_an_unreadable_state_file_is_ignored_not_fatal(tmp_path, garbage):
+    atomic_write(state_path(tmp_path, "fraud", "v3"), garbage)
+    assert load_state(tmp_path, "fraud", "v3") is None
