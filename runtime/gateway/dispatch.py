@@ -120,7 +120,9 @@ class ModelRoute:
                 reason = "timeout"
             except UpstreamError as exc:
                 reason = exc.reason
-            except asyncio.CancelledError:
+            except BaseException:
+                # Cancelled, refused by the model server (4xx), or a client fault nobody foresaw:
+                # a half-open breaker's probe slot must not stay taken, or the variant is never probed again.
                 target.breaker.release()
                 raise
             else:
