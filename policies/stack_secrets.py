@@ -12,8 +12,8 @@ from policies.rule import ReportViolation, StackFileArgs
 
 __all__ = ["SECRET_KEY", "names_secret", "no_plaintext_secrets"]
 
-SECRET_KEY = re.compile(r"password|passwd|token|secret|access[-_]?key|private[-_]?key|api[-_]?key|credential", re.I)
-"""What a key's last segment says when its value must be a secret."""
+SECRET_KEY = re.compile(r"password|passwd|token|secret|access[-_]?key|private[-_]?key|api[-_]?key|credential|webhook", re.I)
+"""What a key's last segment says when its value must be a secret (a webhook URL carries its own token)."""
 
 
 def names_secret(key: str) -> bool:

@@ -57,7 +57,8 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
 
     @app.get("/v2/health/ready")
     async def ready() -> Response:
-        return json_response({"ready": bool(gw.routes) or not config.models})
+        is_ready = bool(gw.routes) or not config.models
+        return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:

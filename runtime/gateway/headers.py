@@ -13,10 +13,11 @@ VARIANT = "x-ml-serving-variant"
 FALLBACK = "x-ml-serving-fallback"
 """Response header, on fallback answers only: why the fallback answered."""
 
+# ``authorization`` is deliberately absent: the client's bearer token is the gateway's own
+# credential, and predictors (shadows included) are authorized by mesh identity, not by it.
 FORWARDABLE_HEADERS = frozenset(
     {
         REQUEST_ID,
-        "authorization",
         "traceparent",
         "tracestate",
         "baggage",

@@ -22,6 +22,7 @@ def file_args(config: dict, secret_keys: set[str] = frozenset()) -> StackFileArg
         ("ml-serving:gatewayTokens", True),
         ("ml-serving:mlflowAdminPassword", True),
         ("db:api_key", True),
+        ("ml-serving:alertWebhookUrl", True),
         ("aws:region", False),
         ("ml-serving:models", False),
         ("routing:stickyKey", False),

@@ -15,7 +15,6 @@ def test_only_allowlisted_headers_are_forwarded():
     }
     out = forward_headers(incoming, "rid-1")
     assert out == {
-        "authorization": "Bearer t",
         "traceparent": "00-abc-def-01",
         "x-b3-traceid": "abc",
         REQUEST_ID: "rid-1",
@@ -37,3 +36,15 @@ async def test_request_id_reaches_the_model_server_and_the_client(peer):
     assert response.headers["x-request-id"] == "r-42"
     assert p.state.headers[-1]["x-request-id"] == "r-42"
     assert "cookie" not in p.state.headers[-1]
+
+
+async def test_the_gateways_bearer_token_never_reaches_a_model_server(peer, monkeypatch):
+    monkeypatch.setenv("ML_SERVING_GATEWAY_TOKENS", "s3cret-token")
+    p = peer()
+    spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}])
+    config = gateway_config(spec, {"v1": p.url}).model_copy(update={"auth_required": True})
+    async with serve(config) as client:
+        response = await client.post("/v2/models/m/infer", json=v2([1.0]), headers={"authorization": "Bearer s3cret-token"})
+    assert response.status_code == 200, response.text
+    assert p.state.headers, "the model server saw no request"
+    assert all("s3cret-token" not in " ".join(h.values()) for h in p.state.headers)
