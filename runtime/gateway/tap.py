@@ -40,6 +40,8 @@ class DriftTap:
         self._full = metrics.tap_records.labels("dropped_full")
         self._failed = metrics.tap_records.labels("dropped_error")
         self._task: asyncio.Task[None] | None = None
+        self._pending: list[tuple[Any, ...]] = []
+        """Records taken off the queue and not yet sent (the batch being gathered or sent)."""
         self._session: aiohttp.ClientSession | None = None
 
     def offer(self, model: str, variant: str, request_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> None:
@@ -62,13 +64,16 @@ class DriftTap:
             except asyncio.CancelledError:
                 pass
             self._task = None
-            batch = self._take_ready(self._batch_size)
-            if batch:
-                try:
-                    async with asyncio.timeout(flush_timeout_s):
+            # Send what the cancelled task held and everything still queued; count what cannot go.
+            batch, self._pending = self._pending, []
+            try:
+                async with asyncio.timeout(flush_timeout_s):
+                    while batch or not self._queue.empty():
+                        batch = batch or self._take_ready(self._batch_size)
                         await self._send(batch)
-                except TimeoutError:
-                    self._failed.inc(len(batch))
+                        batch = []
+            except TimeoutError:
+                self._failed.inc(len(batch) + self._queue.qsize())
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -81,7 +86,7 @@ class DriftTap:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            batch = self._pending = [await self._queue.get()]
             flush_at = time.monotonic() + self._flush_interval_s
             while len(batch) < self._batch_size:
                 batch += self._take_ready(self._batch_size - len(batch))
@@ -97,6 +102,7 @@ class DriftTap:
                 await self._send(batch)
             except Exception:  # noqa: BLE001 - a malformed record must not stop the tap for good
                 self._failed.inc(len(batch))
+            self._pending = []
 
     async def _send(self, batch: list[tuple[Any, ...]]) -> None:
         records = [

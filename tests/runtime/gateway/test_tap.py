@@ -71,3 +71,22 @@ async def test_dead_or_slow_monitor_never_slows_requests(peer):
                 text = (await client.get("/metrics")).text
                 dropped = [line for line in text.splitlines() if line.startswith("ml_serving_gateway_tap_records_total{outcome=\"dropped")]
                 assert sum(float(line.split()[-1]) for line in dropped) > 0, text
+
+
+async def test_closing_the_tap_sends_what_it_held_and_what_was_queued():
+    from runtime.gateway.metrics import GatewayMetrics
+    from runtime.gateway.tap import DriftTap
+
+    with Receiver() as receiver:
+        metrics = GatewayMetrics()
+        # A long flush window: the background task is still gathering its batch when the tap closes.
+        tap = DriftTap(receiver.url, metrics, batch_size=4, flush_interval_s=30.0)
+        tap.start()
+        tensors = [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]
+        for i in range(10):
+            tap.offer("m", "v1", f"r{i}", tensors, [])
+        await asyncio.sleep(0)  # let the task take its first records off the queue
+        await tap.aclose(flush_timeout_s=5.0)
+    ids = sorted(r.request_id for b in receiver.batches for r in b.records)
+    assert ids == sorted(f"r{i}" for i in range(10))
+    assert metrics.registry.get_sample_value("ml_serving_gateway_tap_records_total", {"outcome": "sent"}) == 10
