@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import MLServingError, SpecError
-from runtime.spec import PROJECT, SECRET_PLACEHOLDER, STACKS_DIR, read_stack_config, stack_file, validate_config
+from runtime.spec import PROJECT, SECRET_PLACEHOLDER, STACKS_DIR, existing_stack_file, read_stack_config, validate_config
 
-__all__ = ["render", "main", "ROOT"]
+__all__ = ["render", "main", "ROOT", "display_path", "project_error"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,12 +53,9 @@ def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
 
     from components.mocks import RecordingMonitor, RenderMocks
 
-    path = stack_file(stack, stacks_dir)
-    if not path.exists():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
-        raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
+    path = existing_stack_file(stack, stacks_dir)
     config, secret_keys = read_stack_config(path)
-    validate_config(config, stack, _display(path))
+    validate_config(config, stack, display_path(path))
 
     pulumi.runtime.set_all_config(_config_strings(config), sorted(secret_keys))
     mocks = RenderMocks()
@@ -99,14 +96,15 @@ def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
     }
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
 
-def _unwrap(exc: BaseException) -> MLServingError | None:
+def project_error(exc: BaseException) -> MLServingError | None:
+    """The project error behind ``exc`` (Pulumi wraps what the program raised), if any."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -124,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         document = render(args.stack, args.stacks_dir)
     except Exception as exc:  # noqa: BLE001 - one line per problem, never a traceback
-        error = _unwrap(exc)
+        error = project_error(exc)
         if error is None:
             print(f"render failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1

@@ -30,8 +30,9 @@ from pulumi_policy import (
 
 from policies.catalog import RULES
 from policies.rule import CONFIG_DIR, PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation, load_policy_config
-from runtime.errors import MLServingError, SpecError
-from runtime.spec import STACKS_DIR, StackSpec, read_stack_config, stack_file, validate_config
+from components.render import display_path, project_error
+from runtime.errors import SpecError
+from runtime.spec import STACKS_DIR, StackSpec, existing_stack_file, read_stack_config, stack_file, validate_config
 
 __all__ = ["LoadedStack", "load", "evaluate", "check_stack", "main"]
 
@@ -49,43 +50,22 @@ class LoadedStack:
     document: Mapping[str, Any]
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _unwrap(exc: BaseException) -> MLServingError | None:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, MLServingError):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
     """Read, validate and render ``stack``; any failure is a ``SpecError`` with one line per problem."""
     from components.render import render
 
-    path = stack_file(stack, stacks_dir)
-    if not path.exists():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
-        raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
+    path = existing_stack_file(stack, stacks_dir)
     config, secret_keys = read_stack_config(path)
-    spec = validate_config(config, stack, _display(path))
+    spec = validate_config(config, stack, display_path(path))
     try:
         document = render(stack, path.parent)
     except Exception as exc:  # noqa: BLE001 - a render failure is a load failure, reported in one line
-        error = _unwrap(exc)
+        error = project_error(exc)
         if isinstance(error, SpecError):
             raise error from None
         detail = error.message if error is not None else f"{type(exc).__name__}: {exc}"
-        raise SpecError([f"{_display(path)}: the offline render failed: {detail}"]) from None
-    return LoadedStack(stack, path, _display(path), config, frozenset(secret_keys), spec, document)
+        raise SpecError([f"{display_path(path)}: the offline render failed: {detail}"]) from None
+    return LoadedStack(stack, path, display_path(path), config, frozenset(secret_keys), spec, document)
 
 
 def _options(parent: str | None) -> PolicyResourceOptions:
@@ -150,7 +130,7 @@ def check_stack(stack: str, stacks_dir: Path | None, policy_config_path: Path | 
     print(f"checking stack {stack}: rendering offline ...", file=sys.stderr)
     try:
         loaded = load(stack, stacks_dir)
-        policy_config = load_policy_config(Path(_display(policy_config_path or CONFIG_DIR / f"{stack}.json")))
+        policy_config = load_policy_config(Path(display_path(policy_config_path or CONFIG_DIR / f"{stack}.json")))
     except SpecError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)

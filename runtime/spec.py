@@ -43,6 +43,7 @@ __all__ = [
     "load_stack_file",
     "read_stack_config",
     "stack_file",
+    "existing_stack_file",
     "validate_config",
     "SECRET_PLACEHOLDER",
 ]
@@ -576,10 +577,15 @@ def load_stack_file(path: Path) -> StackSpec:
     return validate_config(config, stack, source)
 
 
-def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSpec:
-    """Load and validate ``stacks/Pulumi.<stack>.yaml``."""
+def existing_stack_file(stack: str, stacks_dir: Path | None = None) -> Path:
+    """``stacks/Pulumi.<stack>.yaml``; an unknown stack is a ``SpecError`` listing the known ones."""
     path = stack_file(stack, stacks_dir)
     if not path.exists():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
         raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
-    return load_stack_file(path)
+    return path
+
+
+def load_stack(stack: str, stacks_dir: Path | None = None) -> StackSpec:
+    """Load and validate ``stacks/Pulumi.<stack>.yaml``."""
+    return load_stack_file(existing_stack_file(stack, stacks_dir))
