@@ -30,7 +30,7 @@ from pulumi_policy import (
 
 from policies.catalog import RULES
 from policies.rule import CONFIG_DIR, PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation, load_policy_config
-from components.render import display_path, project_error
+from components.render import display_path, project_error, render
 from runtime.errors import SpecError
 from runtime.spec import STACKS_DIR, StackSpec, existing_stack_file, read_stack_config, stack_file, validate_config
 
@@ -52,8 +52,6 @@ class LoadedStack:
 
 def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
     """Read, validate and render ``stack``; any failure is a ``SpecError`` with one line per problem."""
-    from components.render import render
-
     path = existing_stack_file(stack, stacks_dir)
     config, secret_keys = read_stack_config(path)
     spec = validate_config(config, stack, display_path(path))
