@@ -4,8 +4,8 @@
 
 Starts, on loopback: an MLflow registry (SQLite, under .bench/gateway) with a small sklearn model,
 the real batched model server (``python -m runtime.modelserver``), the gateway
-(``python -m runtime.gateway``) with the aiohttp and the httpx upstream client, and a hanging
-test peer. Load comes from wrk (Debian package ``wrk``). On 2 cores the model server is pinned
+(``python -m runtime.gateway``) with the aiohttp upstream client (with and without coalescing)
+and the httpx one, and a hanging test peer. Load comes from wrk (Debian package ``wrk``). On 2 cores the model server is pinned
 to CPU 1, the gateway and wrk share CPU 0, so the gateway pays for the load generator too
 (``--no-pin`` leaves placement to the scheduler, which is fairer on a machine shared with other
 work). Prints one table; on a shared machine, run it twice before trusting a close call.
@@ -104,7 +104,7 @@ def hanging_peer(work: Path) -> Proc:
     return start("hanging peer", pinned("1", command), f"http://127.0.0.1:{port}", "/v2/models/fraud/ready", work / "hang.log")
 
 
-def gateway(name: str, spec: dict, urls: dict[str, str], work: Path, client: str = "aiohttp") -> Proc:
+def gateway(name: str, spec: dict, urls: dict[str, str], work: Path, client: str = "aiohttp", coalesce: bool = True) -> Proc:
     config = GatewayConfig(
         stack="bench",
         models={"fraud": ModelSpec.model_validate(spec)},
@@ -116,7 +116,7 @@ def gateway(name: str, spec: dict, urls: dict[str, str], work: Path, client: str
     port = free_port()
     command = [sys.executable, "-m", "runtime.gateway", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
     return start(name, pinned("0", command), f"http://127.0.0.1:{port}", "/v2/health/ready", work / f"{name}.log",
-                 env={"ML_SERVING_GATEWAY_HTTP_CLIENT": client})
+                 env={"ML_SERVING_GATEWAY_HTTP_CLIENT": client, "ML_SERVING_GATEWAY_COALESCE": str(coalesce).lower()})
 
 
 @dataclass
@@ -205,7 +205,12 @@ def main() -> int:
         primary = model_server("model server", uri, tracking_uri, work)
         procs.append(primary)
         one = {"variants": [{"model": "models:/fraud/1", "role": "primary", "weight": 100}], "latencyBudgetMs": 1000}
-        gateways = {client: gateway(f"gateway-{client}", one, {"v1": primary.url}, work, client) for client in ("aiohttp", "httpx")}
+        # The shipped default (aiohttp, coalescing) beside the choices it was measured against.
+        choices = {"aiohttp": ("aiohttp", True), "aiohttp, no coalescing": ("aiohttp", False), "httpx": ("httpx", True)}
+        gateways = {
+            label: gateway(f"gateway-{client}-{coalesce}", one, {"v1": primary.url}, work, client, coalesce)
+            for label, (client, coalesce) in choices.items()
+        }
         procs += gateways.values()
         direct_url = f"{primary.url}/v2/models/fraud/infer"
         targets = [("direct", direct_url, primary), *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer", g) for c, g in gateways.items())]

@@ -17,6 +17,7 @@ import orjson
 
 from runtime.errors import MLServingError, ModelUnavailable
 from runtime.gateway.breaker import Breaker
+from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.fallback import fallback_rows
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.payload import Inbound, columns_of, rows_of
@@ -58,6 +59,8 @@ class Target:
     upstream: Upstream
     path: str
     breaker: Breaker
+    coalescer: Coalescer | None = None
+    """Joins concurrent calls to this variant into one upstream request (settings.coalesce)."""
 
 
 class ModelRoute:
@@ -102,7 +105,10 @@ class ModelRoute:
             t0 = time.monotonic()
             try:
                 async with asyncio.timeout(remaining):
-                    status, payload = await target.upstream.post(target.path, inbound.body, headers)
+                    if target.coalescer is not None:
+                        status, payload = await target.coalescer.post(target.path, inbound.body, headers, inbound.inputs)
+                    else:
+                        status, payload = await target.upstream.post(target.path, inbound.body, headers)
                 if status >= 500:
                     raise UpstreamError("http_5xx", str(status))
                 if status >= 400:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from runtime.errors import MLServingError, ModelNotFound, PayloadTooLarge
 from runtime.gateway.auth import TokenSet, load_tokens
 from runtime.gateway.breaker import Breaker
+from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.dispatch import ModelRoute, Target
 from runtime.gateway.headers import FALLBACK, REQUEST_ID, VARIANT, forward_headers, request_id
 from runtime.gateway.metrics import GatewayMetrics
@@ -63,7 +64,9 @@ class Gateway:
                 gauge = self.metrics.breaker_state.labels(model, name)
                 gauge.set(0)
                 breaker = Breaker(spec.circuit_breaker, on_change=lambda state, g=gauge: g.set(int(state)))
-                targets[name] = Target(name, self._upstream(endpoints[name].url), _infer_path(endpoints[name].model_name), breaker)
+                upstream, path = self._upstream(endpoints[name].url), _infer_path(endpoints[name].model_name)
+                coalescer = Coalescer(upstream, s.coalesce_max_rows) if s.coalesce else None
+                targets[name] = Target(name, upstream, path, breaker, coalescer)
             route = ModelRoute(model, spec, targets, self.metrics)
             shadows = [
                 ShadowTarget(

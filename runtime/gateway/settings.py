@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
     upstream_connections: int = Field(default=256, gt=0)
     """Most open connections per model server."""
+    coalesce: bool = True
+    """Join concurrent calls to one variant into one upstream V2 request (runtime/gateway/coalesce.py):
+    measured in bench/gateway.py, it is what keeps the gateway off the critical path at high
+    concurrency. The model server then sees the first joined caller's request id."""
+    coalesce_max_rows: int = Field(default=64, gt=0)
+    """Most rows in one joined upstream request."""
     tap_queue_size: int = Field(default=10_000, gt=0)
     """Served requests held for the drift monitor; more are dropped and counted."""
     tap_batch_size: int = Field(default=256, gt=0)

@@ -55,6 +55,8 @@ def make_app(state: PeerState) -> Starlette:
         mode = state.mode
         if mode == "fail":
             return Response(b'{"error": "model failed"}', status_code=500, media_type="application/json")
+        if mode == "reject_negative" and any(v < 0 for v in _rows(body["inputs"][0])):
+            return Response(b'{"error": "Input \'x\': negative values"}', status_code=400, media_type="application/json")
         if mode == "slow":
             await asyncio.sleep(state.delay_s)
         elif mode == "hang":
