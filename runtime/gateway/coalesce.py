@@ -18,18 +18,10 @@ from typing import Any
 
 import orjson
 
+from runtime.gateway.payload import flat_data
 from runtime.gateway.upstream import Upstream
 
 __all__ = ["Coalescer"]
-
-
-def _flat(data: Any) -> list[Any]:
-    if not isinstance(data, list) or not data or not isinstance(data[0], list):
-        return data if isinstance(data, list) else [data]
-    out: list[Any] = []
-    for item in data:
-        out.extend(_flat(item))
-    return out
 
 
 def _signature(inputs: list[dict[str, Any]]) -> tuple | None:
@@ -67,9 +59,12 @@ class Coalescer:
         self._queue: list[_Call] = []
         self._in_flight = 0
 
-    async def post(self, path: str, body: bytes, headers: dict[str, str], inputs: list[dict[str, Any]]) -> tuple[int, bytes]:
-        """This caller's answer from ``path``: alone when the variant is idle, else joined with others."""
-        signature = _signature(inputs)
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str], inputs: list[dict[str, Any]], joinable: bool
+    ) -> tuple[int, bytes]:
+        """This caller's answer from ``path``: alone when the variant is idle or the request carries
+        more than inputs (``joinable`` false), else possibly joined with others."""
+        signature = _signature(inputs) if joinable else None
         if signature is not None:
             signature = (path, signature)
         if self._in_flight < self.max_in_flight and not self._queue:
@@ -127,7 +122,7 @@ class Coalescer:
     async def _joined(self, group: list[_Call]) -> None:
         total = sum(c.rows for c in group)
         inputs = [
-            {**tensor, "shape": [total, *tensor["shape"][1:]], "data": [v for c in group for v in _flat(c.inputs[i]["data"])]}
+            {**tensor, "shape": [total, *tensor["shape"][1:]], "data": [v for c in group for v in flat_data(c.inputs[i]["data"])]}
             for i, tensor in enumerate(group[0].inputs)
         ]
         try:
@@ -155,7 +150,7 @@ def _split(payload: bytes, rows: list[int], total: int) -> list[bytes | None]:
         for output in outputs:
             if output["shape"][0] != total:
                 return [None] * len(rows)
-        flat = [_flat(o["data"]) for o in outputs]
+        flat = [flat_data(o["data"]) for o in outputs]
     except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
         return [None] * len(rows)
     parts, start = [], 0

@@ -106,7 +106,7 @@ class ModelRoute:
             try:
                 async with asyncio.timeout(remaining):
                     if target.coalescer is not None:
-                        status, payload = await target.coalescer.post(target.path, inbound.body, headers, inbound.inputs)
+                        status, payload = await target.coalescer.post(target.path, inbound.body, headers, inbound.inputs, inbound.joinable)
                     else:
                         status, payload = await target.upstream.post(target.path, inbound.body, headers)
                 if status >= 500:

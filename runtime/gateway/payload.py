@@ -15,7 +15,7 @@ import orjson
 from runtime.errors import InvalidInput
 from runtime.protocol import decode_inputs, parse_request
 
-__all__ = ["Inbound", "parse_v2", "parse_v1", "rows_of", "columns_of", "v1_predictions"]
+__all__ = ["Inbound", "parse_v2", "parse_v1", "rows_of", "columns_of", "flat_data", "v1_predictions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,9 @@ class Inbound:
     """The request's input tensors (name, shape, datatype, data) as sent."""
     output_names: list[str]
     """Outputs the client asked for, if any."""
+    joinable: bool = False
+    """Only input tensors, no ``id``, ``parameters`` or requested outputs: nothing is lost when it
+    shares an upstream request with others (runtime/gateway/coalesce.py)."""
 
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -50,7 +53,8 @@ def parse_v2(body: bytes) -> Inbound:
         decode_inputs(request)  # the codec's checks, with its messages that name the input
     inputs = [{"name": i.name, "shape": i.shape, "datatype": i.datatype, "data": i.data} for i in request.inputs]
     names = [o.name for o in request.outputs or ()]
-    return Inbound(body=body, inputs=inputs, output_names=names)
+    joinable = request.id is None and not request.parameters and not names and not any(i.parameters for i in request.inputs)
+    return Inbound(body=body, inputs=inputs, output_names=names, joinable=joinable)
 
 
 def _datatype(values: list[Any], where: str) -> str:
@@ -97,12 +101,13 @@ def parse_v1(body: bytes) -> Inbound:
     return parse_v2(orjson.dumps({"inputs": inputs}))
 
 
-def _flat(data: list[Any]) -> list[Any]:
+def flat_data(data: list[Any]) -> list[Any]:
+    """Row-major values of flat or nested tensor data."""
     if not any(isinstance(v, list) for v in data):
         return data
     out: list[Any] = []
     for value in data:
-        out.extend(_flat(value) if isinstance(value, list) else [value])
+        out.extend(flat_data(value) if isinstance(value, list) else [value])
     return out
 
 
@@ -116,7 +121,7 @@ def columns_of(tensors: list[dict[str, Any]]) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {}
     for tensor in tensors:
         shape = tensor.get("shape") or [0]
-        data = _flat(tensor.get("data") or [])
+        data = flat_data(tensor.get("data") or [])
         n = int(shape[0])
         width = math.prod(shape[1:]) if len(shape) > 1 else 1
         if width == 1:

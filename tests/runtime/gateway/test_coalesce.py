@@ -58,3 +58,16 @@ async def test_one_callers_refused_rows_never_fail_the_others(peer):
         else:
             assert response.status_code == 200, response.text
             assert response.json()["outputs"][0]["data"] == [value]
+
+
+async def test_requests_with_an_id_or_parameters_are_never_joined(peer):
+    p = peer(mode="slow", delay_s=0.02)
+    config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=5000), {"v1": p.url})
+    async with serve(config, Settings(coalesce=True)) as client:
+        answers = await asyncio.gather(
+            *(client.post("/v2/models/m/infer", json={**body([[float(i), 0.0]]), "id": f"req-{i}"}) for i in range(30))
+        )
+    for i, response in enumerate(answers):
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == f"req-{i}", "a joined request lost its caller's id"
+    assert p.state.calls == 30
