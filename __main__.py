@@ -16,13 +16,14 @@ from components.predictor_identity import PredictorIdentity
 from components.rollout import ModelRollout, ModelRolloutArgs
 from components.serving import Serving, ServingArgs
 from runtime.registry.lock import load_checked_lock
-from runtime.spec import PROJECT, validate_config
+from runtime.spec import PROJECT, require_secrets, validate_config
 
 config = pulumi.Config(PROJECT)
 spec = validate_config(
     {f"{PROJECT}:platform": config.require_object("platform"), f"{PROJECT}:models": config.require_object("models")},
     pulumi.get_stack(),
 )
+require_secrets(spec, lambda key: config.get_secret(key.split(":", 1)[1]) is not None)
 # Versions come from the committed lock beside the stack file, never the registry.
 stacks_dir = os.environ.get("ML_SERVING_STACKS_DIR")
 lock = load_checked_lock(spec, Path(stacks_dir) if stacks_dir else None)

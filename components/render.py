@@ -5,7 +5,9 @@
 runs ``__main__.py`` with the config of ``stacks/Pulumi.prod.yaml`` under
 ``pulumi.runtime.set_mocks`` and prints every resource (type, name, parent, inputs) as one
 deterministic JSON document. It needs no cloud, no Pulumi CLI and no secret plaintext: a
-``secure:`` value renders as a placeholder. It is an inspection tool, not a deployment engine.
+``secure:`` value renders as a placeholder, and so does a required secret the stack file does
+not hold yet (listed under ``unsetSecrets``; ``--require-secrets`` fails instead, as
+``pulumi up`` does). It is an inspection tool, not a deployment engine.
 """
 
 from __future__ import annotations
@@ -19,9 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import MLServingError, SpecError
-from runtime.spec import PROJECT, SECRET_PLACEHOLDER, STACKS_DIR, existing_stack_file, read_stack_config, validate_config
+from runtime.spec import (
+    PROJECT,
+    SECRET_PLACEHOLDER,
+    STACKS_DIR,
+    existing_stack_file,
+    read_stack_config,
+    required_secrets,
+    validate_config,
+)
 
-__all__ = ["render", "main", "ROOT", "display_path", "project_error"]
+__all__ = ["render", "run_program", "main", "ROOT", "display_path", "project_error"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,10 +52,13 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
-def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
-    """Run the Pulumi program for ``stack`` under mocks; return the render document.
+def run_program(
+    stack: str, stacks_dir: Path | None = None, *, require_secrets: bool = False, mocks: Any = None, preview: bool = False
+) -> tuple[Any, list[str], set[str]]:
+    """Run ``__main__.py`` for ``stack`` under mocks (``RenderMocks`` unless given).
 
-    Raises ``SpecError`` (or another ``MLServingError``) for an unknown stack or bad config.
+    Returns the recording monitor, the required secrets the stack file does not hold (rendered
+    as the placeholder unless ``require_secrets``) and the secret config keys.
     """
     import pulumi
     from pulumi.runtime.mocks import _sync_await
@@ -55,12 +68,15 @@ def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
 
     path = existing_stack_file(stack, stacks_dir)
     config, secret_keys = read_stack_config(path)
-    validate_config(config, stack, display_path(path))
+    spec = validate_config(config, stack, display_path(path))
+    unset = [] if require_secrets else [key for key in required_secrets(spec) if key not in config]
+    config.update({key: SECRET_PLACEHOLDER for key in unset})
+    secret_keys |= set(unset)
 
     pulumi.runtime.set_all_config(_config_strings(config), sorted(secret_keys))
-    mocks = RenderMocks()
+    mocks = mocks or RenderMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     os.environ["ML_SERVING_STACKS_DIR"] = str(path.parent)
 
     failure: list[BaseException] = []
@@ -74,12 +90,22 @@ def render(stack: str, stacks_dir: Path | None = None) -> dict[str, Any]:
     _sync_await(run_pulumi_func(program))
     if failure:
         raise failure[0]
+    return monitor, unset, secret_keys
 
+
+def render(stack: str, stacks_dir: Path | None = None, *, require_secrets: bool = False) -> dict[str, Any]:
+    """Run the Pulumi program for ``stack`` under mocks; return the render document.
+
+    Raises ``SpecError`` (or another ``MLServingError``) for an unknown stack or bad config, and
+    with ``require_secrets`` for a required secret the stack file does not hold.
+    """
+    monitor, unset, secret_keys = run_program(stack, stacks_dir, require_secrets=require_secrets)
     resources = sorted(monitor.registrations, key=lambda r: r.urn)
     return {
         "stack": stack,
         "project": PROJECT,
         "secretConfigKeys": sorted(secret_keys),
+        "unsetSecrets": unset,
         "secretPlaceholder": SECRET_PLACEHOLDER,
         "resources": [
             {
@@ -118,9 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
+    parser.add_argument(
+        "--require-secrets", action="store_true", help="fail, as `pulumi up` does, when a required secret is not set"
+    )
     args = parser.parse_args(argv)
     try:
-        document = render(args.stack, args.stacks_dir)
+        document = render(args.stack, args.stacks_dir, require_secrets=args.require_secrets)
     except Exception as exc:  # noqa: BLE001 - one line per problem, never a traceback
         error = project_error(exc)
         if error is None:
@@ -130,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
+    for key in document["unsetSecrets"]:
+        print(f"note: {key} is not set in the stack file; rendered as {SECRET_PLACEHOLDER} (set it before `pulumi up`)", file=sys.stderr)
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyConfigSchema
 
-from policies import mesh, rollout, stack_secrets, storage, workloads
+from policies import mesh, rollout, secrets_provider, stack_secrets, storage, workloads
 from policies.rule import PRODUCTION_STACKS, Rule
 
 __all__ = ["RULES", "rule_named"]
@@ -94,6 +94,12 @@ RULES: tuple[Rule, ...] = (
         "Stack config keys that name a password, token, secret or access key hold Pulumi secrets.",
         "file",
         stack_secrets.no_plaintext_secrets,
+    ),
+    Rule(
+        "secrets-decryptable",
+        "Every secure: value in a stack file is a ciphertext of the secrets provider the stack declares.",
+        "file",
+        secrets_provider.secrets_decryptable,
     ),
 )
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -48,6 +49,8 @@ class LoadedStack:
     secret_keys: frozenset[str]
     spec: StackSpec
     document: Mapping[str, Any]
+    stack_file: Mapping[str, Any] = field(default_factory=dict)
+    """The stack file as written (secrets provider, raw ``secure:`` values)."""
 
 
 def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
@@ -63,7 +66,8 @@ def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
             raise error from None
         detail = error.message if error is not None else f"{type(exc).__name__}: {exc}"
         raise SpecError([f"{display_path(path)}: the offline render failed: {detail}"]) from None
-    return LoadedStack(stack, path, display_path(path), config, frozenset(secret_keys), spec, document)
+    raw = yaml.safe_load(path.read_text()) or {}
+    return LoadedStack(stack, path, display_path(path), config, frozenset(secret_keys), spec, document, raw)
 
 
 def _options(parent: str | None) -> PolicyResourceOptions:
@@ -119,7 +123,7 @@ def evaluate(loaded: LoadedStack, policy_config: PolicyConfig) -> list[Violation
             args = SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config})
             rule.validate(args, report)
         else:
-            args = StackFileArgs(loaded.name, loaded.display, loaded.config, loaded.secret_keys, config)
+            args = StackFileArgs(loaded.name, loaded.display, loaded.config, loaded.secret_keys, config, loaded.stack_file)
             rule.validate(args, report)
     return violations
 

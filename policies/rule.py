@@ -74,6 +74,8 @@ class StackFileArgs:
     secret_keys: frozenset[str]
     """Top-level keys whose value is a Pulumi secret."""
     rule_config: Mapping[str, Any] = field(default_factory=dict)
+    stack_file: Mapping[str, Any] = field(default_factory=dict)
+    """The whole stack file as written: ``secretsprovider``, ``encryptedkey``, raw ``secure:`` values."""
 
     def get_config(self) -> Mapping[str, Any]:
         return self.rule_config

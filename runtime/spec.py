@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import yaml
 from pydantic import (
@@ -46,6 +46,8 @@ __all__ = [
     "existing_stack_file",
     "validate_config",
     "SECRET_PLACEHOLDER",
+    "required_secrets",
+    "require_secrets",
 ]
 
 PROJECT = "ml-serving"
@@ -532,6 +534,30 @@ def validate_config(config: dict[str, Any], stack: str, source: str | None = Non
 # Project keys that hold something other than the spec: secrets read by __main__.py.
 _SECRET_KEYS = {"gatewayTokens", "alertWebhookUrl", "mlflowAdminPassword"}
 _PROJECT_KEYS = {"platform", "models", *_SECRET_KEYS}
+
+
+def required_secrets(spec: StackSpec) -> tuple[str, ...]:
+    """The secret config keys (``ml-serving:<key>``) the program cannot deploy ``spec`` without.
+
+    Stack files ship without them: each is set once per stack with ``pulumi config set --secret``,
+    which encrypts it with the stack's ``secretsprovider``.
+    """
+    return (f"{PROJECT}:gatewayTokens",) if spec.platform.gateway.auth_required else ()
+
+
+def require_secrets(spec: StackSpec, is_set: Callable[[str], bool], source: str | None = None) -> None:
+    """Raise a ``SpecError`` naming each required secret that ``is_set`` (given the key) says is unset."""
+    source = source or f"stacks/Pulumi.{spec.stack}.yaml"
+    missing = [key for key in required_secrets(spec) if not is_set(key)]
+    if missing:
+        raise SpecError(
+            [
+                f"{source}: {key}: required secret is not set; set it with "
+                f"`pulumi config set --secret {key} <value> --stack {spec.stack}` "
+                "(the stack's secretsprovider encrypts it into the stack file)"
+                for key in missing
+            ]
+        )
 
 
 def read_stack_config(path: Path) -> tuple[dict[str, Any], set[str]]:

@@ -44,11 +44,12 @@ def test_render_is_deterministic(prod_bytes):
 
 
 def test_secrets_render_as_placeholders(prod_bytes):
+    # The shipped stack file does not hold the secret yet: the render still works, without plaintext.
     document = json.loads(prod_bytes)
     assert "ml-serving:gatewayTokens" in document["secretConfigKeys"]
-    stack_text = (ROOT / "stacks" / "Pulumi.prod.yaml").read_text()
-    ciphertext = yaml.safe_load(stack_text)["config"]["ml-serving:gatewayTokens"]["secure"]
-    assert ciphertext.encode() not in prod_bytes
+    assert document["unsetSecrets"] == ["ml-serving:gatewayTokens"]
+    tokens = next(r for r in document["resources"] if r["name"] == "gateway-tokens")
+    assert "[secret]" in json.dumps(tokens["inputs"]), tokens["urn"]
 
 
 def test_unknown_stack_exits_2_without_traceback():
@@ -73,3 +74,25 @@ def test_invalid_stack_exits_2_one_line_per_problem(tmp_path):
     assert any("ml-serving:models.recommender.latencyBudgetMs" in line for line in lines)
     assert any("ml-serving:models.fraud.variants: weights" in line for line in lines)
     assert "Traceback" not in result.stderr.decode()
+
+
+def test_a_missing_required_secret_fails_the_program_naming_key_and_command():
+    result = run_render("--stack", "prod", "--require-secrets")
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert (
+        "error: stacks/Pulumi.prod.yaml: ml-serving:gatewayTokens: required secret is not set; set it with "
+        "`pulumi config set --secret ml-serving:gatewayTokens <value> --stack prod`"
+    ) in stderr
+    assert "Traceback" not in stderr and result.stdout == b""
+
+
+def test_a_set_secret_satisfies_the_program(tmp_path):
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    document["config"]["ml-serving:gatewayTokens"] = {"secure": "v1:AAAAAAAAAAAAAAAA:c2VhbGVkIGJ5IGttcw=="}
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    for lock in (ROOT / "stacks").glob("models.prod.lock.json"):
+        (tmp_path / lock.name).write_bytes(lock.read_bytes())
+    result = run_render("--stack", "prod", "--stacks-dir", str(tmp_path), "--require-secrets")
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout)["unsetSecrets"] == []

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi_policy import EnforcementLevel
 
 from policies.check import LoadedStack, evaluate
@@ -101,7 +102,8 @@ def test_resource_rules_run_over_the_render_document():
         ]
     }
     loaded = LoadedStack(
-        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document
+        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document,
+        yaml.safe_load(stack_file("prod").read_text()),
     )
     violations = evaluate(loaded, PolicyConfig({"all": "mandatory"}))
     found = sorted((v.rule, v.resource) for v in violations)
@@ -127,7 +129,8 @@ def prod_render() -> dict:
 def _loaded(document: dict) -> LoadedStack:
     config, secrets = read_stack_config(stack_file("prod"))
     return LoadedStack(
-        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document
+        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document,
+        yaml.safe_load(stack_file("prod").read_text()),
     )
 
 
