@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 from runtime.errors import MLServingError  # noqa: E402
 from runtime.registry.register import RegisteredVersion, register_model  # noqa: E402
 
-__all__ = ["synthetic_transactions", "train", "main", "FEATURES", "MERCHANT_CATEGORIES"]
+__all__ = ["synthetic_transactions", "train", "main", "existing_versions", "FEATURES", "MERCHANT_CATEGORIES"]
 
 MERCHANT_CATEGORIES = ("grocery", "fuel", "travel", "electronics", "restaurant", "online", "jewelry")
 FEATURES = ("amount", "hour", "merchant_category", "distance_km", "card_age_days", "foreign", "txn_last_24h")
@@ -78,7 +78,7 @@ def train(frame: pd.DataFrame, label: pd.Series, seed: int):
     return model.fit(frame, label)
 
 
-def _existing_versions(name: str) -> int:
+def existing_versions(name: str) -> int:
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     mlflow.set_tracking_uri(args.tracking_uri)
     try:
-        have = _existing_versions(args.model_name)
+        have = existing_versions(args.model_name)
         if have >= args.versions:
             print(f"{args.model_name}: {have} versions registered already; nothing to do")
             return 0

@@ -130,12 +130,14 @@ def register_model(
     metrics: dict[str, float] | None = None,
     experiment: str | None = None,
     tracking_uri: str | None = None,
+    profile_outputs: bool = True,
 ) -> RegisteredVersion:
     """Log ``model`` (a fitted scikit-learn estimator) with its lineage and register a version.
 
     ``features`` is the training input (one column per model input); ``target`` its labels.
     ``dataset_source`` says where the data came from (a path, URL or generator description);
-    MLflow computes the digest from the data itself.
+    MLflow computes the digest from the data itself. ``profile_outputs=False`` profiles the inputs
+    only, for outputs no drift test fits (e.g. ranked lists of item ids).
     """
     import mlflow
 
@@ -151,7 +153,7 @@ def register_model(
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
         dataset = _dataset(features, target, dataset_source, dataset_name or f"{name}-training")
         with mlflow.start_run(tags=tags) as run:
-            model_uri = _log_run(model, features, dataset, params, metrics)
+            model_uri = _log_run(model, features, dataset, params, metrics, profile_outputs)
     client = mlflow.MlflowClient()
     version = mlflow.register_model(model_uri, name, tags={GIT_COMMIT_TAG: commit})
     if alias:
@@ -179,7 +181,9 @@ def _dataset(features: pd.DataFrame, target: pd.Series | None, source: str, name
     return mlflow.data.from_pandas(frame, source=_dataset_source(source), name=name, targets=label)
 
 
-def _log_run(model: Any, features: pd.DataFrame, dataset: Any, params: dict | None, metrics: dict | None) -> str:
+def _log_run(
+    model: Any, features: pd.DataFrame, dataset: Any, params: dict | None, metrics: dict | None, profile_outputs: bool
+) -> str:
     """Log the dataset input, the reference profile and the model into the active run."""
     import mlflow
     from mlflow.models import infer_signature
@@ -190,7 +194,7 @@ def _log_run(model: Any, features: pd.DataFrame, dataset: Any, params: dict | No
         mlflow.log_params(params)
     if metrics:
         mlflow.log_metrics(metrics)
-    profile = build_profile(features, predictions, metadata={"dataset_digest": dataset.digest})
+    profile = build_profile(features, predictions if profile_outputs else None, metadata={"dataset_digest": dataset.digest})
     mlflow.log_text(profile.to_json(), PROFILE_ARTIFACT)
     info = mlflow.sklearn.log_model(
         model,

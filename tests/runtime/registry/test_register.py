@@ -73,3 +73,22 @@ def test_training_code_outside_git_is_refused(registry, tmp_path, monkeypatch):
 def test_empty_training_data_is_refused(registry):
     with pytest.raises(RegistrationError, match="model 'fraud': the training features are empty"):
         register_model(object(), name="fraud", features=pd.DataFrame(), dataset_source="x", tracking_uri=registry.url)
+
+
+def test_recommender_version_takes_a_user_and_gives_ranked_items_with_an_input_profile(registry):
+    from examples.train_recommender import register_one as register_recommender
+
+    registered = register_recommender("recommender-als-test", "als", world_seed=0, seed=1)
+    client = mlflow.MlflowClient(tracking_uri=registry.url, registry_uri=registry.url)
+    model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(registered.name, str(registered.version)))
+    inputs = {spec.name: spec.required for spec in model.metadata.get_input_schema().inputs}
+    assert inputs == {"user_id": True, "context": False}
+    outputs = {spec.name: spec.shape for spec in model.metadata.get_output_schema().inputs}
+    assert outputs == {"items": (-1, 10), "scores": (-1, 10)}
+    answer = model.predict(pd.DataFrame({"user_id": [3, 4], "context": ["web", None]}))
+    assert answer["items"].shape == (2, 10)
+    run = client.get_run(registered.run_id)
+    assert run.data.params["algorithm"] == "als" and float(run.data.metrics["expected_conversion"]) > 0.1
+    profile = load_profile(f"{run.info.artifact_uri}/{PROFILE_ARTIFACT}")
+    assert sorted(profile.features) == ["context", "user_id"] and profile.predictions == {}
+    assert profile.features["context"].kind == "categorical"
