@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ if str(ROOT) not in sys.path:
 from runtime.errors import MLServingError  # noqa: E402
 from runtime.registry.register import RegisteredVersion, register_model  # noqa: E402
 
-__all__ = ["synthetic_transactions", "train", "main", "existing_versions", "FEATURES", "MERCHANT_CATEGORIES"]
+__all__ = ["synthetic_transactions", "train", "main", "existing_versions", "register_versions", "FEATURES", "MERCHANT_CATEGORIES"]
 
 MERCHANT_CATEGORIES = ("grocery", "fuel", "travel", "electronics", "restaurant", "online", "jewelry")
 FEATURES = ("amount", "hour", "merchant_category", "distance_km", "card_age_days", "foreign", "txn_last_24h")
@@ -90,6 +91,29 @@ def existing_versions(name: str) -> int:
     return len(client.search_model_versions(f"name='{name}'"))
 
 
+def register_versions(
+    name: str, versions: int, alias: str | None,
+    register: Callable[[int, str | None], RegisteredVersion], describe: Callable[[int], str],
+) -> int:
+    """Register versions of ``name`` until it has ``versions`` (the alias goes on the last one);
+    the exit code of a training script: 0, or 2 with the error on stderr."""
+    try:
+        have = existing_versions(name)
+        if have >= versions:
+            print(f"{name}: {have} versions registered already; nothing to do")
+            return 0
+        for number in range(have + 1, versions + 1):
+            pinned_alias = alias if number == versions else None
+            print(f"{name}: training {describe(number)} ...", flush=True)
+            version = register(number, pinned_alias)
+            pinned = f" alias @{pinned_alias}" if pinned_alias else ""
+            print(f"  registered {version.uri}{pinned} run {version.run_id} commit {version.git_commit[:12]} dataset {version.dataset_digest}")
+    except MLServingError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def register_one(name: str, seed: int, rows: int, alias: str | None) -> RegisteredVersion:
     frame, label = synthetic_transactions(rows, seed)
     started = time.monotonic()
@@ -123,22 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     import mlflow
 
     mlflow.set_tracking_uri(args.tracking_uri)
-    try:
-        have = existing_versions(args.model_name)
-        if have >= args.versions:
-            print(f"{args.model_name}: {have} versions registered already; nothing to do")
-            return 0
-        for number in range(have + 1, args.versions + 1):
-            alias = args.alias if number == args.versions else None
-            print(f"{args.model_name}: training version {number} on {args.rows} synthetic rows (seed {args.seed + number - 1}) ...", flush=True)
-            version = register_one(args.model_name, args.seed + number - 1, args.rows, alias)
-            pinned = f" alias @{alias}" if alias else ""
-            print(f"  registered {version.uri}{pinned} run {version.run_id} commit {version.git_commit[:12]} dataset {version.dataset_digest}")
-    except MLServingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    return 0
-
+    return register_versions(
+        args.model_name, args.versions, args.alias,
+        lambda number, alias: register_one(args.model_name, args.seed + number - 1, args.rows, alias),
+        lambda number: f"version {number} on {args.rows} synthetic rows (seed {args.seed + number - 1})",
+    )
 
 if __name__ == "__main__":
     sys.exit(main())

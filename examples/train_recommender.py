@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from examples.train_fraud import existing_versions  # noqa: E402
-from runtime.errors import MLServingError  # noqa: E402
+from examples.train_fraud import register_versions  # noqa: E402
 from runtime.recommend import CONTEXTS, ALSRecommender, PopularityRecommender, TasteWorld  # noqa: E402
 from runtime.registry.register import RegisteredVersion, register_model  # noqa: E402
 
@@ -91,23 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     import mlflow
 
     mlflow.set_tracking_uri(args.tracking_uri)
-    try:
-        have = existing_versions(name)
-        if have >= args.versions:
-            print(f"{name}: {have} versions registered already; nothing to do")
-            return 0
-        for number in range(have + 1, args.versions + 1):
-            alias = args.alias if number == args.versions else None
-            seed = args.seed + number - 1
-            print(f"{name}: training {args.algorithm} version {number} (world {args.world_seed}, sample {seed}) ...", flush=True)
-            version = register_one(name, args.algorithm, args.world_seed, seed, alias)
-            pinned = f" alias @{alias}" if alias else ""
-            print(f"  registered {version.uri}{pinned} run {version.run_id} commit {version.git_commit[:12]} dataset {version.dataset_digest}")
-    except MLServingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    return 0
-
+    return register_versions(
+        name, args.versions, args.alias,
+        lambda number, alias: register_one(name, args.algorithm, args.world_seed, args.seed + number - 1, alias),
+        lambda number: f"{args.algorithm} version {number} (world {args.world_seed}, sample {args.seed + number - 1})",
+    )
 
 if __name__ == "__main__":
     sys.exit(main())
