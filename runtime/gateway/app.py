@@ -1,14 +1,16 @@
-"""The gateway's HTTP front: V2 (and V1 predict) in, the traffic policy behind it.
+"""The gateway's REST transport: V2 (and V1 predict) in, the policy core behind it.
 
 ``create_app(config, settings)`` builds everything from a ``GatewayConfig``; nothing happens at
 import time. Health and ``/metrics`` are open; every model route needs a bearer token when the
-config says so.
+config says so. This module only reads bodies and writes responses: every rule lives in the
+policy core (runtime/gateway/gateway.py).
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -16,16 +18,42 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from runtime.errors import MLServingError
+from runtime.errors import MLServingError, PayloadTooLarge
 from runtime.gateway.auth import Unauthorized
-from runtime.gateway.gateway import Gateway, json_response
-from runtime.gateway.payload import parse_v1, parse_v2
+from runtime.gateway.gateway import Gateway, Outcome
+from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
-from runtime.gateway.upstream import UpstreamError
 from runtime.wiring import GatewayConfig
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "json_response", "read_body"]
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes before it is all read."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes (maxBodyBytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (maxBodyBytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _rest_answer(outcome: Outcome, v1: bool) -> Response:
+    headers = outcome.headers()
+    if outcome.error is not None:
+        return json_response({"error": outcome.error.message}, int(outcome.error.status), headers)
+    response = outcome.response or {}
+    content = {"predictions": v1_predictions(response.get("outputs") or [])} if v1 else response
+    return json_response(content, 200, headers)
 
 
 def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastAPI:
@@ -57,63 +85,45 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
 
     @app.get("/v2/health/ready")
     async def ready() -> Response:
-        is_ready = bool(gw.routes) or not config.models
-        return json_response({"ready": is_ready}, 200 if is_ready else 503)
+        return json_response({"ready": gw.ready}, 200 if gw.ready else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         gw.refresh_breakers()
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    async def call(request: Request, parse, v1: bool) -> Response:
+        started = time.monotonic()
+        gw.authorize(request.headers)
+        route = gw.route(request.path_params["model"])
+        inbound: Inbound = parse(await read_body(request, config.max_body_bytes))
+        return _rest_answer(await gw.infer(route, inbound, request.headers, started), v1)
+
     # The two inference routes are plain Starlette routes: FastAPI's dependency solving costs
     # about a tenth of the gateway's whole per-request budget and these take no parameters.
     async def infer(request: Request) -> Response:
-        started = time.monotonic()
-        gw.authorize(request)
-        route = gw.route(request.path_params["model"])
-        inbound = parse_v2(await gw.read_body(request))
-        return await gw.serve(route, inbound, request, started)
+        return await call(request, parse_v2, v1=False)
 
     async def predict(request: Request) -> Response:
-        started = time.monotonic()
-        gw.authorize(request)
-        route = gw.route(request.path_params["model"])
-        inbound = parse_v1(await gw.read_body(request))
-        return await gw.serve(route, inbound, request, started, v1=True)
+        return await call(request, parse_v1, v1=True)
 
     app.add_route("/v2/models/{model}/infer", infer, methods=["POST"])
     app.add_route("/v1/models/{model}:predict", predict, methods=["POST"])
 
     @app.get("/v2/models/{model}")
     async def metadata(model: str, request: Request) -> Response:
-        gw.authorize(request)
-        route = gw.route(model)
-        primary = route.targets[route.spec.primary.variant_name]
-        document: dict = {}
-        try:
-            status, body = await primary.upstream.get(primary.path.removesuffix("/infer"), 1.0)
-            if status == 200:
-                document = orjson.loads(body)
-        except (UpstreamError, orjson.JSONDecodeError):
-            document = {}
-        document = document if isinstance(document, dict) else {}
-        document["name"] = model
-        document["versions"] = list(route.targets)
-        document.setdefault("platform", "ml-serving-gateway")
-        document.setdefault("inputs", [])
-        document.setdefault("outputs", [])
-        return json_response(document)
+        gw.authorize(request.headers)
+        return json_response(await gw.model_metadata(gw.route(model)))
 
     @app.get("/v2/models/{model}/ready")
     async def model_ready(model: str, request: Request) -> Response:
-        gw.authorize(request)
-        route = gw.route(model)
-        is_ready = await gw.model_ready(route)
+        gw.authorize(request.headers)
+        is_ready = await gw.model_ready(gw.route(model))
         return json_response({"name": model, "ready": is_ready}, 200 if is_ready else 503)
 
     @app.get("/rollouts/{model}/report")
     async def report(model: str, request: Request) -> Response:
-        gw.authorize(request)
+        gw.authorize(request.headers)
         route = gw.route(model)
         roles = {v.variant_name: v.role for v in route.spec.live_variants}
         weights = {v.variant_name: v.weight for v in route.spec.live_variants}

@@ -1,23 +1,30 @@
-"""The gateway's state: every model's route, shadows and the drift tap, built from the config."""
+"""The gateway's policy core: every model's route, shadows and the drift tap, behind one interface.
+
+Every transport (REST with JSON or binary tensors, gRPC) turns its request into an ``Inbound``
+and the caller's metadata (HTTP headers or gRPC metadata, lower-case keys), calls ``authorize``,
+``route`` and ``infer``, and encodes the ``Outcome`` its own way. Routing, sticky keys, the
+latency budget, retries, fallback, breakers, shadows, the tap and the metrics live here and in
+the modules this one calls, never in a transport.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
-from runtime.errors import MLServingError, ModelNotFound, PayloadTooLarge
+from runtime.errors import MLServingError, ModelNotFound
 from runtime.gateway.auth import TokenSet, load_tokens
 from runtime.gateway.breaker import Breaker
 from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.dispatch import ModelRoute, Target
 from runtime.gateway.headers import FALLBACK, REQUEST_ID, VARIANT, forward_headers, request_id
 from runtime.gateway.metrics import GatewayMetrics
-from runtime.gateway.payload import Inbound, v1_predictions
+from runtime.gateway.payload import Inbound
 from runtime.gateway.routing import routing_key
 from runtime.gateway.settings import Settings
 from runtime.gateway.shadow import ShadowMirror, ShadowTarget
@@ -25,11 +32,29 @@ from runtime.gateway.tap import DriftTap
 from runtime.gateway.upstream import Upstream, UpstreamError, make_upstream
 from runtime.wiring import GatewayConfig
 
-__all__ = ["Gateway"]
+__all__ = ["Gateway", "Outcome"]
 
 
-def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
+@dataclass(slots=True)
+class Outcome:
+    """What one inference call came to, for a transport to encode."""
+
+    request_id: str
+    response: dict[str, Any] | None
+    """The V2 inference response; None when ``error`` is set."""
+    variant: str
+    """The variant that answered, ``fallback``, or ``none`` for an error."""
+    fallback_reason: str | None = None
+    error: MLServingError | None = None
+
+    def headers(self) -> dict[str, str]:
+        """Response headers (or gRPC trailing metadata) every transport sends."""
+        out = {REQUEST_ID: self.request_id}
+        if self.error is None:
+            out[VARIANT] = self.variant
+        if self.fallback_reason is not None:
+            out[FALLBACK] = self.fallback_reason
+        return out
 
 
 class Gateway:
@@ -103,11 +128,12 @@ class Gateway:
             await self.tap.aclose()
         await asyncio.gather(*(upstream.aclose() for upstream in self.upstreams.values()))
 
-    # --- request path ------------------------------------------------------------------
+    # --- request path: the one interface every transport calls --------------------------
 
-    def authorize(self, request: Request) -> None:
+    def authorize(self, metadata: Mapping[str, str]) -> None:
+        """Raise ``Unauthorized`` unless the caller's ``authorization`` carries a known token."""
         if self.config.auth_required:
-            self.tokens.check(request.headers.get("authorization"))
+            self.tokens.check(metadata.get("authorization"))
 
     def route(self, model: str) -> ModelRoute:
         route = self.routes.get(model)
@@ -116,28 +142,20 @@ class Gateway:
             raise ModelNotFound(f"model '{model}' is not served by this gateway; served models: {known}")
         return route
 
-    async def read_body(self, request: Request) -> bytes:
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes (maxBodyBytes)")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (maxBodyBytes)")
-            chunks.append(chunk)
-        return b"".join(chunks)
+    @property
+    def ready(self) -> bool:
+        return bool(self.routes) or not self.config.models
 
-    async def serve(self, route: ModelRoute, inbound: Inbound, request: Request, started: float, v1: bool = False) -> Response:
-        rid = request_id(request.headers)
-        forwarded = forward_headers(request.headers, rid)
-        key = routing_key(route.spec, request.headers, inbound.inputs)
+    async def infer(self, route: ModelRoute, inbound: Inbound, metadata: Mapping[str, str], started: float) -> Outcome:
+        """One inference call through the whole policy; errors come back in the outcome."""
+        rid = request_id(metadata)
+        forwarded = forward_headers(metadata, rid)
+        key = routing_key(route.spec, metadata, inbound.inputs)
         try:
             answer = await route.infer(inbound, forwarded, key, started)
         except MLServingError as exc:
             self.metrics.requests.labels(route.name, "none", "error").inc()
-            return json_response({"error": exc.message}, int(exc.status), {REQUEST_ID: rid})
+            return Outcome(rid, None, "none", error=exc)
         response = answer.response
         outputs = response.get("outputs") or []
         variant = answer.variant or "fallback"
@@ -146,13 +164,27 @@ class Gateway:
         mirror = self.mirrors[route.name]
         if mirror.targets:
             mirror.mirror(inbound.body, forwarded, outputs if answer.variant is not None else None)
-        headers = {VARIANT: variant, REQUEST_ID: rid}
-        if answer.fallback_reason is not None:
-            headers[FALLBACK] = answer.fallback_reason
         self.metrics.requests.labels(route.name, variant, "fallback" if answer.variant is None else "ok").inc()
         self.metrics.latency.labels(route.name, variant).observe(time.monotonic() - started)
-        content = {"predictions": v1_predictions(outputs)} if v1 else response
-        return json_response(content, 200, headers)
+        return Outcome(rid, response, variant, answer.fallback_reason)
+
+    async def model_metadata(self, route: ModelRoute) -> dict[str, Any]:
+        """The primary's V2 metadata under the gateway's model name, with every live variant."""
+        primary = route.targets[route.spec.primary.variant_name]
+        document: Any = {}
+        try:
+            status, body = await primary.upstream.get(primary.path.removesuffix("/infer"), 1.0)
+            if status == 200:
+                document = orjson.loads(body)
+        except (UpstreamError, orjson.JSONDecodeError):
+            document = {}
+        document = document if isinstance(document, dict) else {}
+        document["name"] = route.name
+        document["versions"] = list(route.targets)
+        document.setdefault("platform", "ml-serving-gateway")
+        document.setdefault("inputs", [])
+        document.setdefault("outputs", [])
+        return document
 
     def refresh_breakers(self) -> None:
         for model, route in self.routes.items():
