@@ -207,6 +207,7 @@ class Cluster(pulumi.ComponentResource):
             ami_type=GPU_AMI_TYPE if gpu else CPU_AMI_TYPE,
             instance_types=list(group.instance_types),
             disk_size=group.disk_size_gb,
+            capacity_type=group.capacity_type,
             scaling_config={"min_size": group.min, "max_size": group.max, "desired_size": group.min},
             labels=labels,
             taints=taints,

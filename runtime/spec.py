@@ -272,6 +272,12 @@ class ModelSpec(_Spec):
     circuit_breaker: CircuitBreaker = CircuitBreaker()
     shadow: Shadow = Shadow()
     drift: Drift = Drift()
+    expected_rps: Annotated[float, Field(ge=0)] | None = None
+    """Expected live requests per second, averaged over a month (the cost estimate sizes the
+    variants' replicas from it and prices a million predictions)."""
+    replica_rps: Annotated[float, Field(gt=0)] | None = None
+    """Requests per second one replica sustains within the latency budget (measured, e.g. with
+    bench/modelserver.py); the cost estimate falls back to benchmark results when unset."""
 
     @model_validator(mode="after")
     def _invariants(self) -> ModelSpec:
@@ -317,6 +323,8 @@ class NodeGroup(_Spec):
     min: Annotated[int, Field(ge=0)]
     max: Annotated[int, Field(ge=1)]
     disk_size_gb: Annotated[int, Field(ge=20)] = 50
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """EC2 purchase option of the group's nodes (EKS managed node group ``capacityType``)."""
 
     @model_validator(mode="after")
     def _order(self) -> NodeGroup:
@@ -446,6 +454,37 @@ class Local(_Spec):
     """Folder (relative to the repository) for the registry, artifacts and monitor state."""
 
 
+class CostUsage(_Spec):
+    """What the render cannot know, per month, for the cost estimate; undeclared usage costs 0."""
+
+    artifact_storage_gb: Annotated[float, Field(ge=0)] = 0
+    """Average S3 Standard storage of the artifact bucket, noncurrent versions included."""
+    artifact_put_requests: Annotated[int, Field(ge=0)] = 0
+    """PUT, COPY, POST and LIST requests to the artifact bucket."""
+    artifact_get_requests: Annotated[int, Field(ge=0)] = 0
+    """GET and other read requests to the artifact bucket."""
+    internet_egress_gb: Annotated[float, Field(ge=0)] = 0
+    """Data sent from the region to the internet (responses through the load balancer)."""
+    nat_processed_gb: Annotated[float, Field(ge=0)] = 0
+    """Data through the NAT gateways (image pulls, calls to public endpoints)."""
+    load_balancer_lcu: Annotated[float, Field(ge=0)] = 0
+    """Average load balancer capacity units in use per load balancer."""
+    control_plane_logs_gb: Annotated[float, Field(ge=0)] = 0
+    """EKS control-plane logs ingested into CloudWatch Logs."""
+    rds_backup_gb: Annotated[float, Field(ge=0)] | None = None
+    """Billed RDS backup storage (beyond the free amount equal to the allocated storage); when
+    unset, 1% of the allocated storage changes per day and each retained day is billed."""
+    spot_discount_percent: Annotated[float, Field(ge=0, lt=100)] = 0
+    """Expected spot saving against on-demand for SPOT node groups (the Price List has no spot
+    prices; 0 prices spot nodes at the on-demand ceiling)."""
+
+
+class CostSettings(_Spec):
+    monthly_budget_usd: Annotated[float, Field(gt=0)] | None = None
+    """The policy check fails a stack whose maximum monthly estimate exceeds this."""
+    usage: CostUsage = CostUsage()
+
+
 class PlatformSpec(_Spec):
     namespace: DnsName = "ml-serving"
     cluster: Cluster
@@ -456,6 +495,8 @@ class PlatformSpec(_Spec):
     gateway: GatewaySettings = GatewaySettings()
     monitor: MonitorSettings = MonitorSettings()
     local: Local = Local()
+    cost: CostSettings = CostSettings()
+    """Budget and usage assumptions of the cost estimate (``python -m components.cost``)."""
 
 
 class StackSpec(_Spec):
