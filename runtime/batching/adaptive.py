@@ -8,8 +8,10 @@ lone caller's previous batch held one request, so its next request goes out at o
 waiting out the window. A request of ``max_batch_size`` rows or more is served alone.
 
 One predict runs at a time, in a dedicated thread, so the event loop keeps reading requests
-while the model works. If a batch's predict raises, each request of it is retried alone, so one
-request's bad rows fail that request only.
+while the model works. Requests of different layouts (one omits an optional input another
+sends) share a batch but not a predict call: each layout is stacked and predicted on its own. If
+a batch's predict raises, each request of it is retried alone, so one request's bad rows fail
+that request only.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.batching.metrics import BATCH_REQUESTS, BATCH_RETRIES, BATCH_ROWS, QUEUE_WAIT
-from runtime.batching.rows import concat_rows, split_rows
+from runtime.batching.rows import concat_rows, layout_of, split_rows
 from runtime.errors import ModelUnavailable
 
 __all__ = ["AdaptiveBatcher", "Unbatched", "ShuttingDown"]
@@ -73,6 +75,7 @@ class AdaptiveBatcher:
         model: str = "model",
         concat: Callable[[Sequence[Any]], Any] = concat_rows,
         split: Callable[[Any, Sequence[int]], list[Any]] = split_rows,
+        layout: Callable[[Any], Any] = layout_of,
     ) -> None:
         if max_batch_size < 1 or max_latency_ms <= 0:
             raise ValueError(
@@ -83,6 +86,7 @@ class AdaptiveBatcher:
         self._predict = predict
         self._concat = concat
         self._split = split
+        self._layout = layout
         self._label = model
         self._queue: deque[_Waiting] = deque()
         self._arrived = asyncio.Event()
@@ -180,7 +184,19 @@ class AdaptiveBatcher:
     def _predict_batch(self, payloads: list[Any], sizes: list[int]) -> list[Any]:
         if len(payloads) == 1:
             return [self._predict(payloads[0])]
-        return self._split(self._predict(self._concat(payloads)), sizes)
+        groups: dict[Any, list[int]] = {}
+        for i, payload in enumerate(payloads):
+            groups.setdefault(self._layout(payload), []).append(i)
+        results: list[Any] = [None] * len(payloads)
+        for members in groups.values():
+            if len(members) == 1:
+                parts = [self._predict(payloads[members[0]])]
+            else:
+                joined = self._concat([payloads[i] for i in members])
+                parts = self._split(self._predict(joined), [sizes[i] for i in members])
+            for i, part in zip(members, parts):
+                results[i] = part
+        return results
 
 
 def _settle(waiting: _Waiting, result: Any = None, error: BaseException | None = None) -> None:

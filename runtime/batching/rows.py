@@ -8,14 +8,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["concat_rows", "split_rows", "count_rows"]
+__all__ = ["concat_rows", "split_rows", "count_rows", "layout_of"]
+
+
+def layout_of(part: Any) -> tuple:
+    """What inputs must share to be stacked: their columns (a request may omit an optional
+    input, and its rows must not gain a column of missing values) or an array's trailing shape."""
+    if isinstance(part, pd.DataFrame):
+        return ("frame", tuple(part.columns))
+    if isinstance(part, Mapping):
+        return ("columns", tuple(part))
+    return ("array", np.shape(part)[1:])
 
 
 def concat_rows(parts: Sequence[Any]) -> Any:
-    """Stack inputs of the same kind (DataFrames, arrays or dicts of arrays) row-wise."""
+    """Stack inputs of one layout (DataFrames, arrays or dicts of arrays) row-wise."""
     if len(parts) == 1:
         return parts[0]
     first = parts[0]
+    layouts = {layout_of(p) for p in parts}
+    if len(layouts) > 1:
+        raise ValueError(f"cannot stack inputs of different layouts: {sorted(layouts, key=repr)}")
     if isinstance(first, pd.DataFrame):
         return pd.concat(parts, ignore_index=True, copy=False)
     if isinstance(first, Mapping):

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from runtime.errors import InvalidInput
-from runtime.protocol import decode_inputs, parse_request
+from runtime.protocol import decode_inputs, flatten, parse_request
 
 __all__ = ["Inbound", "parse_v2", "parse_v1", "rows_of", "columns_of", "flat_data", "v1_predictions"]
 
@@ -105,10 +105,7 @@ def flat_data(data: list[Any]) -> list[Any]:
     """Row-major values of flat or nested tensor data."""
     if not any(isinstance(v, list) for v in data):
         return data
-    out: list[Any] = []
-    for value in data:
-        out.extend(flat_data(value) if isinstance(value, list) else [value])
-    return out
+    return flatten(data)[0]
 
 
 def rows_of(tensors: list[dict[str, Any]]) -> int:

@@ -12,6 +12,7 @@ from runtime.protocol.codec import (
     encode_array,
     encode_predictions,
     error_body,
+    flatten,
     parse_request,
 )
 from runtime.protocol.datatypes import DATATYPES, accepts, datatype_of, to_dtype
@@ -49,4 +50,5 @@ __all__ = [
     "encode_predictions",
     "build_response",
     "error_body",
+    "flatten",
 ]

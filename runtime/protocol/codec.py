@@ -33,10 +33,15 @@ __all__ = [
     "encode_array",
     "build_response",
     "error_body",
+    "flatten",
+    "MAX_RANK",
 ]
 
 DEFAULT_OUTPUT = "predict"
 """Name of an output when the model's prediction and signature name none."""
+
+MAX_RANK = 32
+"""Most dimensions a tensor may have (numpy's own limit is 64; no model input needs more than a few)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +98,17 @@ def decode_input(
         raise InvalidInput(f"Input '{name}': unknown datatype '{datatype}'; expected one of {', '.join(DATATYPES)}")
     if any(d < 0 for d in shape):
         raise InvalidInput(f"Input '{name}': shape {list(shape)} has a negative dimension; expected sizes >= 0")
+    if len(shape) > MAX_RANK:
+        raise InvalidInput(f"Input '{name}': shape has {len(shape)} dimensions; expected at most {MAX_RANK}")
     size = math.prod(shape)
+    nested = any(isinstance(v, list) for v in data)
+    flat, depth = flatten(data) if nested else (data, 1)
+    if depth > max(len(shape), 1):
+        raise InvalidInput(
+            f"Input '{name}': data is nested {depth} levels deep but shape {list(shape)} has {len(shape)} dimension(s); "
+            "expected flat row-major data or lists nested at most as deep as the shape"
+        )
     if datatype == "BYTES":
-        flat = data if not any(isinstance(v, list) for v in data) else list(_flatten(data))
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         if array.size:
@@ -119,12 +132,49 @@ def decode_input(
     return array
 
 
-def _flatten(data: list[Any]):
-    for value in data:
-        if isinstance(value, list):
-            yield from _flatten(value)
+def flatten(data: list[Any]) -> tuple[list[Any], int]:
+    """Row-major values of flat or nested data and the depth of its nesting (1 when flat).
+
+    Iterative: a body nested a thousand levels deep is an input error, not a RecursionError.
+    """
+    out: list[Any] = []
+    depth = 1
+    stack = [iter(data)]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, list):
+                stack.append(iter(value))
+                depth = max(depth, len(stack))
+                break
+            out.append(value)
         else:
-            yield value
+            stack.pop()
+    return out, depth
+
+
+def _check_range(where: str, datatype: str, values: np.ndarray, target: np.dtype) -> None:
+    """Values must fit ``target`` (the declared type): casting would wrap integers or overflow floats."""
+    if not values.size or values.dtype.kind not in "iuf" or np.can_cast(values.dtype, target, "safe"):
+        return
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        low, high = info.min, info.max
+        # Against floats, compare with high + 1 (a power of two, exact as a float): high itself
+        # rounds up, so 2.0**64 would pass as a UINT64.
+        bad = (values < low) | ((values >= float(high) + 1) if values.dtype.kind == "f" else (values > high))
+    elif target.kind == "f":
+        high = float(np.finfo(target).max)
+        low = -high
+        wide = values.astype(np.float64)
+        bad = np.isfinite(wide) & (np.abs(wide) > high)
+    else:
+        return
+    if bad.any():
+        at = int(np.flatnonzero(bad.ravel())[0])
+        bounds = f"[{low:g}, {high:g}]" if target.kind == "f" else f"[{low}, {high}]"
+        raise InvalidInput(
+            f"{where}: value {values.ravel()[at].item()!r} at position {at} is out of range for {datatype} {bounds}"
+        )
 
 
 def _numeric(
@@ -155,12 +205,7 @@ def _numeric(
                 raise InvalidInput(
                     f"Input '{name}': {datatype} data must be integers; got {raw.ravel()[at].item()!r} at position {at}"
                 )
-        info = np.iinfo(dtype)
-        low, high = raw.min(), raw.max()
-        if low < info.min or high > info.max:
-            raise InvalidInput(
-                f"Input '{name}': value {low if low < info.min else high} is out of range for {datatype} [{info.min}, {info.max}]"
-            )
+    _check_range(f"Input '{name}'", datatype, raw, dtype)
     return raw.astype(dtype, copy=False)
 
 
@@ -218,7 +263,7 @@ def decode_column_arrays(request: InferenceRequest, specs: Sequence[InputSpec]) 
                 f"Input '{inp.name}' has {n} rows but input '{rows[0]}' has {rows[1]}; every input needs the same number of rows"
             )
         rows = rows or (inp.name, n)
-        columns[inp.name] = _as(array.reshape(n), spec)
+        columns[inp.name] = _as(f"Input '{inp.name}'", array.reshape(n), spec)
     missing = [s.name for s in specs if s.name not in columns and not s.optional]
     if missing:
         raise InvalidInput(f"Input '{missing[0]}' is missing; expected inputs: {_expected(specs)}")
@@ -254,11 +299,16 @@ def _from_matrix(inp, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
             raise InvalidInput(
                 f"Input '{inp.name}': column {j} ('{specs[j].name}', {specs[j].datatype}) needs whole numbers; got {column[row].item()!r} at row {row}"
             )
-    return {s.name: _as(array[:, j], s) for j, s in enumerate(specs)}
+    return {s.name: _as(f"Input '{inp.name}': column {j} ('{s.name}')", array[:, j], s) for j, s in enumerate(specs)}
 
 
-def _as(column: np.ndarray, spec: InputSpec) -> np.ndarray:
-    return column if spec.datatype == "BYTES" else column.astype(DATATYPES[spec.datatype], copy=False)
+def _as(where: str, column: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """``column`` as the declared datatype, refusing values the narrower type cannot hold."""
+    if spec.datatype == "BYTES":
+        return column
+    target = DATATYPES[spec.datatype]
+    _check_range(where, spec.datatype, column, target)
+    return column.astype(target, copy=False)
 
 
 def decode_tensor(request: InferenceRequest, spec: InputSpec) -> np.ndarray:
@@ -278,7 +328,7 @@ def decode_tensor(request: InferenceRequest, spec: InputSpec) -> np.ndarray:
     if inp.shape[0] == 0:
         raise InvalidInput(f"Input '{inp.name}' has no rows; expected at least one")
     array = decode_input(inp.name, inp.datatype, inp.shape, inp.data, allow_missing=spec.optional)
-    return _as(array, spec)
+    return _as(f"Input '{inp.name}'", array, spec)
 
 
 def encode_array(name: str, values: Any) -> ResponseOutput:

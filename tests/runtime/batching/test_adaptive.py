@@ -154,3 +154,20 @@ def test_concurrent_requests_of_random_sizes_get_exactly_their_rows(sizes, max_b
         assert result.tolist() == (payload * 2).tolist()
     assert sum(calls) == sum(sizes)
     assert all(c <= max_batch or c in sizes for c in calls)
+
+
+async def test_a_request_with_an_optional_input_others_omit_keeps_it():
+    seen: list[tuple[str, ...]] = []
+
+    def model(columns: dict) -> np.ndarray:
+        seen.append(tuple(columns))
+        x = columns.get("x", np.zeros(len(columns["a"])))
+        return columns["a"] + 100 * x
+
+    batcher = AdaptiveBatcher(model, max_batch_size=64, max_latency_ms=50)
+    payloads = [{"a": np.array([float(i)])} if i % 2 else {"a": np.array([float(i)]), "x": np.array([1.0])} for i in range(12)]
+    results = await asyncio.gather(*(batcher.predict(p, 1) for p in payloads))
+    await batcher.close()
+    for i, result in enumerate(results):
+        assert result.tolist() == [float(i) + (0 if i % 2 else 100)], f"request {i} lost or gained input 'x'"
+    assert len(seen) < len(payloads), "requests of each layout still share predict calls"

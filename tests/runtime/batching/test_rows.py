@@ -27,3 +27,10 @@ def test_a_prediction_with_the_wrong_number_of_rows_cannot_be_split():
         split_rows(np.arange(4), [2, 3])
     with pytest.raises(ValueError, match="outputs disagree on the number of rows"):
         count_rows({"a": [1, 2], "b": [1]})
+
+
+def test_inputs_of_different_columns_are_never_stacked():
+    with pytest.raises(ValueError, match="cannot stack inputs of different layouts"):
+        concat_rows([{"a": np.array([1.0])}, {"a": np.array([2.0]), "x": np.array([5.0])}])
+    with pytest.raises(ValueError, match="cannot stack inputs of different layouts"):
+        concat_rows([pd.DataFrame({"a": [1.0]}), pd.DataFrame({"a": [2.0], "x": [5.0]})])

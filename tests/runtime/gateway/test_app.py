@@ -35,6 +35,7 @@ async def client(peer):
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1e30]}]}', 400, "Input 'x'"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": [3000000000]}]}', 400, "out of range for INT32"),
         (b'{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP64", "data": []}]}', 400, "negative dimension"),
+        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": ' + b"[" * 900 + b'"a"' + b"]" * 900 + b"}]}", 400, "Input 'x': data is nested 900 levels deep"),
     ],
 )
 async def test_bad_v2_input_is_400_naming_the_field(client, body, status, needle):

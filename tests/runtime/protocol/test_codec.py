@@ -146,12 +146,12 @@ def test_nan_is_refused_unless_the_input_is_optional():
 @pytest.mark.parametrize(
     ("datatype", "data", "message"),
     [
-        ("INT8", [300], "value 300 is out of range for INT8 [-128, 127]"),
-        ("UINT8", [-1], "value -1 is out of range for UINT8"),
+        ("INT8", [300], "value 300 at position 0 is out of range for INT8 [-128, 127]"),
+        ("UINT8", [-1], "value -1 at position 0 is out of range for UINT8"),
         ("INT64", [1.5], "INT64 data must be integers; got 1.5 at position 0"),
         ("BOOL", [1], "BOOL data must be true or false; got 1"),
         ("FP32", [True], "FP32 data must be numbers; got True"),
-        ("FP32", [[1.0], [1.0, 2.0]], "data is ragged"),
+        ("FP32", [[1.0], [1.0, 2.0]], "data is nested 2 levels deep but shape [2] has 1 dimension"),
         ("FLOAT", [1.0], "unknown datatype 'FLOAT'; expected one of BOOL"),
     ],
 )
@@ -220,3 +220,65 @@ def test_response_echoes_id_and_parameters():
 def test_error_body():
     assert error_body(InvalidInput("Input 'a' is missing")) == {"error": "Input 'a' is missing"}
     assert error_body("boom") == {"error": "boom"}
+
+
+NARROW = [InputSpec("small", "INT32"), InputSpec("byte", "UINT8"), InputSpec("half", "FP16")]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("small", 2**40 + 7, "Input 'small': value 1099511627783 at position 0 is out of range for INT32 [-2147483648, 2147483647]"),
+        ("byte", -1, "Input 'byte': value -1 at position 0 is out of range for UINT8 [0, 255]"),
+        ("half", 1e10, "Input 'half': value 10000000000.0 at position 0 is out of range for FP16 [-65504, 65504]"),
+    ],
+)
+def test_a_wider_type_narrowed_to_the_signature_must_fit(column, value, message):
+    good = {"small": 1, "byte": 2, "half": 0.5}
+    inputs = [col(s.name, "FP64" if s.name == "half" else "INT64", [good[s.name], value if s.name == column else good[s.name]]) for s in NARROW]
+    with pytest.raises(InvalidInput) as caught:
+        decode_columns(request(*inputs), NARROW)
+    assert str(caught.value).replace("at position 1", "at position 0") == message
+
+
+def test_narrowing_within_range_keeps_the_values():
+    frame = decode_columns(request(col("small", "INT64", [-(2**31), 2**31 - 1]), col("byte", "INT64", [0, 255]), col("half", "FP64", [65504.0, -1.5])), NARROW)
+    assert frame["small"].tolist() == [-(2**31), 2**31 - 1] and frame["byte"].tolist() == [0, 255]
+    assert frame["half"].tolist() == [65504.0, -1.5] and str(frame["half"].dtype) == "float16"
+
+
+def test_a_float_matrix_column_narrowed_to_its_declared_type_must_fit():
+    matrix = {"name": "m", "datatype": "FP64", "shape": [1, 3], "data": [[1.0, 300.0, 0.5]]}
+    with pytest.raises(InvalidInput, match=r"Input 'm': column 1 \('byte'\): value 300.0 at position 0 is out of range for UINT8"):
+        decode_columns(request(matrix), NARROW)
+
+
+def test_data_sent_as_a_narrow_type_must_fit_it():
+    with pytest.raises(InvalidInput, match=r"Input 'h': value 1e\+20 at position 1 is out of range for FP16"):
+        decode_input("h", "FP16", [2], [1.0, 1e20])
+    with pytest.raises(InvalidInput, match="out of range for UINT64"):
+        decode_input("u", "UINT64", [1], [2.0**64])
+
+
+def _nested(depth: int, leaf):
+    data = [leaf]
+    for _ in range(depth - 1):
+        data = [data]
+    return data
+
+
+@pytest.mark.parametrize("datatype, leaf", [("BYTES", "x"), ("FP64", 1.0)])
+def test_data_nested_deeper_than_the_shape_is_an_input_error(datatype, leaf):
+    with pytest.raises(InvalidInput, match=r"Input 'deep': data is nested 1000 levels deep but shape \[1\] has 1 dimension"):
+        decode_input("deep", datatype, [1], _nested(1000, leaf))
+    assert decode_input("ok", datatype, [1, 1, 1], _nested(3, leaf)).shape == (1, 1, 1)
+
+
+def test_a_shape_with_too_many_dimensions_is_an_input_error():
+    with pytest.raises(InvalidInput, match="Input 'x': shape has 100 dimensions; expected at most 32"):
+        decode_input("x", "FP64", [1] * 100, [1.0])
+
+
+def test_ragged_data_within_the_shapes_depth_is_an_input_error():
+    with pytest.raises(InvalidInput, match="Input 'x': data is ragged"):
+        decode_input("x", "FP32", [2, 2], [[1.0], [1.0, 2.0]])
