@@ -37,6 +37,8 @@ __all__ = [
     "PlatformSpec",
     "ModelSpec",
     "Variant",
+    "Experiment",
+    "Guardrails",
     "ModelUri",
     "parse_model_uri",
     "load_stack",
@@ -257,6 +259,36 @@ class Drift(_Spec):
     """Also test the distribution of the model's outputs."""
 
 
+class Guardrails(_Spec):
+    """Limits arm B must keep against arm A before it may be called the winner (from the gateway)."""
+
+    max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.01
+    """Most that B's error rate may exceed A's (0.01: one point)."""
+    max_fallback_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.01
+    """Most that B's fallback rate may exceed A's."""
+    max_p99_ms: Annotated[float, Field(gt=0)] | None = None
+    """Highest p99 latency of either arm; the model's latencyBudgetMs when unset."""
+
+
+class Experiment(_Spec):
+    """A sticky A/B test between the primary (arm A, the control) and the one canary (arm B)."""
+
+    outcome: Literal["click", "conversion"] = "click"
+    """The outcome event whose rate per user decides: a user converts with their first such event."""
+    minimum_detectable_lift: Annotated[float, Field(gt=0, le=10)] = 0.05
+    """Smallest relative lift of that rate worth finding (0.05: 5%); tunes the sequential test and
+    sets the users per arm the readout says it needs."""
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    """False positive rate of the always-valid sequential test, however often it is looked at."""
+    power: Annotated[float, Field(ge=0.5, lt=1)] = 0.8
+    """Chance of finding the minimum detectable lift at the stated sample size."""
+    srm_p_value: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
+    """Sample-ratio mismatch is flagged below this p-value (chi-square of users against weights)."""
+    max_users: Annotated[int, Field(gt=0)] = 1_000_000
+    """Users remembered (bounded memory); later new users are counted as untracked, not analysed."""
+    guardrails: Guardrails = Guardrails()
+
+
 class ModelSpec(_Spec):
     variants: Annotated[list[Variant], Field(min_length=1)]
     """Versions served: exactly one primary, any canaries, any shadows."""
@@ -278,6 +310,8 @@ class ModelSpec(_Spec):
     replica_rps: Annotated[float, Field(gt=0)] | None = None
     """Requests per second one replica sustains within the latency budget (measured, e.g. with
     bench/modelserver.py); the cost estimate falls back to benchmark results when unset."""
+    experiment: Experiment | None = None
+    """An A/B test of the canary against the primary; needs sticky routing and exactly those two live variants."""
 
     @model_validator(mode="after")
     def _invariants(self) -> ModelSpec:
@@ -299,7 +333,26 @@ class ModelSpec(_Spec):
                     f"variant name '{name}' is already used by variants[{seen[name]}]; set a distinct name",
                 )
             seen[name] = i
+        if self.experiment is not None:
+            self._experiment_rules(live)
         return self
+
+    def _experiment_rules(self, live: list[tuple[int, Variant]]) -> None:
+        if not (self.routing.sticky_key or self.routing.sticky_header):
+            raise _problem("routing", "an experiment needs sticky routing: set routing.stickyKey (e.g. user_id) or stickyHeader")
+        canaries = [i for i, v in live if v.role == "canary"]
+        if len(canaries) != 1:
+            raise _problem("experiment", f"an experiment compares the primary with exactly one canary (found {len(canaries)})")
+        zero = [i for i, v in live if not v.weight]
+        if zero:
+            raise _problem(f"variants[{zero[0]}].weight", "an experiment's arms need weights above 0")
+
+    @property
+    def arms(self) -> tuple[str, str] | None:
+        """(A, B) variant names of the experiment: the primary and the canary; None without one."""
+        if self.experiment is None:
+            return None
+        return self.primary.variant_name, next(v.variant_name for v in self.variants if v.role == "canary")
 
     @property
     def primary(self) -> Variant:

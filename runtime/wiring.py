@@ -61,6 +61,8 @@ class MonitorConfig(_Wire):
     """model -> variant name -> reference profile location (a path or an MLflow artifact URI)."""
     state_dir: str = "/var/lib/ml-serving/drift"
     """Where windows and counts are persisted."""
+    gateway_url: str | None = None
+    """Base URL of the gateway, whose per-variant report gives experiments their guardrails."""
 
 
 class TapRecord(_Wire):
@@ -75,6 +77,8 @@ class TapRecord(_Wire):
     """Input name -> one value per row (columnar)."""
     outputs: dict[str, list[Any]] = {}
     """Output name -> one value per row."""
+    routing_key: str | None = None
+    """The sticky routing key the variant was chosen by (e.g. the user id), when there was one."""
 
 
 class TapBatch(_Wire):

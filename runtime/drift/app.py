@@ -18,6 +18,8 @@ from runtime.drift.report import render_report
 from runtime.drift.service import DriftService
 from runtime.drift.settings import MonitorSettings
 from runtime.errors import MLServingError, ModelNotFound
+from runtime.experiments.routes import ExperimentCollector, add_experiment_routes
+from runtime.experiments.service import ExperimentService
 from runtime.wiring import INGEST_PATH, MonitorConfig, TapBatch
 
 __all__ = ["create_app", "CLOUDEVENTS_PATH", "LabelBatch"]
@@ -60,8 +62,10 @@ def _target(service: DriftService, request: Request, inference_service: str | No
 def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, service: DriftService | None = None):
     settings = settings or MonitorSettings()
     service = service or DriftService(config, settings)
+    experiments = ExperimentService(config, settings)
     registry = CollectorRegistry()
     registry.register(DriftCollector(service))
+    registry.register(ExperimentCollector(experiments))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -73,9 +77,11 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
             if service.notifier is not None:
                 await service.notifier.stop()
             service.save_all()
+            experiments.save_all()
 
     app = FastAPI(title="ml-serving drift monitor", lifespan=lifespan)
     app.state.service = service
+    app.state.experiments = experiments
 
     @app.exception_handler(MLServingError)
     async def _error(_: Request, exc: MLServingError) -> JSONResponse:
@@ -88,6 +94,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
 
     @app.post(INGEST_PATH, status_code=202)
     async def ingest(batch: TapBatch) -> dict[str, int]:
+        experiments.expose(batch.records)
         return {"rows": service.ingest_batch(batch)}
 
     @app.post(CLOUDEVENTS_PATH, status_code=202)
@@ -127,6 +134,8 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
     @app.get("/metrics")
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    add_experiment_routes(app, experiments)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

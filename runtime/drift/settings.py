@@ -30,3 +30,12 @@ class MonitorSettings(BaseSettings):
     label_bucket_s: float = Field(default=3600.0, gt=0)
     label_buckets: int = Field(default=168, gt=0)
     seed: int = 0
+    writer_tokens: str | None = None
+    """Bearer tokens of outcome writers, comma-separated (``ML_SERVING_DRIFT_WRITER_TOKENS``);
+    without any (here or in the file below) ``POST /outcomes`` is refused."""
+    writer_tokens_file: str | None = None
+    """A mounted secret holding writer tokens, comma- or line-separated."""
+    gateway_token: str | None = None
+    """Bearer token for reading the gateway's report (experiment guardrails), when it needs one."""
+    experiment_requests: int = Field(default=200_000, gt=0)
+    """Recent request ids remembered per experiment, so outcomes can name a request instead of a user."""

@@ -18,7 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from runtime.errors import MLServingError, PayloadTooLarge
+from runtime.bodylimit import read_limited
+from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import Gateway, Outcome
 from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
@@ -35,16 +36,7 @@ def json_response(content: Any, status: int = 200, headers: dict[str, str] | Non
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes before it is all read."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes (maxBodyBytes)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (maxBodyBytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_limited(request, limit, "maxBodyBytes")
 
 
 def _rest_answer(outcome: Outcome, v1: bool) -> Response:

@@ -160,7 +160,7 @@ class Gateway:
         outputs = response.get("outputs") or []
         variant = answer.variant or "fallback"
         if answer.variant is not None and self.tap is not None:
-            self.tap.offer(route.name, answer.variant, rid, inbound.inputs, outputs)
+            self.tap.offer(route.name, answer.variant, rid, inbound.inputs, outputs, key)
         mirror = self.mirrors[route.name]
         if mirror.targets:
             mirror.mirror(inbound.body, forwarded, outputs if answer.variant is not None else None)

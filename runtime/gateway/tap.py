@@ -44,10 +44,13 @@ class DriftTap:
         """Records taken off the queue and not yet sent (the batch being gathered or sent)."""
         self._session: aiohttp.ClientSession | None = None
 
-    def offer(self, model: str, variant: str, request_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> None:
+    def offer(
+        self, model: str, variant: str, request_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+        routing_key: str | None = None,
+    ) -> None:
         """Queue one served request; never waits."""
         try:
-            self._queue.put_nowait((model, variant, request_id, time.time(), inputs, outputs))
+            self._queue.put_nowait((model, variant, request_id, time.time(), inputs, outputs, routing_key))
         except asyncio.QueueFull:
             self._full.inc()
 
@@ -113,8 +116,9 @@ class DriftTap:
                 "timestamp": timestamp,
                 "inputs": columns_of(inputs),
                 "outputs": columns_of(outputs),
+                **({"routingKey": key} if key is not None else {}),
             }
-            for model, variant, request_id, timestamp, inputs, outputs in batch
+            for model, variant, request_id, timestamp, inputs, outputs, key in batch
         ]
         body = orjson.dumps({"records": records})
         try:
