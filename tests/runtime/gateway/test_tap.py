@@ -54,6 +54,21 @@ async def test_served_rows_reach_the_monitor_in_batches(peer):
     assert (first.model, first.variant, first.request_id) == ("m", "v1", "r0")
     assert first.inputs == {"x": [[0, 1], [0, 2]]}
     assert first.outputs == {"predict": [1.0, 2.0]}
+    assert first.routing_key is None  # no sticky routing declared
+
+
+async def test_the_sticky_routing_key_travels_with_each_record(peer):
+    p = peer()
+    with Receiver() as receiver:
+        spec = model_spec(variants=ONE, routing={"stickyKey": "user", "stickyHeader": "x-user-id"})
+        config = gateway_config(spec, {"v1": p.url}, monitor_url=receiver.url)
+        async with serve(config, Settings(tap_batch_size=2, tap_flush_ms=20)) as client:
+            body = {"inputs": [{"name": "user", "shape": [1], "datatype": "INT64", "data": [42]}]}
+            await client.post("/v2/models/m/infer", json=body)
+            await client.post("/v2/models/m/infer", json=body, headers={"x-user-id": "u-7"})
+            await wait_for(lambda: sum(len(b.records) for b in receiver.batches) == 2)
+    keys = [r.routing_key for b in receiver.batches for r in b.records]
+    assert keys == ["42", "u-7"]
 
 
 async def test_dead_or_slow_monitor_never_slows_requests(peer):
