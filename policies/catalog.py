@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyConfigSchema
 
-from policies import mesh, rollout, secrets_provider, stack_secrets, storage, workloads
+from policies import budget, mesh, rollout, secrets_provider, stack_secrets, storage, workloads
 from policies.rule import PRODUCTION_STACKS, Rule
 
 __all__ = ["RULES", "rule_named"]
@@ -88,6 +88,16 @@ RULES: tuple[Rule, ...] = (
         "Models that use GPUs declare batching.",
         "spec",
         rollout.gpu_batching,
+    ),
+    Rule(
+        "cost-budget",
+        "A stack's maximum monthly cost estimate stays within the budget its stack file declares.",
+        "stack",
+        budget.cost_budget,
+        config_schema=PolicyConfigSchema(
+            properties={"stackFile": {"type": "string"}, "prices": {"type": "string", "enum": ["snapshot", "live", "auto"]}}
+        ),
+        defaults={"prices": "snapshot"},
     ),
     Rule(
         "no-plaintext-secrets",

@@ -118,7 +118,7 @@ def evaluate(loaded: LoadedStack, policy_config: PolicyConfig) -> list[Violation
                 )
                 rule.validate(args, lambda message, urn=None, r=resource: report(message, urn or r.urn))
         elif rule.kind == "stack":
-            rule.validate(StackValidationArgs(resources, config), report)
+            rule.validate(StackValidationArgs(resources, {"stackFile": str(loaded.path), **config}), report)
         elif rule.kind == "spec":
             args = SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config})
             rule.validate(args, report)

@@ -114,6 +114,9 @@ def _rds(document, usage: CostUsage, book: PriceBook, out: list[Item], findings:
         inputs = r["inputs"]
         az = "multi-az" if inputs.get("multiAz") else "single-az"
         engine, klass = inputs.get("engine", "postgres"), inputs.get("instanceClass")
+        if not klass:
+            findings.notes.append(f"{r['name']}: no instanceClass in its inputs; not priced")
+            continue
         storage_gb = float(inputs.get("allocatedStorage") or 20)
         storage_type = inputs.get("storageType") or "gp2"
         out.append(Item(f"rds/{r['name']}", "database", r["urn"], flat(HOURS_PER_MONTH), "instance-hour",

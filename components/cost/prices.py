@@ -116,5 +116,6 @@ class PriceBook:
             "snapshot": "components/cost/prices.json",
             "asOf": {"oldest": dates[0], "newest": dates[-1]} if dates else None,
             "missingLive": sorted(set(self.missing_live)),
+            "liveErrors": list(getattr(self.live, "errors", [])),
             "prices": [self.used[k].to_json() for k in sorted(self.used)],
         }
