@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         else "no batching"
     )
     print(
-        f"model '{settings.model_name}' ready ({batching}); serving on http://{settings.host}:{settings.http_port}",
+        f"model '{settings.model_name}' ready ({batching}); serving on http://{settings.host}:{settings.http_port}"
+        + (f" and grpc://{settings.host}:{settings.grpc_port}" if settings.grpc_port is not None else ""),
         file=sys.stderr,
         flush=True,
     )
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         http_port=settings.http_port,
         max_body_bytes=settings.max_body_bytes,
         grace_period_s=settings.grace_period_s,
+        grpc_port=settings.grpc_port,
     )
     server.start([model])
     return 0

@@ -10,8 +10,10 @@ from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
+import orjson
 import pandas as pd
-from kserve import InferRequest, InferResponse, Model
+from grpc_interceptor.exceptions import GrpcException
+from kserve import InferOutput, InferRequest, InferResponse, Model
 
 from runtime.batching import AdaptiveBatcher, Unbatched
 from runtime.errors import InvalidInput, MLServingError, ModelNotFound
@@ -26,6 +28,8 @@ from runtime.protocol import (
     encode_predictions,
     parse_request,
 )
+from runtime.protocol.grpc_status import grpc_code
+from runtime.protocol.rest import read_request
 from runtime.spec import parse_model_uri
 
 __all__ = ["MLflowModel", "PredictionFailed", "resolve_model_dir"]
@@ -125,7 +129,7 @@ class MLflowModel(Model):
             columns = decode_column_arrays(request, specs)
             return columns, len(next(iter(columns.values())))
         arrays = decode_inputs(request)
-        if len(arrays) == 1 and next(iter(arrays.values())).ndim == 2:
+        if len(arrays) == 1 and next(iter(arrays.values())).ndim >= 2:
             array = next(iter(arrays.values()))
             return array, len(array)
         rows = {name: len(a) for name, a in arrays.items()}
@@ -152,18 +156,49 @@ class MLflowModel(Model):
     async def predict(
         self, payload: InferRequest, headers: dict | None = None, response_headers: dict | None = None
     ) -> InferResponse:
-        """KServe's own data plane entry (e.g. its gRPC server) reaches the same path."""
-        body, _ = payload.to_rest()
-        if isinstance(body, dict):  # KServe adds the model's name, which V2 request bodies do not carry
-            body = {k: v for k, v in body.items() if k in ("id", "parameters", "inputs", "outputs")}
-        response = await self.infer(parse_request(body))
-        return InferResponse.from_rest(response.model_dump(exclude_none=True))
+        """KServe's own data plane entry (its gRPC server) reaches the same path and checks.
+
+        Raw gRPC tensors come through KServe's ``to_rest`` as a binary REST body and are read by
+        the project's binary decoder; errors leave as the gRPC status their HTTP status maps to.
+        """
+        try:
+            response = await self.infer(_from_kserve(payload))
+        except MLServingError as exc:
+            raise GrpcException(exc.message, grpc_code(int(exc.status))) from None
+        document = response.model_dump(exclude_none=True)
+        outputs = [
+            InferOutput(name=o["name"], shape=o["shape"], datatype=o["datatype"], data=o["data"], parameters=o.get("parameters"))
+            for o in document["outputs"]
+        ]
+        # Raw outputs, as Triton sends them: tritonclient.grpc reads no typed contents but BYTES.
+        return InferResponse(
+            document.get("id"),
+            document["model_name"],
+            outputs,
+            document.get("model_version"),
+            parameters=document.get("parameters"),
+            use_binary_outputs=True,
+        )
 
     async def drain(self) -> None:
         """Refuse new requests and finish the queued ones."""
         if self._predictor is not None:
             await self._predictor.close()
         self.ready = False
+
+
+def _from_kserve(payload: InferRequest) -> InferenceRequest:
+    body, header_length = payload.to_rest()
+    if isinstance(body, dict):
+        return parse_request(body)
+    # KServe 0.16 appends raw gRPC tensors after the header without saying how long each is.
+    header = orjson.loads(body[:header_length])
+    for tensor, inp in zip(header.get("inputs") or (), payload.inputs):
+        if "data" not in tensor:
+            size = len(inp._raw_data or b"")
+            tensor["parameters"] = {**(tensor.get("parameters") or {}), "binary_data_size": size}
+    head = orjson.dumps(header)
+    return read_request(head + body[header_length:], str(len(head))).request
 
 
 def _rows_first(prediction: Any) -> Any:

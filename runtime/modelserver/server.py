@@ -3,8 +3,11 @@
 KServe serves health, metadata, model readiness and ``/metrics``. Three things are changed:
 the REST server binds the configured host (KServe hard-codes 0.0.0.0) and keeps no access log
 or per-request timing log on the hot path; the V2 infer route is answered by a lean handler on
-the project's codec, so every bad input gets 400 ``{"error": "..."}`` naming the input and a
-body over the limit 413; and SIGTERM drains: uvicorn stops accepting, finishes in-flight
+the project's codec, JSON or the binary tensor extension (runtime/protocol/binary.py), so every
+bad input gets 400 ``{"error": "..."}`` naming the input and a body over the limit 413 (KServe
+0.16's own binary decoding, ``InferRequest.from_bytes``, is not used: a header without
+``inputs`` raises KeyError, raw bytes short of the shape a bare ValueError, both 500s, and
+bytes left over after the last input pass unnoticed); and SIGTERM drains: uvicorn stops accepting, finishes in-flight
 requests (the batch queue included), then the batchers close and the process exits 0.
 """
 
@@ -21,6 +24,11 @@ import uvloop
 from fastapi import FastAPI
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.errors import ModelNotFound as KServeModelNotFound
+from grpc import aio
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
+from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
+from kserve.protocol.grpc.server import GRPCServer
+from kserve.protocol.grpc.servicer import InferenceServicer
 from kserve.protocol.rest.server import RESTServer
 from prometheus_client import Gauge
 from starlette.requests import Request
@@ -30,7 +38,9 @@ from starlette.routing import Route
 from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
 from runtime.modelserver.limits import BodyLimit
 from runtime.modelserver.model import MLflowModel
-from runtime.protocol import error_body, parse_request
+from runtime.protocol import error_body
+from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
+from runtime.protocol.rest import read_request
 
 __all__ = ["ServingModelServer", "IN_FLIGHT"]
 
@@ -88,20 +98,67 @@ class _RESTServer(RESTServer):
         gauge = IN_FLIGHT.labels(name)
         gauge.inc()
         try:
-            response = await model.infer(parse_request(await request.body()))
+            parsed = read_request(await request.body(), request.headers.get(HEADER_LENGTH))
+            response = await model.infer(parsed.request)
         except MLServingError as exc:
             if exc.status >= 500:
                 log.error("%s", exc.message)
             return _error(exc)
         finally:
             gauge.dec()
-        return Response(orjson.dumps(response.model_dump(exclude_none=True)), media_type=_JSON)
+        body, header_length = encode_response(response.model_dump(exclude_none=True), parsed.outputs)
+        if header_length is None:
+            return Response(body, media_type=_JSON)
+        return Response(body, media_type=OCTET_STREAM, headers={HEADER_LENGTH: str(header_length)})
+
+
+class _GRPCServer(GRPCServer):
+    """KServe's gRPC server (its servicer and error interceptor) on the configured host.
+
+    KServe binds ``[::]`` and blocks in ``start`` until termination; this one binds ``host``,
+    returns once listening, keeps KServe's per-call logging interceptor off the hot path and
+    limits messages to the REST body limit.
+    """
+
+    def __init__(self, server: ServingModelServer) -> None:
+        super().__init__(
+            server.grpc_port,
+            server.dataplane,
+            server.model_repository_extension,
+            kwargs={},
+            grace_period=server.grace_period,
+        )
+        self.host = server.host
+        self.max_message_bytes = server.max_body_bytes
+
+    async def start(self, max_workers: int | None = None) -> int:
+        self._server = aio.server(
+            interceptors=(ExceptionToStatusInterceptor(),),
+            options=[
+                ("grpc.max_receive_message_length", self.max_message_bytes),
+                ("grpc.max_send_message_length", self.max_message_bytes),
+            ],
+        )
+        servicer = InferenceServicer(self._data_plane, self._model_repository_extension)
+        grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, self._server)
+        port = self._server.add_insecure_port(f"{self.host}:{self._port}")
+        await self._server.start()
+        return port
 
 
 class ServingModelServer(kserve.ModelServer):
-    def __init__(self, *, host: str, http_port: int, max_body_bytes: int, grace_period_s: int = 30) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        http_port: int,
+        max_body_bytes: int,
+        grace_period_s: int = 30,
+        grpc_port: int | None = None,
+    ) -> None:
         super().__init__(
             http_port=http_port,
+            grpc_port=grpc_port or 0,
             workers=1,
             enable_grpc=False,
             enable_docs_url=False,
@@ -110,6 +167,7 @@ class ServingModelServer(kserve.ModelServer):
         )
         self.host = host
         self.max_body_bytes = max_body_bytes
+        self.serve_grpc = grpc_port is not None
         for name in ("kserve.trace", "uvicorn.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -132,7 +190,13 @@ class ServingModelServer(kserve.ModelServer):
     async def _serve_then_drain(self, rest: _RESTServer, models: list[MLflowModel]) -> None:
         self.setup_event_loop()
         log.info("serving %s on http://%s:%d", ", ".join(m.name for m in models), self.host, self.http_port)
+        grpc_server = _GRPCServer(self) if self.serve_grpc else None
+        if grpc_server is not None:
+            port = await grpc_server.start()
+            log.info("serving gRPC on %s:%d", self.host, port)
         await rest.start()
+        if grpc_server is not None:
+            await grpc_server.stop()
         for model in models:
             await model.drain()
         log.info("drained and stopped")

@@ -21,6 +21,8 @@ class ModelServerSettings(BaseSettings):
     host: str = "127.0.0.1"
     """Address to bind; loopback unless the cluster asks for 0.0.0.0."""
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    grpc_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    """Port of the V2 gRPC service (KServe's own gRPC server); unset serves REST only."""
     max_batch_size: Annotated[int, Field(gt=0, le=4096)] | None = None
     """Most rows in one predict call; unset serves each request alone."""
     max_latency_ms: Annotated[float, Field(gt=0, le=1000)] | None = None
@@ -48,6 +50,7 @@ def parse_settings(argv: list[str] | None = None) -> ModelServerSettings:
     parser.add_argument("--model_dir")
     parser.add_argument("--host")
     parser.add_argument("--http_port", type=int)
+    parser.add_argument("--grpc_port", type=int)
     parser.add_argument("--max_batch_size", type=int)
     parser.add_argument("--max_latency_ms", type=float)
     parser.add_argument("--max_body_bytes", type=int)

@@ -43,6 +43,10 @@ class RequestOutput(_Message):
 
 
 class InferenceRequest(_Message):
+    model_name: str | None = None
+    """Sent by KServe's clients; the path names the model, so this is accepted and not used."""
+    model_version: str | None = None
+    """As ``model_name``: accepted from clients that send it, not used."""
     id: str | None = None
     parameters: Parameters | None = None
     inputs: list[RequestInput] = Field(min_length=1)
