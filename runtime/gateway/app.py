@@ -25,6 +25,7 @@ from runtime.gateway.gateway import Gateway, Outcome
 from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
+from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
 from runtime.wiring import GatewayConfig
 
 __all__ = ["create_app", "json_response", "read_body"]
@@ -39,13 +40,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     return await read_limited(request, limit, "maxBodyBytes")
 
 
-def _rest_answer(outcome: Outcome, v1: bool) -> Response:
+def _rest_answer(outcome: Outcome, inbound: Inbound, v1: bool) -> Response:
     headers = outcome.headers()
     if outcome.error is not None:
         return json_response({"error": outcome.error.message}, int(outcome.error.status), headers)
     response = outcome.response or {}
-    content = {"predictions": v1_predictions(response.get("outputs") or [])} if v1 else response
-    return json_response(content, 200, headers)
+    if v1:
+        return json_response({"predictions": v1_predictions(response.get("outputs") or [])}, 200, headers)
+    body, header_length = encode_response(response, inbound.outputs)
+    if header_length is None:
+        return Response(body, headers=headers, media_type="application/json")
+    headers[HEADER_LENGTH] = str(header_length)
+    return Response(body, headers=headers, media_type=OCTET_STREAM)
 
 
 def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastAPI:
@@ -84,20 +90,21 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
         gw.refresh_breakers()
         return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def call(request: Request, parse, v1: bool) -> Response:
+    async def call(request: Request, v1: bool) -> Response:
         started = time.monotonic()
         gw.authorize(request.headers)
         route = gw.route(request.path_params["model"])
-        inbound: Inbound = parse(await read_body(request, config.max_body_bytes))
-        return _rest_answer(await gw.infer(route, inbound, request.headers, started), v1)
+        body = await read_body(request, config.max_body_bytes)
+        inbound = parse_v1(body) if v1 else parse_v2(body, request.headers.get(HEADER_LENGTH))
+        return _rest_answer(await gw.infer(route, inbound, request.headers, started), inbound, v1)
 
     # The two inference routes are plain Starlette routes: FastAPI's dependency solving costs
     # about a tenth of the gateway's whole per-request budget and these take no parameters.
     async def infer(request: Request) -> Response:
-        return await call(request, parse_v2, v1=False)
+        return await call(request, v1=False)
 
     async def predict(request: Request) -> Response:
-        return await call(request, parse_v1, v1=True)
+        return await call(request, v1=True)
 
     app.add_route("/v2/models/{model}/infer", infer, methods=["POST"])
     app.add_route("/v1/models/{model}:predict", predict, methods=["POST"])

@@ -16,10 +16,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
-from runtime.gateway.payload import flat_data
+from runtime.gateway.payload import flat_data, joined_body
 from runtime.gateway.upstream import Upstream
+from runtime.protocol.binary import HEADER_LENGTH
 
 __all__ = ["Coalescer"]
 
@@ -122,11 +124,14 @@ class Coalescer:
     async def _joined(self, group: list[_Call]) -> None:
         total = sum(c.rows for c in group)
         inputs = [
-            {**tensor, "shape": [total, *tensor["shape"][1:]], "data": [v for c in group for v in flat_data(c.inputs[i]["data"])]}
+            {**tensor, "shape": [total, *tensor["shape"][1:]], "data": _joined_data([c.inputs[i]["data"] for c in group])}
             for i, tensor in enumerate(group[0].inputs)
         ]
+        body, content_headers = joined_body(inputs)
+        headers = {k: v for k, v in group[0].headers.items() if k != HEADER_LENGTH}
+        headers.update(content_headers or {"content-type": "application/json"})
         try:
-            status, payload = await self.upstream.post(group[0].path, orjson.dumps({"inputs": inputs}), group[0].headers)
+            status, payload = await self.upstream.post(group[0].path, body, headers)
         except Exception as exc:  # noqa: BLE001 - every joined caller's failure
             for call in group:
                 _settle(call, exc=exc)
@@ -140,6 +145,13 @@ class Coalescer:
             return
         for call, part in zip(group, _split(payload, [c.rows for c in group], total)):
             _settle(call, (status, part) if part is not None else (502, b"joined answer could not be split"))
+
+
+def _joined_data(parts: list[Any]) -> Any:
+    """Callers' data as one flat list, or one array when any caller sent binary tensors."""
+    if any(isinstance(p, np.ndarray) for p in parts):
+        return np.concatenate([p.ravel() if isinstance(p, np.ndarray) else np.asarray(flat_data(p)) for p in parts])
+    return [v for p in parts for v in flat_data(p)]
 
 
 def _split(payload: bytes, rows: list[int], total: int) -> list[bytes | None]:

@@ -150,6 +150,8 @@ class Gateway:
         """One inference call through the whole policy; errors come back in the outcome."""
         rid = request_id(metadata)
         forwarded = forward_headers(metadata, rid)
+        if inbound.content_headers:
+            forwarded.update(inbound.content_headers)
         key = routing_key(route.spec, metadata, inbound.inputs)
         try:
             answer = await route.infer(inbound, forwarded, key, started)

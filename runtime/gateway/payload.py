@@ -1,7 +1,10 @@
 """Request and response bodies as the gateway sees them: V2 checked by the codec, V1 converted.
 
-The gateway forwards the client's bytes unchanged; it parses them to reject bad input with a
-400 that names the field, to find a routing key, and to feed the fallback rules and the tap.
+The gateway forwards the client's bytes unchanged (JSON, or the binary tensor extension); it
+parses them to reject bad input with a 400 that names the field, to find a routing key, and to
+feed the fallback rules and the tap. Model servers are always asked for JSON outputs: a
+client's binary-output flags are taken off what is forwarded and honoured by the gateway's own
+encoding of the answer (runtime/gateway/app.py), fallback answers included.
 """
 
 from __future__ import annotations
@@ -10,12 +13,25 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
 from runtime.errors import InvalidInput
-from runtime.protocol import decode_inputs, flatten, parse_request
+from runtime.protocol import decode_inputs, flatten
+from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, OutputChoice, array_to_raw, strip_output_choice
+from runtime.protocol.rest import read_request
 
-__all__ = ["Inbound", "parse_v2", "parse_v1", "rows_of", "columns_of", "flat_data", "v1_predictions"]
+__all__ = [
+    "Inbound",
+    "parse_v2",
+    "parse_v1",
+    "rows_of",
+    "columns_of",
+    "flat_data",
+    "first_value",
+    "joined_body",
+    "v1_predictions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +45,10 @@ class Inbound:
     joinable: bool = False
     """Only input tensors, no ``id``, ``parameters`` or requested outputs: nothing is lost when it
     shares an upstream request with others (runtime/gateway/coalesce.py)."""
+    content_headers: dict[str, str] | None = None
+    """Headers that describe ``body`` to the model server (binary tensors); None for JSON."""
+    outputs: OutputChoice = OutputChoice()
+    """Which outputs the client wants back as binary data."""
 
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -47,14 +67,44 @@ def _plainly_valid(datatype: str, shape: list[int], data: list[Any]) -> bool:
     return False
 
 
-def parse_v2(body: bytes) -> Inbound:
-    request = parse_request(body)
-    if not all(_plainly_valid(i.datatype, i.shape, i.data) for i in request.inputs) or len({i.name for i in request.inputs}) != len(request.inputs):
+def parse_v2(body: bytes, header_length: str | None = None) -> Inbound:
+    """A V2 request, JSON or binary (``header_length`` is its Inference-Header-Content-Length)."""
+    parsed = read_request(body, header_length)
+    request = parsed.request
+    binary = [isinstance(i.data, np.ndarray) for i in request.inputs]
+    plain = all(b or _plainly_valid(i.datatype, i.shape, i.data) for b, i in zip(binary, request.inputs))
+    if not plain or len({i.name for i in request.inputs}) != len(request.inputs):
         decode_inputs(request)  # the codec's checks, with its messages that name the input
     inputs = [{"name": i.name, "shape": i.shape, "datatype": i.datatype, "data": i.data} for i in request.inputs]
     names = [o.name for o in request.outputs or ()]
-    joinable = request.id is None and not request.parameters and not names and not any(i.parameters for i in request.inputs)
-    return Inbound(body=body, inputs=inputs, output_names=names, joinable=joinable)
+    # The binary-output flag is answered by the gateway per caller, so it does not keep a request apart.
+    parameters = {k: v for k, v in (request.parameters or {}).items() if k != "binary_data_output"}
+    joinable = request.id is None and not parameters and not names and not any(i.parameters for i in request.inputs)
+    content_headers = None
+    if parsed.outputs.any:
+        # The model server answers JSON; the gateway encodes binary outputs itself.
+        head_length = int(header_length) if header_length is not None else len(body)
+        document = parsed.document if parsed.document is not None else orjson.loads(body)
+        strip_output_choice(document)
+        head = orjson.dumps(document)
+        body = head + body[head_length:]
+        header_length = str(len(head)) if header_length is not None else None
+    if header_length is not None:
+        content_headers = {HEADER_LENGTH: header_length, "content-type": OCTET_STREAM}
+    return Inbound(body, inputs, names, joinable, content_headers, parsed.outputs)
+
+
+def joined_body(inputs: list[dict[str, Any]]) -> tuple[bytes, dict[str, str] | None]:
+    """One upstream body for joined callers' tensors (data as lists or arrays), and its headers."""
+    if not any(isinstance(t["data"], np.ndarray) for t in inputs):
+        return orjson.dumps({"inputs": inputs}), None
+    header, raws = [], []
+    for tensor in inputs:
+        raw = array_to_raw(tensor["datatype"], tensor["data"])
+        raws.append(raw)
+        header.append({k: v for k, v in tensor.items() if k != "data"} | {"parameters": {"binary_data_size": len(raw)}})
+    head = orjson.dumps({"inputs": header})
+    return b"".join([head, *raws]), {HEADER_LENGTH: str(len(head)), "content-type": OCTET_STREAM}
 
 
 def _datatype(values: list[Any], where: str) -> str:
@@ -101,11 +151,28 @@ def parse_v1(body: bytes) -> Inbound:
     return parse_v2(orjson.dumps({"inputs": inputs}))
 
 
-def flat_data(data: list[Any]) -> list[Any]:
-    """Row-major values of flat or nested tensor data."""
+def flat_data(data: list[Any] | np.ndarray) -> list[Any]:
+    """Row-major values of flat or nested tensor data, or of a binary tensor's array."""
+    if isinstance(data, np.ndarray):
+        values = data.ravel().tolist()
+        if data.dtype.kind == "O":
+            return [v.decode(errors="replace") if isinstance(v, bytes) else v for v in values]
+        return values
     if not any(isinstance(v, list) for v in data):
         return data
     return flatten(data)[0]
+
+
+def first_value(data: Any) -> Any:
+    """The first value of tensor data (nested lists or an array); None when there is none."""
+    if isinstance(data, np.ndarray):
+        if not data.size:
+            return None
+        value = data.flat[0]
+        return value.decode(errors="replace") if isinstance(value, bytes) else value.item() if hasattr(value, "item") else value
+    while isinstance(data, list) and data:
+        data = data[0]
+    return None if isinstance(data, list) else data
 
 
 def rows_of(tensors: list[dict[str, Any]]) -> int:
@@ -118,7 +185,8 @@ def columns_of(tensors: list[dict[str, Any]]) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {}
     for tensor in tensors:
         shape = tensor.get("shape") or [0]
-        data = flat_data(tensor.get("data") or [])
+        data = tensor.get("data")
+        data = flat_data(data if data is not None else [])
         n = int(shape[0])
         width = math.prod(shape[1:]) if len(shape) > 1 else 1
         if width == 1:

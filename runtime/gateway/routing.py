@@ -11,6 +11,7 @@ import hashlib
 import random
 from typing import Any
 
+from runtime.gateway.payload import first_value
 from runtime.spec import ModelSpec, Variant
 
 __all__ = ["Router", "stable_point", "routing_key"]
@@ -34,11 +35,9 @@ def routing_key(spec: ModelSpec, headers: Any, inputs: list[dict[str, Any]]) -> 
     if routing.sticky_key:
         for tensor in inputs:
             if tensor.get("name") == routing.sticky_key:
-                data = tensor.get("data")
-                while isinstance(data, list) and data:
-                    data = data[0]
-                if data is not None and not isinstance(data, list):
-                    return str(data)
+                value = first_value(tensor.get("data"))
+                if value is not None:
+                    return str(value)
     return None
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import uvicorn
+from kserve.protocol.infer_type import InferRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,12 +47,21 @@ def _rows(tensor: dict) -> list[float]:
     return [float(sum(data[i * width : (i + 1) * width])) for i in range(n)]
 
 
+def _body(raw: bytes, header_length: str | None) -> dict:
+    """A V2 request as JSON; binary tensors are read by KServe's own decoder."""
+    if header_length is None:
+        return orjson.loads(raw)
+    request = InferRequest.from_bytes(raw, int(header_length), "peer")
+    inputs = [{"name": i.name, "shape": i.shape, "datatype": i.datatype, "data": i.data} for i in request.inputs]
+    return {"id": request.id, "inputs": inputs}
+
+
 def make_app(state: PeerState) -> Starlette:
     async def infer(request: Request) -> Response:
         state.calls += 1
         state.headers.append(dict(request.headers))
         del state.headers[:-50]
-        body = orjson.loads(await request.body())
+        body = _body(await request.body(), request.headers.get("inference-header-content-length"))
         mode = state.mode
         if mode == "fail":
             return Response(b'{"error": "model failed"}', status_code=500, media_type="application/json")
