@@ -226,6 +226,23 @@ class CircuitBreaker(_Spec):
     """Consecutive failures that open the breaker of a variant."""
     cooldown_ms: Annotated[float, Field(gt=0)] = 5000
     """How long an open breaker rejects calls before one half-open probe."""
+    failure_rate_percent: Annotated[float, Field(gt=0, le=100)] | None = None
+    """Also open when this share of the last ``window_calls`` calls failed (at least
+    ``minimum_calls`` of them made): at thousands of requests per second a steady few-percent
+    error rate makes runs of consecutive failures common, so set ``failure_threshold`` high and
+    trip on the rate instead. Unset: consecutive failures only."""
+    window_calls: Annotated[int, Field(gt=0)] = 100
+    """Calls the failure rate is measured over (the most recent ones)."""
+    minimum_calls: Annotated[int, Field(gt=0)] = 20
+    """Calls in the window before the failure rate may open the breaker."""
+
+    @model_validator(mode="after")
+    def _minimum_fits_the_window(self) -> CircuitBreaker:
+        if self.minimum_calls > self.window_calls:
+            raise _problem(
+                "minimumCalls", f"is {self.minimum_calls} but the window holds {self.window_calls} calls; expected at most windowCalls"
+            )
+        return self
 
 
 class Shadow(_Spec):

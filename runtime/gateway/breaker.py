@@ -1,25 +1,44 @@
 """A circuit breaker per variant: stop calling a failing variant for a cool-down, then probe.
 
-Closed: calls pass; ``failure_threshold`` consecutive failures open it. Open: calls are refused
-at once for ``cooldown_ms``. Half-open: one probe call passes; its success closes the breaker,
-its failure opens it for another cool-down.
+Closed: calls pass; ``failure_threshold`` consecutive failures open it, and so does a failure
+rate (``failure_rate_percent`` of the last ``window_calls`` calls, once ``minimum_calls`` were
+made) when one is declared. Open: calls are refused at once for ``cooldown_ms``. Half-open: one
+probe call passes; only its own result closes the breaker (success) or opens it for another
+cool-down (failure).
+
+Every admitted call holds a ``Permit`` and ends with exactly one of ``record`` (the upstream
+call's outcome) or ``release`` (no verdict: the caller went away, or the model server refused
+the input). A permit taken before the breaker last opened is stale: its outcome says nothing
+about the variant now, so it changes nothing; a slow success admitted while closed can never
+close an open breaker and skip the cool-down.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import IntEnum
 
 from runtime.spec import CircuitBreaker as BreakerSpec
 
-__all__ = ["Breaker", "BreakerState"]
+__all__ = ["Breaker", "BreakerState", "Permit"]
 
 
 class BreakerState(IntEnum):
     CLOSED = 0
     OPEN = 1
     HALF_OPEN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """One admitted call: the breaker's generation (it grows each time the breaker opens) and
+    whether the call is the half-open probe."""
+
+    generation: int
+    probe: bool = False
 
 
 class Breaker:
@@ -31,10 +50,16 @@ class Breaker:
     ) -> None:
         self._threshold = spec.failure_threshold
         self._cooldown_s = spec.cooldown_ms / 1000.0
+        self._rate = spec.failure_rate_percent
+        self._minimum = spec.minimum_calls
+        self._window: deque[bool] = deque(maxlen=spec.window_calls)
+        """Outcomes of the most recent calls while closed (True: failed)."""
+        self._window_failures = 0
         self._clock = clock
         self._on_change = on_change
-        self._failures = 0
+        self._consecutive = 0
         self._opened_at = 0.0
+        self._generation = 0
         self._probing = False
         self._state = BreakerState.CLOSED
 
@@ -44,31 +69,64 @@ class Breaker:
             self._set(BreakerState.HALF_OPEN)
         return self._state
 
-    def allow(self) -> bool:
-        """Whether a call may go to the variant now (a half-open breaker lets one probe through)."""
+    def acquire(self) -> Permit | None:
+        """A permit for one call to the variant now, or None (open, or the probe is out)."""
         state = self.state
         if state is BreakerState.CLOSED:
-            return True
+            return Permit(self._generation)
         if state is BreakerState.HALF_OPEN and not self._probing:
             self._probing = True
-            return True
-        return False
+            return Permit(self._generation, probe=True)
+        return None
 
-    def success(self) -> None:
-        self._failures = 0
-        self._probing = False
-        if self._state is not BreakerState.CLOSED:
-            self._set(BreakerState.CLOSED)
-
-    def failure(self) -> None:
-        self._failures += 1
-        if self._state is BreakerState.HALF_OPEN or self._failures >= self._threshold:
+    def record(self, permit: Permit, ok: bool) -> None:
+        """The outcome of the one upstream call ``permit`` was used for."""
+        if permit.generation != self._generation:
+            return
+        if permit.probe:
             self._probing = False
-            self._opened_at = self._clock()
-            self._set(BreakerState.OPEN)
+            if ok:
+                self._close()
+            else:
+                self._open()
+            return
+        if self._state is not BreakerState.CLOSED:
+            return
+        self._consecutive = 0 if ok else self._consecutive + 1
+        if len(self._window) == self._window.maxlen and self._window[0]:
+            self._window_failures -= 1
+        self._window.append(not ok)
+        self._window_failures += not ok
+        if self._consecutive >= self._threshold or self._rate_exceeded():
+            self._open()
 
-    def release(self) -> None:
-        """A probe ended with neither success nor failure (e.g. the client went away)."""
+    def release(self, permit: Permit) -> None:
+        """The call ended with no verdict on the variant; a probe's slot is freed for the next."""
+        if permit.probe and permit.generation == self._generation:
+            self._probing = False
+
+    @property
+    def failure_rate(self) -> float:
+        """Failed share of the calls in the window (0 when empty)."""
+        return self._window_failures / len(self._window) if self._window else 0.0
+
+    def _rate_exceeded(self) -> bool:
+        return self._rate is not None and len(self._window) >= self._minimum and self.failure_rate * 100 >= self._rate
+
+    def _open(self) -> None:
+        self._generation += 1
+        self._opened_at = self._clock()
+        self._reset()
+        self._set(BreakerState.OPEN)
+
+    def _close(self) -> None:
+        self._reset()
+        self._set(BreakerState.CLOSED)
+
+    def _reset(self) -> None:
+        self._consecutive = 0
+        self._window.clear()
+        self._window_failures = 0
         self._probing = False
 
     def _set(self, state: BreakerState) -> None:

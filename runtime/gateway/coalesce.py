@@ -1,92 +1,171 @@
-"""Coalescing: concurrent calls to one variant go upstream as one V2 request.
+"""One variant's upstream calls: joined when they can be, each with a deadline, counted once.
 
-A call finds the variant idle and goes at once (a lone request never waits). While calls are in
-flight, later ones queue; when a call returns, everything queued that fits together (same input
-names, datatypes and trailing shapes, at most ``max_rows`` rows) goes as one request, and each
-caller gets back exactly its own rows. The model server batches anyway; joining here saves an
-HTTP round trip per request on both sides, which is most of the gateway's cost per request.
+Joining: a call finds the variant idle and goes at once (a lone request never waits). While
+calls are in flight, later ones queue; when a call returns, everything queued that fits together
+(same input names, datatypes and trailing shapes, at most ``max_rows`` rows) goes as one
+request, and each caller gets back exactly its own rows. The model server batches anyway;
+joining here saves an HTTP round trip per request on both sides, which is most of the gateway's
+cost per request. Without ``join`` every call goes at once, alone.
 
-A joined request the model server refuses (4xx) is re-sent per caller, so one caller's bad input
-never fails another's; any other failure is every joined caller's failure.
+Deadlines: an upstream call ends by the latest deadline among the callers it serves (a moment
+before, so that they see its timeout rather than their own), and is cancelled as soon as no
+caller waits for it; a caller who leaves the queue takes its request with it. A stalled model
+server holds the variant's slots for one latency budget at most, so once it recovers the next
+calls, the breaker's half-open probe among them, reach it.
+
+Isolation: a joined call the model server refuses (4xx) or fails (5xx), or whose answer cannot
+be shared out by rows, is re-sent per caller, so one caller's poison row fails that caller only.
+
+Breaker: each upstream call's outcome is recorded once, with the permit of its probe if it
+carries one, else of its first caller; a refused input (4xx) or a caller who went away records
+nothing (``Breaker.release``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
 
-from runtime.gateway.payload import flat_data, joined_body
-from runtime.gateway.upstream import Upstream
+from runtime.gateway.answers import UpstreamRejected, checked, rows_in, split
+from runtime.gateway.breaker import Breaker, Permit
+from runtime.gateway.payload import Inbound, flat_data, joined_body
+from runtime.gateway.upstream import Upstream, UpstreamError
 from runtime.protocol.binary import HEADER_LENGTH
 
-__all__ = ["Coalescer"]
+__all__ = ["Coalescer", "Reply", "MARGIN_S"]
+
+MARGIN_S = 0.001
+"""How long before its callers' deadline a queued upstream call gives up."""
+
+Reply = tuple[dict[str, Any], int]
+"""A caller's V2 response and the size in bytes of its share of the answer."""
 
 
 def _signature(inputs: list[dict[str, Any]]) -> tuple | None:
     """What must match for requests to join, or ``None`` when this one must go alone."""
-    rows = None
-    parts = []
-    for tensor in inputs:
-        shape = tensor.get("shape")
-        if not isinstance(shape, list) or not shape or not isinstance(shape[0], int):
-            return None
-        if rows is None:
-            rows = shape[0]
-        elif shape[0] != rows:
-            return None
-        parts.append((tensor.get("name"), tensor.get("datatype"), tuple(shape[1:])))
-    return tuple(parts) if rows else None
+    if not rows_in(inputs):
+        return None
+    return tuple((t.get("name"), t.get("datatype"), tuple(t["shape"][1:])) for t in inputs)
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class _Call:
     path: str
     body: bytes
     headers: dict[str, str]
     inputs: list[dict[str, Any]]
-    signature: tuple | None
-    rows: int
-    future: asyncio.Future = field(repr=False)
+    rows: int | None
+    permit: Permit
+    deadline: float
+    signature: tuple | None = None
+    future: asyncio.Future | None = field(default=None, repr=False)
+    task: asyncio.Task | None = field(default=None, repr=False)
+    """The send serving this call, once it left the queue."""
+    group: list[_Call] = field(default_factory=list, repr=False)
+    counted: bool = False
+    """Whether the breaker has had its verdict on ``permit``."""
 
 
 class Coalescer:
-    def __init__(self, upstream: Upstream, max_rows: int = 64, max_in_flight: int = 2) -> None:
+    def __init__(self, upstream: Upstream, breaker: Breaker, max_rows: int = 64, max_in_flight: int = 2, join: bool = True) -> None:
         self.upstream = upstream
+        self.breaker = breaker
         self.max_rows = max_rows
-        self.max_in_flight = max_in_flight
+        self.max_in_flight = max_in_flight if join else sys.maxsize
         self._queue: list[_Call] = []
         self._in_flight = 0
 
-    async def post(
-        self, path: str, body: bytes, headers: dict[str, str], inputs: list[dict[str, Any]], joinable: bool
-    ) -> tuple[int, bytes]:
-        """This caller's answer from ``path``: alone when the variant is idle or the request carries
-        more than inputs (``joinable`` false), else possibly joined with others."""
-        signature = _signature(inputs) if joinable else None
-        if signature is not None:
-            signature = (path, signature)
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a slot (each holds its request body)."""
+        return len(self._queue)
+
+    async def post(self, path: str, inbound: Inbound, headers: dict[str, str], permit: Permit, deadline: float) -> Reply:
+        """This caller's answer from ``path`` by ``deadline`` (monotonic): alone when the variant is
+        idle or the request carries more than inputs, else possibly joined with others. Raises
+        ``TimeoutError``, ``UpstreamError`` or ``UpstreamRejected``; ``permit`` is the
+        coalescer's from here on."""
+        call = _Call(path, inbound.body, headers, inbound.inputs, rows_in(inbound.inputs), permit, deadline)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            self._count(call, None)
+            raise TimeoutError
         if self._in_flight < self.max_in_flight and not self._queue:
             self._in_flight += 1
             try:
-                return await self.upstream.post(path, body, headers)
+                return await self._once(call, deadline)
             finally:
                 self._in_flight -= 1
                 self._kick()
-        rows = inputs[0]["shape"][0] if signature else 0
-        call = _Call(path, body, headers, inputs, signature, rows, asyncio.get_running_loop().create_future())
+        call.signature = (path, _signature(inbound.inputs)) if inbound.joinable and call.rows else None
+        call.future = asyncio.get_running_loop().create_future()
+        call.future.add_done_callback(lambda _, c=call: self._left(c))
         self._queue.append(call)
         self._kick()
-        return await call.future
+        async with asyncio.timeout(remaining):
+            return await call.future
+
+    def _count(self, call: _Call, ok: bool | None) -> None:
+        """The breaker's one verdict on a call's permit: recorded (``ok``) or released (None)."""
+        if not call.counted:
+            call.counted = True
+            if ok is None:
+                self.breaker.release(call.permit)
+            else:
+                self.breaker.record(call.permit, ok)
+
+    async def _once(self, call: _Call, deadline: float) -> Reply:
+        """One upstream call for one caller, checked and counted."""
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                status, payload = await self.upstream.post(call.path, call.body, call.headers)
+            response = checked(status, payload, call.rows)
+        except UpstreamRejected:
+            self._count(call, None)
+            raise
+        except (UpstreamError, TimeoutError):
+            self._count(call, False)
+            raise
+        except BaseException:
+            self._count(call, None)
+            raise
+        self._count(call, True)
+        return response, len(payload)
+
+    def _left(self, call: _Call) -> None:
+        """A caller stopped waiting (its deadline, or the client went away)."""
+        if not call.future.cancelled():
+            return
+        if call.task is None:
+            if call in self._queue:
+                self._queue.remove(call)
+                self._count(call, None)
+        elif not call.task.done() and all(c.future.done() for c in call.group):
+            call.task.cancel()
 
     def _kick(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._queue and self._in_flight < self.max_in_flight:
             group = self._take()
             self._in_flight += 1
-            asyncio.get_running_loop().create_task(self._send(group))
+            task = loop.create_task(self._send(group))
+            for call in group:
+                call.task, call.group = task, group
+            task.add_done_callback(lambda t, g=group: self._sent(g, t))
+
+    def _sent(self, group: list[_Call], task: asyncio.Task) -> None:
+        self._in_flight -= 1
+        fault = None if task.cancelled() else task.exception()
+        for call in group:
+            self._count(call, None)  # permits a cancelled send never reached
+            if fault is not None:
+                _settle(call, exc=fault)
+        self._kick()
 
     def _take(self) -> list[_Call]:
         first = self._queue.pop(0)
@@ -103,48 +182,54 @@ class Coalescer:
         return group
 
     async def _send(self, group: list[_Call]) -> None:
-        try:
-            live = [c for c in group if not c.future.done()]  # callers out of budget have left
-            if len(live) == 1:
-                await self._alone(live[0])
-            elif live:
-                await self._joined(live)
-        finally:
-            self._in_flight -= 1
-            self._kick()
+        live = [c for c in group if not c.future.done()]  # callers out of budget have left
+        if len(live) == 1:
+            await self._alone(live[0])
+        elif live:
+            await self._joined(live)
 
     async def _alone(self, call: _Call) -> None:
         try:
-            result = await self.upstream.post(call.path, call.body, call.headers)
+            result = await self._once(call, call.deadline - MARGIN_S)
         except Exception as exc:  # noqa: BLE001 - handed to the caller, who classifies it
             _settle(call, exc=exc)
         else:
             _settle(call, result)
 
     async def _joined(self, group: list[_Call]) -> None:
-        total = sum(c.rows for c in group)
+        lead = next((c for c in group if c.permit.probe), group[0])
+        rows = [c.rows for c in group]
+        deadline = max(c.deadline for c in group) - MARGIN_S
         inputs = [
-            {**tensor, "shape": [total, *tensor["shape"][1:]], "data": _joined_data([c.inputs[i]["data"] for c in group])}
-            for i, tensor in enumerate(group[0].inputs)
+            {**tensor, "shape": [sum(rows), *tensor["shape"][1:]], "data": _joined_data([c.inputs[i]["data"] for c in group])}
+            for i, tensor in enumerate(lead.inputs)
         ]
         body, content_headers = joined_body(inputs)
-        headers = {k: v for k, v in group[0].headers.items() if k != HEADER_LENGTH}
+        headers = {k: v for k, v in lead.headers.items() if k != HEADER_LENGTH}
         headers.update(content_headers or {"content-type": "application/json"})
         try:
-            status, payload = await self.upstream.post(group[0].path, body, headers)
-        except Exception as exc:  # noqa: BLE001 - every joined caller's failure
+            async with asyncio.timeout(deadline - time.monotonic()):
+                status, payload = await self.upstream.post(lead.path, body, headers)
+        except (UpstreamError, TimeoutError) as exc:
+            self._count(lead, False)
             for call in group:
                 _settle(call, exc=exc)
             return
-        if 400 <= status < 500:
-            await asyncio.gather(*(self._alone(call) for call in group))
-            return
-        if status >= 500:
-            for call in group:
-                _settle(call, (status, payload))
-            return
-        for call, part in zip(group, _split(payload, [c.rows for c in group], total)):
-            _settle(call, (status, part) if part is not None else (502, b"joined answer could not be split"))
+        if 200 <= status < 300:
+            try:
+                parts = split(checked(status, payload, sum(rows)), rows)
+            except UpstreamError:
+                parts = None
+            if parts is not None:
+                self._count(lead, True)
+                total = sum(rows)
+                for call, part, n in zip(group, parts, rows):
+                    self._count(call, None)
+                    _settle(call, (part, len(payload) * n // total))
+                return
+        # Refused, failed or unusable as a whole: one caller's rows may be the cause, so each
+        # caller goes alone and only those calls count.
+        await asyncio.gather(*(self._alone(c) for c in group if not c.future.done()))
 
 
 def _joined_data(parts: list[Any]) -> Any:
@@ -154,29 +239,7 @@ def _joined_data(parts: list[Any]) -> Any:
     return [v for p in parts for v in flat_data(p)]
 
 
-def _split(payload: bytes, rows: list[int], total: int) -> list[bytes | None]:
-    """Each caller's share of a joined answer, as its own V2 response body."""
-    try:
-        response = orjson.loads(payload)
-        outputs = response["outputs"]
-        for output in outputs:
-            if output["shape"][0] != total:
-                return [None] * len(rows)
-        flat = [flat_data(o["data"]) for o in outputs]
-    except (orjson.JSONDecodeError, KeyError, TypeError, IndexError):
-        return [None] * len(rows)
-    parts, start = [], 0
-    for n in rows:
-        shares = []
-        for output, data in zip(outputs, flat):
-            per_row = len(data) // total if total else 0
-            shares.append({**output, "shape": [n, *output["shape"][1:]], "data": data[start * per_row : (start + n) * per_row]})
-        parts.append(orjson.dumps({**{k: v for k, v in response.items() if k not in {"outputs", "id"}}, "outputs": shares}))
-        start += n
-    return parts
-
-
-def _settle(call: _Call, result: tuple[int, bytes] | None = None, exc: BaseException | None = None) -> None:
+def _settle(call: _Call, result: Reply | None = None, exc: BaseException | None = None) -> None:
     if call.future.done():
         return
     if exc is not None:

@@ -8,14 +8,12 @@ fallback answers (marked, counted by reason); without one the request fails with
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from runtime.errors import MLServingError, ModelUnavailable
+from runtime.errors import ModelUnavailable
+from runtime.gateway.answers import UpstreamRejected
 from runtime.gateway.breaker import Breaker
 from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.fallback import fallback_rows
@@ -33,24 +31,14 @@ FALLBACK_RESERVE_S = 0.0015
 """Time kept back from the latency budget for answering with the fallback."""
 
 
-class UpstreamRejected(MLServingError):
-    """The model server refused the request itself (4xx): the client's input, passed through."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        try:
-            message = orjson.loads(body).get("error") or body.decode(errors="replace")
-        except (orjson.JSONDecodeError, AttributeError):
-            message = body.decode(errors="replace")
-        super().__init__(str(message))
-        self.status = status
-
-
 @dataclass(slots=True)
 class Answer:
     response: dict[str, Any]
     variant: str | None
     """The variant that answered; None for a fallback answer."""
     fallback_reason: str | None = None
+    nbytes: int = 0
+    """Size of the model server's answer (this caller's share of it), for the drift tap's bound."""
 
 
 @dataclass(slots=True)
@@ -60,7 +48,12 @@ class Target:
     path: str
     breaker: Breaker
     coalescer: Coalescer | None = None
-    """Joins concurrent calls to this variant into one upstream request (settings.coalesce)."""
+    """Every call to this variant goes through it: deadlines, joining (settings.coalesce) and the
+    breaker's accounting; one that never joins when none is given."""
+
+    def __post_init__(self) -> None:
+        if self.coalescer is None:
+            self.coalescer = Coalescer(self.upstream, self.breaker, join=False)
 
 
 class ModelRoute:
@@ -92,53 +85,31 @@ class ModelRoute:
         reason = "no_variant"
         for name in order:
             target = self.targets[name]
-            if not target.breaker.allow():
+            permit = target.breaker.acquire()
+            if permit is None:
                 if reason == "no_variant":
                     reason = "breaker_open"
                 continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                target.breaker.release()
+            if deadline - time.monotonic() <= 0:
+                target.breaker.release(permit)
                 break
             vs = stats.variants[name]
             vs.calls += 1
             t0 = time.monotonic()
             try:
-                async with asyncio.timeout(remaining):
-                    if target.coalescer is not None:
-                        status, payload = await target.coalescer.post(target.path, inbound.body, headers, inbound.inputs, inbound.joinable)
-                    else:
-                        status, payload = await target.upstream.post(target.path, inbound.body, headers)
-                if status >= 500:
-                    raise UpstreamError("http_5xx", str(status))
-                if status >= 400:
-                    target.breaker.success()
-                    raise UpstreamRejected(status, payload)
-                try:
-                    response = orjson.loads(payload)
-                    outputs = response.get("outputs") if isinstance(response, dict) else None
-                    valid = isinstance(outputs, list) and all(isinstance(o, dict) for o in outputs)
-                except orjson.JSONDecodeError:
-                    valid = False
-                if not valid:
-                    raise UpstreamError("bad_response", "not a V2 inference response")
+                # The coalescer owns the permit from here: it records the upstream call's outcome
+                # once, however many callers share the call.
+                response, nbytes = await target.coalescer.post(target.path, inbound, headers, permit, deadline)
             except TimeoutError:
                 reason = "timeout"
             except UpstreamError as exc:
                 reason = exc.reason
-            except BaseException:
-                # Cancelled, refused by the model server (4xx), or a client fault nobody foresaw:
-                # a half-open breaker's probe slot must not stay taken, or the variant is never probed again.
-                target.breaker.release()
-                raise
             else:
-                target.breaker.success()
                 vs.served += 1
                 vs.latencies_ms.append((time.monotonic() - t0) * 1000.0)
                 response["model_name"] = self.name
                 response["model_version"] = name
-                return Answer(response=response, variant=name)
-            target.breaker.failure()
+                return Answer(response=response, variant=name, nbytes=nbytes)
             vs.errors += 1
             self._failures[(name, reason)].inc()
         return self._fallback(inbound, order[0], reason, headers)

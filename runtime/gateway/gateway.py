@@ -90,7 +90,7 @@ class Gateway:
                 gauge.set(0)
                 breaker = Breaker(spec.circuit_breaker, on_change=lambda state, g=gauge: g.set(int(state)))
                 upstream, path = self._upstream(endpoints[name].url), _infer_path(endpoints[name].model_name)
-                coalescer = Coalescer(upstream, s.coalesce_max_rows) if s.coalesce else None
+                coalescer = Coalescer(upstream, breaker, s.coalesce_max_rows, join=s.coalesce)
                 targets[name] = Target(name, upstream, path, breaker, coalescer)
             route = ModelRoute(model, spec, targets, self.metrics)
             shadows = [
@@ -119,7 +119,7 @@ class Gateway:
     def _upstream(self, url: str) -> Upstream:
         key = url.rstrip("/")
         if key not in self.upstreams:
-            self.upstreams[key] = make_upstream(self.settings.http_client, key, self.settings.upstream_connections)
+            self.upstreams[key] = make_upstream(self.settings.http_client, key, self.settings.upstream_connections, self.settings.upstream_timeout_ms / 1000)
         return self.upstreams[key]
 
     async def aclose(self) -> None:

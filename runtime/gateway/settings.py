@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
     upstream_connections: int = Field(default=256, gt=0)
     """Most open connections per model server."""
+    upstream_timeout_ms: float = Field(default=30_000, gt=0)
+    """Longest any call to a model server may take when its caller set no deadline (inference
+    calls always have one: the latency budget); a backstop against a peer that never answers."""
     coalesce: bool = True
     """Join concurrent calls to one variant into one upstream V2 request (runtime/gateway/coalesce.py):
     measured in bench/gateway.py, it is what keeps the gateway off the critical path at high

@@ -1,7 +1,9 @@
 """HTTP clients to model servers: one connection pool per upstream.
 
 Two interchangeable clients, aiohttp (the default) and httpx; ``bench/gateway.py`` measures
-both behind the gateway, which is how the default was chosen.
+both behind the gateway, which is how the default was chosen. Each call's own deadline comes
+from its caller (runtime/gateway/coalesce.py); the clients' ``timeout_s`` is the backstop for
+any call that has none, so that no request can hold a connection for ever.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ class Upstream(Protocol):
     async def aclose(self) -> None: ...
 
 
+DEFAULT_TIMEOUT_S = 30.0
+
+
 class AiohttpUpstream:
-    def __init__(self, base_url: str, max_connections: int) -> None:
+    def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
         connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True)
         # No cookie jar and no automatic headers: both cost time on every call and a model
@@ -46,12 +51,15 @@ class AiohttpUpstream:
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+            timeout=aiohttp.ClientTimeout(total=timeout_s),
         )
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
             async with self._session.post(self.base_url + path, data=body, headers=headers) as response:
                 return response.status, await response.read()
+        except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
+            raise UpstreamError("timeout", str(exc)) from None
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamError("connect", str(exc)) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
@@ -72,15 +80,17 @@ class AiohttpUpstream:
 
 
 class HttpxUpstream:
-    def __init__(self, base_url: str, max_connections: int) -> None:
+    def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        self._client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=None)
+        self._client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=httpx.Timeout(timeout_s))
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
             response = await self._client.post(path, content=body, headers=headers)
             return response.status_code, response.content
+        except httpx.TimeoutException as exc:
+            raise UpstreamError("timeout", str(exc)) from None
         except httpx.ConnectError as exc:
             raise UpstreamError("connect", str(exc)) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -99,7 +109,7 @@ class HttpxUpstream:
         await self._client.aclose()
 
 
-def make_upstream(kind: ClientKind, base_url: str, max_connections: int = 256) -> Upstream:
+def make_upstream(kind: ClientKind, base_url: str, max_connections: int = 256, timeout_s: float = DEFAULT_TIMEOUT_S) -> Upstream:
     if kind == "httpx":
-        return HttpxUpstream(base_url, max_connections)
-    return AiohttpUpstream(base_url, max_connections)
+        return HttpxUpstream(base_url, max_connections, timeout_s)
+    return AiohttpUpstream(base_url, max_connections, timeout_s)

@@ -164,6 +164,11 @@ INVARIANTS = [
         "ml-serving:models.fraud.fallback.rules[0].when.value: op 'in' takes a list",
     ),
     (
+        "breaker minimum beyond its window",
+        lambda c: c["ml-serving:models"]["fraud"].update(circuitBreaker={"failureRatePercent": 50, "windowCalls": 10, "minimumCalls": 20}),
+        "ml-serving:models.fraud.circuitBreaker.minimumCalls: is 20 but the window holds 10 calls; expected at most windowCalls",
+    ),
+    (
         "unknown project key",
         lambda c: c.update({"ml-serving:modles": {}}),
         "ml-serving:modles: unknown key; expected one of",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from runtime.gateway.breaker import Breaker, BreakerState
 from runtime.spec import CircuitBreaker
 
@@ -12,48 +14,104 @@ class Clock:
         return self.now
 
 
+def fail(breaker: Breaker, times: int = 1) -> None:
+    for _ in range(times):
+        breaker.record(breaker.acquire(), False)
+
+
 def test_opens_after_consecutive_failures_only():
     clock = Clock()
     breaker = Breaker(CircuitBreaker(failure_threshold=3, cooldown_ms=1000), clock=clock)
-    breaker.failure()
-    breaker.failure()
-    breaker.success()
-    breaker.failure()
-    breaker.failure()
-    assert breaker.state is BreakerState.CLOSED and breaker.allow()
-    breaker.failure()
+    fail(breaker, 2)
+    breaker.record(breaker.acquire(), True)
+    fail(breaker, 2)
+    assert breaker.state is BreakerState.CLOSED and breaker.acquire() is not None
+    fail(breaker)
     assert breaker.state is BreakerState.OPEN
-    assert not breaker.allow()
+    assert breaker.acquire() is None
 
 
-def test_half_open_lets_one_probe_and_recovers_on_success():
+def test_half_open_lets_one_probe_and_recovers_on_its_success():
     clock = Clock()
     changes: list[BreakerState] = []
     breaker = Breaker(CircuitBreaker(failure_threshold=1, cooldown_ms=500), clock=clock, on_change=changes.append)
-    breaker.failure()
+    fail(breaker)
     clock.now += 0.499
-    assert not breaker.allow()
+    assert breaker.acquire() is None
     clock.now += 0.002
     assert breaker.state is BreakerState.HALF_OPEN
-    assert breaker.allow()
-    assert not breaker.allow(), "only one probe at a time"
-    breaker.success()
-    assert breaker.state is BreakerState.CLOSED and breaker.allow()
+    probe = breaker.acquire()
+    assert probe is not None and probe.probe
+    assert breaker.acquire() is None, "only one probe at a time"
+    breaker.record(probe, True)
+    assert breaker.state is BreakerState.CLOSED and breaker.acquire() is not None
     assert changes == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED]
 
 
-def test_failed_probe_opens_for_another_cooldown():
+def test_failed_probe_opens_for_another_cooldown_and_a_released_one_frees_the_slot():
     clock = Clock()
     breaker = Breaker(CircuitBreaker(failure_threshold=5, cooldown_ms=100), clock=clock)
-    for _ in range(5):
-        breaker.failure()
+    fail(breaker, 5)
     clock.now += 0.2
-    assert breaker.allow()
-    breaker.failure()
+    breaker.record(breaker.acquire(), False)
     assert breaker.state is BreakerState.OPEN
     clock.now += 0.05
-    assert not breaker.allow()
+    assert breaker.acquire() is None
     clock.now += 0.06
-    assert breaker.allow()
-    breaker.release()
-    assert breaker.allow(), "a released probe frees the slot for the next one"
+    breaker.release(breaker.acquire())
+    assert breaker.acquire() is not None, "a released probe frees the slot for the next one"
+
+
+def test_a_stale_success_never_closes_an_open_breaker():
+    clock = Clock()
+    breaker = Breaker(CircuitBreaker(failure_threshold=2, cooldown_ms=1000), clock=clock)
+    slow = breaker.acquire()  # admitted while closed, answers after the breaker opened
+    fail(breaker, 2)
+    assert breaker.state is BreakerState.OPEN
+    breaker.record(slow, True)
+    assert breaker.state is BreakerState.OPEN and breaker.acquire() is None, "a stale success skipped the cool-down"
+    clock.now += 1.0
+    probe = breaker.acquire()
+    breaker.record(slow, True)
+    assert breaker.state is BreakerState.HALF_OPEN, "only the probe's own result may close the breaker"
+    breaker.record(probe, True)
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_a_stale_failure_does_not_count_against_a_recovered_variant():
+    clock = Clock()
+    breaker = Breaker(CircuitBreaker(failure_threshold=1, cooldown_ms=100), clock=clock)
+    stale = breaker.acquire()
+    fail(breaker)
+    clock.now += 0.2
+    breaker.record(breaker.acquire(), True)
+    breaker.record(stale, False)
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_a_released_call_is_neither_success_nor_failure():
+    breaker = Breaker(CircuitBreaker(failure_threshold=2, cooldown_ms=100), clock=Clock())
+    fail(breaker)
+    breaker.release(breaker.acquire())  # e.g. the model server refused the client's input (4xx)
+    fail(breaker)
+    assert breaker.state is BreakerState.OPEN, "a refused input reset the consecutive failures"
+
+
+def test_failure_rate_opens_only_past_the_minimum_number_of_calls():
+    clock = Clock()
+    spec = CircuitBreaker(failure_threshold=1000, cooldown_ms=100, failure_rate_percent=50, window_calls=10, minimum_calls=6)
+    breaker = Breaker(spec, clock=clock)
+    for ok in (False, False, True, False, True):
+        breaker.record(breaker.acquire(), ok)
+    assert breaker.state is BreakerState.CLOSED, "5 calls are fewer than the minimum of 6"
+    breaker.record(breaker.acquire(), True)
+    assert breaker.state is BreakerState.OPEN and breaker.failure_rate == 0.0
+
+
+def test_a_steady_low_failure_rate_never_trips_the_rate_breaker():
+    spec = CircuitBreaker(failure_threshold=1000, cooldown_ms=100, failure_rate_percent=20, window_calls=100, minimum_calls=50)
+    breaker = Breaker(spec, clock=Clock())
+    for i in range(10_000):
+        breaker.record(breaker.acquire(), i % 20 != 0)  # 5 % of calls fail, some back to back
+        assert breaker.state is BreakerState.CLOSED
+    assert breaker.failure_rate == pytest.approx(0.05)

@@ -27,11 +27,11 @@ class ExplodingUpstream:
 async def test_an_unforeseen_client_fault_frees_the_probe_slot():
     now = [0.0]
     breaker = Breaker(CircuitBreaker(failure_threshold=1, cooldown_ms=10), clock=lambda: now[0])
-    breaker.failure()
+    breaker.record(breaker.acquire(), False)
     now[0] = 1.0  # past the cool-down: half-open, one probe allowed
     spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}])
     route = ModelRoute("m", spec, {"v1": Target("v1", ExplodingUpstream(), "/v2/models/m/infer", breaker)}, GatewayMetrics())
     inbound = parse_v2(orjson.dumps(v2([1.0])))
     with pytest.raises(RuntimeError, match="client fault"):
         await route.infer(inbound, {}, None, time.monotonic())
-    assert breaker.allow(), "the probe slot stayed taken after the probe failed unexpectedly"
+    assert breaker.acquire() is not None, "the probe slot stayed taken after the probe failed unexpectedly"
