@@ -3,8 +3,13 @@
 A peer answers ``POST /v2/models/{name}/infer`` with one output, ``predict``: per row, the sum
 of the first input's values (plus ``offset``). Its ``mode`` can change while it runs:
 ``answer``, ``slow`` (answer after ``delay_s``), ``hang`` (answer after ``hang_s``), ``fail``
-(HTTP 500). Run as a process (``python -m tests.runtime.gateway.peers --port P``) when a test
-must kill it.
+(HTTP 500), and the faults a model server shows in production: ``blackhole`` (read the request,
+never answer), ``reset`` (send the headers and part of the body, then drop the connection),
+``garbage`` (200 with a body that is not JSON), ``wrong_rows`` (one row short), ``poison``
+(after ``delay_s``, HTTP 500 for a whole request that holds a negative value, as a model that
+crashes on one bad row does) and ``reject_negative`` (400 for the same). Run as a process (``python -m
+tests.runtime.gateway.peers --port P``) when a test must kill it; ``POST /control`` with
+``{"mode": ..., "delay_s": ...}`` changes its state from another process.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import uvicorn
 from kserve.protocol.infer_type import InferRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 
@@ -38,13 +43,22 @@ class PeerState:
 
 
 def _rows(tensor: dict) -> list[float]:
-    shape = tensor["shape"]
-    data = tensor["data"]
+    data = flat_values(tensor["data"])
+    n = tensor["shape"][0]
+    width = math.prod(tensor["shape"][1:]) if len(tensor["shape"]) > 1 else 1
+    return [float(sum(data[i * width : (i + 1) * width])) for i in range(n)]
+
+
+def flat_values(data: list) -> list[float]:
     while data and isinstance(data[0], list):
         data = [v for row in data for v in row]
-    n = shape[0]
-    width = math.prod(shape[1:]) if len(shape) > 1 else 1
-    return [float(sum(data[i * width : (i + 1) * width])) for i in range(n)]
+    return data
+
+
+async def _broken(answer: bytes):
+    yield answer[: len(answer) // 2]
+    await asyncio.sleep(0)
+    raise ConnectionResetError("the peer drops the connection mid-response")
 
 
 def _body(raw: bytes, header_length: str | None) -> dict:
@@ -63,22 +77,40 @@ def make_app(state: PeerState) -> Starlette:
         del state.headers[:-50]
         body = _body(await request.body(), request.headers.get("inference-header-content-length"))
         mode = state.mode
-        if mode == "fail":
+        poisoned = mode in ("poison", "reject_negative") and any(v < 0 for v in flat_values(body["inputs"][0]["data"]))
+        if mode == "poison":
+            await asyncio.sleep(state.delay_s)
+        if mode == "fail" or (mode == "poison" and poisoned):
             return Response(b'{"error": "model failed"}', status_code=500, media_type="application/json")
-        if mode == "reject_negative" and any(v < 0 for v in _rows(body["inputs"][0])):
+        if mode == "reject_negative" and poisoned:
             return Response(b'{"error": "Input \'x\': negative values"}', status_code=400, media_type="application/json")
+        if mode == "garbage":
+            return Response(b'{"outputs": [{"name": "predict", "sha', media_type="application/json")
+        if mode == "blackhole":
+            await asyncio.Event().wait()
         if mode == "slow":
             await asyncio.sleep(state.delay_s)
         elif mode == "hang":
             await asyncio.sleep(state.hang_s)
         rows = [v + state.offset for v in _rows(body["inputs"][0])]
-        answer = {
+        if mode == "wrong_rows":
+            rows = rows[:-1]
+        answer = orjson.dumps({
             "model_name": request.path_params["name"],
             "model_version": "1",
             "id": body.get("id"),
             "outputs": [{"name": "predict", "shape": [len(rows)], "datatype": "FP64", "data": rows}],
-        }
-        return Response(orjson.dumps(answer), media_type="application/json")
+        })
+        if mode == "reset":
+            return StreamingResponse(_broken(answer), media_type="application/json", headers={"content-length": str(len(answer))})
+        return Response(answer, media_type="application/json")
+
+    async def control(request: Request) -> Response:
+        for key, value in orjson.loads(await request.body()).items():
+            if key not in ("mode", "delay_s", "hang_s", "offset"):
+                return Response(orjson.dumps({"error": f"unknown key '{key}'"}), status_code=400, media_type="application/json")
+            setattr(state, key, value)
+        return Response(orjson.dumps({"mode": state.mode, "calls": state.calls}), media_type="application/json")
 
     async def ready(request: Request) -> Response:
         return Response(orjson.dumps({"name": request.path_params["name"], "ready": True}), media_type="application/json")
@@ -95,6 +127,7 @@ def make_app(state: PeerState) -> Starlette:
     return Starlette(
         routes=[
             Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+            Route("/control", control, methods=["POST"]),
             Route("/v2/models/{name}/ready", ready),
             Route("/v2/models/{name}", metadata),
         ]

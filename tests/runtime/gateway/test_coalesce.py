@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 from runtime.gateway import Settings
-from tests.runtime.gateway.conftest import gateway_config, model_spec, serve
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, wait_for
 
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 
@@ -71,3 +72,94 @@ async def test_requests_with_an_id_or_parameters_are_never_joined(peer):
         assert response.status_code == 200, response.text
         assert response.json()["id"] == f"req-{i}", "a joined request lost its caller's id"
     assert p.state.calls == 30
+
+
+def one(value: float) -> dict:
+    return body([[value, 0.0]])
+
+
+async def _variant(client, value: float) -> str:
+    response = await client.post("/v2/models/m/infer", json=one(value))
+    assert response.status_code == 200, response.text
+    return response.headers["x-ml-serving-variant"]
+
+
+async def test_a_stalled_variant_serves_again_as_soon_as_it_recovers(peer):
+    """A black hole for 1 s under load, then healthy: the next calls reach it (finding: the
+    stalled sends kept the variant's slots, so it answered nothing for minutes after)."""
+    p = peer(mode="blackhole")
+    spec = model_spec(variants=ONE, latencyBudgetMs=100, circuitBreaker={"failureThreshold": 1_000_000, "cooldownMs": 100})
+    async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
+
+        async def load(seconds: float) -> list[str]:
+            until, seen = time.monotonic() + seconds, []
+            while time.monotonic() < until:
+                seen.append(await _variant(client, 1.0))
+            return seen
+
+        stalled = [v for seen in await asyncio.gather(*(load(1.0) for _ in range(16))) for v in seen]
+        assert set(stalled) == {"fallback"}
+        p.state.mode = "answer"
+        recovered = time.monotonic()
+        await wait_for_async(lambda: _variant(client, 1.0), "v1", timeout_s=1.0)
+        assert time.monotonic() - recovered < 0.5
+        after = [v for seen in await asyncio.gather(*(load(0.3) for _ in range(16))) for v in seen]
+    assert after.count("v1") / len(after) > 0.95, f"{after.count('fallback')} of {len(after)} still fell back after recovery"
+
+
+async def wait_for_async(probe, expected, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while await probe() != expected:
+        assert time.monotonic() < deadline, f"no '{expected}' answer within {timeout_s} s"
+
+
+async def _occupy_then_queue(client, p, values: list[float], mode: str) -> list:
+    """Two slow calls hold both upstream slots; ``values`` queue behind them and go joined once
+    the peer is in ``mode``."""
+    first = [asyncio.create_task(client.post("/v2/models/m/infer", json=one(1.0))) for _ in range(2)]
+    await wait_for(lambda: p.state.calls >= 2)
+    p.state.mode = mode
+    queued = [asyncio.create_task(client.post("/v2/models/m/infer", json=one(v))) for v in values]
+    for response in await asyncio.gather(*first):
+        assert response.headers["x-ml-serving-variant"] == "v1", response.text
+    return await asyncio.gather(*queued)
+
+
+async def test_one_callers_poison_row_costs_only_its_own_request(peer):
+    p = peer(mode="slow", delay_s=0.3)
+    spec = model_spec(variants=ONE, latencyBudgetMs=3000, circuitBreaker={"failureThreshold": 3, "cooldownMs": 5000})
+    async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
+        values = [float(i) for i in range(1, 10)] + [-1.0]
+        answers = await _occupy_then_queue(client, p, values, "poison")
+        metrics = (await client.get("/metrics")).text
+    for value, response in zip(values, answers):
+        assert response.status_code == 200, response.text
+        if value < 0:
+            assert response.headers["x-ml-serving-fallback"] == "http_5xx"
+        else:
+            assert response.headers["x-ml-serving-variant"] == "v1", f"request {value} paid for another's poison row"
+            assert response.json()["outputs"][0]["data"] == [value]
+    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, "one poison row opened the breaker"
+
+
+async def test_a_failed_joined_call_counts_one_breaker_failure(peer):
+    p = peer(mode="slow", delay_s=0.3)
+    spec = model_spec(variants=ONE, latencyBudgetMs=3000, circuitBreaker={"failureThreshold": 3, "cooldownMs": 5000})
+    async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
+        answers = await _occupy_then_queue(client, p, [float(i) for i in range(10)], "reset")
+        metrics = (await client.get("/metrics")).text
+    assert {a.headers["x-ml-serving-fallback"] for a in answers} == {"disconnected"}
+    assert p.state.calls == 3, "ten queued callers should have shared one upstream call"
+    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, "one failed upstream call opened a breaker of threshold 3"
+
+
+async def test_callers_that_leave_take_their_requests_off_the_queue(peer):
+    p = peer(mode="blackhole")
+    spec = model_spec(variants=ONE, latencyBudgetMs=300, circuitBreaker={"failureThreshold": 1_000_000, "cooldownMs": 100})
+    async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
+        coalescer = client.app.state.gateway.routes["m"].targets["v1"].coalescer
+        tasks = [asyncio.create_task(client.post("/v2/models/m/infer", json=one(float(i)))) for i in range(40)]
+        await wait_for(lambda: coalescer.queued > 0)
+        answers = await asyncio.gather(*tasks)
+        assert {a.headers["x-ml-serving-fallback"] for a in answers} == {"timeout"}
+        assert coalescer.queued == 0, "callers out of budget left their request bodies queued"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
+from runtime.gateway import Settings
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2, wait_for
 from tests.runtime.gateway.peers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -175,3 +176,23 @@ async def test_killed_model_server_fails_no_client_request(peer):
     assert statuses.count(200) == 480, f"failed client requests: {len(statuses) - statuses.count(200)}"
     canary = next(v for v in report["variants"] if v["variant"] == "v2")
     assert canary["errors"] >= 1, "no request met the dead canary; the kill came too late to prove anything"
+
+
+async def test_a_slow_success_admitted_before_the_breaker_opened_does_not_close_it(peer):
+    p = peer(mode="slow", delay_s=0.4)
+    spec = model_spec(
+        variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}],
+        latencyBudgetMs=2000,
+        circuitBreaker={"failureThreshold": 2, "cooldownMs": 60_000},
+    )
+    async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=False)) as client:
+        slow = asyncio.create_task(client.post("/v2/models/m/infer", json=v2([1.0])))
+        await wait_for(lambda: p.state.calls == 1)
+        p.state.mode = "fail"
+        for _ in range(2):
+            failed = await client.post("/v2/models/m/infer", json=v2([1.0]))
+            assert failed.headers["x-ml-serving-fallback"] == "http_5xx"
+        assert (await slow).headers["x-ml-serving-variant"] == "v1"
+        after = await client.post("/v2/models/m/infer", json=v2([1.0]))
+    assert after.headers["x-ml-serving-fallback"] == "breaker_open", "a stale success closed the breaker before its cool-down"
+    assert p.state.calls == 3

@@ -1,0 +1,38 @@
+"""Both upstream clients give up on a model server that never answers, and say why."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from runtime.gateway.upstream import UpstreamError, make_upstream
+
+BODY = b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]}'
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_black_hole_times_out_on_the_clients_own_timeout(peer, kind):
+    p = peer(mode="blackhole")
+    upstream = make_upstream(kind, p.url, timeout_s=0.3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(UpstreamError) as caught:
+            await upstream.post("/v2/models/m/infer", BODY, {})
+        elapsed = time.monotonic() - started
+    finally:
+        await upstream.aclose()
+    assert caught.value.reason == "timeout"
+    assert 0.25 < elapsed < 2.0, f"gave up after {elapsed:.2f} s with a 0.3 s timeout"
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_connection_dropped_mid_answer_is_a_disconnect(peer, kind):
+    p = peer(mode="reset")
+    upstream = make_upstream(kind, p.url, timeout_s=5)
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await upstream.post("/v2/models/m/infer", BODY, {})
+    finally:
+        await upstream.aclose()
+    assert caught.value.reason == "disconnected"
