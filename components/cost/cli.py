@@ -2,6 +2,7 @@
 
     python -m components.cost --stack prod                    # Markdown tables
     python -m components.cost --stack prod --format json      # the estimate document
+    python -m components.cost --stack prod --render base.json # price a render made elsewhere
     python -m components.cost --diff base.json head.json      # what a change costs (Markdown)
     python -m components.cost --refresh-prices --region us-west-2
 
@@ -48,19 +49,25 @@ def bench_rps_per_cpu(path: Path) -> float:
         raise MLServingError(f"{path}: expected the JSON that `bench/modelserver.py --json {path}` writes, with replicaRpsPerCpu ({exc})") from None
 
 
-def estimate_stack(stack: str, stacks_dir: Path | None = None, prices: str = "auto", bench: Path | None = None) -> Estimate:
+def estimate_stack(
+    stack: str, stacks_dir: Path | None = None, prices: str = "auto", bench: Path | None = None, render_path: Path | None = None
+) -> Estimate:
+    """Render ``stack`` offline (or read a render made elsewhere, e.g. of a pull request's base) and price it."""
     from components.render import display_path, project_error, render
 
     path = existing_stack_file(stack, stacks_dir)
     config, _ = read_stack_config(path)
     spec = validate_config(config, stack, display_path(path))
-    try:
-        document = render(stack, path.parent)
-    except Exception as exc:  # noqa: BLE001 - reported as one line
-        error = project_error(exc)
-        if error is None:
-            raise MLServingError(f"{display_path(path)}: the offline render failed: {type(exc).__name__}: {exc}") from None
-        raise error from None
+    if render_path is not None:
+        document = _load_json(render_path, "a render written by `python -m components.render`")
+    else:
+        try:
+            document = render(stack, path.parent)
+        except Exception as exc:  # noqa: BLE001 - reported as one line
+            error = project_error(exc)
+            if error is None:
+                raise MLServingError(f"{display_path(path)}: the offline render failed: {type(exc).__name__}: {exc}") from None
+            raise error from None
     region = str(config.get("aws:region") or DEFAULT_REGION)
     result = estimate(spec, document, region, price_book(region, prices), bench_rps_per_cpu(bench) if bench else None)
     if "aws:region" not in config and result.items:
@@ -68,11 +75,14 @@ def estimate_stack(stack: str, stacks_dir: Path | None = None, prices: str = "au
     return result
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def _load_json(path: Path, what: str = "an estimate written by `python -m components.cost --format json`") -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise MLServingError(f"{path}: expected an estimate written by `python -m components.cost --format json` ({exc})") from None
+        raise MLServingError(f"{path}: expected {what} ({exc})") from None
+    if not isinstance(document, dict):
+        raise MLServingError(f"{path}: expected {what} (a JSON object)")
+    return document
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--prices", choices=("auto", "snapshot", "live"), default="auto", help="where unit prices come from")
     parser.add_argument("--bench-results", type=Path, default=None, help="bench/modelserver.py --json output (replica throughput)")
+    parser.add_argument("--render", type=Path, default=None, help="price this render (JSON) instead of rendering the stack")
     parser.add_argument("--region", default=DEFAULT_REGION, help="region to refresh (with --refresh-prices)")
     args = parser.parse_args(argv)
     try:
@@ -101,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(json.dumps(changes, indent=2, sort_keys=True) + "\n" if args.format == "json" else diff_table(changes))
             return 0
         print(f"estimating stack {args.stack}: rendering offline ...", file=sys.stderr)
-        document = to_json(estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results))
+        document = to_json(estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results, args.render))
     except SpecError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)

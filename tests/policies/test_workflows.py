@@ -96,3 +96,16 @@ def test_every_action_is_pinned_to_a_version():
                 if "uses" in step:
                     ref = step["uses"].rsplit("@", 1)
                     assert len(ref) == 2 and ref[1] not in {"main", "master", "latest"}, f"{path.name}: {step['uses']}"
+
+
+def test_pull_request_comments_what_the_change_costs():
+    cost = workflow("pull-request.yml")["jobs"]["cost"]
+    checkouts = _steps_using(cost, "actions/checkout")
+    assert [c.get("with", {}).get("ref") for c in checkouts] == [None, "${{ github.event.pull_request.base.sha }}"]
+    script = " ".join(str(s.get("run", "")) for s in cost["steps"])
+    for stack in [s for s in STACKS if s != "local"]:
+        assert stack in script
+    assert "components.cost --stack" in script and "--render" in script and "components.cost --diff" in script
+    assert "--prices snapshot" in script  # same figures for base and head, no credentials needed
+    (comment,) = _steps_using(cost, "actions/github-script")
+    assert "updateComment" in comment["with"]["script"] and cost["permissions"]["pull-requests"] == "write"
