@@ -1,4 +1,4 @@
-"""``python -m runtime.gateway --config gateway.json [--host 0.0.0.0] [--port 8080]``."""
+"""``python -m runtime.gateway --config gateway.json [--host 0.0.0.0] [--port 8080] [--grpc-port 8081]``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=os.environ.get("ML_SERVING_GATEWAY_CONFIG"), help="a GatewayConfig as JSON")
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--grpc-port", type=int, default=None, help="serve the V2 gRPC API too, on this port")
     args = parser.parse_args(argv)
     if not args.config:
         print("error: --config (or ML_SERVING_GATEWAY_CONFIG) is required: a GatewayConfig as JSON", file=sys.stderr)
@@ -37,14 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from runtime.gateway.app import create_app
+    from runtime.gateway.settings import Settings
 
     try:
-        app = create_app(_load(args.config))
+        settings = Settings(grpc_port=args.grpc_port, grpc_host=args.host) if args.grpc_port is not None else Settings()
+        app = create_app(_load(args.config), settings)
     except MLServingError as exc:
         for line in exc.message.splitlines():
             print(f"error: {line}", file=sys.stderr)
         return 2
-    print(f"gateway: serving {', '.join(app.state.gateway.config.models) or 'no models'} on {args.host}:{args.port}", flush=True)
+    grpc = f" and gRPC on {args.host}:{args.grpc_port}" if args.grpc_port is not None else ""
+    print(f"gateway: serving {', '.join(app.state.gateway.config.models) or 'no models'} on {args.host}:{args.port}{grpc}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning", access_log=False)
     return 0
 

@@ -22,6 +22,7 @@ from runtime.bodylimit import read_limited
 from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import Gateway, Outcome
+from runtime.gateway.grpc_server import start_grpc
 from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
@@ -55,18 +56,25 @@ def _rest_answer(outcome: Outcome, inbound: Inbound, v1: bool) -> Response:
 
 
 def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastAPI:
-    gw = Gateway(config, settings or Settings())
+    settings = settings or Settings()
+    gw = Gateway(config, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         await gw.start()
+        grpc_server = None
         try:
+            if settings.grpc_port is not None:
+                grpc_server, app.state.grpc_port = await start_grpc(gw, settings.grpc_host, settings.grpc_port)
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=1.0)
             await gw.aclose()
 
     app = FastAPI(title="ml-serving gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gw
+    app.state.grpc_port = None
 
     @app.exception_handler(MLServingError)
     async def _error(_: Request, exc: MLServingError) -> Response:

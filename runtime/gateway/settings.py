@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     """Bearer tokens, comma-separated (``ML_SERVING_GATEWAY_TOKENS``)."""
     tokens_file: str | None = None
     """A mounted secret holding tokens, comma- or line-separated (``ML_SERVING_GATEWAY_TOKENS_FILE``)."""
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the V2 gRPC service (0 picks a free one); unset serves REST only."""
+    grpc_host: str = "127.0.0.1"
+    """Address the gRPC service binds (the REST one is uvicorn's ``--host``)."""
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
     upstream_connections: int = Field(default=256, gt=0)

@@ -1,0 +1,127 @@
+"""The gateway's gRPC transport over the same policy core, driven by KServe's gRPC client.
+
+tritonclient.grpc cannot share a process with KServe (both register the ``inference`` proto
+package); it drives the gateway process in tests/conformance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import numpy as np
+import pytest
+from kserve import InferenceGRPCClient, InferInput, InferRequest
+from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+
+from runtime.gateway import Settings
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve
+
+ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
+
+
+def request(array: np.ndarray, datatype: str = "FP32", name: str = "x", model: str = "m", **kwargs) -> InferRequest:
+    t = InferInput(name, list(array.shape), datatype)
+    t.set_data_from_numpy(array, binary_data=True)
+    return InferRequest(model_name=model, infer_inputs=[t], **kwargs)
+
+
+def grpc_client(port: int) -> InferenceGRPCClient:
+    return InferenceGRPCClient(f"127.0.0.1:{port}", channel_args=[("grpc.enable_retries", 0)])
+
+
+def output(response, name: str = "predict") -> list:
+    return next(o for o in response.outputs if o.name == name).as_numpy().tolist()
+
+
+async def test_infer_routes_answers_and_echoes_the_request_id(peer):
+    p = peer()
+    config = gateway_config(model_spec(variants=ONE), {"v1": p.url})
+    async with serve(config, Settings(grpc_port=0)) as client:
+        port = client.app.state.grpc_port
+        async with grpc_client(port) as g:
+            assert await g.is_server_live() and await g.is_server_ready() and await g.is_model_ready("m")
+            response = await g.infer(request(np.arange(6, dtype=np.float32).reshape(3, 2), request_id="g-1"))
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            metadata = await pb_grpc.GRPCInferenceServiceStub(channel).ModelMetadata(pb.ModelMetadataRequest(name="m"))
+    assert output(response) == [1.0, 5.0, 9.0]
+    assert (response.id, response.model_name, response.model_version) == ("g-1", "m", "v1")
+    assert metadata.name == "m" and list(metadata.versions) == ["v1"] and metadata.inputs[0].name == "x"
+    assert p.state.headers[-1]["x-request-id"] == "g-1", "the request id went upstream as REST's does"
+
+
+async def test_variant_and_fallback_reason_come_back_as_trailing_metadata():
+    config = gateway_config(model_spec(variants=ONE, fallback={"value": 3}), {"v1": "http://127.0.0.1:9"})
+    async with serve(config, Settings(grpc_port=0)) as client:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{client.app.state.grpc_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            request = pb.ModelInferRequest(
+                model_name="m",
+                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP64", shape=[2], contents=pb.InferTensorContents(fp64_contents=[1, 2]))],
+            )
+            call = stub.ModelInfer(request, metadata=(("x-request-id", "f-1"),))
+            response = await call
+            trailing = dict(await call.trailing_metadata())
+    assert trailing["x-ml-serving-variant"] == "fallback" and trailing["x-ml-serving-fallback"] == "connect"
+    assert trailing["x-request-id"] == "f-1" and response.id == "f-1"
+    assert np.frombuffer(response.raw_output_contents[0], dtype=np.int64).tolist() == [3, 3]
+
+
+async def test_sticky_header_in_metadata_routes_as_over_rest(peer):
+    a, b = peer(offset=0.0), peer(offset=100.0)
+    spec = model_spec(routing={"stickyHeader": "x-user"}, latencyBudgetMs=2000)
+    async with serve(gateway_config(spec, {"v1": a.url, "v2": b.url}), Settings(grpc_port=0)) as http:
+        async with grpc_client(http.app.state.grpc_port) as g:
+            for user in range(10):
+                rest = await http.post(
+                    "/v2/models/m/infer",
+                    json={"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]},
+                    headers={"x-user": f"u{user}"},
+                )
+                answer = await g.infer(request(np.ones(1, dtype=np.float32)), headers=(("x-user", f"u{user}"),))
+                assert answer.model_version == rest.headers["x-ml-serving-variant"], user
+
+
+async def test_an_unknown_model_is_not_found_with_the_rest_message_and_fp16_goes_raw(peer):
+    p = peer()
+    config = gateway_config(model_spec(variants=ONE), {"v1": p.url})
+    async with serve(config, Settings(grpc_port=0)) as http:
+        async with grpc_client(http.app.state.grpc_port) as g:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await g.infer(request(np.ones(1, dtype=np.float32), model="nope"))
+            half = await g.infer(request(np.array([0.5, 1.5], dtype=np.float16), "FP16"))
+    assert caught.value.code() is grpc.StatusCode.NOT_FOUND
+    assert caught.value.details() == "model 'nope' is not served by this gateway; served models: m"
+    assert output(half) == [0.5, 1.5]
+
+
+async def test_bad_input_and_missing_token_are_refused_before_any_upstream_call(peer):
+    p = peer()
+    config = gateway_config(model_spec(variants=ONE), {"v1": p.url}).model_copy(update={"auth_required": True})
+    async with serve(config, Settings(grpc_port=0, tokens="s3cret")) as client:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{client.app.state.grpc_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            short = pb.ModelInferRequest(
+                model_name="m", inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[2])], raw_input_contents=[b"\0" * 4]
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
+                await stub.ModelInfer(short)
+            with pytest.raises(grpc.aio.AioRpcError) as invalid:
+                await stub.ModelInfer(short, metadata=(("authorization", "Bearer s3cret"),))
+    assert unauthenticated.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert unauthenticated.value.details() == "missing 'Authorization: Bearer <token>' header"
+    assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert invalid.value.details() == "Input 'x': 4 bytes of binary data; shape [2] of FP32 needs 8"
+    assert p.state.calls == 0
+
+
+async def test_concurrent_grpc_calls_are_coalesced_and_get_their_own_rows(peer):
+    p = peer(mode="slow", delay_s=0.02)
+    config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=5000), {"v1": p.url})
+    arrays = [np.full((1, 2), float(i), dtype=np.float32) for i in range(40)]
+    async with serve(config, Settings(grpc_port=0)) as http:
+        async with grpc_client(http.app.state.grpc_port) as g:
+            results = await asyncio.gather(*(g.infer(request(a, request_id="")) for a in arrays))
+    assert [output(r) for r in results] == [[2.0 * i] for i in range(40)]
+    assert p.state.calls < len(arrays) / 2, f"{p.state.calls} upstream calls for {len(arrays)} requests"
