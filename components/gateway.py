@@ -106,8 +106,11 @@ class Gateway(pulumi.ComponentResource):
         labels = {**PART_OF, "app.kubernetes.io/name": GATEWAY_SERVICE_ACCOUNT}
         meta = {"namespace": args.namespace, "labels": labels}
 
-        self.config_json = pulumi.Output.all(args.namespace, args.monitor_url).apply(
-            lambda a: gateway_config(args.spec, a[0], a[1]).model_dump_json(by_alias=True)
+        # Built from plain strings (the spec's namespace, not the Namespace's output) so the
+        # ConfigMap's data is known even in a first preview, when every Kubernetes output is
+        # unknown: the policy pack judges the rollout spec from it before anything is created.
+        self.config_json = pulumi.Output.from_input(args.monitor_url).apply(
+            lambda url: gateway_config(args.spec, args.spec.platform.namespace, url).model_dump_json(by_alias=True)
         )
         checksum = self.config_json.apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
         self.service_account = k8s.core.v1.ServiceAccount(
@@ -195,7 +198,8 @@ class Gateway(pulumi.ComponentResource):
             },
             opts=child,
         )
-        service_host = pulumi.Output.concat(GATEWAY_SERVICE_ACCOUNT, ".", args.namespace, ".svc.cluster.local")
+        # A plain string, so the route's destination is known in a preview and the pack can judge it.
+        service_host = f"{GATEWAY_SERVICE_ACCOUNT}.{args.spec.platform.namespace}.svc.cluster.local"
         self.virtual_service = k8s.apiextensions.CustomResource(
             f"{name}-virtual-service",
             api_version="networking.istio.io/v1",

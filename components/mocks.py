@@ -32,6 +32,10 @@ class Registration:
     inputs: dict[str, Any] = field(default_factory=dict)
     dependencies: tuple[str, ...] = ()
     """URNs it waits for (``depends_on`` and the resources its inputs come from)."""
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per input, the URNs its value comes from (what the engine hands stack policies)."""
+    wire: Any = None
+    """The inputs as the SDK sent them (a protobuf ``Struct``, unknowns and secrets as on the wire)."""
 
 
 def _arn(service: str, resource: str) -> str:
@@ -140,6 +144,8 @@ class RecordingMonitor(MockMonitor):
                     custom=bool(request.custom),
                     inputs=rpc.deserialize_properties(request.object),
                     dependencies=tuple(sorted(set(request.dependencies))),
+                    property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
+                    wire=request.object,
                 )
             )
         return response

@@ -162,5 +162,6 @@ class DriftMonitor(pulumi.ComponentResource):
                 spec=alert_rules(),
                 opts=child,
             )
-        self.url = pulumi.Output.concat("http://", MONITOR_NAME, ".", args.namespace, ".svc.cluster.local:", str(MONITOR_PORT))
+        # A plain string (the spec's namespace): the gateway's config embeds it and must stay known in a preview.
+        self.url = pulumi.Output.from_input(f"http://{MONITOR_NAME}.{args.spec.platform.namespace}.svc.cluster.local:{MONITOR_PORT}")
         self.register_outputs({"url": self.url, "configChecksum": checksum})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import PolicyConfigSchema
 
-from policies import budget, mesh, rollout, secrets_provider, stack_secrets, storage, workloads
+from policies import budget, charts, mesh, rollout, secrets_provider, stack_secrets, storage, workloads
 from policies.rule import PRODUCTION_STACKS, Rule
 
 __all__ = ["RULES", "rule_named"]
@@ -37,9 +37,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "istio-mtls-strict",
-        "A stack that installs Istio enforces STRICT mutual TLS.",
-        "stack",
+        "No PeerAuthentication weakens mutual TLS to PERMISSIVE or DISABLE.",
+        "resource",
         mesh.istio_mtls_strict,
+    ),
+    Rule(
+        "istio-mtls-declared",
+        "A stack that installs Istio declares STRICT mutual TLS for a whole namespace or the mesh.",
+        "stack",
+        mesh.istio_mtls_declared,
     ),
     Rule(
         "image-pinned",
@@ -54,10 +60,22 @@ RULES: tuple[Rule, ...] = (
         workloads.containers_have_resources,
     ),
     Rule(
+        "chart-pinned",
+        "Helm releases pin one chart version, and every image their values set.",
+        "resource",
+        charts.chart_pinned,
+    ),
+    Rule(
         "model-lineage",
         "Every served model version carries lineage: run id, git commit and dataset digest.",
         "resource",
         workloads.model_lineage,
+    ),
+    Rule(
+        "rollout-spec-found",
+        "A cloud stack carries its rollout spec in the gateway's ConfigMap, where the rollout rules read it.",
+        "stack",
+        rollout.rollout_spec_found,
     ),
     Rule(
         "canary-weight-max",
@@ -72,7 +90,7 @@ RULES: tuple[Rule, ...] = (
         "A version takes canary traffic in production only once the staging stack serves it.",
         "spec",
         rollout.promotion_path,
-        config_schema=_schema(stagingStackFile={"type": "string"}),
+        config_schema=_schema(stagingStackFile={"type": "string"}, stagingSpecFile={"type": "string"}),
         defaults={"productionStacks": list(PRODUCTION_STACKS)},
     ),
     Rule(

@@ -29,6 +29,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from pulumi_policy.policy import _NotApplicableError
+
 from policies.catalog import RULES
 from policies.rule import CONFIG_DIR, PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation, load_policy_config
 from components.render import display_path, project_error, render
@@ -66,8 +68,7 @@ def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
             raise error from None
         detail = error.message if error is not None else f"{type(exc).__name__}: {exc}"
         raise SpecError([f"{display_path(path)}: the offline render failed: {detail}"]) from None
-    raw = yaml.safe_load(path.read_text()) or {}
-    return LoadedStack(stack, path, display_path(path), config, frozenset(secret_keys), spec, document, raw)
+    return LoadedStack(stack, path, display_path(path), config, frozenset(secret_keys), spec, document, yaml.safe_load(path.read_text()) or {})
 
 
 def _options(parent: str | None) -> PolicyResourceOptions:
@@ -116,16 +117,23 @@ def evaluate(loaded: LoadedStack, policy_config: PolicyConfig) -> list[Violation
                 args = ResourceValidationArgs(
                     resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None, config
                 )
-                rule.validate(args, lambda message, urn=None, r=resource: report(message, urn or r.urn))
+                _judge(rule, args, lambda message, urn=None, r=resource: report(message, urn or r.urn))
         elif rule.kind == "stack":
-            rule.validate(StackValidationArgs(resources, {"stackFile": str(loaded.path), **config}), report)
+            _judge(rule, StackValidationArgs(resources, {"stackFile": str(loaded.path), **config}), report)
         elif rule.kind == "spec":
-            args = SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config})
-            rule.validate(args, report)
+            _judge(rule, SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config}), report)
         else:
             args = StackFileArgs(loaded.name, loaded.display, loaded.config, loaded.secret_keys, config, loaded.stack_file)
-            rule.validate(args, report)
+            _judge(rule, args, report)
     return violations
+
+
+def _judge(rule: Rule, args: Any, report: Any) -> None:
+    """Run one rule; a rule that cannot judge says so (as in the pack) and reports nothing."""
+    try:
+        rule.validate(args, report)
+    except _NotApplicableError as exc:
+        print(f"note: {rule.name} not applicable: {exc.reason}", file=sys.stderr)
 
 
 def check_stack(stack: str, stacks_dir: Path | None, policy_config_path: Path | None) -> int:

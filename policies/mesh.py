@@ -6,9 +6,9 @@ from typing import Any, Mapping
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import ReportViolation
+from policies.rule import ReportViolation, known
 
-__all__ = ["kind_of", "mlflow_not_public", "istio_mtls_strict", "PUBLIC_SERVICE_TYPES"]
+__all__ = ["kind_of", "mlflow_not_public", "istio_mtls_strict", "istio_mtls_declared", "PUBLIC_SERVICE_TYPES"]
 
 PUBLIC_SERVICE_TYPES = frozenset({"LoadBalancer", "NodePort"})
 _HELM_TYPES = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
@@ -88,7 +88,7 @@ def _deploys_istio(resources: list[PolicyResource]) -> bool:
     for resource in resources:
         if kind_of(resource.resource_type)[0].endswith("istio.io"):
             return True
-        chart = resource.props.get("chart") if resource.resource_type in _HELM_TYPES else None
+        chart = known(resource.props, "chart") if resource.resource_type in _HELM_TYPES else None
         if isinstance(chart, str) and chart.rsplit("/", 1)[-1] in {"istiod", "base", "istio-base"}:
             return True
     return False
@@ -100,29 +100,41 @@ def _modes(spec: Mapping[str, Any]) -> list[str]:
     return [m for m in modes if isinstance(m, str)]
 
 
-def istio_mtls_strict(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def istio_mtls_strict(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """A PeerAuthentication's own inputs: no PERMISSIVE or DISABLE mode, at any level."""
+    if kind_of(args.resource_type) != ("security.istio.io", "PeerAuthentication"):
+        return
+    weak = [m for m in _modes(args.props.get("spec") or {}) if m.upper() in _WEAK_MODES]
+    if weak:
+        report_violation(
+            f"PeerAuthentication {args.name!r} sets mTLS mode {', '.join(weak)}. Plain-text traffic "
+            "inside the mesh lets any pod read or spoof calls to model servers and bypasses the "
+            "AuthorizationPolicy's identity check. Set spec.mtls.mode STRICT (and drop portLevelMtls overrides)."
+        )
+
+
+def istio_mtls_declared(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A stack that installs Istio has a namespace- or mesh-wide STRICT PeerAuthentication.
+
+    Stack rules see outputs; in a first preview a PeerAuthentication has none yet (the cluster,
+    and so the Kubernetes provider, is unknown). Then the rule says it cannot judge instead of
+    failing: each PeerAuthentication's inputs were judged by ``istio_mtls_strict``.
+    """
     if not _deploys_istio(args.resources):
         return
     peer_auths = [r for r in args.resources if kind_of(r.resource_type) == ("security.istio.io", "PeerAuthentication")]
-    for resource in peer_auths:
-        weak = [m for m in _modes(resource.props.get("spec") or {}) if m.upper() in _WEAK_MODES]
-        if weak:
-            report_violation(
-                f"PeerAuthentication {resource.name!r} sets mTLS mode {', '.join(weak)}. Plain-text traffic "
-                "inside the mesh lets any pod read or spoof calls to model servers and bypasses the "
-                "AuthorizationPolicy's identity check. Set spec.mtls.mode STRICT (and drop portLevelMtls overrides).",
-                resource.urn,
-            )
-    strict = [
-        r
-        for r in peer_auths
-        if ((r.props.get("spec") or {}).get("mtls") or {}).get("mode") == "STRICT"
-        and not (r.props.get("spec") or {}).get("selector")
-    ]
-    if not strict:
-        report_violation(
-            "The stack installs Istio but declares no PeerAuthentication with spec.mtls.mode STRICT for a "
-            "whole namespace or the mesh. Istio's default is PERMISSIVE, which accepts plain text, so "
-            "identities and the gateway-only AuthorizationPolicy can be bypassed. Add a PeerAuthentication "
-            "(no selector) with mtls.mode STRICT in the serving namespace or istio-system."
+    judged = [r for r in peer_auths if isinstance(known(r.props, "spec"), Mapping)]
+    strict = [r for r in judged if (r.props["spec"].get("mtls") or {}).get("mode") == "STRICT" and not r.props["spec"].get("selector")]
+    if strict:
+        return
+    if len(judged) < len(peer_auths):
+        args.not_applicable(
+            f"{len(peer_auths) - len(judged)} PeerAuthentication(s) have no known outputs in this preview; their "
+            "inputs are judged by istio-mtls-strict"
         )
+    report_violation(
+        "The stack installs Istio but declares no PeerAuthentication with spec.mtls.mode STRICT for a "
+        "whole namespace or the mesh. Istio's default is PERMISSIVE, which accepts plain text, so "
+        "identities and the gateway-only AuthorizationPolicy can be bypassed. Add a PeerAuthentication "
+        "(no selector) with mtls.mode STRICT in the serving namespace or istio-system."
+    )

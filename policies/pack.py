@@ -1,31 +1,50 @@
 """Turn the rules into pulumi-policy ``Policy`` objects (the pack's ``__main__.py`` builds the pack).
 
-Resource and stack rules are handed over as they are. A spec rule becomes a stack validation that
-finds the rollout spec in the gateway's ConfigMap. File rules need the stack file, which a policy
-pack never sees, so only the offline checker runs them.
+What the engine hands a pack decides where each rule can judge (pulumi/pulumi
+``pkg/resource/deploy/step_generator.go``): ``Analyze`` gets each resource's inputs before its
+step runs, in every preview and ``up``; ``AnalyzeStack`` gets outputs once all steps are done, and
+in a first preview every Kubernetes resource has none (the cluster's kubeconfig is unknown).
+
+- Resource and stack rules are handed over as they are.
+- A spec rule becomes a resource validation of the gateway's ConfigMap: its inputs hold the
+  validated spec as a plain string, known in a first preview too, and a violation blocks ``up``
+  before the ConfigMap (or anything after it) is created.
+- A file rule becomes a resource validation of the root ``pulumi:pulumi:Stack`` resource (the
+  first resource the engine analyzes) over the stack file beside the project: the config the
+  language host passes a pack (``PULUMI_CONFIG``) is decrypted and says nothing of which values
+  were ``secure:``, so only the file can tell a secret from plain text.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pulumi_policy import (
     Policy,
+    ResourceValidationArgs,
     ResourceValidationPolicy,
-    StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from policies.catalog import RULES
-from policies.rollout import spec_from_resources
-from policies.rule import ReportViolation, Rule
+from policies.rollout import spec_from_config_map
+from policies.rule import ReportViolation, Rule, stack_file_args
+from runtime.spec import STACKS_DIR, stack_file
 
-__all__ = ["PACK_NAME", "to_policy", "policies"]
+__all__ = ["PACK_NAME", "ROOT_STACK", "to_policy", "policies"]
 
 PACK_NAME = "ml-serving"
+ROOT_STACK = "pulumi:pulumi:Stack"
 
 
 def _spec_validation(rule: Rule):
-    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        spec = spec_from_resources(args.resources, {**rule.defaults, **args.get_config()})
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        try:
+            spec = spec_from_config_map(args, {**rule.defaults, **args.get_config()})
+        except UnknownValueError as exc:
+            args.not_applicable(f"ConfigMap {args.name!r}: {exc.message}, so its rollout spec cannot be judged")
         if spec is not None:
             rule.validate(spec, report_violation)
 
@@ -33,8 +52,27 @@ def _spec_validation(rule: Rule):
     return validate
 
 
-def to_policy(rule: Rule) -> Policy | None:
-    """The pulumi-policy form of ``rule``; None for a rule only the offline checker can run."""
+def _stack_of(urn: str) -> str:
+    """``urn:pulumi:<stack>::<project>::<type>::<name>`` -> ``<stack>``."""
+    return urn.split("::", 1)[0].rsplit(":", 1)[-1]
+
+
+def _stack_file_validation(rule: Rule):
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type != ROOT_STACK:
+            return
+        stack = _stack_of(args.urn)
+        path = stack_file(stack, Path(os.environ.get("ML_SERVING_STACKS_DIR") or STACKS_DIR))
+        if not path.exists():
+            args.not_applicable(f"no stack file {path} beside the pack (a published pack cannot read it)")
+        rule.validate(stack_file_args(stack, path, f"stacks/{path.name}", {**rule.defaults, **args.get_config()}), report_violation)
+
+    validate.__name__ = rule.validate.__name__
+    return validate
+
+
+def to_policy(rule: Rule) -> Policy:
+    """The pulumi-policy form of ``rule``."""
     common = {
         "name": rule.name,
         "description": rule.description,
@@ -46,9 +84,9 @@ def to_policy(rule: Rule) -> Policy | None:
     if rule.kind == "stack":
         return StackValidationPolicy(validate=rule.validate, **common)
     if rule.kind == "spec":
-        return StackValidationPolicy(validate=_spec_validation(rule), **common)
-    return None
+        return ResourceValidationPolicy(validate=_spec_validation(rule), **common)
+    return ResourceValidationPolicy(validate=_stack_file_validation(rule), **common)
 
 
 def policies() -> list[Policy]:
-    return [policy for policy in map(to_policy, RULES) if policy is not None]
+    return [to_policy(rule) for rule in RULES]

@@ -1,23 +1,25 @@
 """Rules over the rollout spec: canary limits, the promotion path, fallbacks, GPU batching.
 
 These see the validated models of a stack (``SpecArgs``). The offline checker reads them from the
-stack file; the policy pack recovers them from the gateway's config, the JSON the rollout
-component writes into a ConfigMap (``runtime.wiring.GatewayConfig``).
+stack file; the policy pack reads them from the inputs of the gateway's ConfigMap (a
+``runtime.wiring.GatewayConfig``), which the engine knows in every preview, first or not, and
+checks them before anything is created. ``rollout_spec_found`` makes a cloud stack without that
+ConfigMap a violation instead of a silent pass.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
-from pulumi_policy import PolicyResource
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
 
-from policies.rule import PRODUCTION_STACKS, ReportViolation, SpecArgs
+from policies.rule import PRODUCTION_STACKS, ReportViolation, SpecArgs, known
 from runtime.errors import SpecError
-from runtime.spec import STACKS_DIR, load_stack_file, stack_file
-from runtime.wiring import GatewayConfig, MonitorConfig
+from runtime.spec import STACKS_DIR, StackSpec, load_stack_file, stack_file
+from runtime.wiring import GatewayConfig
 
 __all__ = [
     "DEFAULT_MAX_CANARY_WEIGHT",
@@ -25,12 +27,14 @@ __all__ = [
     "promotion_path",
     "fallback_required",
     "gpu_batching",
-    "spec_from_resources",
+    "spec_from_config_map",
+    "rollout_spec_found",
     "staging_stack_file",
+    "GATEWAY_CONFIG_KEY",
 ]
 
 DEFAULT_MAX_CANARY_WEIGHT = 50.0
-_CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 
 def _production(args: SpecArgs) -> bool:
@@ -65,6 +69,21 @@ def _served(models: Iterable[Any]) -> set[str]:
     return {variant.model for model in models for variant in model.variants}
 
 
+def _staging_served(args: SpecArgs) -> tuple[set[str], str]:
+    """The versions staging serves and where that was read: its deployed spec when the workflow
+    fetched it (``stagingSpecFile``: the staging stack's ``specJson`` output), else its stack file."""
+    deployed = args.get_config().get("stagingSpecFile")
+    if deployed:
+        path = Path(deployed)
+        try:
+            spec = StackSpec.model_validate_json(path.read_text())
+        except (OSError, ValidationError) as exc:
+            raise SpecError([f"{path}: not the staging stack's specJson output ({' '.join(str(exc).split())[:200]})"]) from None
+        return _served(spec.models.values()), f"the spec staging serves ({path.name}, its specJson output)"
+    path = staging_stack_file(args)
+    return _served(load_stack_file(path).models.values()), path.name
+
+
 def promotion_path(args: SpecArgs, report_violation: ReportViolation) -> None:
     if not _production(args):
         return
@@ -76,9 +95,8 @@ def promotion_path(args: SpecArgs, report_violation: ReportViolation) -> None:
     ]
     if not canaries:
         return
-    path = staging_stack_file(args)
     try:
-        staging = _served(load_stack_file(path).models.values())
+        staging, source = _staging_served(args)
     except SpecError as exc:
         report_violation(
             f"cannot check the promotion path: the staging stack does not load "
@@ -91,7 +109,7 @@ def promotion_path(args: SpecArgs, report_violation: ReportViolation) -> None:
         if variant.model not in staging:
             report_violation(
                 f"ml-serving:models.{name}: canary {variant.variant_name} ({variant.model}) takes "
-                f"{variant.weight:g}% of live traffic in {args.stack} but {path.name} does not serve it. "
+                f"{variant.weight:g}% of live traffic in {args.stack} but {source} does not serve it. "
                 "Versions go dev -> staging -> prod so each is exercised before real users see it. Add "
                 f"{variant.model} to the staging stack (as shadow, canary or primary) and deploy it there first.",
                 args.urn,
@@ -124,34 +142,61 @@ def gpu_batching(args: SpecArgs, report_violation: ReportViolation) -> None:
             )
 
 
-def _gateway_config(text: Any) -> GatewayConfig | MonitorConfig | None:
-    if not isinstance(text, str) or '"models"' not in text:
+GATEWAY_CONFIG_KEY = "gateway.json"
+"""The key of the gateway's ConfigMap that holds its ``GatewayConfig`` (the validated specs)."""
+GATEWAY_COMPONENT = "ml-serving:index:Gateway"
+
+
+def _gateway_config(text: Any) -> GatewayConfig | None:
+    if not isinstance(text, str):
         return None
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
+        return GatewayConfig.model_validate_json(text)
+    except ValidationError:
         return None
-    for model in (GatewayConfig, MonitorConfig):
-        try:
-            return model.model_validate(document)
-        except ValidationError:
-            continue
-    return None
 
 
-def spec_from_resources(resources: Iterable[PolicyResource], config: Mapping[str, Any]) -> SpecArgs | None:
-    """The models of the stack as the gateway (or drift monitor) receives them, or None."""
-    for resource in resources:
-        if resource.resource_type != _CONFIG_MAP:
-            continue
-        for key, text in sorted((resource.props.get("data") or {}).items()):
-            found = _gateway_config(text)
-            if found is not None:
-                return SpecArgs(
-                    stack=found.stack,
-                    models=found.models,
-                    source=f"ConfigMap {resource.name!r} data.{key}",
-                    urn=resource.urn,
-                    config=config,
-                )
-    return None
+def spec_from_config_map(args: ResourceValidationArgs, config: Mapping[str, Any]) -> SpecArgs | None:
+    """The models of the stack as the gateway's ConfigMap hands them to the gateway, or None.
+
+    Reads the resource's inputs, which the engine knows before anything is created (the gateway
+    component builds the config from plain strings). Raises ``UnknownValueError`` when the
+    config is unknown after all.
+    """
+    if args.resource_type != CONFIG_MAP:
+        return None
+    data = args.props.get("data")
+    text = data.get(GATEWAY_CONFIG_KEY) if isinstance(data, Mapping) else None
+    found = _gateway_config(text)
+    if found is None:
+        return None
+    return SpecArgs(
+        stack=found.stack, models=found.models, source=f"ConfigMap {args.name!r} data.{GATEWAY_CONFIG_KEY}", urn=args.urn, config=config
+    )
+
+
+def rollout_spec_found(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A cloud stack carries its rollout spec where the spec rules read it: the gateway's ConfigMap."""
+    if not any(r.resource_type.startswith(("aws:", "eks:")) for r in args.resources):
+        return
+    config_maps = [
+        r for r in args.resources
+        if r.resource_type == CONFIG_MAP and r.parent is not None and r.parent.resource_type == GATEWAY_COMPONENT
+    ]
+    if not config_maps:
+        report_violation(
+            "This cloud stack has no gateway ConfigMap carrying the rollout spec, so the canary, promotion, "
+            "fallback and GPU-batching rules have nothing to judge and would pass a 60% canary or a model "
+            f"without a fallback. Deploy the gateway (components/gateway.py) with its {GATEWAY_CONFIG_KEY} ConfigMap."
+        )
+    for resource in config_maps:
+        data = known(resource.props, "data")
+        if not isinstance(data, Mapping) or known(data, GATEWAY_CONFIG_KEY) is None:
+            continue  # no outputs yet (a first preview): the spec rules judged its inputs
+        if _gateway_config(data[GATEWAY_CONFIG_KEY]) is None:
+            report_violation(
+                f"ConfigMap {resource.name!r} data.{GATEWAY_CONFIG_KEY} does not hold a valid gateway config, so the "
+                "rollout rules cannot judge what the gateway serves. Let the gateway component write it from the "
+                "validated spec.",
+                resource.urn,
+            )

@@ -23,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
+import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
+from pulumi_policy.proxy import UnknownValueError
 
 from runtime.errors import SpecError
-from runtime.spec import ModelSpec
+from runtime.spec import ModelSpec, read_stack_config
 
 __all__ = [
     "Rule",
@@ -37,6 +39,8 @@ __all__ = [
     "load_policy_config",
     "CONFIG_DIR",
     "PRODUCTION_STACKS",
+    "known",
+    "stack_file_args",
 ]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -150,3 +154,18 @@ def load_policy_config(path: Path) -> PolicyConfig:
     if problems:
         raise SpecError(problems)
     return PolicyConfig(entries=entries, source=str(path))
+
+
+def known(props: Mapping[str, Any], key: str) -> Any:
+    """``props[key]``, or None when the engine sent it as unknown (a preview's computed value)."""
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return None
+
+
+def stack_file_args(stack: str, path: Path, display: str, rule_config: Mapping[str, Any]) -> StackFileArgs:
+    """A file rule's arguments from the stack file on disk (the file the engine read its config from)."""
+    config, secret_keys = read_stack_config(path)
+    raw = yaml.safe_load(path.read_text()) or {}
+    return StackFileArgs(stack, display, config, frozenset(secret_keys), rule_config, raw)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rule import ReportViolation
+from policies.rule import ReportViolation, known
 
 __all__ = [
     "BUCKET_TYPES",
@@ -53,7 +53,8 @@ def _targets(helper: PolicyResource, bucket: PolicyResource) -> bool:
 
 
 def _encrypted(bucket: PolicyResource, helpers: Iterable[PolicyResource]) -> bool:
-    inline = bucket.props.get("serverSideEncryptionConfiguration")
+    # pulumi-aws 7 computes the inline settings: unknown in a preview, so the helpers decide.
+    inline = known(bucket.props, "serverSideEncryptionConfiguration")
     configs = [inline] if isinstance(inline, Mapping) else []
     configs += [h.props for h in helpers if h.resource_type in ENCRYPTION_TYPES]
     for config in configs:
@@ -66,7 +67,7 @@ def _encrypted(bucket: PolicyResource, helpers: Iterable[PolicyResource]) -> boo
 
 
 def _versioned(bucket: PolicyResource, helpers: Iterable[PolicyResource]) -> bool:
-    inline = bucket.props.get("versioning")
+    inline = known(bucket.props, "versioning")
     if isinstance(inline, Mapping) and inline.get("enabled") is True:
         return True
     for helper in helpers:

@@ -109,12 +109,14 @@ def test_resource_rules_run_over_the_render_document():
     found = sorted((v.rule, v.resource) for v in violations)
     assert found == [
         ("rds-encrypted-private", "urn:pulumi:prod::ml-serving::aws:rds/instance:Instance::mlflow-db"),
+        # AWS resources but no gateway: the rollout rules would have nothing to judge.
+        ("rollout-spec-found", "stacks/Pulumi.prod.yaml"),
         ("s3-bucket-secure", bucket_urn),
         ("s3-bucket-secure", bucket_urn),
     ], found
     assert all(v.level is EnforcementLevel.MANDATORY for v in violations)
     advisory = evaluate(loaded, PolicyConfig({"rds-encrypted-private": "disabled"}))
-    assert {v.rule for v in advisory} == {"s3-bucket-secure"}
+    assert {v.rule for v in advisory} == {"s3-bucket-secure", "rollout-spec-found"}
 
 
 @pytest.fixture(scope="module")
@@ -144,4 +146,4 @@ def test_rules_see_the_platform_in_the_real_render(prod_render):
         if resource["type"] == "aws:rds/instance:Instance":
             resource["inputs"]["publiclyAccessible"] = True
     rules = {v.rule for v in evaluate(_loaded(broken), PolicyConfig({"all": "mandatory"}))}
-    assert rules == {"s3-bucket-secure", "istio-mtls-strict", "rds-encrypted-private"}
+    assert rules == {"s3-bucket-secure", "istio-mtls-strict", "istio-mtls-declared", "rds-encrypted-private"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.mesh import istio_mtls_strict, mlflow_not_public
+from policies.mesh import istio_mtls_declared, istio_mtls_strict, mlflow_not_public
 from tests.policies.builders import policy_resource, resource_args, run, stack_args
 
 SERVICE = "kubernetes:core/v1:Service"
@@ -84,32 +84,43 @@ def peer_auth(name: str, mode: str, **spec) -> object:
 
 
 def test_istio_with_strict_peer_authentication_passes():
-    assert not run(istio_mtls_strict, stack_args(istiod(), peer_auth("default", "STRICT")))
+    assert not run(istio_mtls_declared, stack_args(istiod(), peer_auth("default", "STRICT")))
 
 
 def test_istio_without_peer_authentication_is_reported():
-    reports = run(istio_mtls_strict, stack_args(istiod()))
+    reports = run(istio_mtls_declared, stack_args(istiod()))
     assert len(reports) == 1 and "STRICT" in reports.messages[0]
 
 
-def test_permissive_peer_authentication_is_reported_on_it():
+def as_input(resource) -> object:
+    return resource_args(resource.resource_type, resource.name, resource.props)
+
+
+def test_permissive_peer_authentication_is_reported_on_its_inputs():
     weak = peer_auth("legacy", "PERMISSIVE")
-    reports = run(istio_mtls_strict, stack_args(istiod(), peer_auth("default", "STRICT"), weak))
-    assert reports.urns == [weak.urn]
-    assert "PERMISSIVE" in reports.messages[0]
+    reports = run(istio_mtls_strict, as_input(weak))
+    assert len(reports) == 1 and "PERMISSIVE" in reports.messages[0]
+    assert not run(istio_mtls_strict, as_input(peer_auth("default", "STRICT")))
 
 
 def test_port_level_downgrade_is_reported():
     weak = peer_auth("default", "STRICT", portLevelMtls={"8080": {"mode": "DISABLE"}})
-    reports = run(istio_mtls_strict, stack_args(istiod(), weak))
-    assert reports.urns == [weak.urn]
+    assert "DISABLE" in run(istio_mtls_strict, as_input(weak)).text()
 
 
 def test_selector_scoped_strict_alone_is_not_enough():
     scoped = peer_auth("one-app", "STRICT", selector={"matchLabels": {"app": "x"}})
-    assert len(run(istio_mtls_strict, stack_args(istiod(), scoped))) == 1
+    assert len(run(istio_mtls_declared, stack_args(istiod(), scoped))) == 1
+
+
+def test_peer_authentication_without_outputs_is_not_judged_but_said_so():
+    # A first preview: the Kubernetes provider is unknown, so the PeerAuthentication has no outputs.
+    unknown = policy_resource(PEER_AUTH, "default", {})
+    with pytest.raises(Exception) as raised:
+        run(istio_mtls_declared, stack_args(istiod(), unknown))
+    assert type(raised.value).__name__ == "_NotApplicableError" and "no known outputs" in raised.value.reason
 
 
 def test_stack_without_istio_is_not_checked():
     namespace = policy_resource("kubernetes:core/v1:Namespace", "namespace", {"metadata": {"name": "ml-serving"}})
-    assert not run(istio_mtls_strict, stack_args(namespace))
+    assert not run(istio_mtls_declared, stack_args(namespace))

@@ -10,11 +10,19 @@ import pytest
 
 from policies.catalog import rule_named
 from policies.pack import to_policy
-from policies.rollout import canary_weight_max, fallback_required, gpu_batching, promotion_path, spec_from_resources
+from policies.rollout import (
+    GATEWAY_COMPONENT,
+    canary_weight_max,
+    fallback_required,
+    gpu_batching,
+    promotion_path,
+    rollout_spec_found,
+    spec_from_config_map,
+)
 from policies.rule import SpecArgs
 from runtime.spec import read_stack_config, stack_file, validate_config
 from runtime.wiring import GatewayConfig
-from tests.policies.builders import policy_resource, run, stack_args
+from tests.policies.builders import policy_resource, resource_args, run, stack_args
 
 PROD_CONFIG, _ = read_stack_config(stack_file("prod"))
 
@@ -105,18 +113,19 @@ def test_unloadable_staging_stack_is_reported(tmp_path):
     assert len(reports) == 1 and "no such stack file" in reports.messages[0]
 
 
-def gateway_config_map(models) -> object:
+def gateway_config_map(models, data=None) -> object:
     config = GatewayConfig(stack="prod", models=models, endpoints={})
-    return policy_resource(
-        "kubernetes:core/v1:ConfigMap", "gateway-config", {"data": {"gateway.json": config.model_dump_json(by_alias=True)}}
+    return resource_args(
+        "kubernetes:core/v1:ConfigMap", "gateway-config", {"data": data or {"gateway.json": config.model_dump_json(by_alias=True)}}
     )
 
 
-def test_spec_is_recovered_from_the_gateway_config_map():
+def test_spec_is_read_from_the_gateway_config_maps_inputs():
     config_map = gateway_config_map(prod_models())
-    spec = spec_from_resources([policy_resource("kubernetes:core/v1:ConfigMap", "other", {"data": {"a": "b"}}), config_map], {})
+    spec = spec_from_config_map(config_map, {})
     assert spec is not None and spec.stack == "prod" and set(spec.models) == {"fraud", "recommender", "vision"}
     assert spec.urn == config_map.urn
+    assert spec_from_config_map(gateway_config_map(prod_models(), {"a": "b"}), {}) is None
 
 
 @pytest.mark.parametrize(
@@ -127,14 +136,42 @@ def test_spec_is_recovered_from_the_gateway_config_map():
         ("gpu-batching", lambda m: m["vision"].pop("batching")),
     ],
 )
-def test_pack_runs_spec_rules_as_stack_validations(rule, edit):
+def test_pack_runs_spec_rules_on_the_gateway_config_map(rule, edit):
     policy = to_policy(rule_named(rule))
-    assert not run(policy.validate, stack_args(gateway_config_map(prod_models())))
+    assert not run(policy.validate, gateway_config_map(prod_models()))
     violating = gateway_config_map(prod_models(edit))
-    reports = run(policy.validate, stack_args(violating))
+    reports = run(policy.validate, violating)
     assert len(reports) == 1 and reports.urns == [violating.urn]
 
 
-def test_pack_spec_rule_without_a_gateway_config_reports_nothing():
+def test_pack_spec_rule_on_another_resource_reports_nothing():
     policy = to_policy(rule_named("fallback-required"))
-    assert not run(policy.validate, stack_args(policy_resource("kubernetes:core/v1:Namespace", "ns", {})))
+    assert not run(policy.validate, resource_args("kubernetes:core/v1:Namespace", "ns", {}))
+
+
+def test_staging_served_spec_from_its_stack_output_decides_the_promotion_path(tmp_path):
+    # What staging runs (its specJson output), not the staging file a PR may change with prod.
+    staging = validate_config(read_stack_config(stack_file("staging"))[0], "staging")
+    deployed = staging.model_copy(update={"models": {k: v for k, v in staging.models.items() if k != "recommender"}})
+    output = tmp_path / "staging-spec.json"
+    output.write_text(deployed.model_dump_json(by_alias=True))
+    reports = run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output)))
+    assert len(reports) == 1 and "models:/recommender-two-tower/3" in reports.messages[0]
+    assert "the spec staging serves (staging-spec.json" in reports.messages[0]
+    output.write_text(staging.model_dump_json(by_alias=True))
+    assert not run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output)))
+    output.write_text("{}")
+    assert "not the staging stack's specJson output" in run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output))).text()
+
+
+def test_rollout_spec_found_needs_the_gateway_config_map_on_a_cloud_stack():
+    gateway = policy_resource(GATEWAY_COMPONENT, "gateway", {})
+    bucket = policy_resource("aws:s3/bucket:Bucket", "artifacts-bucket", {})
+    config_map = policy_resource("kubernetes:core/v1:ConfigMap", "gateway-config", {})  # a first preview: no outputs
+    config_map.parent = gateway
+    assert not run(rollout_spec_found, stack_args(bucket, gateway, config_map))
+    assert "no gateway ConfigMap" in run(rollout_spec_found, stack_args(bucket, gateway)).text()
+    assert not run(rollout_spec_found, stack_args(gateway))  # not a cloud stack
+    broken = policy_resource("kubernetes:core/v1:ConfigMap", "gateway-config", {"data": {"gateway.json": "{}"}})
+    broken.parent = gateway
+    assert "does not hold a valid gateway config" in run(rollout_spec_found, stack_args(bucket, gateway, broken)).text()
