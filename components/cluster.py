@@ -15,6 +15,7 @@ import pulumi_awsx as awsx
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.cluster_access import access_entries
 from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
 from runtime.spec import Cluster as ClusterSpec
 from runtime.spec import NodeGroup, Versions
@@ -132,6 +133,7 @@ class Cluster(pulumi.ComponentResource):
             skip_default_node_group=True,
             create_oidc_provider=True,
             authentication_mode=eks.AuthenticationMode.API,
+            access_entries=access_entries(spec.access),
             enabled_cluster_log_types=["api", "audit", "authenticator"],
             opts=child,
         )

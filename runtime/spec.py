@@ -413,6 +413,17 @@ class Vpc(_Spec):
     availability_zones: Annotated[int, Field(ge=2, le=6)] = 3
 
 
+class ClusterAccess(_Spec):
+    """An IAM role let into the EKS cluster's Kubernetes API (an EKS access entry)."""
+
+    principal_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")]
+    """The role, e.g. the workflows' deploy and preview roles of this environment."""
+    policy: Literal["admin", "edit", "view"] = "admin"
+    """EKS access policy, cluster-wide: AmazonEKSClusterAdminPolicy, AmazonEKSEditPolicy or
+    AmazonEKSViewPolicy. A preview's server-side dry runs need the same write rights as the
+    update, so a preview role needs ``admin`` too (``view`` cannot preview a change)."""
+
+
 class Cluster(_Spec):
     provider: Literal["eks", "existing"]
     """``eks`` creates an EKS cluster; ``existing`` targets the current kubeconfig context."""
@@ -425,6 +436,9 @@ class Cluster(_Spec):
     cpu_nodes: NodeGroup | None = None
     gpu_nodes: NodeGroup | None = None
     node_autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    access: tuple[ClusterAccess, ...] = ()
+    """Roles with access entries (``authenticationMode: API`` admits no one else, not even the
+    creator after the bootstrap entry is gone)."""
 
     @model_validator(mode="after")
     def _eks_needs_nodes(self) -> Cluster:

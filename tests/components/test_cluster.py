@@ -111,3 +111,20 @@ def test_dev_renders_the_smaller_cluster_it_asks_for():
     assert not any(r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"]["name"] == "nvidia-device-plugin" for r in resources)
     vpc = next(r for r in resources if r["type"] == "awsx:ec2:Vpc")
     assert vpc["inputs"]["numberOfAvailabilityZones"] == 2, vpc["urn"]
+
+
+def test_the_workflows_roles_get_access_entries_on_every_cloud_stack():
+    # authenticationMode API admits only principals with an access entry: without them the
+    # deploy and preview roles never reach the Kubernetes API (and previews skip their dry runs).
+    for stack in ("dev", "staging", "prod"):
+        (eks,) = [r for r in stack_renders()[stack]["resources"] if r["type"] == "eks:index:Cluster"]
+        assert eks["inputs"]["authenticationMode"] == "API", eks["urn"]
+        entries = eks["inputs"]["accessEntries"]
+        assert set(entries) == {f"ml-serving-{stack}-deploy", f"ml-serving-{stack}-preview"}, eks["urn"]
+        for name, entry in entries.items():
+            assert entry["principalArn"].endswith(f":role/{name}"), eks["urn"]
+            (policy,) = entry["accessPolicies"].values()
+            assert policy == {
+                "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                "accessScope": {"type": "cluster"},
+            }, eks["urn"]
