@@ -110,6 +110,7 @@ class Gateway:
                 self.config.monitor_url,
                 self.metrics,
                 queue_size=s.tap_queue_size,
+                queue_bytes=s.tap_queue_bytes,
                 batch_size=s.tap_batch_size,
                 flush_interval_s=s.tap_flush_ms / 1000.0,
                 timeout_s=s.tap_timeout_ms / 1000.0,

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     """Most rows in one joined upstream request."""
     tap_queue_size: int = Field(default=10_000, gt=0)
     """Served requests held for the drift monitor; more are dropped and counted."""
+    tap_queue_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """Bytes of served requests (as the JSON sent to the monitor) held for it; more are dropped
+    and counted, so a slow monitor costs records, never the gateway's memory."""
     tap_batch_size: int = Field(default=256, gt=0)
     tap_flush_ms: float = Field(default=200, gt=0)
     """Longest a tap record waits for its batch to fill."""

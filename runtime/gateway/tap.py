@@ -3,6 +3,10 @@
 ``offer`` only appends to a bounded queue (dropping and counting when it is full); a background
 task sends ``TapBatch`` bodies to the monitor's ``INGEST_PATH``. A slow or dead monitor fills
 the queue and costs dropped records, never request latency.
+
+The queue is bounded twice: by records (``queue_size``) and by bytes (``queue_bytes``). Each
+record is held as its serialized JSON, so what the queue holds is exactly what it counts: ten
+thousand 1 MB requests cannot pile up gigabytes while the monitor is slow.
 """
 
 from __future__ import annotations
@@ -27,12 +31,17 @@ class DriftTap:
         monitor_url: str,
         metrics: GatewayMetrics,
         queue_size: int = 10_000,
+        queue_bytes: int = 64 * 1024 * 1024,
         batch_size: int = 256,
         flush_interval_s: float = 0.2,
         timeout_s: float = 2.0,
     ) -> None:
         self.url = monitor_url.rstrip("/") + INGEST_PATH
-        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(maxsize=queue_size)
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
+        self._max_bytes = queue_bytes
+        self._batch_bytes = max(1, queue_bytes // 8)
+        """Most bytes of records in one POST (one at least): its body is a copy of them."""
+        self._queued_bytes = 0
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -40,7 +49,7 @@ class DriftTap:
         self._full = metrics.tap_records.labels("dropped_full")
         self._failed = metrics.tap_records.labels("dropped_error")
         self._task: asyncio.Task[None] | None = None
-        self._pending: list[tuple[Any, ...]] = []
+        self._pending: list[bytes] = []
         """Records taken off the queue and not yet sent (the batch being gathered or sent)."""
         self._session: aiohttp.ClientSession | None = None
 
@@ -50,9 +59,26 @@ class DriftTap:
     ) -> None:
         """Queue one served request; never waits."""
         try:
-            self._queue.put_nowait((model, variant, request_id, time.time(), inputs, outputs, routing_key))
+            # orjson returns its growth buffer (up to twice the record's length, rounded up) as
+            # the bytes object; a copy held for long is right-sized (home-assistant/core#181240).
+            record = bytes(memoryview(orjson.dumps(_record(model, variant, request_id, time.time(), inputs, outputs, routing_key))))
+        except (TypeError, ValueError):  # a value JSON cannot hold must not fail the request
+            self._failed.inc()
+            return
+        if self._queued_bytes + len(record) > self._max_bytes:
+            self._full.inc()
+            return
+        try:
+            self._queue.put_nowait(record)
         except asyncio.QueueFull:
             self._full.inc()
+            return
+        self._queued_bytes += len(record)
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of the records held, queued or in the batch being sent (at most ``queue_bytes``)."""
+        return self._queued_bytes
 
     def start(self) -> None:
         if self._task is None:
@@ -72,7 +98,7 @@ class DriftTap:
             try:
                 async with asyncio.timeout(flush_timeout_s):
                     while batch or not self._queue.empty():
-                        batch = batch or self._take_ready(self._batch_size)
+                        batch = batch or self._take_ready(self._batch_size, self._batch_bytes)
                         await self._send(batch)
                         batch = []
             except TimeoutError:
@@ -81,50 +107,65 @@ class DriftTap:
             await self._session.close()
             self._session = None
 
-    def _take_ready(self, limit: int) -> list[tuple[Any, ...]]:
+    def _take_ready(self, limit: int, room: int) -> list[bytes]:
+        """Queued records, at most ``limit`` of them and until ``room`` bytes are taken."""
         batch = []
-        while len(batch) < limit and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
+        while len(batch) < limit and room > 0 and not self._queue.empty():
+            record = self._queue.get_nowait()
+            batch.append(record)
+            room -= len(record)
         return batch
 
     async def _run(self) -> None:
         while True:
             batch = self._pending = [await self._queue.get()]
+            room = self._batch_bytes - len(batch[0])
             flush_at = time.monotonic() + self._flush_interval_s
-            while len(batch) < self._batch_size:
-                batch += self._take_ready(self._batch_size - len(batch))
+            while len(batch) < self._batch_size and room > 0:
+                more = self._take_ready(self._batch_size - len(batch), room)
+                batch += more
+                room -= sum(map(len, more))
                 remaining = flush_at - time.monotonic()
-                if len(batch) >= self._batch_size or remaining <= 0:
+                if len(batch) >= self._batch_size or room <= 0 or remaining <= 0:
                     break
                 try:
                     async with asyncio.timeout(remaining):
                         batch.append(await self._queue.get())
                 except TimeoutError:
                     break
+                room -= len(batch[-1])
             try:
                 await self._send(batch)
             except Exception:  # noqa: BLE001 - a malformed record must not stop the tap for good
                 self._failed.inc(len(batch))
+                self._queued_bytes -= sum(map(len, batch))
             self._pending = []
 
-    async def _send(self, batch: list[tuple[Any, ...]]) -> None:
-        records = [
-            {
-                "model": model,
-                "variant": variant,
-                "requestId": request_id,
-                "timestamp": timestamp,
-                "inputs": columns_of(inputs),
-                "outputs": columns_of(outputs),
-                **({"routingKey": key} if key is not None else {}),
-            }
-            for model, variant, request_id, timestamp, inputs, outputs, key in batch
-        ]
-        body = orjson.dumps({"records": records})
+    async def _send(self, batch: list[bytes]) -> None:
+        await self._post(b'{"records":[' + b",".join(batch) + b"]}", len(batch))
+        self._queued_bytes -= sum(map(len, batch))
+
+    async def _post(self, body: bytes, records: int) -> None:
         try:
             async with self._session.post(self.url, data=body, headers={"content-type": "application/json"}) as response:
                 await response.read()
                 ok = response.status < 400
         except (aiohttp.ClientError, TimeoutError):
             ok = False
-        (self._sent if ok else self._failed).inc(len(batch))
+        (self._sent if ok else self._failed).inc(records)
+
+
+def _record(
+    model: str, variant: str, request_id: str, timestamp: float,
+    inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], routing_key: str | None,
+) -> dict[str, Any]:
+    """One ``TapRecord`` as the monitor reads it (columnar inputs and outputs)."""
+    return {
+        "model": model,
+        "variant": variant,
+        "requestId": request_id,
+        "timestamp": timestamp,
+        "inputs": columns_of(inputs),
+        "outputs": columns_of(outputs),
+        **({"routingKey": routing_key} if routing_key is not None else {}),
+    }

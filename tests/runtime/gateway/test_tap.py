@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import random
 import time
+import tracemalloc
 
 import orjson
 from starlette.applications import Starlette
@@ -105,3 +108,36 @@ async def test_closing_the_tap_sends_what_it_held_and_what_was_queued():
     ids = sorted(r.request_id for b in receiver.batches for r in b.records)
     assert ids == sorted(f"r{i}" for i in range(10))
     assert metrics.registry.get_sample_value("ml_serving_gateway_tap_records_total", {"outcome": "sent"}) == 10
+
+
+async def test_the_queue_holds_at_most_its_bytes_while_the_monitor_is_down(peer):
+    """Large requests while the monitor hangs: the tap's memory stays within ``tap_queue_bytes``
+    (it was bounded by records only, so 10,000 large bodies could take gigabytes)."""
+    p = peer()
+    rng = random.Random(3)
+    bound = 1_000_000
+    with Receiver(delay_s=30) as receiver:
+        config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=5000), {"v1": p.url}, monitor_url=receiver.url)
+        settings = Settings(tap_queue_bytes=bound, tap_batch_size=2, tap_flush_ms=10, tap_timeout_ms=20_000)
+        async with serve(config, settings) as client:
+            tap = client.app.state.gateway.tap
+            tracemalloc.start()
+            try:
+                gc.collect()
+                before = tracemalloc.get_traced_memory()[0]
+                for _ in range(40):  # 40 requests of ~150 KB each: 6 MB of records
+                    row = [rng.random() for _ in range(8000)]
+                    body = {"inputs": [{"name": "x", "shape": [1, 8000], "datatype": "FP64", "data": row}]}
+                    response = await client.post("/v2/models/m/infer", json=body)
+                    assert response.headers["x-ml-serving-variant"] == "v1", response.text[:200]
+                del response
+                gc.collect()  # what the requests left in reference cycles is not the tap's
+                held = tracemalloc.get_traced_memory()[0] - before
+            finally:
+                tracemalloc.stop()
+            assert held < bound + 700_000, f"the tap held {held / 1e6:.1f} MB with a bound of {bound / 1e6:.1f} MB"
+            assert tap.queued_bytes <= bound
+            metrics = (await client.get("/metrics")).text
+    assert 'ml_serving_gateway_tap_records_total{outcome="dropped_full"}' in metrics
+    dropped = next(line for line in metrics.splitlines() if line.startswith('ml_serving_gateway_tap_records_total{outcome="dropped_full"}'))
+    assert float(dropped.split()[-1]) > 20, dropped
