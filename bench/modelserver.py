@@ -225,6 +225,10 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers; the table shows medians")
     parser.add_argument("--skip-mlserver", action="store_true", help="leave out peer (d)")
+    parser.add_argument(
+        "--json", type=Path, default=None,
+        help="also write the medians as JSON (python -m components.cost --bench-results reads replicaRpsPerCpu)",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_wrk()
@@ -264,7 +268,24 @@ def main() -> int:
             stop(process)
     results = {label: {c: median_load(loads) for c, loads in by_c.items()} for label, by_c in samples.items()}
     report(results, args.rounds)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results_document(results, args.rounds), indent=2) + "\n")
     return 0
+
+
+def results_document(results: dict[str, dict[int, Load]], rounds: int) -> dict:
+    """The medians by server and concurrency; ours batched at 32 connections is one replica's rate per CPU."""
+    batched = next((loads for label, loads in results.items() if label.startswith("(c)")), None)
+    return {
+        "model": "RandomForest (100 trees) MLflow model, single-row V2 requests",
+        "serverCpus": 1,
+        "rounds": rounds,
+        "servers": {
+            label: {str(c): {"rps": x.rps, "p50Ms": x.p50_ms, "p99Ms": x.p99_ms, "errors": x.errors} for c, x in loads.items()}
+            for label, loads in results.items()
+        },
+        "replicaRpsPerCpu": batched[32].rps if batched else None,
+    }
 
 
 def report(results: dict[str, dict[int, Load]], rounds: int) -> None:

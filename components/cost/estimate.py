@@ -8,6 +8,7 @@ shown by ``components.cost.shares`` apart from the items, so nothing is counted 
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -17,7 +18,7 @@ from components.cost.nodes import Allocatable, allocatable, instance_type
 from components.cost.packing import Pod, pack
 from components.cost.platform import Findings, platform_items
 from components.cost.prices import PriceBook
-from components.cost.workloads import NodeGroupInfo, Workload, node_groups, placement, workloads
+from components.cost.workloads import NodeGroupInfo, Workload, cpu_millicores, node_groups, placement, workloads
 from runtime.spec import StackSpec
 
 __all__ = ["Estimate", "GroupSize", "estimate", "replicas", "variant_rps"]
@@ -144,21 +145,23 @@ def _group_items(sizes: list[GroupSize], book: PriceBook, discount: float) -> li
 
 
 def estimate(spec: StackSpec, document: Mapping[str, Any], region: str, book: PriceBook,
-             bench_rps_per_cpu: float | None = None) -> Estimate:
+             bench_rps_per_cpu: float | None = None, today: datetime.date | None = None) -> Estimate:
+    """Price ``document`` (a render of ``spec``'s stack); ``today`` decides the EKS support tier."""
     findings = Findings()
     replica_rps: dict[str, tuple[float, str]] = {}
-    cpus = {w.model: w.cpu_m / 1000 for w in workloads(document) if w.model}
     for name, model in spec.models.items():
+        cpus = cpu_millicores(model.resources.cpu) / 1000
         if model.replica_rps is not None:
             replica_rps[name] = (model.replica_rps, f"declared (ml-serving:models.{name}.replicaRps)")
-        elif bench_rps_per_cpu is not None and name in cpus:
-            replica_rps[name] = (bench_rps_per_cpu * cpus[name], f"bench/modelserver.py: {bench_rps_per_cpu:g} req/s per CPU x {cpus[name]:g} CPU")
+        elif bench_rps_per_cpu is not None:
+            # The benchmark pins one model server to one CPU; a replica is assumed to scale with its CPUs.
+            replica_rps[name] = (bench_rps_per_cpu * cpus, f"bench/modelserver.py: {bench_rps_per_cpu:g} req/s per CPU x {cpus:g} CPU")
 
     def rps_of(model: str | None) -> float | None:
         return replica_rps.get(model or "", (None, ""))[0]
 
     sizes, placed = _size_groups(spec, document, book, findings, rps_of)
     usage = spec.platform.cost.usage
-    items = [*platform_items(document, usage, book, findings), *_group_items(sizes, book, usage.spot_discount_percent)]
+    items = [*platform_items(document, usage, book, findings, today), *_group_items(sizes, book, usage.spot_discount_percent)]
     items.sort(key=lambda i: (i.category, i.name))
     return Estimate(spec.stack, region, items, sizes, placed, book, spec, findings, replica_rps)

@@ -6,10 +6,11 @@ Each reads the render's resources by type (never by name) and the stack's declar
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Iterable, Mapping
 
 from components.cost.items import HOURS_PER_MONTH, Item, flat
-from components.cost.prices import PriceBook
+from components.cost.prices import PriceBook, standard_support_ends
 from components.cost.workloads import memory_mib, of_type
 from runtime.spec import CostUsage
 
@@ -35,11 +36,23 @@ def _zones(document: Mapping[str, Any]) -> int:
     return 1
 
 
-def _control_plane(document, usage: CostUsage, book: PriceBook, out: list[Item]) -> None:
+def _control_plane(document, usage: CostUsage, book: PriceBook, out: list[Item], findings: Findings, today: datetime.date) -> None:
     for cluster in of_type(document, "eks:index:Cluster"):
         name = cluster["inputs"].get("name") or cluster["name"]
+        version = str(cluster["inputs"].get("version", ""))
+        ends, source = standard_support_ends(version)
+        if ends is not None and today > datetime.date.fromisoformat(ends):
+            key, support = "eks/cluster-hour-extended", f"extended support (standard support ended {ends})"
+            findings.warnings.append(
+                f"{name}: Kubernetes {version} left EKS standard support on {ends} ({source}); the control plane bills the "
+                "extended-support rate until it is upgraded (raise platform.cluster.kubernetesVersion)"
+            )
+        else:
+            key, support = "eks/cluster-hour", "standard support"
+            if ends is None:
+                findings.notes.append(f"{name}: the end of standard support of Kubernetes {version} is not recorded; priced at the standard rate")
         out.append(Item(f"eks/{name}", "control plane", cluster["urn"], flat(HOURS_PER_MONTH), "cluster-hour",
-                        book.get("eks/cluster-hour"), detail=flat(f"EKS {cluster['inputs'].get('version', '')} standard support")))
+                        book.get(key), detail=flat(f"EKS {version} {support}")))
         if cluster["inputs"].get("enabledClusterLogTypes"):
             out.append(Item(f"logs/{name}", "monitoring", "platform.cost.usage.controlPlaneLogsGb",
                             flat(usage.control_plane_logs_gb), "GB", book.get("cloudwatch/logs-ingest-gb"),
@@ -178,9 +191,11 @@ def _volumes(document, book: PriceBook, out: list[Item], findings: Findings) -> 
                         detail=flat(f"PersistentVolumeClaim {(claim.get('metadata') or {}).get('name')} on EBS {kind}")))
 
 
-def platform_items(document: Mapping[str, Any], usage: CostUsage, book: PriceBook, findings: Findings) -> list[Item]:
+def platform_items(
+    document: Mapping[str, Any], usage: CostUsage, book: PriceBook, findings: Findings, today: datetime.date | None = None
+) -> list[Item]:
     out: list[Item] = []
-    _control_plane(document, usage, book, out)
+    _control_plane(document, usage, book, out, findings, today or datetime.date.today())
     _nat(document, usage, book, out, findings)
     _lbs(document, usage, book, out, findings)
     _rds(document, usage, book, out, findings)

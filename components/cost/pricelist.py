@@ -53,6 +53,8 @@ def query_for(key: str, region: str) -> Query | None:
                                        ("marketoption", "OnDemand")))
         case ["eks", "cluster-hour"]:
             return Query("AmazonEKS", where, "AmazonEKS-Hours:perCluster")
+        case ["eks", "cluster-hour-extended"]:
+            return Query("AmazonEKS", where, "AmazonEKS-Hours:extendedSupport")
         case ["ebs", volume, "gb-month"]:
             return Query("AmazonEC2", (*where, ("productFamily", "Storage"), ("volumeApiName", volume)))
         case ["vpc", "nat-gateway-hour"]:

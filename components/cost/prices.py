@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from runtime.errors import MLServingError
 
-__all__ = ["Price", "PriceBook", "PriceSource", "SNAPSHOT_PATH", "load_snapshot", "snapshot_keys", "write_snapshot"]
+__all__ = ["Price", "PriceBook", "PriceSource", "SNAPSHOT_PATH", "load_snapshot", "snapshot_keys", "standard_support_ends", "write_snapshot"]
 
 SNAPSHOT_PATH = Path(__file__).resolve().parent / "prices.json"
 
@@ -53,6 +53,12 @@ def load_snapshot(region: str, path: Path = SNAPSHOT_PATH) -> dict[str, Price]:
             f"`python -m components.cost --refresh-prices --region {region}` or run with AWS credentials"
         )
     return {key: Price(key, float(e["usd"]), e["unit"], e["source"], e["asOf"]) for key, e in entries.items()}
+
+
+def standard_support_ends(version: str, path: Path = SNAPSHOT_PATH) -> tuple[str | None, str]:
+    """(end of EKS standard support of a Kubernetes version, or None if not recorded; the source)."""
+    calendar = json.loads(path.read_text()).get("eksStandardSupportEnds") or {}
+    return (calendar.get("versions") or {}).get(version), calendar.get("source", "")
 
 
 def snapshot_keys(path: Path = SNAPSHOT_PATH) -> list[str]:

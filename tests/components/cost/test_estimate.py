@@ -1,7 +1,7 @@
 """The estimate of the fixed ``costs`` stack, computed by hand; and what each edit changes.
 
 Unit prices (snapshot, us-west-2): m6i.xlarge $0.192/h, g5.xlarge $1.006/h, EKS $0.10/h, NAT
-$0.045/h and $0.045/GB, public IPv4 $0.005/h, NLB $0.0225/h and $0.006/LCU-h, db.t4g.medium
+$0.045/h and $0.045/GB, EKS extended support $0.60/h, public IPv4 $0.005/h, NLB $0.0225/h and $0.006/LCU-h, db.t4g.medium
 $0.065/h, RDS gp3 $0.115/GB-month, backup $0.095/GB-month, S3 $0.023/GB-month, PUT $0.005 and GET
 $0.0004 per 1,000, internet egress $0.09/GB, CloudWatch Logs $0.50/GB, EBS gp2 $0.10/GB-month.
 
@@ -48,7 +48,7 @@ def test_base_estimate_matches_the_hand_computation():
         "nodes/cluster-cpu/disk": {"min": 3 * 50 * 0.10, "expected": 3 * 50 * 0.10, "max": 6 * 50 * 0.10},
         "nodes/cluster-gpu": {"min": 0, "expected": 0, "max": 2 * H * GPU_NODE},
         "nodes/cluster-gpu/disk": {"min": 0, "expected": 0, "max": 2 * 100 * 0.10},
-        "eks/ml-serving-costs": H * 0.10,
+        "eks/ml-serving-costs": H * 0.60,  # 1.32 left standard support on 2026-03-23
         "logs/ml-serving-costs": 10 * 0.50,
         "rds/mlflow-db-rds": H * 0.065,
         "rds/mlflow-db-rds/storage": 20 * 0.115,
@@ -75,7 +75,7 @@ def test_items_sum_to_the_totals():
     est = run("base")
     for scenario in SCENARIOS:
         assert est.totals[scenario] == pytest.approx(sum(item.monthly[scenario] for item in est.items), abs=1e-9)
-    assert est.totals["min"] == pytest.approx(677.22, abs=0.005)
+    assert est.totals["min"] == pytest.approx(1042.22, abs=0.005)
 
 
 def test_prod_items_sum_to_its_total():
@@ -154,3 +154,48 @@ def test_gpu_node_hours_scale_to_zero():
     groups = {g["name"]: g for g in to_json(run("base"))["nodeGroups"]}
     assert groups["cluster-gpu"]["gpuNodeHours"] == {"min": 0, "expected": 0, "max": 2 * H}
     assert to_json(run("gpu"))["nodeGroups"][1]["gpuNodeHours"]["min"] == 2 * H
+
+
+def test_control_plane_rate_follows_the_eks_support_calendar():
+    import datetime
+
+    spec, document, _ = rendered()["base"]
+    during = estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), today=datetime.date(2026, 3, 23))
+    after = estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), today=datetime.date(2026, 3, 24))
+    assert monthly(during)["eks/ml-serving-costs"]["min"] == pytest.approx(H * 0.10)
+    assert monthly(after)["eks/ml-serving-costs"]["min"] == pytest.approx(H * 0.60)
+    assert any("left EKS standard support on 2026-03-23" in w for w in after.findings.warnings)
+    assert not any("standard support" in w for w in during.findings.warnings)
+
+
+def test_replica_throughput_from_bench_results(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    import sys
+
+    from components.cost.cli import bench_rps_per_cpu
+    from runtime.errors import MLServingError
+    from runtime.spec import load_stack_file
+    from tests.components.cost.stacks import ROOT, write_stack
+
+    loaded = importlib.util.spec_from_file_location("bench_modelserver", ROOT / "bench" / "modelserver.py")
+    bench = importlib.util.module_from_spec(loaded)
+    monkeypatch.setitem(sys.modules, "bench_modelserver", bench)  # its dataclasses look themselves up there
+    loaded.loader.exec_module(bench)
+    results = {
+        "(a) naive FastAPI + pyfunc": {1: bench.Load(90.0, 10.0, 14.0, 0), 32: bench.Load(100.0, 300.0, 500.0, 0)},
+        "(c) ours, batching 32/10ms": {1: bench.Load(140.0, 7.0, 9.0, 0), 32: bench.Load(40.0, 20.0, 55.0, 0)},
+    }
+    path = tmp_path / "modelserver.json"
+    path.write_text(json.dumps(bench.results_document(results, 3)))
+    assert bench_rps_per_cpu(path) == 40.0
+
+    _, document, _ = rendered()["base"]
+    spec = load_stack_file(write_stack(tmp_path / "stack", [("      replicaRps: 100\n", "")]))
+    (fraud,) = model_costs(estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), bench_rps_per_cpu=40.0))
+    # 40 req/s per CPU x the model's 3 CPUs (the sidecar's CPU serves no predictions): 120 req/s.
+    assert fraud.replica_rps == 120 and fraud.replica_rps_source.startswith("bench/modelserver.py")
+    assert fraud.per_million_at_capacity == pytest.approx(3100 / 3920 * CPU_NODE / (120 * 3600) * 1e6, abs=1e-4)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(MLServingError, match="bench/modelserver.py --json"):
+        bench_rps_per_cpu(tmp_path / "bad.json")
