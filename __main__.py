@@ -11,7 +11,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.gateway import Gateway, GatewayArgs
 from components.mesh import Mesh, MeshArgs
 from components.mlflow_server import MlflowServer, MlflowServerArgs
-from components.monitor import DriftMonitor, DriftMonitorArgs
+from components.monitor import TOKEN_SECRET, DriftMonitor, DriftMonitorArgs
 from components.predictor_identity import PredictorIdentity
 from components.rollout import ModelRollout, ModelRolloutArgs
 from components.serving import Serving, ServingArgs
@@ -65,7 +65,7 @@ gateway = Gateway(
     "gateway",
     GatewayArgs(
         spec, **k8s_args, tokens=config.get_secret("gatewayTokens"), monitor_url=monitor.url,
-        depends_on=(*mesh.ready, *rollouts.values()),
+        monitor_token_secret=TOKEN_SECRET, depends_on=(*mesh.ready, *rollouts.values(), monitor.token),
     ),
 )
 

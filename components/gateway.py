@@ -24,6 +24,7 @@ __all__ = ["Gateway", "GatewayArgs", "gateway_config", "runtime_container", "GAT
 GATEWAY_PORT = 8080
 CONFIG_MOUNT = "/etc/ml-serving/gateway"
 TOKENS_MOUNT = "/etc/ml-serving/tokens"
+MONITOR_TOKEN_MOUNT = "/etc/ml-serving/drift-token"
 CONFIG_CHECKSUM_ANNOTATION = "ml-serving.io/config-checksum"
 INGRESS_SELECTOR = {"istio": "ingressgateway"}
 """Pod labels of the Istio ingress gateway (the ``gateway`` chart released as ``istio-ingressgateway``)."""
@@ -80,6 +81,8 @@ class GatewayArgs:
     """Comma-separated bearer tokens (the ``gatewayTokens`` Pulumi secret); required when auth is on."""
     monitor_url: pulumi.Input[str] | None = None
     """The drift monitor's base URL; no drift tap when unset."""
+    monitor_token_secret: str | None = None
+    """The Secret (key ``token``) holding the drift monitor's bearer token, which the tap sends."""
     depends_on: tuple[pulumi.Resource, ...] = ()
 
 
@@ -136,6 +139,11 @@ class Gateway(pulumi.ComponentResource):
             env.append({"name": "ML_SERVING_GATEWAY_TOKENS_FILE", "value": f"{TOKENS_MOUNT}/tokens"})
             volumes.append({"name": "tokens", "secret": {"secretName": f"{GATEWAY_SERVICE_ACCOUNT}-tokens"}})
             mounts.append({"name": "tokens", "mountPath": TOKENS_MOUNT, "readOnly": True})
+
+        if args.monitor_token_secret is not None:
+            env.append({"name": "ML_SERVING_GATEWAY_MONITOR_TOKEN_FILE", "value": f"{MONITOR_TOKEN_MOUNT}/token"})
+            volumes.append({"name": "monitor-token", "secret": {"secretName": args.monitor_token_secret}})
+            mounts.append({"name": "monitor-token", "mountPath": MONITOR_TOKEN_MOUNT, "readOnly": True})
 
         container = runtime_container(
             "gateway", args.spec.platform.images.runtime, "runtime.gateway", f"{CONFIG_MOUNT}/gateway.json",

@@ -5,6 +5,11 @@ windows and counts (state survives a restart), and a ConfigMap holding a
 ``runtime.wiring.MonitorConfig``: the specs and, per variant, the reference profile the lock
 recorded. Profiles are read through the MLflow tracking server, which proxies the artifact store,
 so the monitor needs no bucket credentials of its own.
+
+Its callers are authenticated twice: a generated bearer token in a Secret that the monitor and
+the gateway's tap both mount (``TOKEN_SECRET``), and an Istio AuthorizationPolicy that lets only
+the gateway's identity post served rows, ``platform.monitor.clients`` post labels and read, and
+anyone reach ``/healthz`` and ``/metrics`` (probes, Prometheus).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import yaml
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, runtime_container
 from components.rollout import PART_OF
 from runtime.registry.lock import ModelLock
 from runtime.spec import StackSpec
-from runtime.wiring import MonitorConfig
+from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, INGEST_PATH, MonitorConfig
 
 __all__ = [
     "DriftMonitor",
@@ -33,14 +39,41 @@ __all__ = [
     "MONITOR_PORT",
     "STATE_DIR",
     "ALERT_RULES_FILE",
+    "TOKEN_SECRET",
+    "TOKEN_KEY",
 ]
 
 MONITOR_NAME = "ml-serving-drift"
 MONITOR_PORT = 8090
 STATE_DIR = "/var/lib/ml-serving/drift"
 CONFIG_MOUNT = "/etc/ml-serving/monitor"
+TOKEN_SECRET = f"{MONITOR_NAME}-token"
+"""The Secret holding the monitor's bearer token; the gateway mounts it too."""
+TOKEN_KEY = "token"
+TOKEN_MOUNT = "/etc/ml-serving/drift-token"
+_OPEN_PATHS = ["/healthz", "/metrics"]
+_CLIENT_PATHS = ["/labels/*", "/status/*", "/report/*"]
 ALERT_RULES_FILE = Path(__file__).resolve().parent.parent / "runtime" / "drift" / "alerts.yaml"
 """The alert rules shipped with the monitor; the same file promtool tests."""
+
+
+def _authorization(namespace: str, clients: list[str], labels: dict[str, str]) -> dict:
+    """Who the mesh lets reach the monitor: the gateway posts rows; clients post labels and read;
+    probes and Prometheus read health and metrics. Anything else is denied (an ALLOW policy)."""
+    rules = [
+        {
+            "from": [{"source": {"principals": [f"cluster.local/ns/{namespace}/sa/{GATEWAY_SERVICE_ACCOUNT}"]}}],
+            "to": [{"operation": {"methods": ["POST"], "paths": [INGEST_PATH]}}],
+        },
+        {"to": [{"operation": {"methods": ["GET"], "paths": _OPEN_PATHS}}]},
+    ]
+    if clients:
+        principals = [f"cluster.local/ns/{c.split('/')[0]}/sa/{c.split('/')[1]}" for c in clients]
+        rules.append({
+            "from": [{"source": {"principals": principals}}],
+            "to": [{"operation": {"methods": ["GET", "POST"], "paths": _CLIENT_PATHS}}],
+        })
+    return {"selector": {"matchLabels": labels}, "action": "ALLOW", "rules": rules}
 
 
 def alert_rules() -> dict:
@@ -81,6 +114,8 @@ class DriftMonitor(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
     webhook: k8s.core.v1.Secret | None
+    token: k8s.core.v1.Secret
+    authorization: k8s.apiextensions.CustomResource
     rules: pulumi.CustomResource | None
     url: pulumi.Output[str]
     """In-cluster base URL the gateway's tap posts to."""
@@ -104,6 +139,15 @@ class DriftMonitor(pulumi.ComponentResource):
             opts=child,
         )
         env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
+        password = random.RandomPassword(f"{name}-token-value", length=40, special=False, opts=pulumi.ResourceOptions(parent=self))
+        self.token = k8s.core.v1.Secret(
+            f"{name}-token",
+            metadata={"name": TOKEN_SECRET, **meta},
+            type="Opaque",
+            string_data={TOKEN_KEY: password.result},
+            opts=child,
+        )
+        env.append({"name": "ML_SERVING_DRIFT_TOKENS_FILE", "value": f"{TOKEN_MOUNT}/{TOKEN_KEY}"})
         self.webhook = None
         if args.webhook_url is not None:
             self.webhook = k8s.core.v1.Secret(
@@ -118,7 +162,11 @@ class DriftMonitor(pulumi.ComponentResource):
                     "valueFrom": {"secretKeyRef": {"name": f"{MONITOR_NAME}-webhook", "key": "url"}},
                 }
             )
-        mounts = [{"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True}, {"name": "state", "mountPath": STATE_DIR}]
+        mounts = [
+            {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
+            {"name": "state", "mountPath": STATE_DIR},
+            {"name": "token", "mountPath": TOKEN_MOUNT, "readOnly": True},
+        ]
         container = runtime_container(
             "drift", args.spec.platform.images.runtime, "runtime.drift", f"{CONFIG_MOUNT}/monitor.json",
             MONITOR_PORT, "/healthz", settings.resources, env, mounts,
@@ -139,11 +187,22 @@ class DriftMonitor(pulumi.ComponentResource):
                         "volumes": [
                             {"name": "config", "configMap": {"name": f"{MONITOR_NAME}-config"}},
                             {"name": "state", "persistentVolumeClaim": {"claimName": f"{MONITOR_NAME}-state"}},
+                            {"name": "token", "secret": {"secretName": TOKEN_SECRET}},
                         ],
                     },
                 },
             },
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.config_map, self.state])),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.config_map, self.state, self.token])
+            ),
+        )
+        self.authorization = k8s.apiextensions.CustomResource(
+            f"{name}-authz",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata={"name": MONITOR_NAME, **meta},
+            spec=pulumi.Output.from_input(args.namespace).apply(lambda ns: _authorization(ns, settings.clients, labels)),
+            opts=child,
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",

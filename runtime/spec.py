@@ -61,6 +61,8 @@ _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
 _MODEL_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:/(?P<version>[1-9][0-9]*)|@(?P<alias>[A-Za-z][A-Za-z0-9_\-]*))$")
 
 DnsName = Annotated[str, StringConstraints(pattern=_DNS_LABEL, max_length=40)]
+ServiceAccountRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+"""A Kubernetes service account as ``namespace/name``: a workload's identity in the mesh."""
 Quantity = Annotated[str, StringConstraints(pattern=_QUANTITY)]
 Scalar = float | int | str | bool
 
@@ -524,6 +526,10 @@ class MonitorSettings(_Spec):
     prometheus_rule: bool = False
     """Ship the drift alert rules (runtime/drift/alerts.yaml) as a PrometheusRule; needs the
     Prometheus Operator's CRDs in the cluster (kube-prometheus-stack)."""
+    clients: list[ServiceAccountRef] = []
+    """Service accounts (``namespace/name``) the mesh lets post labels and read status and reports
+    (e.g. the job that joins ground truth); the gateway alone may post served rows. They still
+    need the monitor's token."""
 
 
 class Local(_Spec):

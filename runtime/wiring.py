@@ -98,8 +98,11 @@ class TapBatch(_Wire):
 #       config: a GatewayConfig as JSON (env ML_SERVING_GATEWAY_CONFIG); bearer tokens from
 #       ML_SERVING_GATEWAY_TOKENS (comma-separated) or the file named by ML_SERVING_GATEWAY_TOKENS_FILE
 #       ready when GET /v2/health/ready answers 200
-#   python -m runtime.drift --config monitor.json [--host 0.0.0.0] [--port 8090]
-#       config: a MonitorConfig as JSON (env ML_SERVING_MONITOR_CONFIG); ready when GET /healthz answers 200
+#       the drift monitor's writer token (for the tap) from ML_SERVING_GATEWAY_MONITOR_TOKEN(_FILE)
+#   python -m runtime.drift --config monitor.json [--host 127.0.0.1] [--port 8090]
+#       config: a MonitorConfig as JSON (env ML_SERVING_MONITOR_CONFIG); ready when GET /healthz answers 200;
+#       bearer tokens from ML_SERVING_DRIFT_TOKENS or the file named by ML_SERVING_DRIFT_TOKENS_FILE
+#       (required for every route but /healthz and /metrics); binds loopback unless --host says otherwise
 
 SERVING_RUNTIME_NAME = "ml-serving-mlflow"
 """The project's ClusterServingRuntime for ``modelFormat: mlflow`` (V2 protocol)."""

@@ -1,4 +1,4 @@
-"""``python -m runtime.drift --config monitor.json [--host 0.0.0.0] [--port 8090]``."""
+"""``python -m runtime.drift --config monitor.json [--host 127.0.0.1] [--port 8090]``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _config(path: str | None) -> MonitorConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.drift", description="The drift monitor.")
     parser.add_argument("--config", help="MonitorConfig JSON (default: $ML_SERVING_MONITOR_CONFIG)")
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only; the cluster passes 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8090)
     args = parser.parse_args(argv)
     config = _config(args.config)

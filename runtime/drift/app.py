@@ -5,13 +5,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from runtime.auth import TokenSet, load_tokens
 from runtime.drift.cloudevents import REQUEST_TYPE, parse_event
 from runtime.drift.metrics import DriftCollector
 from runtime.drift.report import render_report
@@ -20,6 +21,7 @@ from runtime.drift.settings import MonitorSettings
 from runtime.errors import MLServingError, ModelNotFound
 from runtime.experiments.routes import ExperimentCollector, add_experiment_routes
 from runtime.experiments.service import ExperimentService
+from runtime.limits import BodyLimit
 from runtime.wiring import INGEST_PATH, MonitorConfig, TapBatch
 
 __all__ = ["create_app", "CLOUDEVENTS_PATH", "LabelBatch"]
@@ -59,8 +61,21 @@ def _target(service: DriftService, request: Request, inference_service: str | No
     return model, variant
 
 
+def _tokens(settings: MonitorSettings) -> TokenSet:
+    tokens = TokenSet(load_tokens(settings.tokens, settings.tokens_file, what="drift monitor"))
+    if settings.auth_required and not tokens:
+        raise MLServingError(
+            "the drift monitor requires bearer tokens (ML_SERVING_DRIFT_AUTH_REQUIRED is true) but none are "
+            "configured: set ML_SERVING_DRIFT_TOKENS or ML_SERVING_DRIFT_TOKENS_FILE (the gateway's tap sends it)"
+        )
+    return tokens
+
+
 def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, service: DriftService | None = None):
+    """The monitor's API. Every route but ``/healthz`` and ``/metrics`` needs a bearer token when
+    ``auth_required`` (the default); bodies over ``max_body_bytes`` get 413 unread."""
     settings = settings or MonitorSettings()
+    tokens = _tokens(settings)
     service = service or DriftService(config, settings)
     experiments = ExperimentService(config, settings)
     registry = CollectorRegistry()
@@ -69,19 +84,22 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if service.notifier is not None:
-            await service.notifier.start()
+        await service.start()
         try:
             yield
         finally:
-            if service.notifier is not None:
-                await service.notifier.stop()
-            service.save_all()
+            await service.stop()
             experiments.save_all()
 
+    async def authorized(request: Request) -> None:
+        if settings.auth_required:
+            tokens.check(request.headers.get("authorization"))
+
     app = FastAPI(title="ml-serving drift monitor", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     app.state.service = service
     app.state.experiments = experiments
+    guarded = {"dependencies": [Depends(authorized)]}
 
     @app.exception_handler(MLServingError)
     async def _error(_: Request, exc: MLServingError) -> JSONResponse:
@@ -92,12 +110,12 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"error": problems}, status_code=400)
 
-    @app.post(INGEST_PATH, status_code=202)
-    async def ingest(batch: TapBatch) -> dict[str, int]:
+    @app.post(INGEST_PATH, status_code=202, **guarded)
+    async def ingest(batch: TapBatch) -> dict[str, Any]:
         experiments.expose(batch.records)
-        return {"rows": service.ingest_batch(batch)}
+        return service.ingest_batch(batch)
 
-    @app.post(CLOUDEVENTS_PATH, status_code=202)
+    @app.post(CLOUDEVENTS_PATH, status_code=202, **guarded)
     async def cloudevent(request: Request) -> dict[str, int]:
         event = parse_event(request.headers, await request.body())
         model, variant = _target(service, request, event.inference_service, event.endpoint)
@@ -106,20 +124,20 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
         service.ingest(model, variant, {}, event.columns)
         return {"rows": 0}
 
-    @app.post("/labels/{model}")
+    @app.post("/labels/{model}", **guarded)
     async def post_labels(model: str, batch: LabelBatch) -> dict[str, Any]:
         service.variants(model)
         store = service.labels[model]
         unknown = [item.request_id for item in batch.labels if not store.label(item.request_id, item.label)]
-        service.save_labels(model)
+        # Persisted by the label journal's writer, off this request (runtime/drift/journal.py).
         return {"matched": len(batch.labels) - len(unknown), "unknown": unknown[:100]}
 
-    @app.get("/labels/{model}")
+    @app.get("/labels/{model}", **guarded)
     async def get_labels(model: str) -> dict[str, Any]:
         service.variants(model)
         return {"model": model, "variants": service.labels[model].summary()}
 
-    @app.get("/status/{model}")
+    @app.get("/status/{model}", **guarded)
     async def status(model: str) -> dict[str, Any]:
         return {"model": model, "variants": {
             m.variant: {"rows_seen": m.rows_seen, "windows": m.windows_done, "window_rows": m.window_rows,
@@ -127,7 +145,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
             for m in service.variants(model)
         }}
 
-    @app.get("/report/{model}", response_class=HTMLResponse)
+    @app.get("/report/{model}", response_class=HTMLResponse, **guarded)
     async def report(model: str) -> HTMLResponse:
         return HTMLResponse(render_report(model, service.variants(model)))
 
@@ -135,7 +153,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    add_experiment_routes(app, experiments)
+    add_experiment_routes(app, experiments, readers=guarded["dependencies"])
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

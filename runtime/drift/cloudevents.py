@@ -38,9 +38,13 @@ def _tensors(tensors: Any, field: str) -> dict[str, list[Any]]:
         if not isinstance(tensor, dict) or "name" not in tensor or "data" not in tensor:
             raise InvalidInput(f"data.{field}[{i}]: expected an object with 'name' and 'data'")
         data, shape = tensor["data"], tensor.get("shape") or []
-        if len(shape) > 1 and any(d != 1 for d in shape[1:]):
-            raise InvalidInput(f"data.{field}[{i}] ('{tensor['name']}'): shape {shape} is not one value per row; "
-                               "expected shape [rows] or [rows, 1]")
+        width = 1
+        for d in shape[1:]:
+            width *= d if isinstance(d, int) else 1
+        if width > 1 and not any(isinstance(v, list) for v in data):
+            # a flat [rows, k] matrix: one list of k values per row (the monitor splits it by the profile)
+            columns[str(tensor["name"])] = [data[r * width : (r + 1) * width] for r in range(len(data) // width)]
+            continue
         flat = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in data]
         columns[str(tensor["name"])] = flat
     return columns
@@ -59,6 +63,8 @@ def _columns(kind: str, data: Any) -> dict[str, list[Any]]:
             return {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
         if kind == RESPONSE_TYPE and isinstance(rows, list):
             return {"prediction": rows}
+        if isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows):
+            return {"instances": rows}  # row lists: the monitor splits them by the profile
         raise InvalidInput(f"data.{v1}: expected a list of objects (input name -> value)")
     raise InvalidInput(f"data: expected '{field}' (V2) or '{v1}' (V1)")
 

@@ -3,9 +3,12 @@
 Defaults: a numeric column gets the KS test on the reference sample against the window's
 reservoir (at most ``DEFAULT_RESERVOIR`` rows, so its sensitivity stops growing with the window);
 a categorical column gets the chi-square test on category counts, with rare categories pooled.
-The spec may override the test per column. P-values of the input features are corrected as one
-family (``correction``), the outputs as another; the dataset drifted when the share of drifted
-input features reaches ``driftShare``.
+The spec may override the test per column. Beside it, every column's missing rate is tested
+against the reference's, and a categorical column's share of rows in categories the reference
+never saw is tested on its own (both Fisher's exact test), so a column that goes absent drifts
+and one new value does not. All p-values of the input features are corrected as one family
+(``correction``), the outputs as another; a column drifted when any of its tests did; the dataset
+drifted when the share of drifted input features reaches ``driftShare``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 
 from runtime.drift.correction import adjust
 from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
-from runtime.drift.stattests import STATTESTS, StatTest, pool_rare
+from runtime.drift.stattests import STATTESTS, StatTest, TestResult, pool_rare, rate
 from runtime.drift.window import CategoricalWindow, ColumnWindow
 from runtime.errors import SpecError
 from runtime.spec import Drift
@@ -34,7 +37,19 @@ class FeatureVerdict:
     adjusted_p_value: float | None
     threshold: float
     drifted: bool
+    """Any of the column's tests drifted, after the correction."""
     rows: int
+    missing_rate: float | None = None
+    """Share of the window's values that were missing (absent or null)."""
+    reference_missing_rate: float | None = None
+    missing_p_value: float | None = None
+    """Fisher's exact test of the missing rate against the reference's, before the correction."""
+    new_rate: float | None = None
+    """Categorical columns: share of present values in categories the reference never saw."""
+    new_p_value: float | None = None
+    """One-sided Fisher's exact test of that share against the reference's ``UNSEEN`` share."""
+    reasons: tuple[str, ...] = ()
+    """Which tests drifted: ``distribution``, ``missing``, ``new categories``."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,13 @@ class WindowReport:
     def from_dict(cls, data: dict[str, Any]) -> WindowReport:
         return cls(
             **{k: v for k, v in data.items() if k not in ("features", "predictions")},
-            features=tuple(FeatureVerdict(**f) for f in data["features"]),
-            predictions=tuple(FeatureVerdict(**f) for f in data["predictions"]),
+            features=tuple(_verdict(f) for f in data["features"]),
+            predictions=tuple(_verdict(f) for f in data["predictions"]),
         )
+
+
+def _verdict(data: dict[str, Any]) -> FeatureVerdict:
+    return FeatureVerdict(**{**data, "reasons": tuple(data.get("reasons", ()))})
 
 
 def choose_tests(profile: ReferenceProfile, drift: Drift, source: str = "drift") -> dict[str, StatTest]:
@@ -92,9 +111,21 @@ def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold:
     if test.reads == "sample":
         return test.function(column.sample, window.sample, threshold)
     ref, cur = reference_counts(column), window.counts.astype(np.float64)
+    if isinstance(window, CategoricalWindow) and ref[-1] == 0:
+        ref, cur = ref[:-1], cur[:-1]  # new categories are tested on their own (``_side_tests``)
     if test.name == "chi2" and isinstance(window, CategoricalWindow):
         ref, cur = pool_rare(ref, cur)
     return test.function(ref, cur, threshold)
+
+
+def _side_tests(column: ColumnProfile, window: ColumnWindow, level: float) -> dict[str, TestResult]:
+    """The missing rate (every column) and the share of new categories (categorical columns)."""
+    tests = {"missing": rate(column.missing, column.rows + column.missing, window.missing,
+                             window.rows + window.missing, level)}
+    if isinstance(window, CategoricalWindow):
+        unseen = int(column.counts.get(UNSEEN, 0))
+        tests["new categories"] = rate(unseen, column.rows, int(window.counts[-1]), window.rows, level, "greater")
+    return tests
 
 
 def _family(
@@ -106,15 +137,29 @@ def _family(
         test = tests[key.format(name)]
         override = drift.features.get(key.format(name))
         threshold = drift.p_value if test.kind == "p_value" else (override and override.threshold) or test.default_threshold
-        results.append((name, _run(test, columns[name], windows[name], threshold), windows[name].rows))
-    with_p = [i for i, (_, r, _) in enumerate(results) if r.p_value is not None]
-    adjusted = dict(zip(with_p, adjust(np.array([results[i][1].p_value for i in with_p]), drift.correction)))
+        checks = {"distribution": _run(test, columns[name], windows[name], threshold),
+                  **_side_tests(columns[name], windows[name], drift.p_value)}
+        results.append((name, checks, windows[name]))
+    # One family: every p-value of every column (distribution, missing rate, new categories).
+    keyed = [(i, kind) for i, (_, checks, _) in enumerate(results) for kind, r in checks.items() if r.p_value is not None]
+    values = np.array([results[i][1][kind].p_value for i, kind in keyed])
+    adjusted = dict(zip(keyed, (float(a) for a in adjust(values, drift.correction))))
     verdicts = []
-    for i, (name, result, rows) in enumerate(results):
-        adj = float(adjusted[i]) if i in adjusted else None
-        drifted = adj <= drift.p_value if adj is not None else result.drifted
-        verdicts.append(FeatureVerdict(name, result.test, result.score, result.p_value, adj, result.threshold,
-                                       bool(drifted), rows))
+    for i, (name, checks, window) in enumerate(results):
+        reasons = tuple(
+            kind for kind, r in checks.items()
+            if ((i, kind) in adjusted and adjusted[(i, kind)] <= drift.p_value) or ((i, kind) not in adjusted and r.drifted)
+        )
+        main, column = checks["distribution"], columns[name]
+        new = checks.get("new categories")
+        verdicts.append(FeatureVerdict(
+            name, main.test, main.score, main.p_value, adjusted.get((i, "distribution")), main.threshold,
+            bool(reasons), window.rows,
+            missing_rate=checks["missing"].score,
+            reference_missing_rate=column.missing / (column.rows + column.missing) if column.rows + column.missing else 0.0,
+            missing_p_value=checks["missing"].p_value,
+            new_rate=new.score if new else None, new_p_value=new.p_value if new else None, reasons=reasons,
+        ))
     return tuple(verdicts)
 
 

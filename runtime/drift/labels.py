@@ -51,15 +51,41 @@ class LabelStore:
     pending: OrderedDict[str, tuple[str, str, float]] = field(default_factory=OrderedDict)
     """request id -> (variant, prediction key, served at)."""
     series: dict[str, list[Bucket]] = field(default_factory=dict)
+    changes: list[list[Any]] = field(default_factory=list)
+    """What changed since ``take_changes``, in order: ``["r", id, variant, prediction, at]`` and
+    ``["l", id, label]``; replaying them (``replay``) on the older state gives this one."""
 
     def remember(self, request_id: str, variant: str, prediction: Any, timestamp: float) -> None:
-        self.pending[request_id] = (variant, _key(prediction), timestamp)
+        key = _key(prediction)
+        self.changes.append(["r", request_id, variant, key, timestamp])
+        self._remember(request_id, variant, key, timestamp)
+
+    def _remember(self, request_id: str, variant: str, key: str, timestamp: float) -> None:
+        self.pending[request_id] = (variant, key, timestamp)
         self.pending.move_to_end(request_id)
         while len(self.pending) > self.capacity:
             self.pending.popitem(last=False)
 
     def label(self, request_id: str, label: Any) -> bool:
         """Record the ground truth of one request; ``False`` when its prediction is unknown (or forgotten)."""
+        truth = _key(label)
+        found = self._label(request_id, truth)
+        if found:
+            self.changes.append(["l", request_id, truth])
+        return found
+
+    def take_changes(self) -> list[list[Any]]:
+        changes, self.changes = self.changes, []
+        return changes
+
+    def replay(self, changes: list[list[Any]]) -> None:
+        for change in changes:
+            if change[0] == "r":
+                self._remember(str(change[1]), str(change[2]), str(change[3]), float(change[4]))
+            elif change[0] == "l":
+                self._label(str(change[1]), str(change[2]))
+
+    def _label(self, request_id: str, truth: str) -> bool:
         served = self.pending.pop(request_id, None)
         if served is None:
             return False
@@ -74,7 +100,6 @@ class LabelStore:
             series.append(bucket)
             series.sort(key=lambda b: b.start)
             del series[: max(0, len(series) - self.buckets)]
-        truth = _key(label)
         bucket.labelled += 1
         bucket.correct += prediction == truth
         if prediction == _POSITIVE:

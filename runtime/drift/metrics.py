@@ -56,6 +56,12 @@ class DriftCollector(Collector):
                     p_value.add_metric(labels, verdict.p_value)
                     adjusted.add_metric(labels, verdict.adjusted_p_value)
         yield from (rows, windows, fill, dataset, share, prediction, score, p_value, adjusted, drifted)
+        skipped = CounterMetricFamily(f"{_P}records_skipped", "Tap records not counted, by model and reason "
+                                      "(unmonitored: no monitor for its model or variant; invalid: columns of unequal length).",
+                                      labels=["model", "reason"])
+        for (model, reason), count in sorted(self.service.skipped.items()):
+            skipped.add_metric([model, reason], count)
+        yield skipped
         yield from self._labels()
         yield from self._webhook()
 
@@ -82,9 +88,12 @@ class DriftCollector(Collector):
             return
         for name, value, text in (
             ("webhook_delivered", notifier.delivered, "Drift events delivered to the webhook."),
-            ("webhook_failed", notifier.failed, "Drift events given up after every retry."),
-            ("webhook_dropped", notifier.dropped, "Drift events dropped because the queue was full."),
+            ("webhook_failed", notifier.failed, "Delivery rounds that failed every retry (the event stays in the outbox)."),
+            ("webhook_dropped", notifier.dropped, "Drift events dropped because the outbox was full."),
         ):
             family = CounterMetricFamily(f"{_P}{name}", text)
             family.add_metric([], value)
             yield family
+        pending = GaugeMetricFamily(f"{_P}webhook_pending", "Drift events in the outbox, not yet delivered.")
+        pending.add_metric([], notifier.pending)
+        yield pending

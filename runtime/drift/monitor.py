@@ -2,7 +2,10 @@
 
 Rows arrive as columns (input name -> values). When the open window reaches ``windowRows`` it
 is compared with the reference, the verdict is kept, and a new window opens. A batch that
-crosses the boundary is split, so every window holds exactly ``windowRows`` rows.
+crosses the boundary is split, so every window holds exactly ``windowRows`` rows. A matrix (V1
+row lists, a V2 ``[n, k]`` tensor: one column whose rows hold ``k`` values) is split into the
+profile's columns, in the profile's order, which is the model signature's (both are built from
+the same training frame, ``runtime.registry.register``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,24 @@ from runtime.drift.window import DEFAULT_RESERVOIR, ColumnWindow, RowSampler, ne
 from runtime.errors import InvalidInput
 from runtime.spec import Drift
 
-__all__ = ["VariantMonitor", "HISTORY"]
+__all__ = ["VariantMonitor", "HISTORY", "split_matrix"]
 
 HISTORY = 48
 """Verdicts of the most recent windows kept for the report."""
+
+
+def split_matrix(columns: Mapping[str, Any], names: list[str]) -> Mapping[str, Any]:
+    """``columns`` with one matrix column (each row a list of ``len(names)`` values, under a
+    name that is none of ``names``) replaced by one column per name; unchanged otherwise."""
+    if len(names) < 2 or all(n in columns for n in names):
+        return columns
+    for key, values in columns.items():
+        if key in names or not values or not all(isinstance(r, (list, tuple)) and len(r) == len(names) for r in values):
+            continue
+        split = {k: v for k, v in columns.items() if k != key}
+        split.update((name, list(column)) for name, column in zip(names, zip(*values)))
+        return split
+    return columns
 
 
 class VariantMonitor:
@@ -52,6 +69,7 @@ class VariantMonitor:
         }
 
     def _match_outputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        outputs = split_matrix(outputs, list(self.predictions))
         known = {n: v for n, v in outputs.items() if n in self.predictions}
         if not known and len(outputs) == 1 and len(self.predictions) == 1:
             # one output and one profiled prediction: the model server may name it differently
@@ -60,6 +78,7 @@ class VariantMonitor:
 
     def ingest(self, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> list[WindowReport]:
         """Add rows (columnar); returns the reports of the windows this batch completed."""
+        inputs = split_matrix(inputs, list(self.features))
         lengths = {n: len(v) for n, v in inputs.items()}
         if len(set(lengths.values())) > 1:
             raise InvalidInput(f"inputs: every input must hold one value per row, got lengths {lengths}")

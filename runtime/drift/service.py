@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from runtime.drift.journal import LabelJournal
 from runtime.drift.labels import LabelStore
 from runtime.drift.monitor import VariantMonitor
 from runtime.drift.profile import ReferenceProfile, load_profile
 from runtime.drift.settings import MonitorSettings
 from runtime.drift.state import load_state, save_state
 from runtime.drift.webhook import WebhookNotifier
-from runtime.errors import InvalidInput, ModelNotFound
-from runtime.wiring import MonitorConfig, TapBatch
+from runtime.errors import InvalidInput, MLServingError, ModelNotFound
+from runtime.wiring import MonitorConfig, TapBatch, TapRecord
 
-__all__ = ["DriftService"]
+__all__ = ["DriftService", "SKIP_REASONS"]
 
 log = logging.getLogger(__name__)
-_LABELS = "_labels"
+SKIP_REASONS = ("unmonitored", "invalid")
+"""Why a tap record was not counted: its model or variant has no monitor, or its columns do not line up."""
+_OUTBOX = "_outbox"
 
 
 class DriftService:
@@ -31,11 +37,16 @@ class DriftService:
         """``profiles`` (model -> variant -> profile) skips loading ``config.profiles``."""
         self.config, self.settings = config, settings
         self.notifier = WebhookNotifier(
-            settings.webhook_url, settings.webhook_retries, settings.webhook_timeout_s,
-            settings.webhook_backoff_s, settings.webhook_queue,
+            settings.webhook_url, Path(config.state_dir) / _OUTBOX, settings.webhook_retries,
+            settings.webhook_timeout_s, settings.webhook_backoff_s, settings.webhook_queue,
+            settings.webhook_pause_s, settings.webhook_drain_s,
         ) if settings.webhook_url else None
         self.monitors: dict[tuple[str, str], VariantMonitor] = {}
         self.labels: dict[str, LabelStore] = {}
+        self.journals: dict[str, LabelJournal] = {}
+        self.skipped: Counter[tuple[str, str]] = Counter()
+        """(model, reason) -> tap records not counted; see ``SKIP_REASONS``."""
+        self._persister: asyncio.Task[None] | None = None
         self._saved_at: dict[tuple[str, str], float] = defaultdict(float)
         loaded = profiles if profiles is not None else {
             m: {v: load_profile(loc) for v, loc in by_variant.items()} for m, by_variant in config.profiles.items()
@@ -54,9 +65,34 @@ class DriftService:
                 self._restore(monitor)
                 self.monitors[(model, variant.variant_name)] = monitor
             self.labels[model] = LabelStore(settings.label_capacity, settings.label_bucket_s, settings.label_buckets)
-            data = load_state(config.state_dir, model, _LABELS)
-            if data:
-                self.labels[model].load(data)
+            self.journals[model] = LabelJournal(config.state_dir, model, compact_after=max(settings.label_capacity, 1_000))
+            self.journals[model].load(self.labels[model])
+
+    async def start(self) -> None:
+        """Start the webhook's outbox and the label journal's writer (needs a running loop)."""
+        if self.notifier is not None:
+            await self.notifier.start()
+        self._persister = asyncio.create_task(self._persist_labels(), name="drift-labels")
+
+    async def stop(self) -> None:
+        """Drain the outbox (with its deadline), then persist everything."""
+        if self._persister is not None:
+            self._persister.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._persister
+            self._persister = None
+        if self.notifier is not None:
+            await self.notifier.stop()
+        self.save_all()
+
+    async def _persist_labels(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.label_persist_interval_s)
+            for model, journal in self.journals.items():
+                try:
+                    await journal.flush(self.labels[model])
+                except OSError as exc:  # a full disk must not stop ingestion; the next flush retries
+                    log.warning("cannot persist the labels of %s (%s)", model, exc)
 
     def _restore(self, monitor: VariantMonitor) -> None:
         data = load_state(self.config.state_dir, monitor.model, monitor.variant)
@@ -94,34 +130,50 @@ class DriftService:
         self._maybe_save(monitor)
         return next((len(v) for v in inputs.values()), 0)
 
-    def ingest_batch(self, batch: TapBatch) -> int:
-        """Group the records per variant into columns, check them all, then ingest."""
+    def ingest_batch(self, batch: TapBatch) -> dict[str, Any]:
+        """Group the records per variant into columns and ingest them. Each record stands alone:
+        one for a model or variant without a monitor, or one whose columns do not line up, is
+        counted (``skipped``, ``ml_serving_drift_records_skipped_total``) and the rest go in."""
         groups: dict[tuple[str, str], tuple[dict[str, list[Any]], dict[str, list[Any]], list[int]]] = {}
+        skipped: Counter[str] = Counter()
+        errors: list[str] = []
         for i, record in enumerate(batch.records):
-            self.monitor(record.model, record.variant)
-            lengths = {len(v) for v in (*record.inputs.values(), *record.outputs.values())}
-            if len(lengths) > 1:
-                raise InvalidInput(f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
-                                   f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }")
+            try:
+                self.monitor(record.model, record.variant)
+                lengths = {len(v) for v in (*record.inputs.values(), *record.outputs.values())}
+                if len(lengths) > 1:
+                    raise InvalidInput(f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
+                                       f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }")
+            except MLServingError as exc:
+                reason = "unmonitored" if isinstance(exc, ModelNotFound) else "invalid"
+                skipped[reason] += 1
+                self.skipped[(record.model, reason)] += 1
+                if len(errors) < 10:
+                    errors.append(exc.message)
+                if reason == "unmonitored":
+                    self._remember(record)  # a variant without a profile still gets its labels joined
+                continue
             inputs, outputs, filled = groups.setdefault((record.model, record.variant), ({}, {}, [0]))
             rows = lengths.pop() if lengths else 0
             _extend(inputs, record.inputs, filled[0], rows)
             _extend(outputs, record.outputs, filled[0], rows)
             filled[0] += rows
+            self._remember(record)
         total = 0
         for (model, variant), (inputs, outputs, _) in groups.items():
             total += self.ingest(model, variant, inputs, outputs)
-        for record in batch.records:
-            self._remember(record)
-        return total
+        answer: dict[str, Any] = {"rows": total}
+        if skipped:
+            answer.update(skipped=dict(skipped), errors=errors)
+        return answer
 
-    def _remember(self, record: Any) -> None:
+    def _remember(self, record: TapRecord) -> None:
         """Keep each served prediction for its delayed label: by request id, or ``{request id}/{row}``."""
-        if not record.outputs:
+        store = self.labels.get(record.model)
+        if not record.outputs or store is None:
             return
         values = next(iter(record.outputs.values()))
         rows = len(values)
-        store = self.labels[record.model]
         for i, value in enumerate(values):
             key = record.request_id if rows == 1 else f"{record.request_id}/{i}"
             store.remember(key, record.variant, value, record.timestamp)
@@ -133,17 +185,15 @@ class DriftService:
             save_state(self.config.state_dir, monitor.model, monitor.variant, monitor.to_dict())
             self._saved_at[key] = now
 
-    def save_labels(self, model: str) -> None:
-        save_state(self.config.state_dir, model, _LABELS, self.labels[model].to_dict())
-
     def save_all(self) -> None:
         for monitor in self.monitors.values():
             self._maybe_save(monitor, force=True)
-        for model in self.labels:
-            self.save_labels(model)
+        for model, journal in self.journals.items():
+            journal.flush_now(self.labels[model])
 
     def _window_closed(self, monitor: VariantMonitor, report: Any, entered_drift: bool) -> None:
-        self._maybe_save(monitor, force=True)
+        # The alert goes into the outbox before the verdict that caused it is persisted: a crash
+        # between the two sends it twice (at least once), never zero times.
         if entered_drift and self.notifier is not None:
             drifted = [f.name for f in report.features if f.drifted]
             self.notifier.notify({
@@ -152,6 +202,7 @@ class DriftService:
                 "drift_share": report.drift_share, "drifted_features": drifted,
                 "summary": f"{monitor.model}/{monitor.variant}: {len(drifted)} of {len(report.features)} features drifted",
             })
+        self._maybe_save(monitor, force=True)
 
 
 def _extend(columns: dict[str, list[Any]], record: Mapping[str, list[Any]], filled: int, rows: int) -> None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -64,7 +65,8 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
 
 
-def add_experiment_routes(app: FastAPI, service: ExperimentService) -> None:
+def add_experiment_routes(app: FastAPI, service: ExperimentService, readers: Sequence[Any] = ()) -> None:
+    """``readers``: dependencies of the read routes (the monitor's bearer-token check)."""
     settings = service.settings
     writers = TokenSet(load_tokens(settings.writer_tokens, settings.writer_tokens_file))
 
@@ -82,11 +84,11 @@ def add_experiment_routes(app: FastAPI, service: ExperimentService) -> None:
         joined, unknown = service.outcomes(model, batch.outcomes)
         return {"joined": joined, "unknown": unknown}
 
-    @app.get("/experiments/{model}")
+    @app.get("/experiments/{model}", dependencies=list(readers))
     async def readout(model: str) -> dict[str, Any]:
         return await service.readout(model)
 
-    @app.get("/experiments/{model}/report", response_class=HTMLResponse)
+    @app.get("/experiments/{model}/report", response_class=HTMLResponse, dependencies=list(readers))
     async def report(model: str) -> HTMLResponse:
         return HTMLResponse(render_readout(await service.readout(model)))
 

@@ -114,6 +114,7 @@ class Gateway:
                 batch_size=s.tap_batch_size,
                 flush_interval_s=s.tap_flush_ms / 1000.0,
                 timeout_s=s.tap_timeout_ms / 1000.0,
+                token=next(iter(load_tokens(s.monitor_token, s.monitor_token_file, what="drift monitor")), None),
             )
             self.tap.start()
 

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     """Port of the V2 gRPC service (0 picks a free one); unset serves REST only."""
     grpc_host: str = "127.0.0.1"
     """Address the gRPC service binds (the REST one is uvicorn's ``--host``)."""
+    monitor_token: str | None = None
+    """The drift monitor's writer token the tap sends (``ML_SERVING_GATEWAY_MONITOR_TOKEN``)."""
+    monitor_token_file: str | None = None
+    """A mounted secret holding it, shared with the monitor (``ML_SERVING_GATEWAY_MONITOR_TOKEN_FILE``)."""
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
     upstream_connections: int = Field(default=256, gt=0)

@@ -35,8 +35,12 @@ class DriftTap:
         batch_size: int = 256,
         flush_interval_s: float = 0.2,
         timeout_s: float = 2.0,
+        token: str | None = None,
     ) -> None:
         self.url = monitor_url.rstrip("/") + INGEST_PATH
+        self._headers = {"content-type": "application/json"}
+        if token:
+            self._headers["authorization"] = f"Bearer {token}"  # the monitor's writer token
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
         self._max_bytes = queue_bytes
         self._batch_bytes = max(1, queue_bytes // 8)
@@ -147,7 +151,7 @@ class DriftTap:
 
     async def _post(self, body: bytes, records: int) -> None:
         try:
-            async with self._session.post(self.url, data=body, headers={"content-type": "application/json"}) as response:
+            async with self._session.post(self.url, data=body, headers=self._headers) as response:
                 await response.read()
                 ok = response.status < 400
         except (aiohttp.ClientError, TimeoutError):

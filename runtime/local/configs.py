@@ -13,7 +13,7 @@ from pathlib import Path
 from runtime.local.layout import Layout
 from runtime.wiring import GatewayConfig, MonitorConfig, VariantEndpoint
 
-__all__ = ["gateway_config", "monitor_config", "write_configs", "gateway_token"]
+__all__ = ["gateway_config", "monitor_config", "write_configs", "gateway_token", "monitor_token", "read_token"]
 
 
 def gateway_config(layout: Layout, with_monitor: bool) -> GatewayConfig:
@@ -44,7 +44,20 @@ def monitor_config(layout: Layout, profiles: dict[str, dict[str, str]]) -> Monit
 
 def gateway_token(layout: Layout) -> Path:
     """A bearer token for the local gateway, made once and kept (readable by the owner only)."""
-    path = layout.state_dir / "gateway-token"
+    return _token(layout.state_dir / "gateway-token")
+
+
+def monitor_token(layout: Layout) -> Path:
+    """The drift monitor's token, shared by the monitor and the gateway's tap (in the cluster: one
+    Kubernetes Secret), made once and kept (readable by the owner only)."""
+    return _token(layout.state_dir / "monitor-token")
+
+
+def read_token(path: Path) -> str:
+    return path.read_text().strip()
+
+
+def _token(path: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

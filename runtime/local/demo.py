@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from runtime.local.configs import monitor_token, read_token
 from runtime.local.layout import Layout
 from runtime.local.platform import LocalPlatform
 from runtime.local.traffic import drifted_rows, normal_rows, v2_request
@@ -64,11 +65,18 @@ async def _worker(client: httpx.AsyncClient, url: str, pool, until: float, tally
         await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
 
 
-async def _watch_drift(client: httpx.AsyncClient, url: str, started: float, drift_from: float, tally: Tally) -> None:
+def _monitor_headers(layout: Layout) -> dict[str, str]:
+    """The drift monitor's token (every read but /metrics needs it)."""
+    return {"authorization": f"Bearer {read_token(monitor_token(layout))}"}
+
+
+async def _watch_drift(
+    client: httpx.AsyncClient, url: str, started: float, drift_from: float, tally: Tally, headers: dict[str, str]
+) -> None:
     while tally.drift_flagged_at is None:
         await asyncio.sleep(1.0)
         try:
-            status = (await client.get(url)).json()
+            status = (await client.get(url, headers=headers)).json()
         except (httpx.HTTPError, ValueError):
             continue
         for variant, state in (status.get("variants") or {}).items():
@@ -95,7 +103,7 @@ async def _replay(layout: Layout, model: str, seconds: float, headers: dict[str,
     limits = httpx.Limits(max_connections=_WORKERS + 2)
     async with httpx.AsyncClient(timeout=10.0, limits=limits, trust_env=False) as client:
         status_url = f"{layout.monitor_url}/status/{model}"
-        watcher = asyncio.create_task(_watch_drift(client, status_url, started, drift_from, tally))
+        watcher = asyncio.create_task(_watch_drift(client, status_url, started, drift_from, tally, _monitor_headers(layout)))
         for number, (phase, pool) in enumerate(phases):
             until = started + seconds / 2 * (number + 1)
             print(f"phase {number + 1}: {phase} traffic for {seconds / 2:.0f} s ...", flush=True)
@@ -176,7 +184,7 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
             headers["authorization"] = f"Bearer {token_file.read_text().strip()}"
         tally = asyncio.run(_replay(layout, model, seconds, headers))
         report = _get_json(f"{layout.gateway_url}/rollouts/{model}/report", headers)
-        status = _get_json(f"{layout.monitor_url}/status/{model}", {}).get("variants", {})
+        status = _get_json(f"{layout.monitor_url}/status/{model}", _monitor_headers(layout)).get("variants", {})
         _summarize(layout, model, tally, report, status)
     finally:
         if platform is not None:

@@ -76,8 +76,10 @@ def model_server_part(layout: Layout, slot: VariantSlot) -> PartSpec:
     )
 
 
-def gateway_part(layout: Layout, token_file: Path | None) -> PartSpec:
+def gateway_part(layout: Layout, token_file: Path | None, monitor_token_file: Path | None = None) -> PartSpec:
     env = {"ML_SERVING_GATEWAY_TOKENS_FILE": str(token_file)} if token_file else {}
+    if monitor_token_file is not None:
+        env["ML_SERVING_GATEWAY_MONITOR_TOKEN_FILE"] = str(monitor_token_file)
     return PartSpec(
         name="gateway",
         argv=_python(
@@ -95,7 +97,7 @@ def gateway_part(layout: Layout, token_file: Path | None) -> PartSpec:
     )
 
 
-def monitor_part(layout: Layout) -> PartSpec:
+def monitor_part(layout: Layout, token_file: Path) -> PartSpec:
     return PartSpec(
         name="drift monitor",
         argv=_python(
@@ -107,6 +109,7 @@ def monitor_part(layout: Layout) -> PartSpec:
         host=layout.host,
         port=layout.monitor_port,
         ready_path="/healthz",
+        env={"ML_SERVING_DRIFT_TOKENS_FILE": str(token_file)},
         cwd=REPO_ROOT,
         port_hint="choose another with --monitor-port or ML_SERVING_LOCAL_MONITOR_PORT",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from runtime.local.configs import gateway_token, write_configs
+from runtime.local.configs import gateway_token, monitor_token, write_configs
 from runtime.local.layout import Layout
 from runtime.local.parts import gateway_part, missing_parts, mlflow_part, model_server_part, monitor_part
 from runtime.local.process import PartSpec, check_port_free
@@ -28,6 +28,7 @@ class LocalPlatform:
         self.missing = missing_parts()
         self.supervisor = Supervisor(layout.logs_dir, say=say, ready_timeout_s=layout.ready_timeout_s)
         self.token_file = gateway_token(layout) if layout.spec.platform.gateway.auth_required else None
+        self.monitor_token_file = monitor_token(layout) if "drift monitor" not in self.missing else None
         self.started: list[str] = []
 
     def _services(self) -> list[PartSpec]:
@@ -35,9 +36,9 @@ class LocalPlatform:
         if "model server" not in self.missing:
             parts += [model_server_part(layout, slot) for slot in layout.slots]
         if "drift monitor" not in self.missing:
-            parts.append(monitor_part(layout))
+            parts.append(monitor_part(layout, self.monitor_token_file))
         if "gateway" not in self.missing:
-            parts.append(gateway_part(layout, self.token_file))
+            parts.append(gateway_part(layout, self.token_file, self.monitor_token_file))
         return parts
 
     def up(self) -> None:
@@ -86,6 +87,7 @@ class LocalPlatform:
         if "drift monitor" not in self.missing:
             rows += [(f"drift report: {model}", f"{layout.monitor_url}/report/{model}") for model in layout.spec.models]
             rows.append(("drift metrics", f"{layout.monitor_url}/metrics"))
+            rows.append(("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)"))
         if "model server" not in self.missing:
             rows += [(f"{slot.part_name} ({slot.role}, {slot.share})", layout.url(slot.port)) for slot in layout.slots]
         rows.append(("logs", str(layout.logs_dir)))

@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
-from runtime.modelserver.limits import BodyLimit
+from runtime.limits import BodyLimit
 from runtime.modelserver.model import MLflowModel
 from runtime.protocol import error_body
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response

@@ -88,3 +88,22 @@ def test_a_spec_change_changes_the_pod_template_checksum():
 def test_auth_without_tokens_is_refused():
     with pytest.raises(ValueError, match="gatewayTokens"):
         gateway("t-gw-no-tokens", tokens=None)
+
+
+@pulumi.runtime.test
+def test_the_tap_mounts_the_monitor_token_secret():
+    from components.monitor import TOKEN_KEY, TOKEN_SECRET
+
+    component = Gateway("t-gw-tap", GatewayArgs(PROD, "ml-serving", tokens="t", monitor_url=MONITOR_URL,
+                                                 monitor_token_secret=TOKEN_SECRET))
+
+    def check(urn: str) -> None:
+        _, deployment = only(urn, "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        volume = next(v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == TOKEN_SECRET)
+        mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
+        assert env["ML_SERVING_GATEWAY_MONITOR_TOKEN_FILE"] == f"{mount['mountPath']}/{TOKEN_KEY}", urn
+        assert schema_problems(urn) == []
+
+    return registered(component).apply(check)

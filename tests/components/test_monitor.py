@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from components.monitor import STATE_DIR, DriftMonitor, DriftMonitorArgs
+from components.monitor import STATE_DIR, TOKEN_KEY, TOKEN_SECRET, DriftMonitor, DriftMonitorArgs
+from tests.components.authz import Request, allowed
 from runtime.spec import load_stack
 from runtime.wiring import MonitorConfig
 from tests.components.locks import lock_for
@@ -64,7 +65,7 @@ def test_alert_rules_and_webhook_secret_reach_the_cluster():
         shipped = yaml.safe_load(ALERT_RULES_FILE.read_text())["groups"]
         assert rule["spec"]["groups"] == shipped, rule_urn
         assert {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]} >= {"ModelDatasetDrift"}, rule_urn
-        [(secret_urn, secret)] = of_kind(urn, "Secret")
+        [(secret_urn, secret)] = [(u, m) for u, m in of_kind(urn, "Secret") if m["metadata"]["name"].endswith("-webhook")]
         assert secret["stringData"]["url"] == "https://hooks.example/x", secret_urn
         [(dep_urn, deployment)] = of_kind(urn, "Deployment")
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -81,6 +82,54 @@ def test_no_alert_rules_or_webhook_unless_asked():
 
     def check(urn: str) -> None:
         assert of_kind(urn, "PrometheusRule") == [], urn
-        assert of_kind(urn, "Secret") == [], urn
+        assert [m["metadata"]["name"] for _, m in of_kind(urn, "Secret")] == [TOKEN_SECRET], urn
 
     return settled(component, component.deployment).apply(check)
+
+
+def _prod_with_clients(clients: list[str]):
+    from runtime.spec import STACKS_DIR, read_stack_config, validate_config
+
+    config, _ = read_stack_config(STACKS_DIR / "Pulumi.prod.yaml")
+    config["ml-serving:platform"]["monitor"] = {**config["ml-serving:platform"].get("monitor", {}), "clients": clients}
+    return validate_config(config, "prod")
+
+
+@pulumi.runtime.test
+def test_only_the_gateway_posts_rows_and_every_caller_needs_the_generated_token():
+    component = DriftMonitor("t-drift-authz", DriftMonitorArgs(_prod_with_clients(["ml-ops/label-joiner"]), LOCK, "ml-serving"))
+
+    def check(urn: str) -> None:
+        [(authz_urn, authz)] = of_kind(urn, "AuthorizationPolicy")
+        [(_, deployment)] = of_kind(urn, "Deployment")
+        assert authz["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(), authz_urn
+        policies = [authz["spec"]]
+        gateway = "cluster.local/ns/ml-serving/sa/ml-serving-gateway"
+        joiner = "cluster.local/ns/ml-ops/sa/label-joiner"
+        other = "cluster.local/ns/ml-serving/sa/default"
+        verdicts = {
+            (gateway, "POST", "/ingest"): True,
+            (other, "POST", "/ingest"): False,
+            (None, "POST", "/ingest"): False,
+            (other, "POST", "/cloudevents"): False,
+            (joiner, "POST", "/ingest"): False,
+            (joiner, "POST", "/labels/fraud"): True,
+            (joiner, "GET", "/report/fraud"): True,
+            (gateway, "POST", "/labels/fraud"): False,
+            (other, "GET", "/status/fraud"): False,
+            (other, "GET", "/metrics"): True,
+            (None, "GET", "/healthz"): True,
+            (other, "POST", "/metrics"): False,
+        }
+        for (principal, method, path), expected in verdicts.items():
+            assert allowed(policies, Request(principal, method, path)) is expected, (authz_urn, principal, method, path)
+        [(secret_urn, secret)] = of_kind(urn, "Secret")
+        assert secret["metadata"]["name"] == TOKEN_SECRET and secret["stringData"][TOKEN_KEY], secret_urn
+        pod = deployment["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "token")
+        assert env["ML_SERVING_DRIFT_TOKENS_FILE"] == f"{mount['mountPath']}/{TOKEN_KEY}", secret_urn
+        assert {"name": "token", "secret": {"secretName": TOKEN_SECRET}} in pod["volumes"], secret_urn
+        assert schema_problems(urn) == []
+
+    return settled(component, component.authorization, component.token, component.deployment).apply(check)

@@ -15,10 +15,11 @@ import numpy as np
 from runtime.drift.stattests.chi2 import chi2, pool_rare
 from runtime.drift.stattests.ks import ks
 from runtime.drift.stattests.psi import psi
+from runtime.drift.stattests.rate import rate
 from runtime.drift.stattests.result import TestResult
 from runtime.drift.stattests.wasserstein import wasserstein
 
-__all__ = ["TestResult", "StatTest", "STATTESTS", "ks", "chi2", "psi", "wasserstein", "pool_rare"]
+__all__ = ["TestResult", "StatTest", "STATTESTS", "ks", "chi2", "psi", "wasserstein", "pool_rare", "rate"]
 
 
 @dataclass(frozen=True)

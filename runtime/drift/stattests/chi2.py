@@ -28,7 +28,8 @@ def pool_rare(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Merge the cells whose smallest expected count is below ``min_expected`` into one cell, so
     the chi-square approximation holds for long-tailed categoricals. Cells the reference never
-    saw stay apart when the current rows fill them: a new category is what drift looks like."""
+    saw are left as they are; the detector takes new categories out of the table and tests their
+    share on its own (``stattests.rate``)."""
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
     n_ref, n_cur = ref.sum(), cur.sum()

@@ -6,8 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from runtime.auth import bearer
 from runtime.drift.profile import build_profile
+from runtime.drift.settings import MonitorSettings
 from runtime.wiring import MonitorConfig
+
+TOKEN = "writer-token-for-tests"
+AUTH = bearer(TOKEN)
+"""The header the gateway's tap sends: the monitor's token."""
+
+
+def settings(**values) -> MonitorSettings:
+    """Monitor settings with the tests' token."""
+    return MonitorSettings(tokens=TOKEN, **values)
 
 CATEGORIES = np.array(["fr", "de", "us", "es", "it"], dtype=object)
 CATEGORY_P = [0.4, 0.25, 0.2, 0.1, 0.05]

@@ -8,7 +8,7 @@ from runtime.drift.cloudevents import REQUEST_TYPE, RESPONSE_TYPE
 from runtime.drift.settings import MonitorSettings
 from runtime.wiring import INGEST_PATH
 
-from .conftest import columns, make_rows, monitor_config, predict
+from .conftest import AUTH, columns, make_rows, monitor_config, predict, settings
 
 
 @pytest.fixture
@@ -18,9 +18,9 @@ def profile_path(reference, tmp_path):
 
 @pytest.fixture
 async def client(profile_path, tmp_path):
-    app = create_app(monitor_config(str(tmp_path / "state"), profile_path), MonitorSettings(persist_interval_s=0))
+    app = create_app(monitor_config(str(tmp_path / "state"), profile_path), settings(persist_interval_s=0))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor", headers=AUTH) as c:
             yield c
 
 
@@ -55,19 +55,34 @@ async def test_canary_without_its_own_profile_uses_the_primary_one(client):
     assert status["v4"]["windows"] == 1 and status["v3"]["rows_seen"] == 0
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    ({"records": [{"model": "nope", "variant": "v3", "requestId": "r", "timestamp": 0, "inputs": {}}]}, 404,
-     "Model 'nope' is not monitored. Monitored models are: ['fraud']"),
-    ({"records": [{"model": "fraud", "variant": "v9", "requestId": "r", "timestamp": 0, "inputs": {}}]}, 404,
-     "Variant 'v9' of model 'fraud' is unknown. Variants are: ['v3', 'v4']"),
-    ({"records": [{"model": "fraud", "variant": "v3", "requestId": "r", "timestamp": 0,
-                   "inputs": {"amount": [1.0, 2.0], "score": [0.5]}}]}, 400, "records[0]: inputs and outputs"),
-    ({"records": [{"model": "fraud"}]}, 400, "records.0.variant: Field required"),
-])
-async def test_bad_batches_get_clear_errors(client, body, status, message):
+async def test_a_malformed_batch_gets_a_clear_error(client):
+    response = await client.post(INGEST_PATH, json={"records": [{"model": "fraud"}]})
+    assert response.status_code == 400
+    assert "records.0.variant: Field required" in response.json()["error"]
+
+
+async def test_each_record_stands_alone_and_the_ones_not_counted_are_counted(client):
+    """The gateway taps every model: one record of an unmonitored model (or a bad one) must not
+    cost the monitored records of the same batch."""
+    good = tap(make_rows(300, seed=1), request_id="good")["records"][0]
+    body = {"records": [
+        {"model": "nope", "variant": "v3", "requestId": "a", "timestamp": 0, "inputs": {"x": [1.0]}},
+        good,
+        {"model": "fraud", "variant": "v9", "requestId": "b", "timestamp": 0, "inputs": {}},
+        {"model": "fraud", "variant": "v3", "requestId": "c", "timestamp": 0, "inputs": {"amount": [1.0, 2.0], "score": [0.5]}},
+    ]}
     response = await client.post(INGEST_PATH, json=body)
-    assert response.status_code == status
-    assert message in response.json()["error"]
+    assert response.status_code == 202
+    answer = response.json()
+    assert answer["rows"] == 300 and answer["skipped"] == {"unmonitored": 2, "invalid": 1}
+    assert "Model 'nope' is not monitored. Monitored models are: ['fraud']" in answer["errors"]
+    assert "Variant 'v9' of model 'fraud' is unknown. Variants are: ['v3', 'v4']" in answer["errors"]
+    assert any(e.startswith("records[3]: inputs and outputs") for e in answer["errors"])
+    assert (await client.get("/status/fraud")).json()["variants"]["v3"]["rows_seen"] == 300
+    text = (await client.get("/metrics")).text
+    assert 'ml_serving_drift_records_skipped_total{model="nope",reason="unmonitored"} 1.0' in text
+    assert 'ml_serving_drift_records_skipped_total{model="fraud",reason="unmonitored"} 1.0' in text
+    assert 'ml_serving_drift_records_skipped_total{model="fraud",reason="invalid"} 1.0' in text
 
 
 async def test_kserve_logger_cloudevents_feed_the_same_windows(client):
@@ -126,7 +141,7 @@ def test_bad_profile_location_is_a_clear_error(tmp_path):
     from runtime.drift.profile import ProfileError
 
     with pytest.raises(ProfileError, match="cannot read"):
-        create_app(monitor_config(str(tmp_path), str(tmp_path / "missing.json")))
+        create_app(monitor_config(str(tmp_path), str(tmp_path / "missing.json")), settings())
 
 
 async def test_records_with_different_columns_are_aligned_by_row(client):
@@ -139,3 +154,48 @@ async def test_records_with_different_columns_are_aligned_by_row(client):
     last = (await client.get("/status/fraud")).json()["variants"]["v3"]["last"]
     rows_of = {f["name"]: f["rows"] for f in last["features"] + last["predictions"]}
     assert rows_of == {"amount": 1_000, "tenure": 1_000, "score": 500, "country": 1_000, "fraud": 500}
+
+
+async def test_writers_and_readers_need_the_token_and_probes_do_not(profile_path, tmp_path):
+    app = create_app(monitor_config(str(tmp_path / "state"), profile_path), settings())
+    rows = tap(make_rows(10, seed=1))
+    calls = [
+        ("POST", INGEST_PATH, rows), ("POST", CLOUDEVENTS_PATH, {}), ("POST", "/labels/fraud", {"labels": [{"requestId": "r", "label": 1}]}),
+        ("GET", "/labels/fraud", None), ("GET", "/status/fraud", None), ("GET", "/report/fraud", None),
+    ]
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor") as anyone:
+            for method, path, body in calls:
+                for headers, expected in (({}, "missing 'Authorization: Bearer <token>' header"),
+                                          ({"authorization": "Bearer forged"}, "invalid bearer token")):
+                    response = await anyone.request(method, path, json=body, headers=headers)
+                    assert response.status_code == 401, (method, path, response.text)
+                    assert response.json() == {"error": expected}
+            assert (await anyone.get("/healthz")).status_code == 200
+            assert (await anyone.get("/metrics")).status_code == 200
+            status = (await anyone.get("/status/fraud", headers=AUTH)).json()
+    assert status["variants"]["v3"]["rows_seen"] == 0, "nothing forged got in"
+
+
+def test_a_monitor_without_tokens_refuses_to_start(profile_path, tmp_path):
+    from runtime.errors import MLServingError
+
+    with pytest.raises(MLServingError, match="set ML_SERVING_DRIFT_TOKENS or ML_SERVING_DRIFT_TOKENS_FILE"):
+        create_app(monitor_config(str(tmp_path / "state"), profile_path), MonitorSettings())
+
+
+async def test_bodies_over_the_limit_get_413_unread(profile_path, tmp_path):
+    app = create_app(monitor_config(str(tmp_path / "state"), profile_path), settings(max_body_bytes=4_096))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor", headers=AUTH) as c:
+            big = tap(make_rows(200, seed=2))
+            response = await c.post(INGEST_PATH, json=big)
+            assert response.status_code == 413 and "over the limit of 4096 bytes" in response.json()["error"]
+
+            async def chunks():  # no content-length: counted while it streams
+                for _ in range(10):
+                    yield b" " * 1_000
+
+            response = await c.post("/labels/fraud", content=chunks(), headers={"content-type": "application/json"})
+            assert response.status_code == 413
+            assert (await c.post(INGEST_PATH, json=tap(make_rows(5, seed=3)))).status_code == 202

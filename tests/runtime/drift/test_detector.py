@@ -108,3 +108,51 @@ def test_overrides_are_checked_against_the_profile(reference):
     assert tests["prediction:fraud"].name == "chi2"
     counts = reference_counts(reference.features["country"])
     assert counts.sum() == reference.rows and counts[-1] == 0 and len(counts) == len(CATEGORIES) + 1
+
+
+def test_a_feature_that_goes_missing_drifts(reference):
+    """An absent column (or one all null) used to score p = 1.0 and never drift."""
+    rows = make_rows(1_000, seed=21)
+    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.25))
+    inputs = {c: rows[c].to_numpy() for c in rows.columns if c != "tenure"}
+    inputs["score"] = [None] * 1_000
+    (report,) = monitor.ingest(inputs, {"fraud": predict(rows)})
+    verdicts = {f.name: f for f in report.features}
+    for name in ("tenure", "score"):
+        assert verdicts[name].drifted and verdicts[name].reasons == ("missing",), verdicts[name]
+        assert verdicts[name].missing_rate == 1.0 and verdicts[name].reference_missing_rate == 0.0
+        assert verdicts[name].missing_p_value < 1e-12
+    assert not verdicts["amount"].drifted and verdicts["amount"].missing_rate == 0.0
+    assert report.dataset_drifted
+
+
+def test_a_few_missing_values_where_the_reference_had_as_many_do_not_drift():
+    rows = make_rows(20_000, seed=22)
+    rows.loc[rows.sample(frac=0.05, random_state=1).index, "amount"] = np.nan
+    profile = build_profile(rows, sample_size=5_000)
+    live = make_rows(1_000, seed=23)
+    live.loc[live.sample(frac=0.05, random_state=2).index, "amount"] = np.nan
+    report = VariantMonitor("fraud", "v3", profile, Drift(window_rows=1_000)).ingest(
+        {c: live[c].tolist() for c in live.columns})[0]
+    amount = next(f for f in report.features if f.name == "amount")
+    assert not amount.drifted and amount.missing_rate == pytest.approx(0.05)
+    assert amount.reference_missing_rate == pytest.approx(0.05)
+
+
+def test_one_unseen_category_is_reported_not_drift(reference):
+    """One new country in a 5,000-row window: the unpooled chi-square cell gave p ~ 1e-4."""
+    rows = make_rows(5_000, seed=24)
+    rows.loc[rows.index[0], "country"] = "mars"
+    report = _window(reference, Drift(window_rows=5_000, p_value=0.01), rows)
+    country = next(f for f in report.features if f.name == "country")
+    assert not country.drifted, country
+    assert country.new_rate == pytest.approx(1 / 5_000) and country.new_p_value > 0.1
+    assert country.p_value > 0.01, "the test of the known categories leaves the new one out"
+
+
+def test_many_rows_in_new_categories_drift_for_that_reason(reference):
+    rows = make_rows(1_000, seed=25)
+    rows.loc[rows.index[:50], "country"] = "mars"
+    country = next(f for f in _window(reference, Drift(window_rows=1_000), rows).features if f.name == "country")
+    assert country.drifted and "new categories" in country.reasons
+    assert country.new_rate == pytest.approx(0.05) and country.new_p_value < 1e-10

@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from runtime.wiring import INGEST_PATH
 
-from .conftest import columns, make_rows, monitor_config, predict
+from .conftest import AUTH, TOKEN, columns, make_rows, monitor_config, predict
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,9 +26,9 @@ def _free_port() -> int:
 
 
 def _start(config_path: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "ML_SERVING_DRIFT_PERSIST_INTERVAL_S": "0"}
+    env = {**os.environ, "ML_SERVING_DRIFT_PERSIST_INTERVAL_S": "0", "ML_SERVING_DRIFT_TOKENS": TOKEN}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.drift", "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "runtime.drift", "--config", str(config_path), "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
@@ -49,7 +50,7 @@ def _start(config_path: Path, port: int) -> subprocess.Popen:
 
 
 def _status(port: int) -> dict:
-    return httpx.get(f"http://127.0.0.1:{port}/status/fraud", timeout=5).json()["variants"]["v3"]
+    return httpx.get(f"http://127.0.0.1:{port}/status/fraud", headers=AUTH, timeout=5).json()["variants"]["v3"]
 
 
 @pytest.mark.slow
@@ -59,11 +60,14 @@ def test_killed_monitor_restarts_from_its_persisted_state(reference, tmp_path):
     port = _free_port()
     proc = _start(config_path, port)
     try:
+        # Without --host it listens on loopback only.
+        listening = {c.laddr.ip for c in psutil.Process(proc.pid).connections("inet") if c.status == psutil.CONN_LISTEN}
+        assert listening == {"127.0.0.1"}, listening
         for i in range(5):
             rows = make_rows(300, seed=i)
             record = {"model": "fraud", "variant": "v3", "requestId": f"r{i}", "timestamp": time.time(),
                       "inputs": columns(rows), "outputs": {"predict": predict(rows).tolist()}}
-            response = httpx.post(f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, timeout=10)
+            response = httpx.post(f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, headers=AUTH, timeout=10)
             assert response.status_code == 202
         before = _status(port)
     finally:
@@ -79,7 +83,7 @@ def test_killed_monitor_restarts_from_its_persisted_state(reference, tmp_path):
         assert after["last"] == before["last"]
         rows = make_rows(500, seed=9)
         record = {"model": "fraud", "variant": "v3", "requestId": "s", "timestamp": time.time(), "inputs": columns(rows)}
-        httpx.post(f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, timeout=10)
+        httpx.post(f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, headers=AUTH, timeout=10)
         resumed = _status(port)
         assert (resumed["rows_seen"], resumed["windows"], resumed["window_rows"]) == (2_000, 2, 0)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

@@ -74,3 +74,22 @@ def test_a_state_that_fails_half_way_leaves_the_monitor_as_it_was(reference):
     assert json.dumps(fresh.to_dict(), sort_keys=True) == before
     fresh.restore(donor.to_dict())
     assert fresh.rows_seen == donor.rows_seen == 2_500
+
+
+def test_matrix_inputs_are_split_by_the_profile_columns(reference):
+    """V1 row lists and V2 [n, k] tensors reach the tap as one 2-D column: split, they drift."""
+    rows = make_rows(1_000, seed=31)
+    rows["amount"] = rows["amount"] + 20.0  # one standard deviation
+    matrix = rows[list(reference.features)].values.tolist()
+    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.25))
+    (report,) = monitor.ingest({"instances": matrix}, {"predict": predict(rows).tolist()})
+    verdicts = {f.name: f for f in report.features}
+    assert all(f.missing_rate == 0.0 for f in report.features), verdicts
+    assert verdicts["amount"].drifted and verdicts["amount"].reasons == ("distribution",)
+    assert report.dataset_drifted and verdicts["amount"].rows == 1_000
+
+
+def test_a_matrix_of_another_width_is_not_split(reference):
+    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=10))
+    monitor.ingest({"instances": [[1.0, 2.0]] * 10})
+    assert all(f.missing_rate == 1.0 for f in monitor.last.features)

@@ -11,7 +11,7 @@ from runtime.drift.app import create_app
 from runtime.drift.settings import MonitorSettings
 from runtime.wiring import INGEST_PATH
 
-from .conftest import columns, make_rows, monitor_config
+from .conftest import AUTH, columns, make_rows, monitor_config, settings
 
 
 class Receiver:
@@ -74,10 +74,10 @@ def profile_path(reference, tmp_path):
 async def test_webhook_fires_on_the_transition_into_drift_retries_and_never_blocks(profile_path, tmp_path):
     receiver = Receiver()
     async with receiver as url:
-        settings = MonitorSettings(webhook_url=url, webhook_backoff_s=0.01, persist_interval_s=60)
-        app = create_app(monitor_config(str(tmp_path / "state"), profile_path), settings)
+        app = create_app(monitor_config(str(tmp_path / "state"), profile_path),
+                         settings(webhook_url=url, webhook_backoff_s=0.01, persist_interval_s=60))
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://m") as client:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://m", headers=AUTH) as client:
                 receiver.release.clear()
                 assert (await client.post(INGEST_PATH, json=_tap(1.0, 1))).status_code == 202
                 await _until(receiver.entered.is_set)  # first attempt failed; the retry is held open
@@ -92,3 +92,63 @@ async def test_webhook_fires_on_the_transition_into_drift_retries_and_never_bloc
     assert [e["window"] for e in receiver.events] == [1, 4]
     assert receiver.events[0]["model"] == "fraud" and "amount" in receiver.events[0]["drifted_features"]
     assert "ml_serving_drift_webhook_delivered_total 2.0" in metrics
+
+
+class FlakyReceiver(Receiver):
+    """A webhook endpoint that answers 503 while ``down``, then takes events."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.events = []
+        app = FastAPI()
+
+        @app.post("/hook")
+        async def hook(request: Request):
+            if self.down:
+                return JSONResponse({"error": "down"}, status_code=503)
+            self.events.append(await request.json())
+            return {"ok": True}
+
+        self.release = asyncio.Event()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+
+
+async def test_nothing_queued_is_lost_across_a_monitor_restart(profile_path, tmp_path):
+    """The verdict 'drifted' is persisted; the alert must still go after a restart."""
+    receiver = FlakyReceiver()
+    config = monitor_config(str(tmp_path / "state"), profile_path)
+    options = {"webhook_backoff_s": 0.01, "webhook_retries": 1, "webhook_pause_s": 0.05, "webhook_drain_s": 0.3}
+    async with receiver as url:
+        app = create_app(config, settings(webhook_url=url, **options))
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://m", headers=AUTH) as c:
+                assert (await c.post(INGEST_PATH, json=_tap(1.0, 1))).status_code == 202
+                await _until(lambda: app.state.service.notifier.failed >= 1)
+                assert 'ml_serving_drift_webhook_pending 1.0' in (await c.get("/metrics")).text
+        # stopped with the receiver still down: the drain gives up at its deadline, the event stays
+        assert len(list((tmp_path / "state" / "_outbox").glob("*.json"))) == 1 and receiver.events == []
+
+        receiver.down = False
+        again = create_app(config, settings(webhook_url=url, **options))
+        async with again.router.lifespan_context(again):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(again), base_url="http://m", headers=AUTH) as c:
+                assert (await c.get("/status/fraud")).json()["variants"]["v3"]["last"]["dataset_drifted"]
+                await _until(lambda: len(receiver.events) == 1)
+                # still drifted after the restart: no second event for the same transition
+                assert (await c.post(INGEST_PATH, json=_tap(1.0, 2))).status_code == 202
+    assert [e["window"] for e in receiver.events] == [1] and receiver.events[0]["id"]
+    assert list((tmp_path / "state" / "_outbox").glob("*.json")) == []
+
+
+async def test_stop_drains_the_outbox_within_its_deadline(profile_path, tmp_path):
+    receiver = FlakyReceiver()
+    receiver.down = False
+    async with receiver as url:
+        app = create_app(monitor_config(str(tmp_path / "state"), profile_path),
+                         settings(webhook_url=url, webhook_drain_s=10))
+        async with app.router.lifespan_context(app):
+            service = app.state.service
+            service.ingest("fraud", "v3", _tap(1.0, 3)["records"][0]["inputs"], {})
+            assert service.notifier.pending == 1
+        # the lifespan's exit waited for the delivery instead of discarding the queue
+        assert len(receiver.events) == 1 and service.notifier.pending == 0

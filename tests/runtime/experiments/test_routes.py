@@ -24,12 +24,17 @@ def config(spec, tmp_path):
     return MonitorConfig(stack="test", models={"recommender": spec}, profiles=profiles, state_dir=str(tmp_path / "state"))
 
 
+MONITOR_TOKEN = "monitor-secret"
+"""The monitor's own token (the tap sends it; readers send it)."""
+
+
 def _app(config, **settings):
-    return create_app(config, MonitorSettings(persist_interval_s=0, **settings))
+    return create_app(config, MonitorSettings(persist_interval_s=0, tokens=MONITOR_TOKEN, **settings))
 
 
 async def _client(app):
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor",
+                             headers={"authorization": f"Bearer {MONITOR_TOKEN}"})
 
 
 def _served(users, variant, key_in="routingKey"):

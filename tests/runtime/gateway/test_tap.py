@@ -141,3 +141,47 @@ async def test_the_queue_holds_at_most_its_bytes_while_the_monitor_is_down(peer)
     assert 'ml_serving_gateway_tap_records_total{outcome="dropped_full"}' in metrics
     dropped = next(line for line in metrics.splitlines() if line.startswith('ml_serving_gateway_tap_records_total{outcome="dropped_full"}'))
     assert float(dropped.split()[-1]) > 20, dropped
+
+
+async def test_the_tap_authenticates_to_the_real_monitor_with_the_shared_token(peer, tmp_path):
+    import pandas as pd
+
+    from runtime.drift.app import create_app as monitor_app
+    from runtime.drift.profile import build_profile
+    from runtime.drift.settings import MonitorSettings
+    from runtime.wiring import MonitorConfig
+
+    spec = model_spec(variants=ONE)
+    profile = build_profile(pd.DataFrame({"x": [float(i % 7) for i in range(200)]}))
+    monitor = monitor_app(
+        MonitorConfig(stack="t", models={"m": spec}, profiles={"m": {"v1": str(profile.save(tmp_path))}},
+                      state_dir=str(tmp_path / "state")),
+        MonitorSettings(tokens="shared-secret"),
+    )
+    token_file = tmp_path / "monitor-token"
+    token_file.write_text("shared-secret\n")
+    p = peer()
+    server = ThreadServer(monitor).start()
+    try:
+        status = f"{server.url}/status/m"
+        for settings, outcome in ((Settings(tap_flush_ms=10), "dropped_error"),
+                                  (Settings(tap_flush_ms=10, monitor_token_file=str(token_file)), "sent")):
+            config = gateway_config(spec, {"v1": p.url}, monitor_url=server.url)
+            async with serve(config, settings) as client:
+                for _ in range(3):
+                    assert (await client.post("/v2/models/m/infer", json=v2([1.0]))).status_code == 200
+
+                async def counted(c=client, o=outcome):
+                    text = (await c.get("/metrics")).text
+                    return f'ml_serving_gateway_tap_records_total{{outcome="{o}"}} 3.0' in text
+
+                deadline = time.monotonic() + 10
+                while not await counted():
+                    assert time.monotonic() < deadline, f"the tap never counted 3 records as {outcome}"
+                    await asyncio.sleep(0.02)
+        import httpx
+
+        rows = httpx.get(status, headers={"authorization": "Bearer shared-secret"}, timeout=5).json()
+        assert rows["variants"]["v1"]["rows_seen"] == 3, "only the authenticated tap's rows count"
+    finally:
+        server.stop()

@@ -19,7 +19,7 @@ from runtime.spec import load_stack
 
 def _peer() -> Starlette:
     """Answers like the gateway (v1, v2, and a fallback every tenth) and flags drift like the monitor."""
-    seen = {"requests": 0, "rows": 0, "first": 0.0}
+    seen = {"requests": 0, "rows": 0, "first": 0.0, "status_auth": set()}
 
     async def infer(request: Request) -> JSONResponse:
         body = await request.json()
@@ -36,6 +36,7 @@ def _peer() -> Starlette:
         return JSONResponse({"model_name": "fraud", "model_version": variant, "outputs": outputs}, headers=headers)
 
     async def status(request: Request) -> JSONResponse:
+        seen["status_auth"].add(request.headers.get("authorization"))
         # Drift shows up once the demo's second (drifted) phase has run for a moment.
         drifted = seen["rows"] > 150 and time.monotonic() - seen["first"] > 3.5
         last = {"dataset_drifted": drifted, "features": [{"name": "amount", "drifted": drifted}]}
@@ -48,30 +49,34 @@ def _peer() -> Starlette:
     async def ready(request: Request) -> JSONResponse:
         return JSONResponse({"ready": True})
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/v2/models/fraud/infer", infer, methods=["POST"]),
         Route("/status/fraud", status),
         Route("/rollouts/fraud/report", report),
         Route("/v2/health/ready", ready),
     ])
+    app.state.seen = seen
+    return app
 
 
 @pytest.fixture
-def peer_port(free_port):
+def peer(free_port):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_peer(), host="127.0.0.1", port=port, log_level="warning"))
+    app = _peer()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         assert time.monotonic() < deadline, "the peer did not start"
         time.sleep(0.02)
-    yield port
+    yield port, app.state.seen
     server.should_exit = True
     thread.join(timeout=10)
 
 
-def test_demo_prints_split_fallbacks_shadow_agreement_and_the_drift_moment(peer_port, tmp_path, capsys) -> None:
+def test_demo_prints_split_fallbacks_shadow_agreement_and_the_drift_moment(peer, tmp_path, capsys) -> None:
+    peer_port, seen = peer
     settings = LocalSettings(state_dir=tmp_path, gateway_port=peer_port, monitor_port=peer_port)
     layout = Layout.resolve(load_stack("local"), settings)
     assert run_demo(layout, seconds=6) == 0
@@ -85,3 +90,4 @@ def test_demo_prints_split_fallbacks_shadow_agreement_and_the_drift_moment(peer_
     assert "drift flagged       at t=" in out and "after the drift began; drifted: amount" in out
     assert f"drift report        http://127.0.0.1:{peer_port}/report/fraud" in out
     assert "failed requests" not in out
+    assert seen["status_auth"] == {f"Bearer {(tmp_path / 'monitor-token').read_text()}"}, "the monitor's token"

@@ -116,7 +116,9 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             assert served_rows["v1"] > 0 and served_rows["v2"] > 0, served_rows
 
             def counted():
-                status = client.get(f"http://127.0.0.1:{monitor_port}/status/fraud").json()["variants"]
+                token = (tmp_path / "state" / "monitor-token").read_text()
+                status = client.get(f"http://127.0.0.1:{monitor_port}/status/fraud",
+                                    headers={"authorization": f"Bearer {token}"}).json()["variants"]
                 return status if all(status[v]["rows_seen"] == n for v, n in served_rows.items()) else None
 
             status = _wait(counted, 30, f"the drift monitor did not count {served_rows}")

@@ -1,4 +1,5 @@
-"""An ASGI middleware that answers 413 to a request body over the limit, before parsing it."""
+"""An ASGI middleware that answers 413 to a request body over the limit, before parsing it
+(the model server and the drift monitor both use it)."""
 
 from __future__ import annotations
 
@@ -25,19 +26,28 @@ class BodyLimit:
                 await self._reject(send, int(value))
                 return
         received = 0
+        over = False
         started = False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    over = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message):
             nonlocal started
+            if over:
+                # The app caught the error while reading (FastAPI answers 400 to any failure
+                # there): answer 413 instead of whatever it says.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await self._reject(send, received)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
