@@ -1,20 +1,20 @@
 """``python -m runtime.local up|demo``: the whole platform on loopback from stacks/Pulumi.local.yaml.
 
-``up`` starts it and keeps it running (restarting parts that die) until Ctrl-C or SIGTERM.
-``demo`` starts it, or uses one already running, and replays a minute of traffic through it.
+``up`` starts it and keeps it running (restarting parts that die) until Ctrl-C, SIGTERM or
+SIGHUP. ``demo`` starts it, or uses one already running, and replays a minute of traffic through
+it. However it is stopped, once or twice, from a terminal or through a pipe, nothing is left
+running (runtime/local/stopping.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from runtime.errors import MLServingError, SpecError
 from runtime.local.layout import Layout, LocalSettings
-from runtime.local.platform import LocalPlatform
+from runtime.local.stopping import Console, StopSignals, serve
 from runtime.spec import load_stack
 
 
@@ -47,25 +47,39 @@ def _layout(args: argparse.Namespace) -> Layout:
     return Layout.resolve(load_stack(args.stack, args.stacks_dir), settings)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _hold(platform: LocalPlatform) -> None:
-    print("\nlistening on loopback:")
-    print(platform.summary())
+def _ready(platform, say: Console) -> None:  # noqa: ANN001 - LocalPlatform, imported late
+    say("\nlistening on loopback:")
+    say(platform.summary())
     if not {"gateway", "training script"} & set(platform.missing):
         from runtime.local.traffic import curl_example
 
         model = next(iter(platform.layout.spec.models))
         token = str(platform.token_file) if platform.token_file else None
-        print("\ntry it:")
-        print(f"  {curl_example(platform.layout.gateway_url, model, token)}")
-    print("\nCtrl-C stops every part.", flush=True)
-    threading.Event().wait()
+        say("\ntry it:")
+        say(f"  {curl_example(platform.layout.gateway_url, model, token)}")
+    say("\nCtrl-C stops every part.")
+
+
+class _Demo:
+    """The demo as something ``serve`` starts and stops: it ends by itself or on a signal."""
+
+    def __init__(self, layout: Layout, args: argparse.Namespace, signals: StopSignals) -> None:
+        self.layout, self.args, self.signals, self.code = layout, args, signals, 0
+
+    def up(self) -> None:
+        from runtime.local.demo import run_demo
+
+        self.code = run_demo(self.layout, seconds=self.args.demo_seconds, train_rows=self.args.train_rows)
+        self.signals.wake.set()
+
+    def down(self) -> None:
+        pass  # the demo stops its own platform; anything it left is stopped by ``serve``
 
 
 def main(argv: list[str] | None = None) -> int:
+    signals = StopSignals()
+    signals.install()  # first: a signal from here on is handled, never a traceback
+    say = Console()
     args = _parser().parse_args(argv)
     try:
         layout = _layout(args)
@@ -73,29 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)
-    platform: LocalPlatform | None = None
     try:
         if args.command == "demo":
-            from runtime.local.demo import run_demo
+            demo = _Demo(layout, args, signals)
+            code = serve(demo, say, signals, ready=lambda: None, until_stopped=False)
+            return code or demo.code
+        from runtime.local.platform import LocalPlatform
 
-            return run_demo(layout, seconds=args.demo_seconds, train_rows=args.train_rows)
-        platform = LocalPlatform(layout, train_rows=args.train_rows)
-        platform.up()
-        _hold(platform)
-    except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
+        platform = LocalPlatform(layout, say=say, train_rows=args.train_rows)
+        return serve(platform, say, signals, ready=lambda: _ready(platform, say))
     except MLServingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        say(f"error: {exc.message}")
         return 1
-    finally:
-        if platform is not None:
-            # A second Ctrl-C must not cut the shutdown short and leave processes behind.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            platform.down()
-            print("stopped; nothing left running.", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ name with the end of its log, and everything already started is stopped. Once ru
 that dies is reported and restarted with exponential backoff, as a kubelet restarts a crashing
 container (the backoff resets once the part has stayed up for a while). Stopping sends SIGTERM
 to each part's process group, waits a grace period, then SIGKILLs what is left.
+
+``stop`` may be called from another thread while ``start`` runs (a signal during start-up): from
+then on nothing more is launched (``Stopped``) and the wait for readiness gives up.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from runtime.errors import MLServingError
 from runtime.local.process import (
     PartFailed,
     PartSpec,
@@ -30,7 +34,14 @@ from runtime.local.process import (
     signal_group,
 )
 
-__all__ = ["Supervisor", "PartStatus"]
+__all__ = ["Supervisor", "PartStatus", "Stopped"]
+
+
+class Stopped(MLServingError):
+    """The supervisor is stopping: nothing more is started."""
+
+    def __init__(self) -> None:
+        super().__init__("stopping: not starting anything more")
 
 
 @dataclass
@@ -102,8 +113,12 @@ class Supervisor:
 
     def _launch(self, spec: PartSpec) -> _Part:
         log_path = self.log_dir / spec.log_name
-        proc = launch(spec, log_path)
+        # Launched and registered under the lock that ``stop`` takes: a part is either known to
+        # stop, or never started.
         with self._lock:
+            if self._stopping.is_set():
+                raise Stopped()
+            proc = launch(spec, log_path)
             part = self._parts.get(spec.name)
             if part is None:
                 part = self._parts[spec.name] = _Part(spec, log_path, proc, time.monotonic())
@@ -114,6 +129,8 @@ class Supervisor:
     def _wait_ready(self, pending: list[_Part]) -> None:
         waiting = list(pending)
         while waiting:
+            if self._stopping.is_set():
+                raise Stopped()
             for part in list(waiting):
                 code = part.proc.poll()
                 if code is not None:
@@ -130,7 +147,7 @@ class Supervisor:
                         log_tail(part.log_path),
                     )
             if waiting:
-                time.sleep(self.poll_s)
+                self._stopping.wait(self.poll_s)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -147,6 +164,8 @@ class Supervisor:
                     return
                 try:
                     self._step(part)
+                except Stopped:
+                    return
                 except Exception as exc:  # e.g. the command cannot be started: retry later, keep watching
                     part.backoff_s = min(max(part.backoff_s * 2, self.backoff_initial_s), self.backoff_max_s)
                     part.state, part.retry_at = "backoff", time.monotonic() + part.backoff_s
@@ -194,8 +213,9 @@ class Supervisor:
     # --- stopping ---------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop every part and everything it spawned; idempotent."""
-        self._stopping.set()
+        """Stop every part and everything it spawned; idempotent, and safe from another thread."""
+        with self._lock:
+            self._stopping.set()
         if self._watcher is not None and self._watcher is not threading.current_thread():
             self._watcher.join(timeout=10)
         with self._lock:

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import random
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 import yaml
 
-from runtime.local.layout import REPO_ROOT, Layout, LocalSettings
+from runtime.local.layout import Layout, LocalSettings
 from runtime.local.seed import ensure_versions
 from runtime.local.traffic import normal_rows, v2_request
 from runtime.spec import load_stack, stack_file
+from tests.runtime.local.stops import Terminal, makefile, nothing_left, text, tree, wait
 
 READY_LINE = "Ctrl-C stops every part."
 
@@ -60,23 +57,12 @@ def _test_stack(folder: Path) -> Path:
     return folder
 
 
-def _wait(condition, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s} s")
-        time.sleep(0.25)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean(tmp_path) -> None:
     first = _free_run(6)
     mlflow_port, gateway_port, monitor_port, base = first, first + 1, first + 2, first + 3
-    output = tmp_path / "up.out"
+    output = tmp_path / "up.log"
     argv = [
         sys.executable, "-m", "runtime.local", "up",
         "--stacks-dir", str(_test_stack(tmp_path / "stacks")),
@@ -85,18 +71,18 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         "--monitor-port", str(monitor_port), "--model-server-base-port", str(base),
         "--train-rows", "400",
     ]
-    with output.open("wb") as out:
-        up = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    # As a person runs it: `make up 2>&1 | tee log` in a terminal, stopped with Ctrl-C at the end.
+    terminal = Terminal(f"make -f {makefile(tmp_path, argv)} up 2>&1 | tee {output}")
     try:
-        _wait(lambda: READY_LINE in output.read_text() or up.poll() is not None, 600, "the platform was not ready")
-        text = output.read_text()
-        assert up.poll() is None, text
+        wait(lambda: READY_LINE in text(output) or terminal.proc.poll() is not None, 600, "the platform was not ready")
+        text_now = text(output)
+        assert terminal.proc.poll() is None, text_now
         servers = [f"model-server fraud/{v}" for v in ("v1", "v2", "v3")]
         for part in ("mlflow", *servers, "gateway", "drift monitor"):
-            assert f"{part} ready in" in text, text
-        assert "training fraud versions 1..3" in text and "registered fraud versions 1..3 with lineage" in text
-        started = psutil.Process(up.pid).children(recursive=True)
-        assert len(started) >= 6, started
+            assert f"{part} ready in" in text_now, text_now
+        assert "training fraud versions 1..3" in text_now and "registered fraud versions 1..3 with lineage" in text_now
+        started = tree(terminal.proc.pid)
+        assert len(started) >= 9, started  # bash, make, tee, the platform, MLflow, 3 model servers, ...
 
         gateway = f"http://127.0.0.1:{gateway_port}"
         frame = normal_rows(120, seed=5)
@@ -121,13 +107,13 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
                                     headers={"authorization": f"Bearer {token}"}).json()["variants"]
                 return status if all(status[v]["rows_seen"] == n for v, n in served_rows.items()) else None
 
-            status = _wait(counted, 30, f"the drift monitor did not count {served_rows}")
+            status = wait(counted, 30, f"the drift monitor did not count {served_rows}")
             assert status["v3"]["rows_seen"] == 0, "the monitor is fed what was served, not the shadow's mirror"
             def mirrored():
                 report = client.get(f"{gateway}/rollouts/fraud/report").json()
                 return report if report["shadows"][0]["mirrored"] > 0 else None
 
-            report = _wait(mirrored, 30, "the shadow got no mirrored request")
+            report = wait(mirrored, 30, "the shadow got no mirrored request")
             assert report["shadows"][0]["variant"] == "v3"
 
         # What a second start does first: find the versions registered and train nothing.
@@ -136,16 +122,9 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         said: list[str] = []
         assert ensure_versions(layout, said.append) == {}
         assert said == ["  registry has fraud versions 1..3: reusing them"]
+        # Ctrl-C: tee dies at once, so whatever the platform prints while it stops hits a dead pipe.
+        terminal.ctrl_c()
+        nothing_left(started, [mlflow_port, gateway_port, monitor_port, base, base + 1, base + 2], timeout_s=90)
     finally:
-        up.send_signal(signal.SIGINT)
-        try:
-            code = up.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            up.kill()
-            raise
-    assert code == 0, output.read_text()
-    assert "stopped; nothing left running." in output.read_text()
-    alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert alive == [], alive
-    assert all(_free(port) for port in (mlflow_port, gateway_port, monitor_port, base, base + 1, base + 2))
+        terminal.close()
     assert (tmp_path / "state" / "mlflow.db").exists() and (tmp_path / "state" / "logs" / "gateway.log").exists()

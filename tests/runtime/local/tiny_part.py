@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--exit-after", type=float, help="exit with code 1 this many seconds after listening")
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--worker", action="store_true", help="fork a sleeping worker into the group")
+    parser.add_argument("--ready-after", type=float, default=0.0, help="listen only after this many seconds")
     args = parser.parse_args()
     print(f"tiny part on port {args.port}", flush=True)
     if args.fail:
@@ -41,6 +42,7 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.worker:
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    time.sleep(args.ready_after)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), _Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     if args.exit_after is not None:

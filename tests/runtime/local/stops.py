@@ -1,0 +1,141 @@
+"""Helpers of the stop tests: a real pseudo-terminal, a Makefile like the project's, and the
+check that nothing of the platform is left."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from runtime.local.layout import REPO_ROOT
+
+__all__ = ["Terminal", "free_ports", "wait", "text", "tree", "nothing_left", "tiny_parts", "makefile", "spawn",
+           "clean_up"]
+
+_SEEN: list[psutil.Process] = []
+"""Every process ``tree`` returned: what ``clean_up`` stops if a test fails half-way."""
+
+
+class Terminal:
+    """A pseudo-terminal whose session runs ``command`` in bash, as typed at a prompt."""
+
+    def __init__(self, command: str) -> None:
+        self.master, slave = os.openpty()
+        # setsid -c: a new session whose controlling terminal is this one, so ^C reaches its
+        # foreground process group as it does in a real terminal.
+        self.proc = subprocess.Popen(["setsid", "-c", "bash", "-c", command], stdin=slave, stdout=slave, stderr=slave,
+                                     cwd=REPO_ROOT, close_fds=True)
+        os.close(slave)
+        self.output = bytearray()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def ctrl_c(self) -> None:
+        os.write(self.master, b"\x03")
+
+    def close(self) -> None:
+        clean_up(self.proc)
+        os.close(self.master)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def wait(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_s:g} s")
+        time.sleep(0.05)
+
+
+def text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and every process below it."""
+    root = psutil.Process(pid)
+    found = [root, *root.children(recursive=True)]
+    _SEEN.extend(found)
+    return found
+
+
+def clean_up(*leaders: subprocess.Popen) -> None:
+    """After a test, passed or not: stop its leaders as a person would (SIGTERM), then kill
+    whatever of the processes it saw is still there, so a failure leaves nothing behind either."""
+    for leader in leaders:
+        if leader.poll() is None:
+            leader.terminate()
+            try:
+                leader.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                leader.kill()
+                leader.wait(timeout=10)
+    left = [p for p in _SEEN if _running(p)]
+    for process in left:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(left, timeout=10)
+    _SEEN.clear()
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def nothing_left(procs: list[psutil.Process], ports: list[int], timeout_s: float = 40.0) -> None:
+    psutil.wait_procs([p for p in procs if _running(p)], timeout=timeout_s)
+    left = [f"{p.pid} {' '.join(p.cmdline())[:120]}" for p in procs if _running(p)]
+    assert left == [], "left running:\n" + "\n".join(left)
+    for port in ports:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))  # nothing listens there any more
+
+
+def tiny_parts(procs: list[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in procs if any("tiny_part.py" in a for a in p.cmdline())]
+
+
+def makefile(folder: Path, argv: list[str]) -> Path:
+    """A Makefile whose ``up`` runs ``argv`` as the project's does (``@.venv/bin/python -m ...``)."""
+    path = folder / "Makefile"
+    path.write_text(f"up:\n\t@{shlex.join(argv)}\n")
+    return path
+
+
+def spawn(argv: list[str], output: Path) -> subprocess.Popen:
+    """``argv`` as the leader of its own process group (as a CI runner starts a job)."""
+    with output.open("wb") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
