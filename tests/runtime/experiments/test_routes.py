@@ -32,9 +32,9 @@ def _app(config, **settings):
     return create_app(config, MonitorSettings(persist_interval_s=0, tokens=MONITOR_TOKEN, **settings))
 
 
-async def _client(app):
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor",
-                             headers={"authorization": f"Bearer {MONITOR_TOKEN}"})
+async def _client(app, token: str | None = MONITOR_TOKEN):
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor", headers=headers)
 
 
 def _served(users, variant, key_in="routingKey"):
@@ -97,7 +97,7 @@ async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
 ])
 async def test_bad_outcome_requests_are_refused_with_the_reason(config, headers, body, status, message):
     app = _app(config, writer_tokens=TOKEN)
-    async with app.router.lifespan_context(app), await _client(app) as client:
+    async with app.router.lifespan_context(app), await _client(app, token=None) as client:
         answer = await client.post("/outcomes/recommender", json=body, headers=headers)
     assert answer.status_code == status and message in answer.json()["error"]
 
