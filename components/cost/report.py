@@ -75,7 +75,7 @@ def to_table(document: Mapping[str, Any]) -> str:
                   _row(["---", "---", "---", "--:", "--:"])]
         for g in document["nodeGroups"]:
             a = g["allocatable"]
-            lines.append(_row([g["name"], f"{g['instanceType']} {g['capacityType'].lower()}",
+            lines.append(_row([g["name"], f"{g['instanceType']} {g['capacityType'].lower().replace('_', '-')}",
                                f"{a['cpuM']}m, {a['memoryMib']}Mi, {a['gpus']} GPU, {a['pods']} pods",
                                " / ".join(str(g["nodes"][s]) for s in SCENARIOS),
                                f"{g['gpuNodeHours']['expected']:,} / {g['gpuNodeHours']['max']:,}"]))
