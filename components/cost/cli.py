@@ -1,7 +1,7 @@
 """``python -m components.cost``: price a stack's offline render, diff two estimates, refresh prices.
 
     python -m components.cost --stack prod                    # Markdown tables
-    python -m components.cost --stack prod --format json      # the estimate document
+    python -m components.cost --stack prod --format json      # the estimate document (html: a page with charts)
     python -m components.cost --stack prod --render base.json # price a render made elsewhere
     python -m components.cost --diff base.json head.json      # what a change costs (Markdown)
     python -m components.cost --refresh-prices --region us-west-2
@@ -50,14 +50,23 @@ def bench_rps_per_cpu(path: Path) -> float:
 
 
 def estimate_stack(
-    stack: str, stacks_dir: Path | None = None, prices: str = "auto", bench: Path | None = None, render_path: Path | None = None
+    stack: str, stacks_dir: Path | None = None, prices: str = "auto", bench: Path | None = None,
+    render_path: Path | None = None, usage: Path | None = None,
 ) -> Estimate:
-    """Render ``stack`` offline (or read a render made elsewhere, e.g. of a pull request's base) and price it."""
+    """Render ``stack`` offline (or read a render made elsewhere, e.g. of a pull request's base) and price it.
+
+    ``usage``: an infracost-style usage file whose figures override the stack file's.
+    """
     from components.render import display_path, project_error, render
 
     path = existing_stack_file(stack, stacks_dir)
     config, _ = read_stack_config(path)
-    spec = validate_config(config, stack, display_path(path))
+    source = display_path(path)
+    if usage is not None:
+        from components.cost.usage import apply_usage_file
+
+        config, source = apply_usage_file(config, usage), f"{source} with {display_path(usage)}"
+    spec = validate_config(config, stack, source)
     if render_path is not None:
         document = _load_json(render_path, "a render written by `python -m components.render`")
     else:
@@ -92,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     what.add_argument("--diff", nargs=2, type=Path, metavar=("BASE", "HEAD"), help="two estimates (JSON) to compare")
     what.add_argument("--refresh-prices", action="store_true", help="rewrite the price snapshot from the AWS Price List API")
     parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json", "html"), default="table", help="html: one page with charts")
     parser.add_argument("--prices", choices=("auto", "snapshot", "live"), default="auto", help="where unit prices come from")
     parser.add_argument("--bench-results", type=Path, default=None, help="bench/modelserver.py --json output (replica throughput)")
     parser.add_argument("--render", type=Path, default=None, help="price this render (JSON) instead of rendering the stack")
+    parser.add_argument("--usage", type=Path, default=None, help="infracost-style usage file (version 0.1) overriding the stack file's figures")
     parser.add_argument("--region", default=DEFAULT_REGION, help="region to refresh (with --refresh-prices)")
     args = parser.parse_args(argv)
     try:
@@ -112,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(json.dumps(changes, indent=2, sort_keys=True) + "\n" if args.format == "json" else diff_table(changes))
             return 0
         print(f"estimating stack {args.stack}: rendering offline ...", file=sys.stderr)
-        document = to_json(estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results, args.render))
+        document = to_json(estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results, args.render, args.usage))
     except SpecError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -120,5 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     except MLServingError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n" if args.format == "json" else to_table(document))
+    if args.format == "html":
+        from components.cost.html import to_html
+
+        sys.stdout.write(to_html(document))
+    else:
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n" if args.format == "json" else to_table(document))
     return 0

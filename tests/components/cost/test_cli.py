@@ -40,3 +40,22 @@ def test_bad_usage_names_the_key(tmp_path):
     assert result.returncode == 2
     assert "ml-serving:platform.cost.usage.natProcessedGb: input should be greater than or equal to 0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_usage_file_overrides_the_stack_file(tmp_path):
+    path = write_stack(tmp_path, [])
+    usage = tmp_path / "usage.yml"
+    usage.write_text("version: 0.1\nresource_usage:\n  platform: {internetEgressGb: 150}\n  models.fraud: {expectedRps: 400}\n")
+    result = cost("--stack", "costs", "--stacks-dir", str(path.parent), "--prices", "snapshot", "--format", "json", "--usage", str(usage))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    items = {i["name"]: i["monthlyUsd"]["expected"] for i in document["items"]}
+    assert items["transfer/internet-out"] == 150 * 0.09  # 50 GB in the stack file
+    (fraud,) = document["models"]
+    assert fraud["expectedRps"] == 400 and fraud["variants"][0]["replicas"]["expected"] == 4  # 400 / 100, within max 4
+
+    usage.write_text("version: 0.1\nresource_usage:\n  models.frud: {expectedRps: 1}\n  models.fraud: {cpu: 2}\n")
+    bad = cost("--stack", "costs", "--stacks-dir", str(path.parent), "--usage", str(usage))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "resource_usage.models.frud: the stack has no model 'frud' (models: fraud)" in bad.stderr
+    assert "resource_usage.models.fraud: unknown figure(s) cpu; a model takes expectedRps, replicaRps" in bad.stderr
