@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
+    # The gRPC service's messages come from kserve, whose package parses sys.argv when imported
+    # (and takes --config for an abbreviation of its own --configure_logging).
+    sys.argv[1:] = []
     from runtime.gateway.app import create_app
     from runtime.gateway.settings import Settings
 

@@ -22,7 +22,6 @@ from runtime.bodylimit import read_limited
 from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import Gateway, Outcome
-from runtime.gateway.grpc_server import start_grpc
 from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
@@ -65,6 +64,10 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
         grpc_server = None
         try:
             if settings.grpc_port is not None:
+                # Imported only when served: the messages come from kserve, a heavy import that
+                # parses sys.argv (runtime/gateway/__main__.py clears it first).
+                from runtime.gateway.grpc_server import start_grpc
+
                 grpc_server, app.state.grpc_port = await start_grpc(gw, settings.grpc_host, settings.grpc_port)
             yield
         finally:

@@ -150,7 +150,7 @@ class MLflowModel(Model):
             raise
         except Exception as exc:
             raise PredictionFailed(f"model '{self.name}' failed to predict: {type(exc).__name__}: {exc}") from exc
-        outputs = encode_predictions(_rows_first(prediction), self.signature.output_names)
+        outputs = _requested(encode_predictions(_rows_first(prediction), self.signature.output_names), request)
         return build_response(self.name, outputs, request.id, self.version, request.parameters)
 
     async def predict(
@@ -185,6 +185,19 @@ class MLflowModel(Model):
         if self._predictor is not None:
             await self._predictor.close()
         self.ready = False
+
+
+def _requested(outputs: list, request: InferenceRequest) -> list:
+    """The outputs the request names, in its order; all of them when it names none."""
+    if not request.outputs:
+        return outputs
+    by_name = {o.name: o for o in outputs}
+    missing = [o.name for o in request.outputs if o.name not in by_name]
+    if missing:
+        raise InvalidInput(
+            f"Output '{missing[0]}' is not an output of this model; outputs are: {', '.join(by_name) or 'none'}"
+        )
+    return [by_name[o.name] for o in request.outputs]
 
 
 def _from_kserve(payload: InferRequest) -> InferenceRequest:

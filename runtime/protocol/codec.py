@@ -122,6 +122,8 @@ def decode_input(
             raise InvalidInput(
                 f"Input '{name}': data is ragged; expected row-major data for shape {list(shape)}"
             ) from None
+        if dtype.kind == "u" and raw.dtype.kind in "fO" and flat and all(type(v) is int for v in flat):
+            raw = _whole_unsigned(name, datatype, dtype, data, flat)
         array = _numeric(name, datatype, dtype, raw, data, allow_missing)
     if array.size != size:
         raise InvalidInput(f"Input '{name}': shape {list(shape)} holds {size} values but data has {array.size}")
@@ -130,6 +132,17 @@ def decode_input(
         at = int(np.flatnonzero(np.isnan(array.ravel()))[0])
         raise InvalidInput(f"Input '{name}': NaN at position {at}; the model's signature requires a value")
     return array
+
+
+def _whole_unsigned(name: str, datatype: str, dtype: np.dtype, data: list[Any], flat: list[int]) -> np.ndarray:
+    """Whole numbers past INT64's range, which numpy would read as floats and round."""
+    low, high = min(flat), max(flat)
+    info = np.iinfo(dtype)
+    if low < 0 or high > info.max:
+        raise InvalidInput(
+            f"Input '{name}': value {low if low < 0 else high} is out of range for {datatype} [{info.min}, {info.max}]"
+        )
+    return np.array(data, dtype=dtype)
 
 
 def flatten(data: list[Any]) -> tuple[list[Any], int]:

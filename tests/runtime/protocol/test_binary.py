@@ -9,6 +9,7 @@ import tritonclient.http as triton
 from kserve.protocol.infer_type import InferResponse
 
 from runtime.errors import InvalidInput
+from runtime.protocol import decode_inputs
 from runtime.protocol.binary import OutputChoice, encode_response, raw_to_array
 from runtime.protocol.rest import read_request
 
@@ -121,3 +122,8 @@ def test_a_size_that_does_not_fill_the_shape_is_refused():
     header = orjson.dumps({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": 20}}]})
     with pytest.raises(InvalidInput, match=r"Input 'x': 20 bytes of binary data; shape \[2, 3\] of FP32 needs 24"):
         read_request(header + bytes(20), str(len(header)))
+
+
+def test_json_uint64_past_int64_keeps_every_digit():
+    body = orjson.dumps({"inputs": [{"name": "x", "shape": [2], "datatype": "UINT64", "data": [0, 2**64 - 1]}]})
+    assert decode_inputs(read_request(body).request)["x"].tolist() == [0, 2**64 - 1]

@@ -1,0 +1,326 @@
+"""The V2 clients of the conformance suite, each behind one small adapter, and the cases they run.
+
+Run as ``python -m tests.conformance.clients CLIENT TARGET=REST_URL,GRPC_ADDRESS ...``: it prints
+one JSON line per (target, case) with ``ok`` and what was seen. Each client runs in a process of
+its own because tritonclient.grpc and KServe register the same ``inference`` proto package and
+cannot be imported together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+MODEL = "echo"
+DATATYPES = ["BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "FP16", "FP32", "FP64", "BYTES"]
+CLIENTS = ["tritonclient.http/binary", "tritonclient.http/json", "tritonclient.grpc", "kserve.rest/binary", "kserve.rest/json", "kserve.grpc"]
+
+
+class NotOffered(Exception):
+    """The client has no call for this case, or refuses it before sending."""
+
+
+def sample(datatype: str) -> np.ndarray:
+    values = {
+        "BOOL": np.array([True, False]),
+        "BYTES": np.array([b"fraud", "é".encode()], dtype=object),
+        "FP16": np.array([0.5, -2.25], dtype=np.float16),
+    }
+    if datatype in values:
+        return values[datatype]
+    dtype = np.dtype(datatype.replace("FP", "float").replace("UINT", "uint").replace("INT", "int").lower())
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    return np.array([info.min, info.max], dtype=dtype)
+
+
+class Answer:
+    def __init__(self, request_id: str, outputs: dict[str, np.ndarray], parameters: dict[str, Any]) -> None:
+        self.request_id, self.outputs, self.parameters = request_id, outputs, parameters
+
+
+def _triton_inputs(module: Any, inputs, **options) -> list:
+    tensors = []
+    for name, array, datatype in inputs:
+        t = module.InferInput(name, list(array.shape), datatype)
+        t.set_data_from_numpy(array, **options)
+        tensors.append(t)
+    return tensors
+
+
+class _Triton:
+    """tritonclient's blocking clients share these calls over HTTP and gRPC."""
+
+    c: Any
+
+    async def live(self) -> bool:
+        return self.c.is_server_live()
+
+    async def ready(self) -> bool:
+        return self.c.is_server_ready()
+
+    async def model_ready(self, name: str) -> bool:
+        return self.c.is_model_ready(name)
+
+    def error(self, exc: Exception) -> tuple[str, str] | None:
+        from tritonclient.utils import InferenceServerException
+
+        return (str(exc.status()), exc.message()) if isinstance(exc, InferenceServerException) else None
+
+
+class TritonHTTP(_Triton):
+    def __init__(self, rest: str, grpc_address: str, binary: bool) -> None:
+        import tritonclient.http as client
+
+        self.m, self.binary = client, binary
+        self.c = client.InferenceServerClient(rest.removeprefix("http://"))
+
+    async def metadata(self, name: str) -> str:
+        return self.c.get_model_metadata(name)["name"]
+
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+        tensors = _triton_inputs(self.m, inputs, binary_data=self.binary)
+        names = outputs or [name for name, _, _ in inputs]
+        requested = [self.m.InferRequestedOutput(n, binary_data=self.binary) for n in names] if (outputs or not self.binary) else None
+        r = self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters)
+        response = r.get_response()
+        found = {o["name"] for o in response["outputs"]}
+        return Answer(response.get("id", ""), {n: r.as_numpy(n) for n in found}, response.get("parameters") or {})
+
+
+class TritonGRPC(_Triton):
+    def __init__(self, rest: str, grpc_address: str) -> None:
+        import tritonclient.grpc as client
+
+        self.m = client
+        self.c = client.InferenceServerClient(grpc_address)
+
+    async def metadata(self, name: str) -> str:
+        return self.c.get_model_metadata(name).name
+
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+        tensors = _triton_inputs(self.m, inputs)
+        requested = [self.m.InferRequestedOutput(n) for n in outputs] if outputs else None
+        r = self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters)
+        response = r.get_response()
+        params = {k: getattr(v, v.WhichOneof("parameter_choice")) for k, v in response.parameters.items()}
+        return Answer(response.id, {o.name: r.as_numpy(o.name) for o in response.outputs}, params)
+
+
+class _KServe:
+    def _request(self, inputs, request_id, outputs, parameters, binary: bool, model: str):
+        from kserve import InferInput, InferRequest
+        from kserve.protocol.infer_type import RequestedOutput
+
+        tensors = []
+        for name, array, datatype in inputs:
+            t = InferInput(name, list(array.shape), datatype)
+            t.set_data_from_numpy(array, binary_data=binary)
+            tensors.append(t)
+        requested = [RequestedOutput(n) for n in outputs] if outputs else None
+        return InferRequest(model, tensors, request_id=request_id or None, parameters=parameters, request_outputs=requested)
+
+    @staticmethod
+    def _answer(response) -> Answer:
+        params = response.parameters or {}
+        if hasattr(params, "items") and not isinstance(params, dict):
+            params = {k: getattr(v, v.WhichOneof("parameter_choice")) for k, v in params.items()}
+        return Answer(response.id or "", {o.name: o.as_numpy() for o in response.outputs}, dict(params))
+
+    async def metadata(self, name: str) -> str:
+        raise NotOffered("KServe's client has no model metadata call")
+
+
+class KServeREST(_KServe):
+    def __init__(self, rest: str, grpc_address: str, binary: bool) -> None:
+        from kserve import InferenceRESTClient, RESTConfig
+
+        self.url, self.binary = rest, binary
+        self.c = InferenceRESTClient(RESTConfig(protocol="v2", timeout=30))
+
+    async def live(self) -> bool:
+        return await self.c.is_server_live(self.url)
+
+    async def ready(self) -> bool:
+        return await self.c.is_server_ready(self.url)
+
+    async def model_ready(self, name: str) -> bool:
+        return await self.c.is_model_ready(self.url, name)
+
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+        from kserve.errors import InvalidInput
+
+        try:
+            request = self._request(inputs, request_id, outputs, parameters, self.binary, model)
+            return self._answer(await self.c.infer(self.url, request, model_name=model))
+        except InvalidInput as exc:
+            raise NotOffered(f"refused by the client: {exc}") from None
+
+    def error(self, exc: Exception) -> tuple[str, str] | None:
+        import httpx
+
+        if isinstance(exc, httpx.HTTPStatusError):
+            return str(exc.response.status_code), str(exc)
+        return None
+
+
+class KServeGRPC(_KServe):
+    def __init__(self, rest: str, grpc_address: str) -> None:
+        from kserve import InferenceGRPCClient
+
+        self.c = InferenceGRPCClient(grpc_address, channel_args=[("grpc.enable_retries", 0)], timeout=30)
+
+    async def live(self) -> bool:
+        return await self.c.is_server_live()
+
+    async def ready(self) -> bool:
+        return await self.c.is_server_ready()
+
+    async def model_ready(self, name: str) -> bool:
+        return await self.c.is_model_ready(name)
+
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+        return self._answer(await self.c.infer(self._request(inputs, request_id, outputs, parameters, True, model)))
+
+    def error(self, exc: Exception) -> tuple[str, str] | None:
+        import grpc
+
+        return (str(exc.code()), exc.details()) if isinstance(exc, grpc.aio.AioRpcError) else None
+
+
+def make_client(kind: str, rest: str, grpc_address: str):
+    factories: dict[str, Callable[[], Any]] = {
+        "tritonclient.http/binary": lambda: TritonHTTP(rest, grpc_address, binary=True),
+        "tritonclient.http/json": lambda: TritonHTTP(rest, grpc_address, binary=False),
+        "tritonclient.grpc": lambda: TritonGRPC(rest, grpc_address),
+        "kserve.rest/binary": lambda: KServeREST(rest, grpc_address, binary=True),
+        "kserve.rest/json": lambda: KServeREST(rest, grpc_address, binary=False),
+        "kserve.grpc": lambda: KServeGRPC(rest, grpc_address),
+    }
+    return factories[kind]()
+
+
+def _same(got: np.ndarray, sent: np.ndarray) -> bool:
+    def norm(a: np.ndarray) -> list:
+        return [v.decode() if isinstance(v, bytes) else v for v in np.asarray(a).ravel().tolist()]
+
+    return list(np.asarray(got).shape) == list(sent.shape) and norm(got) == norm(sent)
+
+
+async def run_cases(client, kind: str) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+
+    async def case(name: str, check) -> None:
+        try:
+            ok, seen = await check()
+        except NotOffered as exc:
+            results.append({"case": name, "ok": None, "seen": str(exc)})
+            return
+        except Exception as exc:  # noqa: BLE001 - recorded as the case's failure, with what was raised
+            ok, seen = False, f"{type(exc).__name__}: {exc}"
+        results.append({"case": name, "ok": bool(ok), "seen": seen})
+
+    async def expect(value_of, expected):
+        value = await value_of()
+        return value == expected, repr(value)
+
+    await case("server live", lambda: expect(client.live, True))
+    await case("server ready", lambda: expect(client.ready, True))
+    await case("model ready", lambda: expect(lambda: client.model_ready(MODEL), True))
+    await case("model metadata", lambda: expect(lambda: client.metadata(MODEL), MODEL))
+    for datatype in DATATYPES:
+        array = sample(datatype)
+
+        async def echo(array=array, datatype=datatype):
+            answer = await client.infer([("x", array, datatype)])
+            got = answer.outputs.get("x")
+            return got is not None and _same(got, array), repr(None if got is None else got.tolist())
+
+        await case(f"infer {datatype}", echo)
+    for shape, datatype in (((2, 3), "FP32"), ((2, 2, 2), "INT64")):
+        array = np.arange(int(np.prod(shape))).reshape(shape).astype(datatype.replace("FP", "float").replace("INT", "int").lower())
+
+        async def tensor(array=array, datatype=datatype):
+            answer = await client.infer([("x", array, datatype)], outputs=["predict"])
+            got = answer.outputs.get("predict")
+            return got is not None and _same(got, array), repr(None if got is None else list(got.shape))
+
+        await case(f"infer shape {list(shape)}", tensor)
+
+    async def request_id():
+        answer = await client.infer([("x", sample("FP64"), "FP64")], request_id="conformance-42")
+        return answer.request_id == "conformance-42", repr(answer.request_id)
+
+    async def requested_outputs():
+        answer = await client.infer([("a", sample("INT32"), "INT32"), ("b", sample("FP64"), "FP64")], outputs=["b"])
+        return sorted(answer.outputs) == ["b"] and _same(answer.outputs["b"], sample("FP64")), repr(sorted(answer.outputs))
+
+    async def parameters():
+        answer = await client.infer([("x", sample("FP64"), "FP64")], parameters={"tenant": "acme"})
+        return answer.parameters.get("tenant") == "acme", repr(answer.parameters)
+
+    await case("request id echoed", request_id)
+    await case("requested outputs", requested_outputs)
+    await case("parameters", parameters)
+
+    async def refused(call, status: str, message: str):
+        try:
+            await call()
+        except NotOffered:
+            raise
+        except Exception as exc:  # noqa: BLE001 - what the client surfaces is the point
+            seen = client.error(exc)
+            if seen is None:
+                raise
+            return seen[0] == status and message in seen[1], f"{seen[0]}: {seen[1]}"
+        return False, "no error"
+
+    grpc_client = kind.endswith("grpc")
+    ragged = [("a", sample("FP64"), "FP64"), ("b", np.arange(3.0), "FP64")]
+    await case(
+        "bad request: rows differ",
+        lambda: refused(lambda: client.infer(ragged), "StatusCode.INVALID_ARGUMENT" if grpc_client else "400", "same number of rows"),
+    )
+    await case(
+        "bad request: unknown output",
+        lambda: refused(
+            lambda: client.infer([("x", sample("FP64"), "FP64")], outputs=["nope"]),
+            "StatusCode.INVALID_ARGUMENT" if grpc_client else "400",
+            "Output 'nope' is not an output of this model",
+        ),
+    )
+    await case(
+        "bad request: unknown model",
+        lambda: refused(
+            lambda: client.infer([("x", sample("FP64"), "FP64")], model="nope"),
+            "StatusCode.NOT_FOUND" if grpc_client else "404",
+            "nope",
+        ),
+    )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("client", choices=CLIENTS)
+    parser.add_argument("targets", nargs="+", help="NAME=REST_URL,GRPC_ADDRESS")
+    args = parser.parse_args(argv)
+    for target in args.targets:
+        name, _, addresses = target.partition("=")
+        rest, grpc_address = addresses.split(",")
+
+        async def run() -> list[dict[str, Any]]:
+            return await run_cases(make_client(args.client, rest, grpc_address), args.client)
+
+        for result in asyncio.run(run()):
+            print(json.dumps({"client": args.client, "target": name, **result}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
