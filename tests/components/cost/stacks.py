@@ -28,9 +28,13 @@ EDITS: dict[str, list[tuple[str, str]]] = {
     "gpu": [('resources: {cpu: "3", memory: 6Gi}', 'resources: {cpu: "3", memory: 6Gi, gpu: 1}')],
     "min3": [("autoscaling: {min: 2, max: 4}", "autoscaling: {min: 3, max: 4}")],
     "over-budget": [("monthlyBudgetUsd: 5000", "monthlyBudgetUsd: 1000")],
+    "spot": [
+        ("cpuNodes: {instanceTypes: [m6i.xlarge], min: 2, max: 6}", "cpuNodes: {instanceTypes: [m6i.xlarge], min: 2, max: 6, capacityType: SPOT}"),
+        ("        controlPlaneLogsGb: 10\n", "        controlPlaneLogsGb: 10\n        spotDiscountPercent: 60\n"),
+    ],
 }
 
-RENDERED = ("base", "shadow", "gpu", "min3")
+RENDERED = ("base", "shadow", "gpu", "min3", "spot")
 
 
 def write_stack(folder: Path, edits: list[tuple[str, str]]) -> Path:

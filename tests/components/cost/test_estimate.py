@@ -199,3 +199,19 @@ def test_replica_throughput_from_bench_results(tmp_path, monkeypatch):
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(MLServingError, match="bench/modelserver.py --json"):
         bench_rps_per_cpu(tmp_path / "bad.json")
+
+
+def test_spot_group_is_priced_at_the_declared_discount():
+    # capacityType reaches the render's node group; 60% off on-demand, the disks unchanged.
+    _, document, _ = rendered()["spot"]
+    (cpu,) = [r for r in document["resources"] if r["name"] == "cluster-cpu" and r["type"] == "aws:eks/nodeGroup:NodeGroup"]
+    assert cpu["inputs"]["capacityType"] == "SPOT"
+    delta = changed(run("base"), run("spot"))
+    assert delta == {"nodes/cluster-cpu": {
+        "min": round(round(3 * H * CPU_NODE * 0.4, 2) - round(3 * H * CPU_NODE, 2), 2),
+        "expected": round(round(3 * H * CPU_NODE * 0.4, 2) - round(3 * H * CPU_NODE, 2), 2),
+        "max": round(round(6 * H * CPU_NODE * 0.4, 2) - round(6 * H * CPU_NODE, 2), 2),
+    }}
+    assert monthly(run("spot"))["nodes/cluster-cpu"]["min"] == 168.19
+    (fraud,) = model_costs(run("spot"))
+    assert fraud.variants[0].replica_hourly_usd == pytest.approx(3100 / 3920 * CPU_NODE * 0.4)
