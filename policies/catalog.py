@@ -24,6 +24,12 @@ RULES: tuple[Rule, ...] = (
         storage.s3_buckets_secure,
     ),
     Rule(
+        "s3-bucket-settings",
+        "An S3 bucket's encryption, versioning and public access block are set as they must be.",
+        "resource",
+        storage.s3_bucket_settings,
+    ),
+    Rule(
         "rds-encrypted-private",
         "RDS databases are encrypted at rest and not publicly accessible.",
         "resource",

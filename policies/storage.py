@@ -20,6 +20,7 @@ __all__ = [
     "PUBLIC_ACCESS_BLOCK_TYPE",
     "RDS_TYPES",
     "s3_buckets_secure",
+    "s3_bucket_settings",
     "rds_encrypted_private",
 ]
 
@@ -57,13 +58,12 @@ def _encrypted(bucket: PolicyResource, helpers: Iterable[PolicyResource]) -> boo
     inline = known(bucket.props, "serverSideEncryptionConfiguration")
     configs = [inline] if isinstance(inline, Mapping) else []
     configs += [h.props for h in helpers if h.resource_type in ENCRYPTION_TYPES]
-    for config in configs:
-        rules = config.get("rules") or ([config["rule"]] if isinstance(config.get("rule"), Mapping) else [])
-        for rule in rules:
-            default = (rule or {}).get("applyServerSideEncryptionByDefault") or {}
-            if default.get("sseAlgorithm"):
-                return True
-    return False
+    return any(_sse_set(config) for config in configs)
+
+
+def _sse_set(config: Mapping[str, Any]) -> bool:
+    rules = config.get("rules") or ([config["rule"]] if isinstance(config.get("rule"), Mapping) else [])
+    return any(((rule or {}).get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for rule in rules)
 
 
 def _versioned(bucket: PolicyResource, helpers: Iterable[PolicyResource]) -> bool:
@@ -71,11 +71,13 @@ def _versioned(bucket: PolicyResource, helpers: Iterable[PolicyResource]) -> boo
     if isinstance(inline, Mapping) and inline.get("enabled") is True:
         return True
     for helper in helpers:
-        if helper.resource_type in VERSIONING_TYPES:
-            status = (helper.props.get("versioningConfiguration") or {}).get("status")
-            if status == "Enabled":
-                return True
+        if helper.resource_type in VERSIONING_TYPES and _versioning_status(helper.props) == "Enabled":
+            return True
     return False
+
+
+def _versioning_status(props: Mapping[str, Any]) -> Any:
+    return (props.get("versioningConfiguration") or {}).get("status")
 
 
 def _unblocked(helpers: Iterable[PolicyResource]) -> list[str] | None:
@@ -83,7 +85,35 @@ def _unblocked(helpers: Iterable[PolicyResource]) -> list[str] | None:
     blocks = [h for h in helpers if h.resource_type == PUBLIC_ACCESS_BLOCK_TYPE]
     if not blocks:
         return None
-    return min(([f for f in _BLOCK_FLAGS if b.props.get(f) is not True] for b in blocks), key=len)
+    return min((_flags_off(b.props) for b in blocks), key=len)
+
+
+def _flags_off(props: Mapping[str, Any]) -> list[str]:
+    return [f for f in _BLOCK_FLAGS if props.get(f) is not True]
+
+
+def s3_bucket_settings(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """The inputs of a bucket's encryption, versioning and public access block, before they are applied.
+
+    ``s3_buckets_secure`` relates each bucket to these, but as a stack rule it runs after every step
+    of an ``up``; this one blocks a weak setting before its step.
+    """
+    why = "The artifact bucket's settings must hold before the bucket holds any model."
+    if args.resource_type in ENCRYPTION_TYPES and not _sse_set(args.props):
+        report_violation(
+            f"{args.name!r} sets no applyServerSideEncryptionByDefault.sseAlgorithm, so objects land unencrypted. "
+            f"{why} Set it to 'aws:kms' (or 'AES256')."
+        )
+    elif args.resource_type in VERSIONING_TYPES and _versioning_status(args.props) != "Enabled":
+        report_violation(
+            f"{args.name!r} sets versioningConfiguration.status {_versioning_status(args.props)!r}: an overwrite or "
+            f"delete loses the model for good. {why} Set it to 'Enabled'."
+        )
+    elif args.resource_type == PUBLIC_ACCESS_BLOCK_TYPE and _flags_off(args.props):
+        report_violation(
+            f"{args.name!r} leaves {', '.join(_flags_off(args.props))} off: a policy or ACL could make models "
+            f"public. {why} Set all four true."
+        )
 
 
 def s3_buckets_secure(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.storage import rds_encrypted_private, s3_buckets_secure
+from policies.storage import rds_encrypted_private, s3_bucket_settings, s3_buckets_secure
 from tests.policies.builders import policy_resource, resource_args, run, stack_args
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -100,3 +100,23 @@ def test_unencrypted_or_public_rds_is_reported(props, expected):
 
 def test_rds_rule_ignores_other_types():
     assert not run(rds_encrypted_private, resource_args(BUCKET, "artifacts", {"publiclyAccessible": True}))
+
+
+@pytest.mark.parametrize(
+    "resource_type, props, expected",
+    [
+        (SSE, {"bucket": "b", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}, None),
+        (SSE, {"bucket": "b", "rules": [{"bucketKeyEnabled": True}]}, "sseAlgorithm"),
+        (VERSIONING, {"bucket": "b", "versioningConfiguration": {"status": "Enabled"}}, None),
+        (VERSIONING, {"bucket": "b", "versioningConfiguration": {"status": "Suspended"}}, "'Suspended'"),
+        (BLOCK, dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True), None),
+        (BLOCK, {"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True, "restrictPublicBuckets": True}, "blockPublicPolicy"),
+    ],
+)
+def test_bucket_settings_are_judged_on_their_own_inputs(resource_type, props, expected):
+    # A resource rule: it blocks the step of an `up`, where the stack rule only reports afterwards.
+    reports = run(s3_bucket_settings, resource_args(resource_type, "artifacts-x", props))
+    if expected is None:
+        assert not reports, reports.text()
+    else:
+        assert len(reports) == 1 and expected in reports.messages[0]
