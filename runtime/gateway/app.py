@@ -107,7 +107,10 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
         route = gw.route(request.path_params["model"])
         body = await read_body(request, config.max_body_bytes)
         inbound = parse_v1(body) if v1 else parse_v2(body, request.headers.get(HEADER_LENGTH))
-        return _rest_answer(await gw.infer(route, inbound, request.headers, started), inbound, v1)
+        answer = _rest_answer(await gw.infer(route, inbound, request.headers, started), inbound, v1)
+        # W3C Server-Timing: the gateway's own time on the request, which the latency budget bounds.
+        answer.headers["server-timing"] = f"gateway;dur={(time.monotonic() - started) * 1000:.2f}"
+        return answer
 
     # The two inference routes are plain Starlette routes: FastAPI's dependency solving costs
     # about a tenth of the gateway's whole per-request budget and these take no parameters.
