@@ -41,7 +41,8 @@ mlflow = MlflowServer(
 )
 mesh = Mesh("mesh", MeshArgs(platform.versions, cluster))
 serving = Serving(
-    "serving", ServingArgs(platform.versions, cluster, platform.images.runtime, mlflow.url, depends_on=tuple(mesh.ready))
+    "serving",
+    ServingArgs(platform.versions, cluster, platform.images.runtime, mlflow.url, platform.mlflow.auth, depends_on=tuple(mesh.ready)),
 )
 k8s_args = {"namespace": namespace.metadata["name"], "provider": provider}
 predictors = PredictorIdentity("predictors", cluster, artifacts)
@@ -59,7 +60,8 @@ rollouts = {
 }
 monitor = DriftMonitor(
     "drift",
-    DriftMonitorArgs(spec, lock, **k8s_args, mlflow_url=mlflow.url, webhook_url=config.get_secret("alertWebhookUrl")),
+    DriftMonitorArgs(spec, lock, **k8s_args, mlflow_url=mlflow.url, mlflow_auth=platform.mlflow.auth,
+                     webhook_url=config.get_secret("alertWebhookUrl")),
 )
 gateway = Gateway(
     "gateway",

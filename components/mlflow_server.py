@@ -2,7 +2,8 @@
 
 It runs from the runtime image (``mlflow server``), keeps its metadata in Postgres (RDS or in
 the cluster; SQLite on a local cluster) and proxies artifacts to ``s3://<bucket>/mlflow`` with
-an IRSA role that reaches only that prefix.
+an IRSA role that reaches only that prefix. Only the identities that need it reach it, and
+people sign in (``components.mlflow_access``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pulumi_kubernetes as k8s
 from components.artifacts import MLFLOW_PREFIX, ArtifactStore
 from components.cluster import Cluster
 from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
+from components.mlflow_access import REGISTRY_READERS, access_policy, auth_secret, server_auth
 from components.mlflow_backend import postgres_backend, rds_backend, sqlite_backend
 from runtime.spec import Mlflow, Versions
 
@@ -124,6 +126,15 @@ class MlflowServer(pulumi.ComponentResource):
             volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": claim.metadata["name"]}})
             mounts.append({"name": "data", "mountPath": _DATA_DIR})
 
+        auth_args: list[str] = []
+        auth_env: list[dict] = []
+        lifecycle: dict = {}
+        if spec.auth:
+            auth_secret(f"{name}-auth", namespace, backend_uri, labels, k8s_opts)
+            auth_args, auth_env, volume, mount, lifecycle = server_auth()
+            volumes.append(volume)
+            mounts.append(mount)
+
         hosts = _allowed_hosts(cluster.namespace_name, spec.tracking_uri)
         probe = {"httpGet": {"path": "/health", "port": "http", "httpHeaders": [{"name": "Host", "value": "localhost"}]}}
         container = {
@@ -139,12 +150,14 @@ class MlflowServer(pulumi.ComponentResource):
                 "--host", "0.0.0.0",
                 "--port", str(MLFLOW_PORT),
                 "--allowed-hosts", ",".join(hosts),
+                *auth_args,
             ],
             "env": [
                 {
                     "name": "MLFLOW_BACKEND_STORE_URI",
                     "valueFrom": {"secretKeyRef": {"name": backend.metadata["name"], "key": BACKEND_SECRET_KEY}},
-                }
+                },
+                *auth_env,
             ],
             "ports": [{"name": "http", "containerPort": MLFLOW_PORT}],
             "readinessProbe": {**probe, "periodSeconds": 10, "timeoutSeconds": 5},
@@ -152,6 +165,7 @@ class MlflowServer(pulumi.ComponentResource):
             "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
             "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
             "volumeMounts": mounts,
+            **({"lifecycle": lifecycle} if lifecycle else {}),
         }
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -181,6 +195,14 @@ class MlflowServer(pulumi.ComponentResource):
                 "selector": labels,
                 "ports": [{"name": "http", "port": MLFLOW_PORT, "targetPort": "http"}],
             },
+            opts=k8s_opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-authz",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata={"name": SERVICE_NAME, "namespace": namespace, "labels": labels},
+            spec=access_policy(cluster.namespace_name, spec.writers, list(REGISTRY_READERS), labels),
             opts=k8s_opts,
         )
         self.url = pulumi.Output.concat("http://", service.metadata["name"], ".", namespace, f".svc.cluster.local:{MLFLOW_PORT}")

@@ -25,6 +25,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, runtime_container
+from components.mlflow_access import MONITOR_SERVICE_ACCOUNT, reader_env
 from components.rollout import PART_OF
 from runtime.registry.lock import ModelLock
 from runtime.spec import StackSpec
@@ -103,6 +104,8 @@ class DriftMonitorArgs:
     provider: pulumi.ProviderResource | None = None
     mlflow_url: pulumi.Input[str] | None = None
     """Tracking server the monitor downloads reference profiles through."""
+    mlflow_auth: bool = False
+    """The tracking server runs MLflow's auth app: read as the platform's reader account."""
     webhook_url: pulumi.Input[str] | None = None
     """Where the monitor POSTs an event on the transition into drift (a Pulumi secret)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
@@ -115,6 +118,7 @@ class DriftMonitor(pulumi.ComponentResource):
     service: k8s.core.v1.Service
     webhook: k8s.core.v1.Secret | None
     token: k8s.core.v1.Secret
+    service_account: k8s.core.v1.ServiceAccount
     authorization: k8s.apiextensions.CustomResource
     rules: pulumi.CustomResource | None
     url: pulumi.Output[str]
@@ -139,6 +143,11 @@ class DriftMonitor(pulumi.ComponentResource):
             opts=child,
         )
         env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
+        if args.mlflow_auth:
+            env += reader_env()
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata={"name": MONITOR_SERVICE_ACCOUNT, **meta}, opts=child
+        )
         password = random.RandomPassword(f"{name}-token-value", length=40, special=False, opts=pulumi.ResourceOptions(parent=self))
         self.token = k8s.core.v1.Secret(
             f"{name}-token",
@@ -182,6 +191,7 @@ class DriftMonitor(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
                     "spec": {
+                        "serviceAccountName": MONITOR_SERVICE_ACCOUNT,
                         "securityContext": {"fsGroup": 10001},
                         "containers": [container],
                         "volumes": [

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
+from components.mlflow_access import reader_env
 from runtime.spec import Versions
 from runtime.wiring import SERVING_RUNTIME_NAME
 
@@ -34,6 +35,8 @@ class ServingArgs:
     """The pinned runtime image whose ``python -m runtime.modelserver`` serves each model."""
     mlflow_url: pulumi.Input[str]
     """Tracking server the model server resolves ``models:/`` URIs against."""
+    mlflow_auth: bool = False
+    """The tracking server runs MLflow's auth app: predictors read as the platform's reader account."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """The mesh: cert-manager issues the webhook certificates, istiod injects the sidecars."""
 
@@ -96,7 +99,10 @@ class Serving(pulumi.ComponentResource):
                             "--host", "0.0.0.0",
                             "--http_port", str(MODEL_SERVER_PORT),
                         ],
-                        "env": [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}],
+                        "env": [
+                            {"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url},
+                            *(reader_env() if args.mlflow_auth else []),
+                        ],
                         "ports": [{"name": "http", "containerPort": MODEL_SERVER_PORT, "protocol": "TCP"}],
                         "readinessProbe": {**ready, "periodSeconds": 5},
                         "livenessProbe": {**ready, "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 5},

@@ -475,6 +475,14 @@ class Mlflow(_Spec):
     """Where training scripts and the lock command reach the registry."""
     rds: Rds = Rds()
     replicas: Annotated[int, Field(ge=1)] = 1
+    writers: list[ServiceAccountRef] = []
+    """Service accounts (``namespace/name``) of the training and CI jobs in the cluster: the only
+    identities the mesh lets write to the registry. The platform's own parts (predictors, the
+    drift monitor) may only read; every other workload is refused."""
+    auth: bool = True
+    """MLflow's own auth app (basic auth) in front of every request but ``/health``: people sign
+    in; the admin account's password is generated into a Secret (``mlflow-auth``), and the
+    platform's parts read as a reader account created at start-up."""
 
 
 class Versions(_Spec):

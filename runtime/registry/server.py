@@ -36,8 +36,11 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def local_registry(folder: Path, timeout_s: float = 90.0) -> Iterator[str]:
-    """Start ``mlflow server`` with its state in ``folder``; yield its tracking URI; stop it."""
+def local_registry(
+    folder: Path, timeout_s: float = 90.0, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start ``mlflow server`` with its state in ``folder``; yield its tracking URI; stop it.
+    ``extra_args`` and ``env`` go to the server (e.g. ``--app-name basic-auth`` and its settings)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -45,10 +48,11 @@ def local_registry(folder: Path, timeout_s: float = 90.0) -> Iterator[str]:
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
         "--artifacts-destination", str(folder / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra_args,
     ]
     log = (folder / "mlflow-server.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               env={**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + timeout_s
         while not _healthy(url):

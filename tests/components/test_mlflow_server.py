@@ -81,3 +81,68 @@ def test_dev_runs_an_in_cluster_postgres_and_no_rds():
     resources = _resources("dev")
     assert "mlflow-postgres-statefulset" in resources and "mlflow-db-rds" not in resources
     assert "mlflow-postgres" in json.dumps(resources["mlflow-backend"]["inputs"])
+
+
+@pulumi.runtime.test
+def test_only_the_writers_write_the_platform_reads_and_people_sign_in():
+    from components.mlflow_access import AUTH_SECRET
+    from tests.components.authz import Request, allowed
+    from tests.components.recorded import of_kind, schema_problems, settled
+
+    cluster = _cluster("mlflow-access", PROD)
+    store = ArtifactStore("mlflow-access-store", ArtifactStoreArgs(PROD.artifacts))
+    spec = PROD.mlflow.model_copy(update={"writers": ["ml-training/trainer", "ci/release"]})
+    server = MlflowServer("mlflow-access", MlflowServerArgs(spec, PROD.versions, PROD.images.runtime, cluster, store))
+
+    def check(urn: str) -> None:
+        [(authz_urn, authz)] = of_kind(urn, "AuthorizationPolicy")
+        [(dep_urn, deployment)] = of_kind(urn, "Deployment")
+        pod = deployment["spec"]["template"]
+        assert authz["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items(), authz_urn
+        policies = [authz["spec"]]
+        writer, ci = "cluster.local/ns/ml-training/sa/trainer", "cluster.local/ns/ci/sa/release"
+        predictor = "cluster.local/ns/ml-serving/sa/ml-serving-predictor"
+        monitor = "cluster.local/ns/ml-serving/sa/ml-serving-drift"
+        other = "cluster.local/ns/ml-serving/sa/default"
+        register = ("POST", "/api/2.0/mlflow/model-versions/create")
+        alias = ("POST", "/api/2.0/mlflow/registered-models/alias")
+        download = ("GET", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/MLmodel")
+        verdicts = {
+            (writer, *register): True, (ci, *alias): True, (writer, *download): True,
+            (predictor, *download): True, (monitor, *download): True,
+            (predictor, *register): False, (monitor, *alias): False, (predictor, "DELETE", "/api/2.0/mlflow/runs/delete"): False,
+            (other, *download): False, (other, *register): False, (None, *alias): False,
+            (other, "GET", "/health"): True, (None, "GET", "/health"): True,
+        }
+        for (principal, method, path), expected in verdicts.items():
+            assert allowed(policies, Request(principal, method, path)) is expected, (authz_urn, principal, method, path)
+
+        container = pod["spec"]["containers"][0]
+        args, env = container["args"], {e["name"]: e for e in container["env"]}
+        assert args[args.index("--app-name") + 1] == "basic-auth", dep_urn
+        for name, key in (("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password"), ("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask-secret-key"),
+                          ("ML_SERVING_MLFLOW_READER_PASSWORD", "reader-password")):
+            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": AUTH_SECRET, "key": key}, (dep_urn, name)
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "auth")
+        assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"] == f"{mount['mountPath']}/basic_auth.ini", dep_urn
+        assert container["lifecycle"]["postStart"]["exec"]["command"][:3] == ["python", "-m", "runtime.registry.users"]
+        secrets = {m["metadata"]["name"]: m for _, m in of_kind(urn, "Secret")}
+        assert set(secrets[AUTH_SECRET]["stringData"]) == {"admin-password", "flask-secret-key", "reader-password", "basic_auth.ini"}
+        assert "[secret]" not in json.dumps(pod), "the generated passwords (the mocks' '[secret]') never reach the pod spec"
+        assert schema_problems(urn) == []
+
+    return settled(server, server.deployment).apply(check)
+
+
+def test_the_platform_parts_read_the_registry_as_the_reader_account():
+    from runtime.registry.users import READER_USERNAME
+
+    resources = _resources("prod")
+    runtime = resources["serving-runtime"]["inputs"]["spec"]["containers"][0]
+    drift = resources["drift-deployment"]["inputs"]["spec"]["template"]["spec"]
+    for where, container in (("serving-runtime", runtime), ("drift-deployment", drift["containers"][0])):
+        env = {e["name"]: e for e in container["env"]}
+        assert env["MLFLOW_TRACKING_USERNAME"]["value"] == READER_USERNAME, where
+        assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-auth", "key": "reader-password"}, where
+    assert drift["serviceAccountName"] == "ml-serving-drift", "the identity the registry's policy lets read"
+    assert resources["drift-sa"]["inputs"]["metadata"]["name"] == "ml-serving-drift"
