@@ -211,7 +211,8 @@ class DriftMonitor(pulumi.ComponentResource):
             api_version="security.istio.io/v1",
             kind="AuthorizationPolicy",
             metadata={"name": MONITOR_NAME, **meta},
-            spec=pulumi.Output.from_input(args.namespace).apply(lambda ns: _authorization(ns, settings.clients, labels)),
+            # From the spec's plain namespace name: known in a first preview, where policies judge it.
+            spec=_authorization(args.spec.platform.namespace, settings.clients, labels),
             opts=child,
         )
         self.service = k8s.core.v1.Service(
