@@ -13,6 +13,7 @@ __all__ = ["kind_of", "mlflow_not_public", "istio_mtls_strict", "istio_mtls_decl
 PUBLIC_SERVICE_TYPES = frozenset({"LoadBalancer", "NodePort"})
 _HELM_TYPES = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"})
 _WEAK_MODES = frozenset({"PERMISSIVE", "DISABLE"})
+_JUDGED = frozenset({("core", "Service"), ("networking.k8s.io", "Ingress"), ("networking.istio.io", "VirtualService")})
 _FIX = (
     "MLflow holds every model, run and dataset reference and has no authentication of its own; "
     "exposing it lets anyone read or overwrite the registry. Keep its Service of type ClusterIP and "
@@ -60,6 +61,8 @@ def _virtual_service_hosts(spec: Mapping[str, Any]) -> list[str]:
 def mlflow_not_public(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     group, kind = kind_of(args.resource_type)
     props = args.props
+    if (group, kind) not in _JUDGED and args.resource_type not in _HELM_TYPES:
+        return  # read nothing else: another kind's spec may be unknown in a preview
     spec = props.get("spec") or {}
     if (group, kind) == ("core", "Service") and _is_mlflow(props, args.name):
         if spec.get("type") in PUBLIC_SERVICE_TYPES:

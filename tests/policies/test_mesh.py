@@ -124,3 +124,11 @@ def test_peer_authentication_without_outputs_is_not_judged_but_said_so():
 def test_stack_without_istio_is_not_checked():
     namespace = policy_resource("kubernetes:core/v1:Namespace", "namespace", {"metadata": {"name": "ml-serving"}})
     assert not run(istio_mtls_declared, stack_args(namespace))
+
+
+def test_other_kinds_with_an_unknown_spec_are_not_read():
+    # A preview: an AuthorizationPolicy whose spec depends on an output is unknown as a whole.
+    from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, unknown_checking_proxy
+
+    props = unknown_checking_proxy({"spec": UNKNOWN_OBJECT_VALUE})
+    assert not run(mlflow_not_public, resource_args("kubernetes:security.istio.io/v1:AuthorizationPolicy", "drift-authz", props))
