@@ -14,11 +14,13 @@ server holds the variant's slots for one latency budget at most, so once it reco
 calls, the breaker's half-open probe among them, reach it.
 
 Isolation: a joined call the model server refuses (4xx) or fails (5xx), or whose answer cannot
-be shared out by rows, is re-sent per caller, so one caller's poison row fails that caller only.
+be shared out by rows, is re-sent as two halves, and so on down to single callers, so one
+caller's poison row fails that caller only, for about 2 log2(n) extra calls.
 
 Breaker: each upstream call's outcome is recorded once, with the permit of its probe if it
-carries one, else of its first caller; a refused input (4xx) or a caller who went away records
-nothing (``Breaker.release``).
+carries one, else of its first caller; a refused input (4xx), a caller who went away, or a
+caller's own poison row (a 5xx alone while its neighbours were answered) records nothing
+(``Breaker.release``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,17 @@ class _Call:
     """Whether the breaker has had its verdict on ``permit``."""
 
 
+@dataclass(slots=True)
+class _Isolation:
+    """The callers of one failed joined call being sorted out by halves."""
+
+    answered: bool = False
+    """Whether the model server answered any part: then it is healthy, and a caller it failed
+    alone failed on its own rows."""
+    poisoned: list[_Call] = field(default_factory=list)
+    """Callers whose rows it answered alone with a 5xx; their verdict waits for ``answered``."""
+
+
 class Coalescer:
     def __init__(self, upstream: Upstream, breaker: Breaker, max_rows: int = 64, max_in_flight: int = 2, join: bool = True) -> None:
         self.upstream = upstream
@@ -119,7 +132,7 @@ class Coalescer:
             else:
                 self.breaker.record(call.permit, ok)
 
-    async def _once(self, call: _Call, deadline: float) -> Reply:
+    async def _once(self, call: _Call, deadline: float, isolation: _Isolation | None = None) -> Reply:
         """One upstream call for one caller, checked and counted."""
         try:
             async with asyncio.timeout(deadline - time.monotonic()):
@@ -128,13 +141,21 @@ class Coalescer:
         except UpstreamRejected:
             self._count(call, None)
             raise
-        except (UpstreamError, TimeoutError):
+        except UpstreamError as exc:
+            if isolation is not None and exc.reason == "http_5xx":
+                isolation.poisoned.append(call)
+            else:
+                self._count(call, False)
+            raise
+        except TimeoutError:
             self._count(call, False)
             raise
         except BaseException:
             self._count(call, None)
             raise
         self._count(call, True)
+        if isolation is not None:
+            isolation.answered = True
         return response, len(payload)
 
     def _left(self, call: _Call) -> None:
@@ -188,15 +209,15 @@ class Coalescer:
         elif live:
             await self._joined(live)
 
-    async def _alone(self, call: _Call) -> None:
+    async def _alone(self, call: _Call, isolation: _Isolation | None = None) -> None:
         try:
-            result = await self._once(call, call.deadline - MARGIN_S)
+            result = await self._once(call, call.deadline - MARGIN_S, isolation)
         except Exception as exc:  # noqa: BLE001 - handed to the caller, who classifies it
             _settle(call, exc=exc)
         else:
             _settle(call, result)
 
-    async def _joined(self, group: list[_Call]) -> None:
+    async def _joined(self, group: list[_Call], isolation: _Isolation | None = None) -> None:
         lead = next((c for c in group if c.permit.probe), group[0])
         rows = [c.rows for c in group]
         deadline = max(c.deadline for c in group) - MARGIN_S
@@ -222,14 +243,35 @@ class Coalescer:
                 parts = None
             if parts is not None:
                 self._count(lead, True)
+                if isolation is not None:
+                    isolation.answered = True
                 total = sum(rows)
                 for call, part, n in zip(group, parts, rows):
                     self._count(call, None)
                     _settle(call, (part, len(payload) * n // total))
                 return
-        # Refused, failed or unusable as a whole: one caller's rows may be the cause, so each
-        # caller goes alone and only those calls count.
-        await asyncio.gather(*(self._alone(c) for c in group if not c.future.done()))
+        # Refused, failed or unusable as a whole: one caller's rows may be the cause. Halve the
+        # group and try each half (down to single callers): a poison row costs its own request
+        # and about 2 log2(n) calls, not one call per caller, which on a loaded model server
+        # would turn one bad row into a storm. Only the halves' calls count, and a caller failed
+        # alone (5xx) while the model server answered others counts nothing: its rows, not the
+        # variant, are what failed.
+        top = isolation is None
+        isolation = isolation or _Isolation()
+        live = [c for c in group if not c.future.done()]
+        if len(live) > 1:
+            middle = len(live) // 2
+            await asyncio.gather(self._isolate(live[:middle], isolation), self._isolate(live[middle:], isolation))
+        elif live:
+            await self._alone(live[0], isolation)
+        if top and isolation.poisoned:
+            if not isolation.answered:
+                self._count(isolation.poisoned[0], False)
+            for call in isolation.poisoned:
+                self._count(call, None)
+
+    async def _isolate(self, group: list[_Call], isolation: _Isolation) -> None:
+        await (self._alone(group[0], isolation) if len(group) == 1 else self._joined(group, isolation))
 
 
 def _joined_data(parts: list[Any]) -> Any:

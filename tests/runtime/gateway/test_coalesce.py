@@ -163,3 +163,17 @@ async def test_callers_that_leave_take_their_requests_off_the_queue(peer):
         answers = await asyncio.gather(*tasks)
         assert {a.headers["x-ml-serving-fallback"] for a in answers} == {"timeout"}
         assert coalescer.queued == 0, "callers out of budget left their request bodies queued"
+
+
+async def test_poison_rows_never_open_the_breaker_of_a_model_server_that_answers_the_rest(peer):
+    p = peer(mode="slow", delay_s=0.3)
+    spec = model_spec(variants=ONE, latencyBudgetMs=3000, circuitBreaker={"failureThreshold": 3, "cooldownMs": 5000})
+    async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
+        values = [-1.0, 2.0, -3.0, 4.0, 5.0, -6.0, 7.0, 8.0, 9.0, 10.0]
+        answers = await _occupy_then_queue(client, p, values, "poison")
+        metrics = (await client.get("/metrics")).text
+        calls = p.state.calls
+    for value, response in zip(values, answers):
+        assert response.headers["x-ml-serving-variant"] == ("fallback" if value < 0 else "v1"), (value, response.headers)
+    assert calls - 2 < len(values) + 4, f"{calls - 2} upstream calls to sort out 10 callers"
+    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, "three poison rows opened the breaker"
