@@ -3,8 +3,10 @@
 Deployment (runtime image, ``python -m runtime.gateway``), Service, the ServiceAccount the
 predictors' AuthorizationPolicies admit, HPA, PodDisruptionBudget, a ConfigMap holding a
 ``runtime.wiring.GatewayConfig`` (the validated specs and each variant's predictor URL; its
-checksum is on the pod template, so a change rolls the pods), the bearer tokens as a Secret, and
-an Istio Gateway + VirtualService that expose it on ``platform.gateway.host``.
+checksum is on the pod template, so a change rolls the pods), the bearer tokens as a Secret, an
+Istio Gateway + VirtualService that expose it on ``platform.gateway.host`` (gRPC, told apart by
+its content type, to the gRPC port; everything else to REST), and an AuthorizationPolicy that
+lets traffic reach the pods on those two ports only.
 """
 
 from __future__ import annotations
@@ -19,9 +21,20 @@ from components.rollout import PART_OF, isvc_name, predictor_url
 from runtime.spec import Resources, StackSpec
 from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GatewayConfig, VariantEndpoint
 
-__all__ = ["Gateway", "GatewayArgs", "gateway_config", "runtime_container", "GATEWAY_PORT", "CONFIG_CHECKSUM_ANNOTATION", "INGRESS_SELECTOR"]
+__all__ = [
+    "Gateway",
+    "GatewayArgs",
+    "gateway_config",
+    "runtime_container",
+    "GATEWAY_PORT",
+    "GATEWAY_GRPC_PORT",
+    "CONFIG_CHECKSUM_ANNOTATION",
+    "INGRESS_SELECTOR",
+]
 
 GATEWAY_PORT = 8080
+GATEWAY_GRPC_PORT = 8081
+"""The V2 GRPCInferenceService, on the pod and on the Service."""
 CONFIG_MOUNT = "/etc/ml-serving/gateway"
 TOKENS_MOUNT = "/etc/ml-serving/tokens"
 MONITOR_TOKEN_MOUNT = "/etc/ml-serving/drift-token"
@@ -69,6 +82,14 @@ def gateway_config(spec: StackSpec, namespace: str, monitor_url: str | None) -> 
         monitor_url=monitor_url,
         auth_required=settings.auth_required,
         max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def _istio(
+    name: str, api_version: str, kind: str, meta: dict, opts: pulumi.ResourceOptions, spec: dict
+) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        name, api_version=api_version, kind=kind, metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta}, spec=spec, opts=opts
     )
 
 
@@ -149,6 +170,8 @@ class Gateway(pulumi.ComponentResource):
             "gateway", args.spec.platform.images.runtime, "runtime.gateway", f"{CONFIG_MOUNT}/gateway.json",
             GATEWAY_PORT, "/v2/health/ready", settings.resources, env, mounts,
         )
+        container["args"] += ["--grpc-port", str(GATEWAY_GRPC_PORT)]
+        container["ports"].append({"name": "grpc", "containerPort": GATEWAY_GRPC_PORT, "protocol": "TCP"})
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
@@ -165,8 +188,24 @@ class Gateway(pulumi.ComponentResource):
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
-            spec={"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": GATEWAY_PORT, "protocol": "TCP"}]},
+            spec={
+                "selector": labels,
+                "ports": [
+                    {"name": "http", "port": 80, "targetPort": GATEWAY_PORT, "protocol": "TCP"},
+                    # Istio takes the protocol from the name prefix or appProtocol: gRPC is HTTP/2.
+                    {"name": "grpc", "port": GATEWAY_GRPC_PORT, "targetPort": GATEWAY_GRPC_PORT, "protocol": "TCP", "appProtocol": "grpc"},
+                ],
+            },
             opts=child,
+        )
+        # Bearer tokens guard the models; the mesh lets callers reach only the two API ports.
+        self.authorization_policy = _istio(
+            f"{name}-authorization-policy", "security.istio.io/v1", "AuthorizationPolicy", meta, child,
+            {
+                "selector": {"matchLabels": labels},
+                "action": "ALLOW",
+                "rules": [{"to": [{"operation": {"ports": [str(GATEWAY_PORT), str(GATEWAY_GRPC_PORT)]}}]}],
+            },
         )
         target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": GATEWAY_SERVICE_ACCOUNT}
         self.hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -195,28 +234,29 @@ class Gateway(pulumi.ComponentResource):
 
     def _expose(self, name: str, args: GatewayArgs, meta: dict, child: pulumi.ResourceOptions) -> None:
         host = args.spec.platform.gateway.host
-        self.istio_gateway = k8s.apiextensions.CustomResource(
-            f"{name}-istio-gateway",
-            api_version="networking.istio.io/v1",
-            kind="Gateway",
-            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
-            spec={
+        self.istio_gateway = _istio(
+            f"{name}-istio-gateway", "networking.istio.io/v1", "Gateway", meta, child,
+            {
                 "selector": INGRESS_SELECTOR,
-                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": [host]}],
+                # HTTP2 accepts HTTP/1.1 as well as h2c, which gRPC clients speak in plaintext.
+                "servers": [{"port": {"number": 80, "name": "http2", "protocol": "HTTP2"}, "hosts": [host]}],
             },
-            opts=child,
         )
         # A plain string, so the route's destination is known in a preview and the pack can judge it.
         service_host = f"{GATEWAY_SERVICE_ACCOUNT}.{args.spec.platform.namespace}.svc.cluster.local"
-        self.virtual_service = k8s.apiextensions.CustomResource(
-            f"{name}-virtual-service",
-            api_version="networking.istio.io/v1",
-            kind="VirtualService",
-            metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
-            spec={
+        self.virtual_service = _istio(
+            f"{name}-virtual-service", "networking.istio.io/v1", "VirtualService", meta, child,
+            {
                 "hosts": [host],
                 "gateways": [GATEWAY_SERVICE_ACCOUNT],
-                "http": [{"route": [{"destination": {"host": service_host, "port": {"number": 80}}}]}],
+                # gRPC arrives on the same ingress port and is told apart by its content type.
+                "http": [
+                    {
+                        "name": "grpc",
+                        "match": [{"headers": {"content-type": {"prefix": "application/grpc"}}}],
+                        "route": [{"destination": {"host": service_host, "port": {"number": GATEWAY_GRPC_PORT}}}],
+                    },
+                    {"name": "rest", "route": [{"destination": {"host": service_host, "port": {"number": 80}}}]},
+                ],
             },
-            opts=child,
         )

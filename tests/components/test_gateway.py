@@ -22,7 +22,8 @@ def gateway(name: str, spec=PROD, tokens: str | None = "t1,t2") -> Gateway:
 
 def registered(component: Gateway):
     parts = [component.service_account, component.config_map, component.deployment, component.service,
-             component.hpa, component.pdb, component.istio_gateway, component.virtual_service]
+             component.hpa, component.pdb, component.istio_gateway, component.virtual_service,
+             component.authorization_policy]
     return settled(component, *parts, *([component.tokens] if component.tokens else []))
 
 
@@ -104,6 +105,34 @@ def test_the_tap_mounts_the_monitor_token_secret():
         volume = next(v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == TOKEN_SECRET)
         mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
         assert env["ML_SERVING_GATEWAY_MONITOR_TOKEN_FILE"] == f"{mount['mountPath']}/{TOKEN_KEY}", urn
+        assert schema_problems(urn) == []
+
+    return registered(component).apply(check)
+
+
+@pulumi.runtime.test
+def test_grpc_is_served_exposed_routed_and_admitted_beside_rest():
+    component = gateway("t-gw-grpc")
+
+    def check(urn: str) -> None:
+        _, deployment = only(urn, "Deployment")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"][-2:] == ["--grpc-port", "8081"], urn
+        assert {"name": "grpc", "containerPort": 8081, "protocol": "TCP"} in container["ports"], urn
+        _, service = only(urn, "Service")
+        grpc_port = next(p for p in service["spec"]["ports"] if p["name"] == "grpc")
+        assert (grpc_port["port"], grpc_port["targetPort"], grpc_port["appProtocol"]) == (8081, 8081, "grpc"), urn
+        _, virtual_service = only(urn, "VirtualService")
+        grpc_route, rest_route = virtual_service["spec"]["http"]
+        assert grpc_route["match"] == [{"headers": {"content-type": {"prefix": "application/grpc"}}}], urn
+        assert grpc_route["route"][0]["destination"]["port"] == {"number": 8081}, urn
+        assert "match" not in rest_route and rest_route["route"][0]["destination"]["port"] == {"number": 80}, urn
+        _, istio_gateway = only(urn, "Gateway")
+        assert istio_gateway["spec"]["servers"][0]["port"]["protocol"] == "HTTP2", f"{urn}: h2c must reach the route"
+        _, policy = only(urn, "AuthorizationPolicy")
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert policy["spec"]["selector"]["matchLabels"] == labels, urn
+        assert policy["spec"]["rules"] == [{"to": [{"operation": {"ports": ["8080", "8081"]}}]}], urn
         assert schema_problems(urn) == []
 
     return registered(component).apply(check)
