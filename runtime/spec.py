@@ -546,6 +546,8 @@ class Local(_Spec):
     host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
     mlflow_port: Annotated[int, Field(ge=1024, le=65535)] = 5000
     gateway_port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    gateway_grpc_port: Annotated[int, Field(ge=1024, le=65535)] = 8081
+    """The gateway's V2 gRPC service."""
     monitor_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
     model_server_base_port: Annotated[int, Field(ge=1024, le=65000)] = 9000
     state_dir: str = ".state"

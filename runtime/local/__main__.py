@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", type=Path, help="state folder (default: the stack's platform.local.stateDir)")
     parser.add_argument("--mlflow-port", type=int)
     parser.add_argument("--gateway-port", type=int)
+    parser.add_argument("--gateway-grpc-port", type=int)
     parser.add_argument("--monitor-port", type=int)
     parser.add_argument("--model-server-base-port", type=int)
     parser.add_argument("--ready-timeout", type=float, help="seconds each part may take to become ready")
@@ -39,6 +40,7 @@ def _layout(args: argparse.Namespace) -> Layout:
         "state_dir": args.state_dir.resolve() if args.state_dir else None,
         "mlflow_port": args.mlflow_port,
         "gateway_port": args.gateway_port,
+        "gateway_grpc_port": args.gateway_grpc_port,
         "monitor_port": args.monitor_port,
         "model_server_base_port": args.model_server_base_port,
         "ready_timeout_s": args.ready_timeout,

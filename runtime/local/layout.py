@@ -29,6 +29,7 @@ class LocalSettings(BaseSettings):
     """State folder (registry, artifacts, configs, logs, monitor state)."""
     mlflow_port: int | None = Field(default=None, ge=1, le=65535)
     gateway_port: int | None = Field(default=None, ge=1, le=65535)
+    gateway_grpc_port: int | None = Field(default=None, ge=1, le=65535)
     monitor_port: int | None = Field(default=None, ge=1, le=65535)
     model_server_base_port: int | None = Field(default=None, ge=1, le=65535)
     ready_timeout_s: float = Field(default=180.0, gt=0)
@@ -68,6 +69,7 @@ class Layout:
     state_dir: Path
     mlflow_port: int
     gateway_port: int
+    gateway_grpc_port: int
     monitor_port: int
     model_server_base_port: int
     ready_timeout_s: float
@@ -85,6 +87,7 @@ class Layout:
             state_dir=state_dir,
             mlflow_port=settings.mlflow_port or local.mlflow_port,
             gateway_port=settings.gateway_port or local.gateway_port,
+            gateway_grpc_port=settings.gateway_grpc_port or local.gateway_grpc_port,
             monitor_port=settings.monitor_port or local.monitor_port,
             model_server_base_port=settings.model_server_base_port or local.model_server_base_port,
             ready_timeout_s=settings.ready_timeout_s,
@@ -101,6 +104,11 @@ class Layout:
     @property
     def gateway_url(self) -> str:
         return self.url(self.gateway_port)
+
+    @property
+    def gateway_grpc_address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.gateway_grpc_port}"
 
     @property
     def monitor_url(self) -> str:

@@ -87,13 +87,17 @@ def gateway_part(layout: Layout, token_file: Path | None, monitor_token_file: Pa
             "--config", str(layout.gateway_config_path),
             "--host", layout.host,
             "--port", str(layout.gateway_port),
+            "--grpc-port", str(layout.gateway_grpc_port),
         ),
         host=layout.host,
         port=layout.gateway_port,
         ready_path="/v2/health/ready",
         env=env,
         cwd=REPO_ROOT,
-        port_hint="choose another with --gateway-port or ML_SERVING_LOCAL_GATEWAY_PORT",
+        port_hint=(
+            "choose others with --gateway-port / --gateway-grpc-port "
+            "(ML_SERVING_LOCAL_GATEWAY_PORT / ML_SERVING_LOCAL_GATEWAY_GRPC_PORT)"
+        ),
     )
 
 

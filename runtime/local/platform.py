@@ -80,7 +80,8 @@ class LocalPlatform:
         if "gateway" not in self.missing:
             for model in layout.spec.models:
                 rows += [
-                    (f"gateway: {model} (V2)", f"{layout.gateway_url}/v2/models/{model}/infer"),
+                    (f"gateway: {model} (V2 REST)", f"{layout.gateway_url}/v2/models/{model}/infer"),
+                    (f"gateway: {model} (V2 gRPC)", f"grpc://{layout.gateway_grpc_address} model_name={model}"),
                     (f"rollout report: {model}", f"{layout.gateway_url}/rollouts/{model}/report"),
                 ]
             rows.append(("gateway metrics", f"{layout.gateway_url}/metrics"))

@@ -7,9 +7,12 @@ import socket
 import sys
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 import yaml
+from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from runtime.local.layout import Layout, LocalSettings
 from runtime.local.seed import ensure_versions
@@ -60,8 +63,9 @@ def _test_stack(folder: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean(tmp_path) -> None:
-    first = _free_run(6)
+    first = _free_run(7)
     mlflow_port, gateway_port, monitor_port, base = first, first + 1, first + 2, first + 3
+    grpc_port = first + 6
     output = tmp_path / "up.log"
     argv = [
         sys.executable, "-m", "runtime.local", "up",
@@ -69,7 +73,7 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         "--state-dir", str(tmp_path / "state"),
         "--mlflow-port", str(mlflow_port), "--gateway-port", str(gateway_port),
         "--monitor-port", str(monitor_port), "--model-server-base-port", str(base),
-        "--train-rows", "400",
+        "--gateway-grpc-port", str(grpc_port), "--train-rows", "400",
     ]
     # As a person runs it: `make up 2>&1 | tee log` in a terminal, stopped with Ctrl-C at the end.
     terminal = Terminal(f"make -f {makefile(tmp_path, argv)} up 2>&1 | tee {output}")
@@ -83,6 +87,11 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         assert "training fraud versions 1..3" in text_now and "registered fraud versions 1..3 with lineage" in text_now
         started = tree(terminal.proc.pid)
         assert len(started) >= 9, started  # bash, make, tee, the platform, MLflow, 3 model servers, ...
+
+        assert f"grpc://127.0.0.1:{grpc_port} model_name=fraud" in text_now, text_now
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            assert stub.ModelReady(pb.ModelReadyRequest(name="fraud"), timeout=30).ready, "the gateway's gRPC service answers"
 
         gateway = f"http://127.0.0.1:{gateway_port}"
         frame = normal_rows(120, seed=5)
@@ -124,7 +133,7 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         assert said == ["  registry has fraud versions 1..3: reusing them"]
         # Ctrl-C: tee dies at once, so whatever the platform prints while it stops hits a dead pipe.
         terminal.ctrl_c()
-        nothing_left(started, [mlflow_port, gateway_port, monitor_port, base, base + 1, base + 2], timeout_s=90)
+        nothing_left(started, [mlflow_port, gateway_port, grpc_port, monitor_port, base, base + 1, base + 2], timeout_s=90)
     finally:
         terminal.close()
     assert (tmp_path / "state" / "mlflow.db").exists() and (tmp_path / "state" / "logs" / "gateway.log").exists()
