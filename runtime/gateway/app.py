@@ -1,8 +1,8 @@
 """The gateway's REST transport: V2 (and V1 predict) in, the policy core behind it.
 
 ``create_app(config, settings)`` builds everything from a ``GatewayConfig``; nothing happens at
-import time. Health and ``/metrics`` are open; every model route needs a bearer token when the
-config says so. This module only reads bodies and writes responses: every rule lives in the
+import time. Health, ``/metrics`` and the OpenAPI document (``/openapi.json``) are open; every
+model route needs a bearer token when the config says so. This module only reads bodies and writes responses: every rule lives in the
 policy core (runtime/gateway/gateway.py).
 """
 
@@ -23,6 +23,7 @@ from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import Gateway, Outcome
 from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
+from runtime.gateway.openapi import OPENAPI_PATH, openapi_document
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
@@ -95,6 +96,12 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
     @app.get("/v2/health/ready")
     async def ready() -> Response:
         return json_response({"ready": gw.ready}, 200 if gw.ready else 503)
+
+    document = orjson.dumps(openapi_document(config))
+
+    @app.get(OPENAPI_PATH)
+    async def openapi() -> Response:
+        return Response(document, media_type="application/json")
 
     @app.get("/metrics")
     async def metrics() -> Response:
