@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import orjson
 import uvicorn
 from kserve.protocol.infer_type import InferRequest
@@ -29,6 +30,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+from runtime.protocol import DATATYPES
 
 
 @dataclass
@@ -40,6 +43,9 @@ class PeerState:
     offset: float = 0.0
     calls: int = 0
     headers: list[dict[str, str]] = field(default_factory=list)
+    numpy_binary: bool = False
+    """Read binary tensors with numpy, as a fast model server would (bench/protocols.py), rather
+    than with KServe's decoder, which builds Python lists element by element."""
 
 
 def _rows(tensor: dict) -> list[float]:
@@ -61,10 +67,19 @@ async def _broken(answer: bytes):
     raise ConnectionResetError("the peer drops the connection mid-response")
 
 
-def _body(raw: bytes, header_length: str | None) -> dict:
-    """A V2 request as JSON; binary tensors are read by KServe's own decoder."""
+def _body(raw: bytes, header_length: str | None, numpy_binary: bool = False) -> dict:
+    """A V2 request as JSON; binary tensors are read by KServe's own decoder (or numpy)."""
     if header_length is None:
         return orjson.loads(raw)
+    if numpy_binary:
+        at = int(header_length)
+        header = orjson.loads(raw[:at])
+        for tensor in header["inputs"]:
+            size = (tensor.get("parameters") or {}).get("binary_data_size")
+            if size is not None:
+                tensor["data"] = np.frombuffer(raw[at : at + size], dtype=DATATYPES[tensor["datatype"]]).tolist()
+                at += size
+        return header
     request = InferRequest.from_bytes(raw, int(header_length), "peer")
     inputs = [{"name": i.name, "shape": i.shape, "datatype": i.datatype, "data": i.data} for i in request.inputs]
     return {"id": request.id, "inputs": inputs}
@@ -75,7 +90,7 @@ def make_app(state: PeerState) -> Starlette:
         state.calls += 1
         state.headers.append(dict(request.headers))
         del state.headers[:-50]
-        body = _body(await request.body(), request.headers.get("inference-header-content-length"))
+        body = _body(await request.body(), request.headers.get("inference-header-content-length"), state.numpy_binary)
         mode = state.mode
         poisoned = mode in ("poison", "reject_negative") and any(v < 0 for v in flat_values(body["inputs"][0]["data"]))
         if mode == "poison":
@@ -181,8 +196,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", default="answer")
     parser.add_argument("--delay_s", type=float, default=0.05)
+    parser.add_argument("--numpy-binary", action="store_true", help="read binary tensors with numpy")
     args = parser.parse_args()
-    state = PeerState(mode=args.mode, delay_s=args.delay_s)
+    state = PeerState(mode=args.mode, delay_s=args.delay_s, numpy_binary=args.numpy_binary)
     uvicorn.run(make_app(state), host="127.0.0.1", port=args.port, log_level="warning",
                 access_log=False, loop="uvloop", http="httptools")
 
