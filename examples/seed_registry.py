@@ -4,8 +4,8 @@
 
 Starts MLflow on loopback (SQLite + a local artifact folder in a temp dir), registers with
 ``register_model`` (so every version has lineage): fraud 1..7 (the example classifier; alias
-``challenger`` -> 5), recommender-als 1..12, recommender-two-tower 1..3 and vision-resnet 1..9
-(tiny stand-in classifiers; alias ``champion`` -> 8), and runs the lock command for each stack
+``challenger`` -> 5), recommender-popular 1..2 and recommender-als 1..3 (the example
+recommenders), vision-resnet 1..9 (a tiny stand-in classifier; alias ``champion`` -> 8), and runs the lock command for each stack
 against it. Versions are sequential in MLflow, so earlier versions are registered to reach the
 numbers the stacks name. The locks record this registry's tracking URI, run ids, commits and
 digests as they are; artifact URIs stay ``mlflow-artifacts:/...``, which the cluster resolves
@@ -27,13 +27,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from examples.train_fraud import register_one  # noqa: E402
+from examples.train_recommender import register_one as register_recommender  # noqa: E402
 from runtime.registry.__main__ import main as registry_main  # noqa: E402
 from runtime.registry.register import register_model  # noqa: E402
 from runtime.registry.server import local_registry  # noqa: E402
 
 STACKS = ("local", "dev", "staging", "prod")
 ALIASES = {("fraud", 5): "challenger", ("vision-resnet", 8): "champion"}
-STAND_INS = {"recommender-als": 12, "recommender-two-tower": 3, "vision-resnet": 9}
+RECOMMENDERS = {"recommender-popular": ("popularity", 2), "recommender-als": ("als", 3)}
+STAND_INS = {"vision-resnet": 9}
 
 
 def stand_in(name: str, version: int) -> None:
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(1, 8):
             print(f"fraud: version {number}", flush=True)
             register_one("fraud", 6 + number, 4000, ALIASES.get(("fraud", number)))
+        for name, (algorithm, count) in RECOMMENDERS.items():
+            for number in range(1, count + 1):
+                print(f"{name}: version {number}", flush=True)
+                register_recommender(name, algorithm, world_seed=0, seed=number)
         for name, count in STAND_INS.items():
             for number in range(1, count + 1):
                 print(f"{name}: version {number}", flush=True)

@@ -54,5 +54,7 @@ class MonitorSettings(BaseSettings):
     """A mounted secret holding writer tokens, comma- or line-separated."""
     gateway_token: str | None = None
     """Bearer token for reading the gateway's report (experiment guardrails), when it needs one."""
+    gateway_token_file: str | None = None
+    """A file holding that token (its first one, when it holds several)."""
     experiment_requests: int = Field(default=200_000, gt=0)
     """Recent request ids remembered per experiment, so outcomes can name a request instead of a user."""

@@ -19,6 +19,7 @@ import httpx
 from runtime.drift.settings import MonitorSettings
 from runtime.drift.state import load_state, save_state
 from runtime.errors import ModelNotFound
+from runtime.gateway.auth import load_tokens
 from runtime.experiments.readout import build_readout, look
 from runtime.experiments.store import ExperimentStore
 from runtime.wiring import MonitorConfig, TapRecord
@@ -109,7 +110,8 @@ class ExperimentService:
         """The gateway's per-variant report of ``model`` (the guardrails); None when unreachable."""
         if not self.config.gateway_url:
             return None
-        headers = {"authorization": f"Bearer {self.settings.gateway_token}"} if self.settings.gateway_token else {}
+        tokens = load_tokens(self.settings.gateway_token, self.settings.gateway_token_file)
+        headers = {"authorization": f"Bearer {tokens[0]}"} if tokens else {}
         url = f"{self.config.gateway_url.rstrip('/')}/rollouts/{model}/report"
         try:
             async with httpx.AsyncClient(timeout=2.0) as client:

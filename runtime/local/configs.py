@@ -39,6 +39,7 @@ def monitor_config(layout: Layout, profiles: dict[str, dict[str, str]]) -> Monit
         models=layout.spec.models,
         profiles=profiles,
         state_dir=str(layout.monitor_state_dir),
+        gateway_url=layout.gateway_url,
     )
 
 

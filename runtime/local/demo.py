@@ -2,7 +2,9 @@
 
 Half of it normal transactions, then drifted ones. While it runs it prints the canary split and
 fallbacks; it prints the moment the drift monitor flags drift, and at the end the shadow
-agreement from the gateway's promotion report and where to look at the drift report.
+agreement from the gateway's promotion report and where to look at the drift report. Then, for
+each model with an experiment, the A/B phase (``runtime/local/abtest.py``) replays users until
+the readout names the better arm.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from runtime.local.abtest import run_ab_phase
 from runtime.local.configs import monitor_token, read_token
 from runtime.local.layout import Layout
 from runtime.local.platform import LocalPlatform
@@ -186,6 +189,10 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
         report = _get_json(f"{layout.gateway_url}/rollouts/{model}/report", headers)
         status = _get_json(f"{layout.monitor_url}/status/{model}", _monitor_headers(layout)).get("variants", {})
         _summarize(layout, model, tally, report, status)
+        for name, spec in layout.spec.models.items():
+            if spec.experiment is not None:
+                print()
+                run_ab_phase(layout, name, headers, _monitor_headers(layout))
     finally:
         if platform is not None:
             platform.down()

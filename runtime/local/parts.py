@@ -101,7 +101,11 @@ def gateway_part(layout: Layout, token_file: Path | None, monitor_token_file: Pa
     )
 
 
-def monitor_part(layout: Layout, token_file: Path) -> PartSpec:
+def monitor_part(layout: Layout, token_file: Path, gateway_token_file: Path | None = None) -> PartSpec:
+    """``gateway_token_file``: the gateway's token, for reading its report (experiment guardrails)."""
+    env = {"ML_SERVING_DRIFT_TOKENS_FILE": str(token_file)}
+    if gateway_token_file:
+        env["ML_SERVING_DRIFT_GATEWAY_TOKEN_FILE"] = str(gateway_token_file)
     return PartSpec(
         name="drift monitor",
         argv=_python(
@@ -113,7 +117,7 @@ def monitor_part(layout: Layout, token_file: Path) -> PartSpec:
         host=layout.host,
         port=layout.monitor_port,
         ready_path="/healthz",
-        env={"ML_SERVING_DRIFT_TOKENS_FILE": str(token_file)},
+        env=env,
         cwd=REPO_ROOT,
         port_hint="choose another with --monitor-port or ML_SERVING_LOCAL_MONITOR_PORT",
     )

@@ -36,7 +36,7 @@ class LocalPlatform:
         if "model server" not in self.missing:
             parts += [model_server_part(layout, slot) for slot in layout.slots]
         if "drift monitor" not in self.missing:
-            parts.append(monitor_part(layout, self.monitor_token_file))
+            parts.append(monitor_part(layout, self.monitor_token_file, self.token_file))
         if "gateway" not in self.missing:
             parts.append(gateway_part(layout, self.token_file, self.monitor_token_file))
         return parts
@@ -87,6 +87,8 @@ class LocalPlatform:
             rows.append(("gateway metrics", f"{layout.gateway_url}/metrics"))
         if "drift monitor" not in self.missing:
             rows += [(f"drift report: {model}", f"{layout.monitor_url}/report/{model}") for model in layout.spec.models]
+            rows += [(f"A/B readout: {model}", f"{layout.monitor_url}/experiments/{model}/report")
+                     for model, spec in layout.spec.models.items() if spec.experiment is not None]
             rows.append(("drift metrics", f"{layout.monitor_url}/metrics"))
             rows.append(("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)"))
         if "model server" not in self.missing:

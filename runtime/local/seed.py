@@ -1,8 +1,8 @@
 """Make sure the registry holds the versions the stack names, and fetch their reference profiles.
 
-Missing versions are trained and registered with lineage by the example training script
-(``examples/train_fraud.py``, which registers until a model has N versions, so a second start
-trains nothing). Each variant's drift reference profile is downloaded into the state folder for
+Missing versions are trained and registered with lineage by the example training scripts
+(``examples/train_fraud.py``, and ``examples/train_recommender.py`` for the recommenders; each
+registers until a model has N versions, so a second start trains nothing). Each variant's drift reference profile is downloaded into the state folder for
 the drift monitor.
 """
 
@@ -19,9 +19,14 @@ from runtime.errors import MLServingError
 from runtime.local.layout import REPO_ROOT, Layout
 from runtime.local.process import log_tail
 
-__all__ = ["SeedError", "ensure_versions", "download_profiles", "TRAINING_SCRIPT", "PROFILE_ARTIFACT"]
+__all__ = ["SeedError", "ensure_versions", "download_profiles", "TRAINING_SCRIPT", "TRAINERS", "PROFILE_ARTIFACT"]
 
 TRAINING_SCRIPT = REPO_ROOT / "examples" / "train_fraud.py"
+TRAINERS: dict[str, tuple[Path, tuple[str, ...]]] = {
+    "recommender-popular": (REPO_ROOT / "examples" / "train_recommender.py", ("--algorithm", "popularity")),
+    "recommender-als": (REPO_ROOT / "examples" / "train_recommender.py", ("--algorithm", "als")),
+}
+"""Registered model name -> the script (and its arguments) that trains it; others use TRAINING_SCRIPT."""
 PROFILE_ARTIFACT = "reference_profile.json"
 """Where the registration helper logs the drift reference profile in a version's run."""
 
@@ -62,16 +67,16 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
         if have >= count:
             say(f"  registry has {name} versions 1..{have}: reusing them")
             continue
-        if not TRAINING_SCRIPT.exists():
-            raise SeedError(f"the registry lacks {name} versions {have + 1}..{count} and {TRAINING_SCRIPT} is missing")
+        script, extra = TRAINERS.get(name, (TRAINING_SCRIPT, ()))
+        if not script.exists():
+            raise SeedError(f"the registry lacks {name} versions {have + 1}..{count} and {script} is missing")
         log_path = layout.logs_dir / f"train-{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, str(TRAINING_SCRIPT), "--tracking-uri", layout.tracking_uri,
-                "--model-name", name, "--versions", str(count)]
+        argv = [sys.executable, str(script), "--tracking-uri", layout.tracking_uri,
+                "--model-name", name, "--versions", str(count), *extra]
         if rows:
             argv += ["--rows", str(rows)]
-        script = TRAINING_SCRIPT.relative_to(REPO_ROOT)
-        say(f"  training {name} versions {have + 1}..{count} with {script} (log: {log_path}) ...")
+        say(f"  training {name} versions {have + 1}..{count} with {script.relative_to(REPO_ROOT)} (log: {log_path}) ...")
         started = time.monotonic()
         with log_path.open("ab") as log:
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=600)

@@ -87,7 +87,7 @@ def test_destination_rule_per_variant_and_only_the_gateway_may_call_predictors()
         rules = {m["spec"]["host"]: (u, m) for u, m in of_kind(urn, "DestinationRule")}
         assert sorted(rules) == [
             "recommender-als-predictor.ml-serving.svc.cluster.local",
-            "recommender-two-tower-predictor.ml-serving.svc.cluster.local",
+            "recommender-popular-predictor.ml-serving.svc.cluster.local",
         ], urn
         for child_urn, rule in rules.values():
             policy = rule["spec"]["trafficPolicy"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -12,8 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from runtime.experiments import ExperimentStore, build_readout, look
+from runtime.gateway.routing import Router
 from runtime.local.demo import run_demo
 from runtime.local.layout import Layout, LocalSettings
+from runtime.recommend import TasteWorld
 from runtime.spec import load_stack
 
 
@@ -50,6 +54,7 @@ def _peer() -> Starlette:
         return JSONResponse({"ready": True})
 
     app = Starlette(routes=[
+        *_recommender_routes(seen),
         Route("/v2/models/fraud/infer", infer, methods=["POST"]),
         Route("/status/fraud", status),
         Route("/rollouts/fraud/report", report),
@@ -57,6 +62,41 @@ def _peer() -> Starlette:
     ])
     app.state.seen = seen
     return app
+
+
+def _recommender_routes(seen: dict) -> list[Route]:
+    """The recommender as gateway and monitor together: sticky arms by the gateway's own router,
+    lists from the ground truth (B: each user's truly best items, A: the most popular), and the
+    real experiment store and readout behind ``/outcomes`` and ``/experiments``."""
+    spec = load_stack("local").models["recommender"]
+    router, world = Router("recommender", spec), TasteWorld.generate(seed=0)
+    store = ExperimentStore(spec.arms)
+    popular = np.argsort(-world.popularity)[:10]
+
+    async def infer(request: Request) -> JSONResponse:
+        user = (await request.json())["inputs"][0]["data"][0]
+        variant = router.choose(str(user))
+        items = np.argsort(-world.affinity(np.array([user])))[0, :10] if variant == "als" else popular
+        store.expose(str(user), variant, f"r{user}", (50, 50))
+        outputs = [{"name": "items", "datatype": "INT64", "shape": [1, 10], "data": items.tolist()}]
+        return JSONResponse({"outputs": outputs}, headers={"x-ml-serving-variant": variant, "x-request-id": f"r{user}"})
+
+    async def outcomes(request: Request) -> JSONResponse:
+        seen.setdefault("experiment_auth", set()).add(request.headers.get("authorization"))
+        for event in (await request.json())["outcomes"]:
+            store.outcome(event["kind"], event["userId"], event["requestId"], event["value"])
+        look(store, spec)
+        return JSONResponse({"joined": 0, "unknown": []}, status_code=202)
+
+    async def readout(request: Request) -> JSONResponse:
+        seen.setdefault("experiment_auth", set()).add(request.headers.get("authorization"))
+        return JSONResponse(build_readout("recommender", spec, store))
+
+    return [
+        Route("/v2/models/recommender/infer", infer, methods=["POST"]),
+        Route("/outcomes/recommender", outcomes, methods=["POST"]),
+        Route("/experiments/recommender", readout),
+    ]
 
 
 @pytest.fixture
@@ -91,3 +131,10 @@ def test_demo_prints_split_fallbacks_shadow_agreement_and_the_drift_moment(peer,
     assert f"drift report        http://127.0.0.1:{peer_port}/report/fraud" in out
     assert "failed requests" not in out
     assert seen["status_auth"] == {f"Bearer {(tmp_path / 'monitor-token').read_text()}"}, "the monitor's token"
+    assert "A/B test of recommender: A = popular, B = als, sticky by user" in out
+    assert "ground truth" in out and "als is better" in out
+    assert "readout             B wins" in out
+    decided = next(line for line in out.splitlines() if "decided after" in line)
+    assert int(decided.split()[2]) < 2000, decided
+    assert f"readout report      http://127.0.0.1:{peer_port}/experiments/recommender/report" in out
+    assert seen["experiment_auth"] == seen["status_auth"], "outcomes and readouts carry the monitor's token"

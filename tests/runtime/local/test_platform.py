@@ -54,6 +54,7 @@ def _test_stack(folder: Path) -> Path:
     fraud["latencyBudgetMs"] = 5000
     fraud["variants"][0]["weight"] = 50
     fraud["variants"][1]["weight"] = 50
+    document["config"]["ml-serving:models"]["recommender"]["latencyBudgetMs"] = 5000
     folder.mkdir()
     path = folder / "Pulumi.local.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -63,9 +64,9 @@ def _test_stack(folder: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean(tmp_path) -> None:
-    first = _free_run(7)
+    first = _free_run(9)
     mlflow_port, gateway_port, monitor_port, base = first, first + 1, first + 2, first + 3
-    grpc_port = first + 6
+    grpc_port = first + 8  # after five model servers
     output = tmp_path / "up.log"
     argv = [
         sys.executable, "-m", "runtime.local", "up",
@@ -82,11 +83,13 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         text_now = text(output)
         assert terminal.proc.poll() is None, text_now
         servers = [f"model-server fraud/{v}" for v in ("v1", "v2", "v3")]
+        servers += [f"model-server recommender/{v}" for v in ("popular", "als")]
         for part in ("mlflow", *servers, "gateway", "drift monitor"):
             assert f"{part} ready in" in text_now, text_now
         assert "training fraud versions 1..3" in text_now and "registered fraud versions 1..3 with lineage" in text_now
         started = tree(terminal.proc.pid)
-        assert len(started) >= 9, started  # bash, make, tee, the platform, MLflow, 3 model servers, ...
+        assert "registered recommender-popular versions 1..1" in text_now and "registered recommender-als versions 1..1" in text_now
+        assert len(started) >= 11, started  # bash, make, tee, the platform, MLflow, 5 model servers, ...
 
         assert f"grpc://127.0.0.1:{grpc_port} model_name=fraud" in text_now, text_now
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
@@ -125,15 +128,38 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             report = wait(mirrored, 30, "the shadow got no mirrored request")
             assert report["shadows"][0]["variant"] == "v3"
 
+            # The recommender: top-k lists per user, the same arm on every visit, exposures counted.
+            arms = {}
+            for user in list(range(12)) * 2:
+                body = {"inputs": [{"name": "user_id", "datatype": "INT64", "shape": [1], "data": [user]}]}
+                response = client.post(f"{gateway}/v2/models/recommender/infer", json=body)
+                assert response.status_code == 200 and "x-ml-serving-fallback" not in response.headers, response.text
+                outputs = {o["name"]: o for o in response.json()["outputs"]}
+                assert outputs["items"]["shape"] == [1, 10] and outputs["scores"]["shape"] == [1, 10]
+                assert arms.setdefault(user, response.headers["x-ml-serving-variant"]) == response.headers["x-ml-serving-variant"]
+            assert set(arms.values()) == {"popular", "als"}, arms
+
+            def exposed():
+                token = (tmp_path / "state" / "monitor-token").read_text()
+                readout = client.get(f"http://127.0.0.1:{monitor_port}/experiments/recommender",
+                                     headers={"authorization": f"Bearer {token}"}).json()
+                arm_counts = readout["arms"]
+                return readout if arm_counts["A"]["exposures"] + arm_counts["B"]["exposures"] == 24 else None
+
+            readout = wait(exposed, 30, "the experiment did not count 24 exposures")
+            assert readout["arms"]["A"]["users"] + readout["arms"]["B"]["users"] == 12
+            assert readout["decision"] == "no difference yet"
+
         # What a second start does first: find the versions registered and train nothing.
         settings = LocalSettings(state_dir=tmp_path / "state", mlflow_port=mlflow_port)
         layout = Layout.resolve(load_stack("local", tmp_path / "stacks"), settings)
         said: list[str] = []
         assert ensure_versions(layout, said.append) == {}
-        assert said == ["  registry has fraud versions 1..3: reusing them"]
+        assert said == [f"  registry has {name}: reusing them" for name in
+                        ("fraud versions 1..3", "recommender-popular versions 1..1", "recommender-als versions 1..1")]
         # Ctrl-C: tee dies at once, so whatever the platform prints while it stops hits a dead pipe.
         terminal.ctrl_c()
-        nothing_left(started, [mlflow_port, gateway_port, grpc_port, monitor_port, base, base + 1, base + 2], timeout_s=90)
+        nothing_left(started, [mlflow_port, gateway_port, grpc_port, monitor_port, *range(base, base + 5)], timeout_s=90)
     finally:
         terminal.close()
     assert (tmp_path / "state" / "mlflow.db").exists() and (tmp_path / "state" / "logs" / "gateway.log").exists()
