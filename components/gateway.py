@@ -28,6 +28,7 @@ __all__ = [
     "runtime_container",
     "GATEWAY_PORT",
     "GATEWAY_GRPC_PORT",
+    "TOKENS_MOUNT",
     "CONFIG_CHECKSUM_ANNOTATION",
     "INGRESS_SELECTOR",
 ]

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.gateway import CONFIG_CHECKSUM_ANNOTATION, runtime_container
+from components.gateway import CONFIG_CHECKSUM_ANNOTATION, GATEWAY_PORT, TOKENS_MOUNT, runtime_container
 from components.mlflow_access import MONITOR_SERVICE_ACCOUNT, reader_env
 from components.rollout import PART_OF
 from runtime.registry.lock import ModelLock
@@ -93,7 +93,9 @@ def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:
         }
         for name, model in models.items()
     }
-    return MonitorConfig(stack=spec.stack, models=models, profiles=profiles, state_dir=STATE_DIR)
+    # Experiments read their guardrails from the gateway's per-variant report, through its Service.
+    gateway_url = f"http://{GATEWAY_SERVICE_ACCOUNT}.{spec.platform.namespace}.svc.cluster.local:{GATEWAY_PORT}"
+    return MonitorConfig(stack=spec.stack, models=models, profiles=profiles, state_dir=STATE_DIR, gateway_url=gateway_url)
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,16 @@ class DriftMonitor(pulumi.ComponentResource):
             {"name": "state", "mountPath": STATE_DIR},
             {"name": "token", "mountPath": TOKEN_MOUNT, "readOnly": True},
         ]
+        volumes = [
+            {"name": "config", "configMap": {"name": f"{MONITOR_NAME}-config"}},
+            {"name": "state", "persistentVolumeClaim": {"claimName": f"{MONITOR_NAME}-state"}},
+            {"name": "token", "secret": {"secretName": TOKEN_SECRET}},
+        ]
+        if args.spec.platform.gateway.auth_required:
+            # The gateway's own token Secret, to read its report (experiment guardrails).
+            env.append({"name": "ML_SERVING_DRIFT_GATEWAY_TOKEN_FILE", "value": f"{TOKENS_MOUNT}/tokens"})
+            volumes.append({"name": "gateway-tokens", "secret": {"secretName": f"{GATEWAY_SERVICE_ACCOUNT}-tokens", "optional": True}})
+            mounts.append({"name": "gateway-tokens", "mountPath": TOKENS_MOUNT, "readOnly": True})
         container = runtime_container(
             "drift", args.spec.platform.images.runtime, "runtime.drift", f"{CONFIG_MOUNT}/monitor.json",
             MONITOR_PORT, "/healthz", settings.resources, env, mounts,
@@ -194,11 +206,7 @@ class DriftMonitor(pulumi.ComponentResource):
                         "serviceAccountName": MONITOR_SERVICE_ACCOUNT,
                         "securityContext": {"fsGroup": 10001},
                         "containers": [container],
-                        "volumes": [
-                            {"name": "config", "configMap": {"name": f"{MONITOR_NAME}-config"}},
-                            {"name": "state", "persistentVolumeClaim": {"claimName": f"{MONITOR_NAME}-state"}},
-                            {"name": "token", "secret": {"secretName": TOKEN_SECRET}},
-                        ],
+                        "volumes": volumes,
                     },
                 },
             },

@@ -35,6 +35,13 @@ def test_monitor_has_state_volume_and_the_locked_profiles():
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert volumes[mounts[STATE_DIR]]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"], dep_urn
         assert pod["containers"][0]["command"] == ["python", "-m", "runtime.drift"], dep_urn
+        # The experiment's guardrails: the gateway's report through its Service, with its token.
+        assert config.gateway_url == "http://ml-serving-gateway.ml-serving.svc.cluster.local:8080", cm_urn
+        assert config.models["recommender"].experiment is not None, cm_urn
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        token_file = env["ML_SERVING_DRIFT_GATEWAY_TOKEN_FILE"]
+        secret = volumes[mounts[token_file.rsplit("/", 1)[0]]]["secret"]
+        assert secret == {"secretName": "ml-serving-gateway-tokens", "optional": True}, dep_urn
         assert schema_problems(urn) == []
 
     return settled(component, component.config_map, component.state, component.deployment, component.service).apply(check)
