@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from statistics import NormalDist
 from typing import Any, Sequence
 
 import numpy as np
@@ -54,10 +56,12 @@ def _out(value: np.ndarray) -> Number:
     return float(value) if np.ndim(value) == 0 else value
 
 
+@lru_cache(maxsize=64)
 def _z(alpha: float) -> float:
+    """The two-sided normal quantile of ``alpha`` (cached: a readout is looked at very often)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    return float(stats.norm.ppf(1 - alpha / 2))
+    return NormalDist().inv_cdf(1 - alpha / 2)
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,7 @@ def sequential_sample_size(
     p_a, p_b = baseline, baseline * (1 + relative_lift)
     if not p_b < 1:
         raise ValueError(f"baseline * (1 + relative_lift) must stay below 1, got {p_b!r}")
-    delta, z_power = p_b - p_a, float(stats.norm.ppf(power))
+    delta, z_power = p_b - p_a, NormalDist().inv_cdf(power)
     unit = p_a * (1 - p_a) + p_b * (1 - p_b)
 
     def enough(n: int) -> bool:

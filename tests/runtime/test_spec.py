@@ -257,3 +257,36 @@ def test_importing_the_spec_loads_neither_pulumi_nor_fastapi():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=STACKS_DIR.parent)
     assert out.stdout.strip() == ""
+
+
+def _with_recommender(**changes):
+    config = prod_config()
+    recommender = config["ml-serving:models"]["recommender"]
+    for key, value in changes.items():
+        if value is None:
+            recommender.pop(key, None)
+        else:
+            recommender[key] = value
+    return config
+
+
+def test_the_experiment_names_its_arms():
+    spec = load_stack("prod").models["recommender"]
+    assert spec.arms == ("popular", "als")
+    assert spec.experiment.minimum_detectable_lift == 0.05 and spec.experiment.outcome == "click"
+    assert load_stack("prod").models["fraud"].arms is None
+
+
+@pytest.mark.parametrize(("changes", "at", "expected"), [
+    ({"routing": None}, "ml-serving:models.recommender.routing", "an experiment needs sticky routing"),
+    ({"variants": [{"model": "models:/recommender-popular/2", "role": "primary", "weight": 100}]},
+     "ml-serving:models.recommender.experiment", "exactly one canary (found 0)"),
+    ({"variants": [{"model": "models:/a/1", "role": "primary", "weight": 100},
+                   {"model": "models:/b/2", "role": "canary", "weight": 0}]},
+     "ml-serving:models.recommender.variants[1].weight", "weights above 0"),
+    ({"experiment": {"minimumDetectableLift": 0}}, "ml-serving:models.recommender.experiment.minimumDetectableLift", "greater than 0"),
+    ({"experiment": {"outcome": "purchase"}}, "ml-serving:models.recommender.experiment.outcome", "'click' or 'conversion'"),
+])
+def test_experiment_problems_name_the_key(changes, at, expected):
+    problems = problems_of(_with_recommender(**changes))
+    assert len(problems) == 1 and f"{at}: " in problems[0] and expected in problems[0], problems

@@ -75,9 +75,9 @@ def test_equal_arms_give_no_difference_yet_and_a_sample_size(spec):
 
 def test_srm_overrides_any_lift(spec):
     store = ExperimentStore(spec.arms)
-    r = _run(store, spec, 52_000, 4160, 48_000, 6000, looks=5)
+    r = _run(store, spec, 10_400, 832, 9_600, 1200, looks=5)
     assert r["srm"]["mismatch"] and r["decision"] == "SRM: do not trust"
-    assert r["srm"]["expected"] == pytest.approx((50_000, 50_000))
+    assert r["srm"]["expected"] == pytest.approx((10_000, 10_000))
 
 
 def test_weights_changed_midway_are_no_srm(spec):
@@ -128,3 +128,21 @@ def test_lift_is_found_in_80_percent_of_runs_at_the_size_the_readout_states(spec
         result = sequential_test(xa[:, k], batch * (k + 1), xb[:, k], batch * (k + 1), tau=store.tau, previous_p=p)
         p = result.p_value
     assert result.rejected.mean() >= 0.8
+
+
+def test_aa_readout_looked_at_after_every_batch_names_a_winner_in_at_most_alpha_of_runs(spec):
+    """The readout's own path (look after each batch, then decide) over 200 seeded A/A replays."""
+    rng = np.random.default_rng(23)
+    runs, looks, batch, rate = 200, 25, 200, 0.08
+    winners = 0
+    for _ in range(runs):
+        store = ExperimentStore(spec.arms)
+        clicks = np.cumsum(rng.binomial(batch, rate, (looks, 2)), axis=0)
+        for look_index in range(looks):
+            for arm in range(2):
+                store.counts[arm].users = batch * (look_index + 1)
+                store.counts[arm].converted["click"] = int(clicks[look_index, arm])
+            store.expected = [batch * (look_index + 1)] * 2
+            look(store, spec)
+        winners += build_readout("recommender", spec, store)["decision"] in ("A wins", "B wins")
+    assert winners / runs <= spec.experiment.alpha
