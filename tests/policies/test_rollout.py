@@ -92,7 +92,7 @@ def write_staging(tmp_path: Path, served: list[str]) -> Path:
 
 
 def test_prod_canary_served_in_staging_passes(tmp_path):
-    staging = write_staging(tmp_path, ["models:/fraud/5", "models:/fraud/6", "models:/recommender-two-tower/3"])
+    staging = write_staging(tmp_path, ["models:/fraud/5", "models:/fraud/6", "models:/recommender-als/3"])
     assert not run(promotion_path, spec_args(prod_models(), stagingStackFile=str(staging)))
 
 
@@ -100,7 +100,7 @@ def test_prod_canary_unknown_to_staging_is_reported(tmp_path):
     staging = write_staging(tmp_path, ["models:/fraud/5", "models:/fraud/6"])
     reports = run(promotion_path, spec_args(prod_models(), stagingStackFile=str(staging)))
     assert len(reports) == 1
-    assert "models:/recommender-two-tower/3" in reports.messages[0] and "staging" in reports.messages[0]
+    assert "models:/recommender-als/3" in reports.messages[0] and "staging" in reports.messages[0]
 
 
 def test_promotion_path_against_the_shipped_staging_stack():
