@@ -53,7 +53,7 @@ TOKEN_SECRET = f"{MONITOR_NAME}-token"
 TOKEN_KEY = "token"
 TOKEN_MOUNT = "/etc/ml-serving/drift-token"
 _OPEN_PATHS = ["/healthz", "/metrics"]
-_CLIENT_PATHS = ["/labels/*", "/status/*", "/report/*"]
+_CLIENT_PATHS = ["/labels/*", "/status/*", "/report/*", "/outcomes/*", "/experiments/*"]
 ALERT_RULES_FILE = Path(__file__).resolve().parent.parent / "runtime" / "drift" / "alerts.yaml"
 """The alert rules shipped with the monitor; the same file promtool tests."""
 

@@ -153,7 +153,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    add_experiment_routes(app, experiments, readers=guarded["dependencies"])
+    add_experiment_routes(app, experiments, guard=guarded["dependencies"])
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

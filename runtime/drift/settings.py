@@ -47,11 +47,6 @@ class MonitorSettings(BaseSettings):
     label_persist_interval_s: float = Field(default=0.5, gt=0)
     """Label changes are appended to a journal at most this often, off the event loop."""
     seed: int = 0
-    writer_tokens: str | None = None
-    """Bearer tokens of outcome writers, comma-separated (``ML_SERVING_DRIFT_WRITER_TOKENS``);
-    without any (here or in the file below) ``POST /outcomes`` is refused."""
-    writer_tokens_file: str | None = None
-    """A mounted secret holding writer tokens, comma- or line-separated."""
     gateway_token: str | None = None
     """Bearer token for reading the gateway's report (experiment guardrails), when it needs one."""
     gateway_token_file: str | None = None

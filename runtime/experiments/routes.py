@@ -1,8 +1,8 @@
 """The experiments' HTTP routes on the drift monitor, and their Prometheus metrics.
 
 - ``POST /outcomes/{model}``: ``{"outcomes": [{"kind": "click"|"conversion", "userId"|"requestId",
-  "timestamp": unix seconds, "value": optional number, "itemId": optional}]}``; bearer token of
-  a writer; at most ``MAX_OUTCOME_BYTES`` per body.
+  "timestamp": unix seconds, "value": optional number, "itemId": optional}]}``; the monitor's
+  bearer token; at most ``MAX_OUTCOME_BYTES`` per body.
 - ``GET /experiments/{model}``: the readout as JSON; ``GET /experiments/{model}/report``: as HTML.
 """
 
@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from runtime.bodylimit import read_limited
-from runtime.errors import InvalidInput, ModelUnavailable
+from runtime.errors import InvalidInput
 from runtime.experiments.readout import DECISIONS, build_readout
 from runtime.experiments.report import render_readout
 from runtime.experiments.service import ExperimentService
-from runtime.gateway.auth import TokenSet, load_tokens
 
 __all__ = ["add_experiment_routes", "ExperimentCollector", "OutcomeBatch", "MAX_OUTCOME_BYTES", "OUTCOMES_PATH"]
 
@@ -65,17 +64,12 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
 
 
-def add_experiment_routes(app: FastAPI, service: ExperimentService, readers: Sequence[Any] = ()) -> None:
-    """``readers``: dependencies of the read routes (the monitor's bearer-token check)."""
-    settings = service.settings
-    writers = TokenSet(load_tokens(settings.writer_tokens, settings.writer_tokens_file))
+def add_experiment_routes(app: FastAPI, service: ExperimentService, guard: Sequence[Any] = ()) -> None:
+    """``guard``: dependencies of every route (the monitor's bearer-token check, as for its other
+    writers and readers)."""
 
-    @app.post(OUTCOMES_PATH, status_code=202)
+    @app.post(OUTCOMES_PATH, status_code=202, dependencies=list(guard))
     async def post_outcomes(model: str, request: Request) -> dict[str, Any]:
-        if not writers:
-            raise ModelUnavailable("outcomes are refused: no writer tokens are configured "
-                                     "(set ML_SERVING_DRIFT_WRITER_TOKENS or ML_SERVING_DRIFT_WRITER_TOKENS_FILE)")
-        writers.check(request.headers.get("authorization"))
         service.store(model)
         try:
             batch = OutcomeBatch.model_validate_json(await read_limited(request, MAX_OUTCOME_BYTES))
@@ -84,11 +78,11 @@ def add_experiment_routes(app: FastAPI, service: ExperimentService, readers: Seq
         joined, unknown = service.outcomes(model, batch.outcomes)
         return {"joined": joined, "unknown": unknown}
 
-    @app.get("/experiments/{model}", dependencies=list(readers))
+    @app.get("/experiments/{model}", dependencies=list(guard))
     async def readout(model: str) -> dict[str, Any]:
         return await service.readout(model)
 
-    @app.get("/experiments/{model}/report", response_class=HTMLResponse, dependencies=list(readers))
+    @app.get("/experiments/{model}/report", response_class=HTMLResponse, dependencies=list(guard))
     async def report(model: str) -> HTMLResponse:
         return HTMLResponse(render_readout(await service.readout(model)))
 

@@ -19,7 +19,7 @@ import httpx
 from runtime.drift.settings import MonitorSettings
 from runtime.drift.state import load_state, save_state
 from runtime.errors import ModelNotFound
-from runtime.gateway.auth import load_tokens
+from runtime.auth import load_tokens
 from runtime.experiments.readout import build_readout, look
 from runtime.experiments.store import ExperimentStore
 from runtime.wiring import MonitorConfig, TapRecord

@@ -13,9 +13,6 @@ from runtime.drift.settings import MonitorSettings
 from runtime.experiments.routes import MAX_OUTCOME_BYTES
 from runtime.wiring import INGEST_PATH, MonitorConfig
 
-TOKEN = "writer-secret"
-
-
 @pytest.fixture
 def config(spec, tmp_path):
     profile = build_profile(pd.DataFrame({"user_id": range(200), "context": ["web", "tv"] * 100}))
@@ -25,7 +22,7 @@ def config(spec, tmp_path):
 
 
 MONITOR_TOKEN = "monitor-secret"
-"""The monitor's own token (the tap sends it; readers send it)."""
+"""The monitor's own token: the tap, outcome writers and readers all send it."""
 
 
 def _app(config, **settings):
@@ -52,11 +49,11 @@ def _clicks(users, **extra):
     return {"outcomes": [{"kind": "click", "userId": u, "timestamp": time.time(), **extra} for u in users]}
 
 
-AUTH = {"authorization": f"Bearer {TOKEN}"}
+AUTH = {"authorization": f"Bearer {MONITOR_TOKEN}"}
 
 
 async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
-    app = _app(config, writer_tokens=TOKEN)
+    app = _app(config)
     async with app.router.lifespan_context(app), await _client(app) as client:
         assert (await client.post(INGEST_PATH, json=_served(range(0, 300), "popular"))).status_code == 202
         # The user id may also come from the input when the tap carries no routing key.
@@ -77,7 +74,7 @@ async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
         metrics = (await client.get("/metrics")).text
         assert 'ml_serving_experiment_users{arm="B",model="recommender",variant="als"} 300.0' in metrics
         assert 'ml_serving_experiment_decision{decision="B wins",model="recommender"} 1.0' in metrics
-    again = _app(config, writer_tokens=TOKEN)
+    again = _app(config)
     async with again.router.lifespan_context(again), await _client(again) as client:
         restored = (await client.get("/experiments/recommender")).json()
         assert restored["arms"] == readout["arms"] and restored["history"] == readout["history"]
@@ -96,14 +93,14 @@ async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
     (AUTH, _clicks([1], extra_field=1), 400, "outcomes.0.extra_field"),
 ])
 async def test_bad_outcome_requests_are_refused_with_the_reason(config, headers, body, status, message):
-    app = _app(config, writer_tokens=TOKEN)
+    app = _app(config)
     async with app.router.lifespan_context(app), await _client(app, token=None) as client:
         answer = await client.post("/outcomes/recommender", json=body, headers=headers)
     assert answer.status_code == status and message in answer.json()["error"]
 
 
-async def test_oversized_unknown_model_and_no_writer_tokens(config):
-    app = _app(config, writer_tokens=TOKEN)
+async def test_oversized_unknown_model_and_readers_without_the_token(config):
+    app = _app(config)
     async with app.router.lifespan_context(app), await _client(app) as client:
         big = b'{"outcomes": [' + b" " * MAX_OUTCOME_BYTES + b"]}"
         answer = await client.post("/outcomes/recommender", content=big, headers=AUTH)
@@ -111,7 +108,7 @@ async def test_oversized_unknown_model_and_no_writer_tokens(config):
         answer = await client.post("/outcomes/fraud", json=_clicks([1]), headers=AUTH)
         assert answer.status_code == 404 and "runs no experiment" in answer.json()["error"]
         assert (await client.get("/experiments/fraud")).status_code == 404
-    closed = _app(config)
-    async with closed.router.lifespan_context(closed), await _client(closed) as client:
-        answer = await client.post("/outcomes/recommender", json=_clicks([1]), headers=AUTH)
-        assert answer.status_code == 503 and "no writer tokens" in answer.json()["error"]
+    async with app.router.lifespan_context(app), await _client(app, token=None) as client:
+        for path in ("/experiments/recommender", "/experiments/recommender/report"):
+            answer = await client.get(path)
+            assert answer.status_code == 401 and "Authorization" in answer.json()["error"], path
