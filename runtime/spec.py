@@ -39,6 +39,7 @@ __all__ = [
     "Variant",
     "Experiment",
     "Guardrails",
+    "Progressive",
     "ModelUri",
     "parse_model_uri",
     "load_stack",
@@ -308,6 +309,42 @@ class Experiment(_Spec):
     guardrails: Guardrails = Guardrails()
 
 
+class Progressive(_Spec):
+    """Automated canary promotion: ``promote --stack <env>`` moves the one canary through ``steps``
+    from the fleet's metrics (Prometheus), or rolls it back, as an edit of the stack file."""
+
+    steps: Annotated[list[Annotated[float, Field(gt=0, le=100)]], Field(min_length=1)] = [5, 10, 25, 50, 100]
+    """Canary weights in percent, increasing, ending at 100 (there the canary becomes primary)."""
+    min_samples_per_step: Annotated[int, Field(gt=0)] = 2000
+    """Calls the canary must have answered or failed at a step before it may move to the next."""
+    interval_s: Annotated[float, Field(gt=0)] = 300
+    """How often promotion is evaluated (the schedule of the promote workflow)."""
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    """False rollback rate of the always-valid sequential error test, however often it is looked at."""
+    max_error_rate_increase: Annotated[float, Field(gt=0, le=1)] = 0.01
+    """Most that the canary's error rate may exceed the primary's (0.01: one point); promotion
+    needs the confidence sequence of the difference to lie below it."""
+    max_p99_ratio: Annotated[float, Field(gt=1)] = 1.2
+    """Highest canary p99 latency as a multiple of the primary's p99."""
+    p99_action: Literal["hold", "rollback"] = "rollback"
+    """What a canary over ``maxP99Ratio`` gets once it has the minimum samples."""
+    max_fallback_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
+    """Highest share of the model's answers that are fallbacks while the canary is live; above it
+    (Wilson lower bound) the canary is rolled back."""
+    min_shadow_agreement: Annotated[float, Field(gt=0, le=1)] = 0.99
+    """A shadow whose agreement with the served answer is at least this (Wilson lower bound), with
+    p99 latency within ``maxP99Ratio``, is proposed as the next canary."""
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError(f"steps must increase strictly, got {value}")
+        if value[-1] != 100:
+            raise ValueError(f"steps must end at 100 (where the canary becomes primary), got {value}")
+        return value
+
+
 class ModelSpec(_Spec):
     variants: Annotated[list[Variant], Field(min_length=1)]
     """Versions served: exactly one primary, any canaries, any shadows."""
@@ -331,6 +368,8 @@ class ModelSpec(_Spec):
     bench/modelserver.py); the cost estimate falls back to benchmark results when unset."""
     experiment: Experiment | None = None
     """An A/B test of the canary against the primary; needs sticky routing and exactly those two live variants."""
+    progressive: Progressive | None = None
+    """Automated canary promotion and rollback from measurements; unset leaves weights to people."""
 
     @model_validator(mode="after")
     def _invariants(self) -> ModelSpec:
@@ -354,6 +393,12 @@ class ModelSpec(_Spec):
             seen[name] = i
         if self.experiment is not None:
             self._experiment_rules(live)
+        if self.progressive is not None:
+            canaries = [i for i, v in live if v.role == "canary"]
+            if self.experiment is not None:
+                raise _problem("progressive", "a model runs an experiment (fixed arms) or progressive delivery, not both")
+            if len(canaries) > 1:
+                raise _problem("progressive", f"progressive delivery moves one canary at a time (found {len(canaries)})")
         return self
 
     def _experiment_rules(self, live: list[tuple[int, Variant]]) -> None:

@@ -1,0 +1,80 @@
+"""Promotion decisions on seeded rollouts, each interval evaluated, counts fed to the decision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runtime.decisions import two_proportion_test
+from runtime.promote.analysis import StepCounts, decide, next_weight
+from runtime.spec import Progressive
+from tests.runtime.promote.simulate import expected_intervals, simulate
+
+PROGRESSIVE = Progressive(steps=[5, 10, 25, 50, 100], min_samples_per_step=2000, interval_s=300)
+CALLS = 3000  # 10 requests per second over a 300 s interval
+HEALTHY = dict(calls_per_interval=CALLS, primary_error=0.01, canary_error=0.01)
+
+
+def test_healthy_canary_reaches_primary_in_the_expected_number_of_intervals():
+    want = expected_intervals(PROGRESSIVE, CALLS, 5)
+    assert want == 14 + 7 + 3 + 2
+    exact = simulate(PROGRESSIVE, runs=1, intervals=60, expected=True, **HEALTHY)
+    assert exact.finished_at.tolist() == [want]
+    assert exact.rolled_back_at.tolist() == [0]
+    noisy = simulate(PROGRESSIVE, runs=1000, intervals=60, seed=7, **HEALTHY)
+    assert (noisy.finished_at > 0).mean() >= 0.95
+    on_time = noisy.finished_at[noisy.finished_at > 0]
+    assert (on_time >= want - 4).all()
+    assert np.median(on_time) <= want + 2
+
+
+def test_five_points_more_errors_is_rolled_back_once_it_has_the_minimum_samples():
+    for start in (5, 50):
+        runs = simulate(PROGRESSIVE, runs=1000, intervals=30, seed=11, start=start, **{**HEALTHY, "canary_error": 0.06})
+        assert (runs.rolled_back_at > 0).all(), f"start {start}: some canaries were not rolled back"
+        enough = int(np.ceil(PROGRESSIVE.min_samples_per_step / (CALLS * start / 100)))
+        assert runs.rolled_back_at.max() <= enough, f"start {start}: a rollback came after the minimum samples"
+        assert (runs.finished_at == 0).all()
+
+
+@pytest.mark.parametrize("action, weight", [("rollback", 0), ("hold", 5)])
+def test_thirty_percent_slower_p99_gets_its_guardrail_action(action, weight):
+    progressive = PROGRESSIVE.model_copy(update={"p99_action": action})
+    before = decide("fraud", progressive, 5, StepCounts(19000, 190, 1000, 10, 20000, 0, 0.05, 0.065))
+    assert before.action == "hold" and before.next_weight == 5
+    at = decide("fraud", progressive, 5, StepCounts(38000, 380, 2000, 20, 40000, 0, 0.05, 0.065))
+    assert at.action == action and at.next_weight == weight
+    assert at.evidence["p99Ratio"] == pytest.approx(1.3)
+    assert any("1.30x" in reason for reason in at.reasons)
+
+
+def test_identical_canary_evaluated_every_interval_is_rolled_back_in_at_most_alpha_of_runs():
+    runs = simulate(PROGRESSIVE, runs=4000, intervals=40, seed=2026, **HEALTHY)
+    false_rollbacks = (runs.rolled_back_at > 0).mean()
+    assert false_rollbacks <= PROGRESSIVE.alpha
+    assert (runs.finished_at > 0).mean() > 0.9
+
+
+def test_a_fixed_horizon_test_looked_at_every_interval_would_exceed_alpha():
+    # Why the sequential test: the same A/A counts, judged by the z test at every look.
+    rng = np.random.default_rng(2026)
+    runs, looks, n = 4000, 40, 150
+    canary_calls = np.arange(1, looks + 1)[:, None] * n
+    canary_errors = np.cumsum(rng.binomial(n, 0.01, (looks, runs)), axis=0)
+    primary_errors = np.cumsum(rng.binomial(CALLS - n, 0.01, (looks, runs)), axis=0)
+    primary_calls = np.arange(1, looks + 1)[:, None] * (CALLS - n)
+    z = two_proportion_test(primary_errors, primary_calls, canary_errors, canary_calls)
+    ever = ((z.p_value < 0.05) & (z.difference > 0)).any(axis=0).mean()
+    assert ever > PROGRESSIVE.alpha
+
+
+def test_next_weight_walks_the_steps_and_a_rolled_back_canary_stays_put():
+    assert [next_weight(PROGRESSIVE, w) for w in (5, 7, 10, 50)] == [10, 10, 25, 100]
+    idle = decide("fraud", PROGRESSIVE, 0, StepCounts(1, 0, 0, 0))
+    assert idle.action == "hold" and idle.next_weight == 0
+
+
+def test_fallback_rate_above_its_ceiling_rolls_back():
+    d = decide("fraud", PROGRESSIVE, 10, StepCounts(900, 9, 100, 1, 1000, 120, 0.05, 0.05))
+    assert d.action == "rollback"
+    assert any("fallback rate" in reason for reason in d.reasons)
