@@ -265,8 +265,9 @@ class Coalescer:
         elif live:
             await self._alone(live[0], isolation)
         if top and isolation.poisoned:
-            if not isolation.answered:
-                self._count(isolation.poisoned[0], False)
+            if not isolation.answered:  # nothing answered: the variant failed, once
+                failed = isolation.poisoned
+                self._count(next((c for c in failed if c.permit.probe), failed[0]), False)
             for call in isolation.poisoned:
                 self._count(call, None)
 
