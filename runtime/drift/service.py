@@ -72,22 +72,26 @@ class DriftService:
         """Start the webhook's outbox and the label journal's writer (needs a running loop)."""
         if self.notifier is not None:
             await self.notifier.start()
+        self._closing = asyncio.Event()
         self._persister = asyncio.create_task(self._persist_labels(), name="drift-labels")
 
     async def stop(self) -> None:
         """Drain the outbox (with its deadline), then persist everything."""
         if self._persister is not None:
-            self._persister.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._persister
+            # Not cancelled: a write in its worker thread would go on beside the final snapshot.
+            self._closing.set()
+            await self._persister
             self._persister = None
         if self.notifier is not None:
             await self.notifier.stop()
         self.save_all()
 
     async def _persist_labels(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.label_persist_interval_s)
+        while not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.settings.label_persist_interval_s)
+            if self._closing.is_set():
+                return  # ``stop`` writes the final snapshot
             for model, journal in self.journals.items():
                 try:
                     await journal.flush(self.labels[model])
