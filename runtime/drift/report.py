@@ -75,8 +75,20 @@ def _row(monitor: VariantMonitor, verdict: FeatureVerdict, column_key: str) -> s
         cur = np.append(cur[keep], cur[rest].sum())
     p_value = "" if verdict.p_value is None else f"{verdict.p_value:.3g} (adjusted {verdict.adjusted_p_value:.3g})"
     state = '<span class="drift">drift</span>' if verdict.drifted else '<span class="ok">no drift</span>'
+    if verdict.reasons:
+        state += f" ({', '.join(verdict.reasons)})"
     return (f"<tr><td>{escape(column_key)}</td><td>{verdict.test}</td><td>{verdict.score:.4g}</td><td>{p_value}</td>"
-            f"<td>{verdict.threshold:g}</td><td>{state}</td><td>{bar_chart(labels, ref, cur)}</td></tr>")
+            f"<td>{verdict.threshold:g}</td><td>{_rate(verdict.missing_rate, verdict.reference_missing_rate, verdict.missing_p_value)}</td>"
+            f"<td>{_rate(verdict.new_rate, None, verdict.new_p_value)}</td>"
+            f"<td>{state}</td><td>{bar_chart(labels, ref, cur)}</td></tr>")
+
+
+def _rate(share: float | None, reference: float | None, p_value: float | None) -> str:
+    """A rate beside the reference's, with its test's p-value (blank when not tested)."""
+    if share is None:
+        return ""
+    tested = "" if p_value is None else f", p {p_value:.3g}"
+    return f"{share:.2%} (ref {reference:.2%}{tested})" if reference is not None else f"{share:.2%}{tested}"
 
 
 def _variant(monitor: VariantMonitor) -> str:
@@ -95,7 +107,7 @@ def _variant(monitor: VariantMonitor) -> str:
     rows = [_row(monitor, v, v.name) for v in last.features]
     rows += [_row(monitor, v, f"prediction:{v.name}") for v in last.predictions]
     table = ("<table><tr><th>column</th><th>test</th><th>score</th><th>p-value</th><th>threshold</th>"
-             "<th>verdict</th><th>reference <span style=\"color:#9e9e9e\">&#9632;</span> vs last window "
+             "<th>missing</th><th>new categories</th><th>verdict</th><th>reference <span style=\"color:#9e9e9e\">&#9632;</span> vs last window "
              "<span style=\"color:#1565c0\">&#9632;</span></th></tr>" + "".join(rows) + "</table>")
     return head + summary + trend + table
 

@@ -132,6 +132,9 @@ async def test_report_shows_plots_tests_and_verdicts(client):
     assert html.count("<svg") == 6 and "<td>country</td><td>chi2</td>" in html  # history + 5 columns
     assert "window 1: " in html
     assert "__unseen__: 10.0%" in html  # the new category's share in the last window
+    assert "<th>missing</th><th>new categories</th>" in html
+    country = next(line for line in html.split("<tr>") if line.startswith("<td>country</td>"))
+    assert "<td>10.00%, p " in country and "drift</span> (new categories)" in country, country
     assert "No window has closed yet." in html  # v4
     assert (await client.get("/report/nope")).status_code == 404
     assert (await client.get("/healthz")).json() == {"status": "ok", "variants": 2}
