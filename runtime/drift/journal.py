@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from runtime.drift.labels import LabelStore

@@ -8,7 +8,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from runtime.drift.app import create_app
-from runtime.drift.settings import MonitorSettings
 from runtime.wiring import INGEST_PATH
 
 from .conftest import AUTH, columns, make_rows, monitor_config, settings
