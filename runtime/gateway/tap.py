@@ -2,7 +2,9 @@
 
 ``offer`` only appends to a bounded queue (dropping and counting when it is full); a background
 task sends ``TapBatch`` bodies to the monitor's ``INGEST_PATH``. A slow or dead monitor fills
-the queue and costs dropped records, never request latency.
+the queue and costs dropped records, never request latency. A batch the monitor could not take
+(no connection, a timeout, a 5xx: it is restarting) is kept and sent again with backoff, so a
+monitor restart loses nothing the queue could hold; one it refused (4xx) is dropped and counted.
 
 The queue is bounded twice: by records (``queue_size``) and by bytes (``queue_bytes``). Each
 record is held as its serialized JSON, so what the queue holds is exactly what it counts: ten
@@ -23,6 +25,10 @@ from runtime.gateway.payload import columns_of
 from runtime.wiring import INGEST_PATH
 
 __all__ = ["DriftTap"]
+
+_RETRY_FIRST_S = 0.1
+_RETRY_MAX_S = 2.0
+"""Backoff between sends of a batch the monitor could not take."""
 
 
 class DriftTap:
@@ -138,25 +144,36 @@ class DriftTap:
                 except TimeoutError:
                     break
                 room -= len(batch[-1])
+            backoff_s = _RETRY_FIRST_S
             try:
-                await self._send(batch)
+                while not await self._send(batch, retry=True):
+                    await asyncio.sleep(backoff_s)  # the batch stays held (and counted in the bound)
+                    backoff_s = min(backoff_s * 2, _RETRY_MAX_S)
             except Exception:  # noqa: BLE001 - a malformed record must not stop the tap for good
                 self._failed.inc(len(batch))
                 self._queued_bytes -= sum(map(len, batch))
             self._pending = []
 
-    async def _send(self, batch: list[bytes]) -> None:
-        await self._post(b'{"records":[' + b",".join(batch) + b"]}", len(batch))
+    async def _send(self, batch: list[bytes], retry: bool = False) -> bool:
+        """Post one batch; ``False`` (with ``retry``) when the monitor could not take it and it is
+        kept to be sent again, else ``True`` once it is sent or dropped (and counted)."""
+        outcome = await self._post(b'{"records":[' + b",".join(batch) + b"]}")
+        if outcome == "again" and retry:
+            return False
+        (self._sent if outcome == "sent" else self._failed).inc(len(batch))
         self._queued_bytes -= sum(map(len, batch))
+        return True
 
-    async def _post(self, body: bytes, records: int) -> None:
+    async def _post(self, body: bytes) -> str:
+        """``sent``; ``again`` when the monitor could not take it (down, timeout, 5xx); ``refused`` (4xx)."""
         try:
             async with self._session.post(self.url, data=body, headers=self._headers) as response:
                 await response.read()
-                ok = response.status < 400
+                if response.status < 400:
+                    return "sent"
+                return "again" if response.status >= 500 else "refused"
         except (aiohttp.ClientError, TimeoutError):
-            ok = False
-        (self._sent if ok else self._failed).inc(records)
+            return "again"
 
 
 def _record(

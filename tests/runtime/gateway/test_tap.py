@@ -185,3 +185,62 @@ async def test_the_tap_authenticates_to_the_real_monitor_with_the_shared_token(p
         assert rows["variants"]["v1"]["rows_seen"] == 3, "only the authenticated tap's rows count"
     finally:
         server.stop()
+
+
+async def test_nothing_queued_is_lost_across_a_monitor_restart(peer, tmp_path):
+    """The real monitor app stops and comes back on the same port: what the tap held meanwhile
+    (within its bound) reaches it, none dropped."""
+    import socket
+
+    import httpx
+    import pandas as pd
+    import uvicorn
+
+    from runtime.drift.app import create_app as monitor_app
+    from runtime.drift.profile import build_profile
+    from runtime.drift.settings import MonitorSettings
+    from runtime.wiring import MonitorConfig
+
+    spec = model_spec(variants=ONE)
+    profile = str(build_profile(pd.DataFrame({"x": [float(i % 7) for i in range(200)]})).save(tmp_path))
+    config = MonitorConfig(stack="t", models={"m": spec}, profiles={"m": {"v1": profile}}, state_dir=str(tmp_path / "state"))
+    settings = MonitorSettings(tokens="t", persist_interval_s=0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    class Monitor(ThreadServer):
+        def __init__(self) -> None:
+            super().__init__(monitor_app(config, settings))
+            self._server.config.port = port
+
+    async def rows_seen() -> int:
+        async with httpx.AsyncClient(timeout=5, trust_env=False) as c:
+            answer = await c.get(f"http://127.0.0.1:{port}/status/m", headers={"authorization": "Bearer t"})
+            return answer.json()["variants"]["v1"]["rows_seen"]
+
+    p = peer()
+    first = Monitor().start()
+    gateway = gateway_config(spec, {"v1": p.url}, monitor_url=first.url)
+    async with serve(gateway, Settings(tap_flush_ms=10, monitor_token="t")) as client:
+        for _ in range(5):
+            assert (await client.post("/v2/models/m/infer", json=v2([1.0]))).status_code == 200
+        deadline = time.monotonic() + 10
+        while await rows_seen() < 5:
+            assert time.monotonic() < deadline, "the first records never arrived"
+            await asyncio.sleep(0.05)
+        first.stop()  # the monitor is down: served rows wait in the tap
+        for _ in range(20):
+            assert (await client.post("/v2/models/m/infer", json=v2([1.0]))).status_code == 200
+        await asyncio.sleep(0.3)  # the tap tries and keeps the batch
+        second = Monitor().start()
+        try:
+            deadline = time.monotonic() + 15
+            while await rows_seen() < 25:
+                assert time.monotonic() < deadline, f"only {await rows_seen()} of 25 rows reached the monitor"
+                await asyncio.sleep(0.05)
+            text = (await client.get("/metrics")).text
+        finally:
+            second.stop()
+    assert 'ml_serving_gateway_tap_records_total{outcome="sent"} 25.0' in text, text
+    assert 'outcome="dropped_error"} 0.0' in text or 'outcome="dropped_error"}' not in text, text
