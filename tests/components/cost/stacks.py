@@ -7,8 +7,10 @@ tests' mocks.
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,7 @@ def write_stack(folder: Path, edits: list[tuple[str, str]]) -> Path:
 def rendered() -> dict[str, tuple[StackSpec, dict, Path]]:
     """Per edit: the validated spec, the render document and the stack file."""
     base = Path(tempfile.mkdtemp(prefix="ml-serving-costs-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
     paths = {name: write_stack(base / name, edits) for name, edits in EDITS.items() if name in RENDERED}
     running = {
         name: subprocess.Popen(
