@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime.drift.detector import WindowReport, choose_tests, evaluate
+from runtime.drift.images import expand_images
 from runtime.drift.profile import ReferenceProfile
 from runtime.drift.window import DEFAULT_RESERVOIR, ColumnWindow, RowSampler, new_window, window_from_dict
 from runtime.errors import InvalidInput
@@ -78,6 +79,7 @@ class VariantMonitor:
 
     def ingest(self, inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> list[WindowReport]:
         """Add rows (columnar); returns the reports of the windows this batch completed."""
+        inputs = expand_images(inputs, self.profile.metadata)
         inputs = split_matrix(inputs, list(self.features))
         lengths = {n: len(v) for n, v in inputs.items()}
         if len(set(lengths.values())) > 1:

@@ -17,6 +17,7 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 
 from runtime.batching import AdaptiveBatcher, Unbatched
 from runtime.errors import InvalidInput, MLServingError, ModelNotFound
+from runtime.modelserver.images import ImageServing
 from runtime.modelserver.signature import Signature, from_mlflow, sample_payload
 from runtime.protocol import (
     InferenceRequest,
@@ -31,6 +32,7 @@ from runtime.protocol import (
 from runtime.protocol.grpc_status import grpc_code
 from runtime.protocol.rest import read_request
 from runtime.spec import parse_model_uri
+from runtime.vision.classifier import MODEL_KIND as IMAGE_MODEL
 
 __all__ = ["MLflowModel", "PredictionFailed", "resolve_model_dir"]
 
@@ -77,14 +79,26 @@ class MLflowModel(Model):
         self.signature = Signature(inputs=(), tensor=False, outputs=())
         self._pyfunc: Any = None
         self._predictor: AdaptiveBatcher | Unbatched | None = None
+        self.images: ImageServing | None = None
+        """The image path, for a model logged as an image classifier."""
 
     def load(self) -> bool:
         """Load the model, then warm it up; only then is it ready."""
         uri, self.version = resolve_model_dir(self.model_dir)
         started = time.monotonic()
         self._pyfunc = mlflow.pyfunc.load_model(uri)
-        self.signature = from_mlflow(self._pyfunc.metadata.signature)
         log.info("loaded %s from %s in %.1f s", self.name, uri, time.monotonic() - started)
+        if (self._pyfunc.metadata.metadata or {}).get("ml_serving.kind") == IMAGE_MODEL:
+            self.images = ImageServing(
+                self.name, self._pyfunc.unwrap_python_model(), self.max_batch_size, self.max_latency_ms
+            )
+            self.signature = Signature(inputs=self.images.inputs(), tensor=False, outputs=self.images.outputs())
+            self.images.warm_up()
+            self._predictor = self.images.predictor
+            log.info("serving %s on %s", self.name, self.images.parameters()["device"])
+            self.ready = True
+            return self.ready
+        self.signature = from_mlflow(self._pyfunc.metadata.signature)
         self._warm_up()
         if self.max_batch_size:
             self._predictor = AdaptiveBatcher(
@@ -119,6 +133,10 @@ class MLflowModel(Model):
     def get_output_types(self) -> list[dict]:
         return self.signature.output_metadata()
 
+    def parameters(self) -> dict[str, Any]:
+        """What the model metadata adds to the V2 fields: device, precision, preprocessing (images)."""
+        return self.images.parameters() if self.images is not None else {}
+
     def decode(self, request: InferenceRequest) -> tuple[Any, int]:
         """The model input of a request and its rows, checked against the signature."""
         specs = self.signature.inputs
@@ -143,9 +161,12 @@ class MLflowModel(Model):
         """Answer one V2 request: decode, predict (batched with others when enabled), encode."""
         if self._predictor is None:
             raise ModelNotFound(f"model '{self.name}' is not loaded")
-        payload, rows = self.decode(request)
         try:
-            prediction = await self._predictor.predict(payload, rows)
+            if self.images is not None:
+                prediction = await self.images.predict(request)
+            else:
+                payload, rows = self.decode(request)
+                prediction = await self._predictor.predict(payload, rows)
         except MLServingError:
             raise
         except Exception as exc:
@@ -182,7 +203,9 @@ class MLflowModel(Model):
 
     async def drain(self) -> None:
         """Refuse new requests and finish the queued ones."""
-        if self._predictor is not None:
+        if self.images is not None:
+            await self.images.close()
+        elif self._predictor is not None:
             await self._predictor.close()
         self.ready = False
 

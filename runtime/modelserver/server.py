@@ -81,18 +81,38 @@ class _RESTServer(RESTServer):
         # Ahead of KServe's own infer routes, which would answer with its own codec and errors.
         for path in ("/v2/models/{model_name}/infer", "/v2/models/{model_name}/versions/{model_version}/infer"):
             app.router.routes.insert(0, Route(path, self._infer, methods=["POST"]))
+        app.router.routes.insert(0, Route("/v2/models/{model_name}", self._metadata, methods=["GET"]))
 
     def _add_exception_handlers(self, app: FastAPI) -> None:
         super()._add_exception_handlers(app)
         app.add_exception_handler(MLServingError, _quiet_error)
         app.add_exception_handler(KServeModelNotFound, _quiet_error)
 
+    def _served(self, name: str) -> MLflowModel | Response:
+        model = self.registry.get_model(name)
+        if isinstance(model, MLflowModel):
+            return model
+        served = ", ".join(sorted(self.registry.get_models())) or "none"
+        return _error(ModelNotFound(f"model '{name}' is not served here; served models: {served}"))
+
+    async def _metadata(self, request: Request) -> Response:
+        """KServe's V2 metadata, plus ``parameters`` where the model reports where it runs."""
+        name = request.path_params["model_name"]
+        model = self._served(name)
+        if isinstance(model, Response):
+            return model
+        body = {"name": name, "platform": "", "inputs": model.get_input_types(), "outputs": model.get_output_types()}
+        if model.version:
+            body["versions"] = [model.version]
+        if parameters := model.parameters():
+            body["parameters"] = parameters
+        return Response(orjson.dumps(body), media_type=_JSON)
+
     async def _infer(self, request: Request) -> Response:
         name = request.path_params["model_name"]
-        model = self.registry.get_model(name)
-        if not isinstance(model, MLflowModel):
-            served = ", ".join(sorted(self.registry.get_models())) or "none"
-            return _error(ModelNotFound(f"model '{name}' is not served here; served models: {served}"))
+        model = self._served(name)
+        if isinstance(model, Response):
+            return model
         if not model.ready:
             return _error(ModelUnavailable(f"model '{name}' is not ready"))
         gauge = IN_FLIGHT.labels(name)

@@ -26,6 +26,9 @@ __all__ = [
     "RegisteredVersion",
     "RegistrationError",
     "git_commit",
+    "start_registration",
+    "finish_registration",
+    "resolve_source",
     "GIT_COMMIT_TAG",
     "GIT_DIRTY_TAG",
     "PROFILE_ARTIFACT",
@@ -92,7 +95,7 @@ def git_commit(code_path: Path | str) -> tuple[str, bool]:
     return head, bool(status)
 
 
-def _dataset_source(source: str):
+def resolve_source(source: str):
     """MLflow's own source type when it knows the scheme (paths, http, s3 ...), else a code source
     that records the description (e.g. a synthetic generator and its seed)."""
     from mlflow.data.code_dataset_source import CodeDatasetSource
@@ -143,17 +146,35 @@ def register_model(
 
     if features.empty:
         raise RegistrationError(f"model '{name}': the training features are empty; expected at least one row")
-    commit, dirty = git_commit(code_path)
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment or name)
-    tags = {GIT_COMMIT_TAG: commit, GIT_DIRTY_TAG: str(dirty).lower(), PROJECT_TAG: "ml-serving"}
+    commit, tags = start_registration(name, code_path, experiment, tracking_uri)
     with warnings.catch_warnings():
         # Integer inputs are what these models take; MLflow's hint about missing values is advice.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
         dataset = _dataset(features, target, dataset_source, dataset_name or f"{name}-training")
         with mlflow.start_run(tags=tags) as run:
             model_uri = _log_run(model, features, dataset, params, metrics, profile_outputs)
+    return finish_registration(name, model_uri, run.info.run_id, commit, dataset.digest, dataset_source, alias)
+
+
+def start_registration(
+    name: str, code_path: Path | str, experiment: str | None, tracking_uri: str | None
+) -> tuple[str, dict[str, str]]:
+    """The training code's commit and the run tags every registered version carries."""
+    import mlflow
+
+    commit, dirty = git_commit(code_path)
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment or name)
+    return commit, {GIT_COMMIT_TAG: commit, GIT_DIRTY_TAG: str(dirty).lower(), PROJECT_TAG: "ml-serving"}
+
+
+def finish_registration(
+    name: str, model_uri: str, run_id: str, commit: str, digest: str, dataset_source: str, alias: str | None
+) -> RegisteredVersion:
+    """Register the logged model as a version (and point ``alias`` at it)."""
+    import mlflow
+
     client = mlflow.MlflowClient()
     version = mlflow.register_model(model_uri, name, tags={GIT_COMMIT_TAG: commit})
     if alias:
@@ -161,9 +182,9 @@ def register_model(
     return RegisteredVersion(
         name=name,
         version=int(version.version),
-        run_id=run.info.run_id,
+        run_id=run_id,
         git_commit=commit,
-        dataset_digest=dataset.digest,
+        dataset_digest=digest,
         dataset_source=dataset_source,
         artifact_uri=client.get_model_version_download_uri(name, version.version),
         alias=alias,
@@ -178,7 +199,7 @@ def _dataset(features: pd.DataFrame, target: pd.Series | None, source: str, name
     if target is not None:
         label = str(target.name or "target")
         frame[label] = target.to_numpy()
-    return mlflow.data.from_pandas(frame, source=_dataset_source(source), name=name, targets=label)
+    return mlflow.data.from_pandas(frame, source=resolve_source(source), name=name, targets=label)
 
 
 def _log_run(

@@ -54,3 +54,13 @@ def test_runs_as_the_uid_the_pod_specs_expect_and_ships_the_runtime_package():
     assert ["runtime/", "/app/runtime/"] in copies
     for module in ("modelserver", "gateway", "drift"):
         assert (ROOT / "runtime" / module).is_dir(), f"entry point runtime.{module} is missing from the image"
+
+
+def test_torch_comes_from_the_lock_in_the_build_the_build_argument_names():
+    instructions = _instructions()
+    assert ("ARG", "TORCH_INDEX=https://download.pytorch.org/whl/cpu") in instructions
+    run = next(arg for op, arg in instructions if op == "RUN" and "pip install" in arg)
+    words = shlex.split(run.split("&&")[0])
+    assert words[words.index("--extra-index-url") + 1] == "${TORCH_INDEX}"
+    assert {"torch", "pillow"} <= set(words) and "torchvision" not in words
+    assert _locked()["torch"] == "2.13.0", "the lock pins the release; the index picks the CPU or CUDA build"

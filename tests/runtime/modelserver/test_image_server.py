@@ -1,0 +1,99 @@
+"""The registered image classifier behind `python -m runtime.modelserver` and the gateway."""
+
+import asyncio
+import base64
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.runtime.gateway.conftest import gateway_config, model_spec, serve
+from tests.runtime.modelserver.servers import start_server
+from tests.vision_model import heldout, png, registered
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def vision_server(tmp_path_factory):
+    model = registered()
+    log = tmp_path_factory.mktemp("vision") / "server.log"
+    server = start_server(
+        ["--model_name", "vision", "--model_dir", model["uri"], "--max_batch_size", "16", "--max_latency_ms", "10"],
+        log,
+        env={"MLFLOW_TRACKING_URI": model["tracking_uri"]},
+        timeout=180,
+    )
+    yield server
+    assert server.stop() == 0, server.output()
+
+
+def body(images: list) -> dict:
+    """JPEG/PNG as base64 BYTES; a lone raw image as UINT8 pixels."""
+    if len(images) == 1 and isinstance(images[0], np.ndarray):
+        array = images[0][None]
+        return {"inputs": [{"name": "image", "datatype": "UINT8", "shape": list(array.shape), "data": array.ravel().tolist()}]}
+    files = [png(v) if isinstance(v, np.ndarray) else v for v in images]
+    data = [base64.b64encode(f).decode() for f in files]
+    return {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [len(data)], "data": data}]}
+
+
+def test_metadata_says_images_in_class_and_scores_out_and_where_it_runs(vision_server):
+    metadata = httpx.get(f"{vision_server.url}/v2/models/vision").json()
+    assert metadata["inputs"] == [{"name": "image", "datatype": "BYTES", "shape": [-1]}]
+    assert [o["name"] for o in metadata["outputs"]] == ["class", "scores"]
+    assert metadata["parameters"]["device"] == "cpu" and metadata["parameters"]["precision"] == "fp32"
+    metrics = httpx.get(f"{vision_server.url}/metrics").text
+    assert 'ml_serving_model_device_info{device="cpu",model="vision",precision="fp32"} 1.0' in metrics
+
+
+async def test_heldout_accuracy_through_the_gateway_matches_in_process(vision_server):
+    import mlflow
+
+    images, labels = heldout()
+    mlflow.set_tracking_uri(registered()["tracking_uri"])
+    in_process = mlflow.pyfunc.load_model(registered()["uri"]).unwrap_python_model().predict(None, pd.Series(images))["class"]
+    rng = np.random.default_rng(0)
+    cuts = np.cumsum(rng.integers(1, 5, len(images)))
+    groups = [list(range(a, min(b, len(images)))) for a, b in zip([0, *cuts], cuts) if a < len(images)]
+    spec = model_spec(
+        variants=[{"model": "models:/vision/1", "role": "primary", "weight": 100}], latencyBudgetMs=20000,
+        fallback={"value": "unknown"},
+    )
+    config = gateway_config(spec, {"v1": vision_server.url}, model="vision", max_body_bytes=4_000_000)
+    served = np.empty(len(images), dtype=object)
+    limit = asyncio.Semaphore(8)
+    async with serve(config) as client:
+
+        async def send(group: list[int]) -> None:
+            async with limit:
+                response = await client.post("/v2/models/vision/infer", json=body([images[i] for i in group]))
+            assert response.status_code == 200, response.text
+            assert "x-ml-serving-fallback" not in response.headers
+            classes = next(o for o in response.json()["outputs"] if o["name"] == "class")["data"]
+            served[group] = classes
+
+        await asyncio.gather(*(send(g) for g in groups))
+    truth = labels.astype(str)
+    gateway_accuracy = float((served == truth).mean())
+    own_accuracy = float((in_process == truth).mean())
+    assert gateway_accuracy == pytest.approx(own_accuracy, abs=1 / len(images))
+    assert (served == in_process).mean() >= 1 - 1 / len(images)
+    assert own_accuracy >= 0.9
+
+
+async def test_a_bad_image_gets_400_naming_it_through_the_gateway(vision_server):
+    spec = model_spec(variants=[{"model": "models:/vision/1", "role": "primary", "weight": 100}], latencyBudgetMs=5000)
+    config = gateway_config(spec, {"v1": vision_server.url}, model="vision")
+    images, _ = heldout()
+    good = next(v for v in images if isinstance(v, bytes))
+    data = [base64.b64encode(good).decode(), base64.b64encode(b"not an image at all").decode()]
+    async with serve(config) as client:
+        response = await client.post(
+            "/v2/models/vision/infer", json={"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2], "data": data}]}
+        )
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("Input 'image'[1]: not an image")
+        again = await client.post("/v2/models/vision/infer", json=body([good]))
+        assert again.status_code == 200

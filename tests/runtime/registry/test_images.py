@@ -1,0 +1,33 @@
+"""An image classifier registered with lineage: signature, weights, dataset digest, image profile."""
+
+import json
+
+import mlflow
+
+from runtime.drift.profile import load_profile
+from runtime.vision.stats import STAT_NAMES
+from tests.vision_model import registered
+
+
+def test_the_version_carries_signature_dataset_commit_and_an_image_profile():
+    model = registered()
+    client = mlflow.MlflowClient(tracking_uri=model["tracking_uri"])
+    run = client.get_run(model["run_id"])
+    assert len(run.data.tags["mlflow.source.git.commit"]) == 40
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.digest and "sklearn://datasets.load_digits" in dataset.dataset.source
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(model["tracking_uri"])
+    try:
+        info = mlflow.models.get_model_info(model["uri"])
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert info.metadata == {"ml_serving.kind": "image-classifier"}
+    assert info.signature.inputs.input_names() == ["image"]
+    assert info.signature.outputs.input_names() == ["class", "scores"]
+    profile = load_profile(client.download_artifacts(model["run_id"], "reference_profile.json"))
+    assert profile.metadata["ml_serving.image_input"] == "image"
+    assert set(profile.features) == {*STAT_NAMES, "decode_failed"}
+    assert profile.features["decode_failed"].counts == {"0": 300}
+    assert set(profile.predictions["class"].counts) <= {str(d) for d in range(10)}
+    assert 12 <= profile.features["width"].min < profile.features["width"].max <= 140

@@ -1,0 +1,38 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from examples.train_vision import evaluate
+from runtime.vision.network import choose_device
+from tests.vision_model import heldout, trained
+
+
+def test_the_cnn_reaches_95_percent_on_held_out_digits_and_fails_on_a_changed_camera():
+    model, accuracy = trained()
+    assert accuracy >= 0.95
+    assert evaluate(model, shift="darker") < accuracy - 0.3  # what drift monitoring is for
+
+
+def test_predict_takes_a_frame_a_series_or_a_list_and_answers_class_and_scores():
+    model, _ = trained()
+    images, labels = heldout()
+    files = [v for v in images if isinstance(v, bytes)][:8]
+    by_frame = model.predict(None, pd.DataFrame({"image": files}))
+    by_list = model.predict(None, files)
+    assert list(by_frame["class"]) == list(by_list["class"])
+    assert by_frame["scores"].shape == (8, 10) and by_frame["scores"].dtype == np.float32
+    np.testing.assert_allclose(by_frame["scores"].sum(axis=1), 1.0, rtol=1e-5)
+    assert set(by_frame["class"]) <= {str(d) for d in range(10)}
+
+
+def test_the_device_is_chosen_at_load_and_a_missing_gpu_is_a_clear_error(monkeypatch):
+    assert choose_device("cpu").type == "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        assert choose_device().type == "cpu"
+        with pytest.raises(ValueError, match="no CUDA device is visible"):
+            choose_device("cuda")
+    monkeypatch.setenv("ML_SERVING_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="expected auto, cpu or cuda"):
+        choose_device()
