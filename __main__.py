@@ -53,6 +53,7 @@ rollouts = {
             name, model, lock, **k8s_args,
             artifacts_destination=artifacts.artifacts_destination if artifacts else None,
             service_account_name=predictors.name,
+            gpu_image=spec.platform.images.runtime_gpu,
             depends_on=(serving.serving_runtime, predictors.service_account, *mesh.ready),
         ),
     )

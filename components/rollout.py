@@ -87,6 +87,9 @@ class ModelRolloutArgs:
     URIs in the lock are served from there."""
     service_account_name: str | None = None
     """Service account of the predictors (read access to the artifacts, e.g. through IRSA)."""
+    gpu_image: str | None = None
+    """Runtime image with a CUDA build of torch for predictors on the GPU node group; KServe merges
+    the predictor's container over the serving runtime's, so it replaces the CPU image there."""
     depends_on: tuple[pulumi.Resource, ...] = ()
     """What must exist first: the serving runtime, the mesh, the predictors' service account."""
 
@@ -154,6 +157,9 @@ class ModelRollout(pulumi.ComponentResource):
                 {"name": "ML_SERVING_MAX_BATCH_SIZE", "value": str(spec.batching.max_batch_size)},
                 {"name": "ML_SERVING_MAX_LATENCY_MS", "value": f"{spec.batching.max_latency_ms:g}"},
             ]
+        if resources.half_precision:
+            env.append({"name": "ML_SERVING_HALF_PRECISION", "value": "true"})
+        image = {"image": args.gpu_image} if resources.gpu > 0 and args.gpu_image else {}
         predictor["model"] = {
             "modelFormat": {"name": "mlflow"},
             "runtime": SERVING_RUNTIME_NAME,
@@ -161,6 +167,7 @@ class ModelRollout(pulumi.ComponentResource):
             "storageUri": _storage_uri(locked, args.artifacts_destination),
             "resources": {"requests": requests, "limits": limits},
             **({"env": env} if env else {}),
+            **image,
         }
         return k8s.apiextensions.CustomResource(
             f"{name}-{variant.variant_name}-isvc",

@@ -1,6 +1,7 @@
 """scikit-learn's handwritten digits (shipped with the package) rendered as photographs would be.
 
-Each 8x8 digit becomes an RGB image of its own size and aspect ratio (20 to 96 pixels high),
+Each 8x8 digit becomes an RGB image of its own size and landscape aspect ratio (20 to 96 pixels
+high, 1 to 1.5 times as wide, as a camera takes them),
 dark ink on tinted paper, with its own contrast, offset, noise and encoding (JPEG of some
 quality, PNG, or raw UINT8 pixels). ``shift`` renders the same digits as a changed camera would
 (darker, rotated), for the drift demo. Everything is a pure function of the indices and the seed.
@@ -40,8 +41,8 @@ def split(test_share: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarra
 
 def _one(digit: np.ndarray, rng: np.random.Generator, shift: str) -> np.ndarray:
     height = int(rng.integers(20, 97))
-    width = max(12, int(round(height * rng.uniform(0.75, 1.35))))
-    side = int(min(width, height) * rng.uniform(0.7, 0.95))
+    width = max(12, int(round(height * rng.uniform(1.0, 1.5))))
+    side = int(height * rng.uniform(0.7, 0.95))
     glyph = Image.fromarray((digit * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC)
     ink = np.zeros((height, width), dtype=np.float32)
     x = int(rng.integers(0, width - side + 1))

@@ -172,6 +172,8 @@ class Resources(_Spec):
     """Memory request and limit, as a Kubernetes quantity."""
     gpu: Annotated[int, Field(ge=0, le=8)] = 0
     """NVIDIA GPUs per replica; above 0 the predictor lands on the GPU node group."""
+    half_precision: bool = False
+    """Run a torch model in FP16 when it is on a GPU (ignored on a CPU, where FP16 is slower)."""
 
 
 class Autoscaling(_Spec):
@@ -253,6 +255,9 @@ class Shadow(_Spec):
     """In-flight mirrored requests per model; more are dropped and counted."""
     timeout_ms: Annotated[float, Field(gt=0)] = 1000
     """Longest a mirrored request may take before it counts as an error."""
+    compare_outputs: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)] | None = None
+    """Outputs a shadow must match for its answer to agree (all when unset), e.g. ``[class]`` for a
+    classifier whose scores always differ a little between versions."""
 
 
 class FeatureDrift(_Spec):
@@ -556,10 +561,19 @@ class Images(_Spec):
     build: bool = False
     """Build and push the runtime image from this repository during ``pulumi up``."""
 
+    runtime_gpu: str | None = None
+    """The runtime image built with a CUDA torch (``runtime/Dockerfile``, ``TORCH_INDEX`` of a CUDA
+    build) for predictors with ``resources.gpu`` above 0; they use ``runtime`` when unset."""
+
     @field_validator("runtime")
     @classmethod
     def _pinned_image(cls, value: str) -> str:
         return _pinned(value, "images.runtime")
+
+    @field_validator("runtime_gpu")
+    @classmethod
+    def _pinned_gpu_image(cls, value: str | None) -> str | None:
+        return None if value is None else _pinned(value, "images.runtimeGpu")
 
 
 class GatewaySettings(_Spec):

@@ -38,9 +38,12 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def outputs_agree(served: list[dict[str, Any]], shadow: list[dict[str, Any]]) -> bool:
-    """Whether a shadow gave the served answer: same outputs by name, same shape, same values."""
+def outputs_agree(served: list[dict[str, Any]], shadow: list[dict[str, Any]], names: list[str] | None = None) -> bool:
+    """Whether a shadow gave the served answer: same outputs by name (those in ``names`` only, when
+    given), same shape, same values."""
     by_name = {o.get("name"): o for o in shadow}
+    if names is not None:
+        served = [o for o in served if o.get("name") in names]
     for output in served:
         other = by_name.get(output.get("name"))
         if other is None or other.get("shape") != output.get("shape"):
@@ -65,6 +68,7 @@ class ShadowMirror:
         self.targets = targets
         self._max = spec.shadow.max_concurrency
         self._timeout_s = spec.shadow.timeout_ms / 1000.0
+        self._compare = spec.shadow.compare_outputs
         self._metrics = metrics
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -100,7 +104,7 @@ class ShadowMirror:
                     stats.latencies_ms.append(elapsed * 1000.0)
                     self._metrics.shadow_latency.labels(self.model, target.name).observe(elapsed)
                     if served is not None:
-                        agreed = outputs_agree(served, outputs)
+                        agreed = outputs_agree(served, outputs, self._compare)
                         stats.compared += 1
                         stats.agreed += agreed
                         self._metrics.shadow_agreement.labels(self.model, target.name, str(agreed).lower()).inc()

@@ -20,6 +20,7 @@ import httpx
 
 from runtime.local.abtest import run_ab_phase
 from runtime.local.configs import monitor_token, read_token
+from runtime.local.demo_vision import replay_images, summarize_images
 from runtime.local.layout import Layout
 from runtime.local.platform import LocalPlatform
 from runtime.local.traffic import drifted_rows, normal_rows, v2_request
@@ -30,6 +31,8 @@ _RATE_PER_S = 40.0
 """Requests per second the demo aims for (1 to 4 rows each): enough to fill drift windows in seconds."""
 _WORKERS = 4
 _POOL_ROWS = 20_000
+VISION_MODEL = "vision"
+"""The stack's image model, when it has one: the demo then sends it images too."""
 
 
 @dataclass
@@ -189,6 +192,11 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
         report = _get_json(f"{layout.gateway_url}/rollouts/{model}/report", headers)
         status = _get_json(f"{layout.monitor_url}/status/{model}", _monitor_headers(layout)).get("variants", {})
         _summarize(layout, model, tally, report, status)
+        if VISION_MODEL in layout.spec.models:
+            monitor = _monitor_headers(layout)
+            watch = lambda *args: _watch_drift(*args, monitor)  # noqa: E731
+            images = asyncio.run(replay_images(layout, VISION_MODEL, seconds * 2 / 3, headers, watch))
+            summarize_images(layout, VISION_MODEL, images, _get_json(f"{layout.gateway_url}/rollouts/{VISION_MODEL}/report", headers))
         for name, spec in layout.spec.models.items():
             if spec.experiment is not None:
                 print()

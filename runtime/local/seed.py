@@ -1,7 +1,8 @@
 """Make sure the registry holds the versions the stack names, and fetch their reference profiles.
 
 Missing versions are trained and registered with lineage by the example training scripts
-(``examples/train_fraud.py``, and ``examples/train_recommender.py`` for the recommenders; each
+(``examples/train_fraud.py``, ``examples/train_recommender.py`` for the recommenders and
+``examples/train_vision.py`` for the digit CNN; each
 registers until a model has N versions, so a second start trains nothing). Each variant's drift reference profile is downloaded into the state folder for
 the drift monitor.
 """
@@ -25,6 +26,7 @@ TRAINING_SCRIPT = REPO_ROOT / "examples" / "train_fraud.py"
 TRAINERS: dict[str, tuple[Path, tuple[str, ...]]] = {
     "recommender-popular": (REPO_ROOT / "examples" / "train_recommender.py", ("--algorithm", "popularity")),
     "recommender-als": (REPO_ROOT / "examples" / "train_recommender.py", ("--algorithm", "als")),
+    "vision": (REPO_ROOT / "examples" / "train_vision.py", ()),
 }
 """Registered model name -> the script (and its arguments) that trains it; others use TRAINING_SCRIPT."""
 PROFILE_ARTIFACT = "reference_profile.json"

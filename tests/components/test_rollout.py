@@ -17,7 +17,9 @@ BUCKET = "s3://ml-serving-prod-artifacts/mlflow"
 
 
 def rollout(name: str, model: str) -> ModelRollout:
-    args = ModelRolloutArgs(model, PROD.models[model], LOCK, "ml-serving", artifacts_destination=BUCKET)
+    args = ModelRolloutArgs(
+        model, PROD.models[model], LOCK, "ml-serving", artifacts_destination=BUCKET, gpu_image=PROD.platform.images.runtime_gpu
+    )
     return ModelRollout(name, args)
 
 
@@ -53,6 +55,7 @@ def test_one_inference_service_per_variant_with_the_locked_lineage():
             assert {"name": "ML_SERVING_MAX_LATENCY_MS", "value": "10"} in model["env"], child_urn
             assert (predictor["minReplicas"], predictor["maxReplicas"]) == (3, 12), child_urn
             assert "tolerations" not in predictor and "nodeSelector" not in predictor, child_urn
+            assert "image" not in model, child_urn  # the serving runtime's CPU image
             assert predictor["labels"]["ml-serving.io/role"] == variant.role, child_urn
         assert schema_problems(urn) == []
 
@@ -71,6 +74,8 @@ def test_gpu_model_gets_gpu_limits_toleration_and_node_selector_and_alias_pinned
         key, value, effect = GPU_TAINT
         assert predictor["tolerations"] == [{"key": key, "operator": "Equal", "value": value, "effect": effect}], child_urn
         assert predictor["nodeSelector"] == {GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1]}, child_urn
+        assert predictor["model"]["image"] == PROD.platform.images.runtime_gpu, child_urn  # the CUDA torch build
+        assert {"name": "ML_SERVING_HALF_PRECISION", "value": "true"} in predictor["model"]["env"], child_urn
         notes = champion["metadata"]["annotations"]
         assert notes[f"{LINEAGE_ANNOTATION_PREFIX}model-version"] == "8", child_urn
         assert notes[f"{LINEAGE_ANNOTATION_PREFIX}model-alias"] == "champion", child_urn

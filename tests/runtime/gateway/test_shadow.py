@@ -21,6 +21,15 @@ def test_agreement_rules():
     assert not outputs_agree(_out([True]), _out([1.0]))
 
 
+def test_agreement_on_the_declared_outputs_only():
+    served = [*_out(["7"], name="class"), *_out([0.9, 0.1], name="scores")]
+    shadow = [*_out(["7"], name="class"), *_out([0.8, 0.2], name="scores")]
+    assert not outputs_agree(served, shadow)
+    assert outputs_agree(served, shadow, ["class"])
+    assert not outputs_agree(served, [*_out(["1"], name="class"), *_out([0.9, 0.1], name="scores")], ["class"])
+    assert not outputs_agree(served, shadow, ["label"])  # nothing to compare is no agreement
+
+
 def _spec(**shadow):
     return model_spec(
         variants=[

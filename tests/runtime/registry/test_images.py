@@ -30,4 +30,5 @@ def test_the_version_carries_signature_dataset_commit_and_an_image_profile():
     assert set(profile.features) == {*STAT_NAMES, "decode_failed"}
     assert profile.features["decode_failed"].counts == {"0": 300}
     assert set(profile.predictions["class"].counts) <= {str(d) for d in range(10)}
-    assert 12 <= profile.features["width"].min < profile.features["width"].max <= 140
+    assert 20 <= profile.features["width"].min < profile.features["width"].max <= 146
+    assert profile.features["aspect"].min >= 0.99  # landscape, as a camera takes them
