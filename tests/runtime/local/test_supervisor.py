@@ -12,8 +12,20 @@ from runtime.local.process import PartFailed, PortInUse
 from runtime.local.supervisor import Supervisor
 
 
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _only_this_tests_processes():
+    """Other suites keep session servers (MLflow, conformance peers) below pytest: a test here
+    judges only the processes that appeared while it ran."""
+    _BEFORE.clear()
+    _BEFORE.update(p.pid for p in psutil.Process(os.getpid()).children(recursive=True))
+    yield
+
+
 def _descendants() -> list[psutil.Process]:
-    return psutil.Process(os.getpid()).children(recursive=True)
+    return [p for p in psutil.Process(os.getpid()).children(recursive=True) if p.pid not in _BEFORE]
 
 
 def _gone(procs: list[psutil.Process]) -> list[psutil.Process]:
