@@ -609,6 +609,8 @@ class Local(_Spec):
     """The gateway's V2 gRPC service."""
     monitor_port: Annotated[int, Field(ge=1024, le=65535)] = 8090
     model_server_base_port: Annotated[int, Field(ge=1024, le=65000)] = 9000
+    prometheus_port: Annotated[int, Field(ge=1024, le=65535)] = 9090
+    """Prometheus scraping every part (started when Debian's ``prometheus`` binary is installed)."""
     state_dir: str = ".state"
     """Folder (relative to the repository) for the registry, artifacts and monitor state."""
 

@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--gateway-grpc-port", type=int)
     parser.add_argument("--monitor-port", type=int)
     parser.add_argument("--model-server-base-port", type=int)
+    parser.add_argument("--prometheus-port", type=int)
     parser.add_argument("--ready-timeout", type=float, help="seconds each part may take to become ready")
     parser.add_argument("--train-rows", type=int, help="rows per demo model version when training")
     parser.add_argument("--demo-seconds", type=float, default=60.0, help="how long `demo` replays traffic")
@@ -43,6 +44,7 @@ def _layout(args: argparse.Namespace) -> Layout:
         "gateway_grpc_port": args.gateway_grpc_port,
         "monitor_port": args.monitor_port,
         "model_server_base_port": args.model_server_base_port,
+        "prometheus_port": args.prometheus_port,
         "ready_timeout_s": args.ready_timeout,
     }
     settings = LocalSettings(**{k: v for k, v in overrides.items() if v is not None})

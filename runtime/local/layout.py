@@ -32,6 +32,7 @@ class LocalSettings(BaseSettings):
     gateway_grpc_port: int | None = Field(default=None, ge=1, le=65535)
     monitor_port: int | None = Field(default=None, ge=1, le=65535)
     model_server_base_port: int | None = Field(default=None, ge=1, le=65535)
+    prometheus_port: int | None = Field(default=None, ge=1, le=65535)
     ready_timeout_s: float = Field(default=180.0, gt=0)
     """Longest one part may take to answer its readiness check (MLflow imports slowly)."""
 
@@ -73,6 +74,7 @@ class Layout:
     monitor_port: int
     model_server_base_port: int
     ready_timeout_s: float
+    prometheus_port: int = 9090
 
     @classmethod
     def resolve(cls, spec: StackSpec, settings: LocalSettings | None = None) -> Layout:
@@ -91,6 +93,7 @@ class Layout:
             monitor_port=settings.monitor_port or local.monitor_port,
             model_server_base_port=settings.model_server_base_port or local.model_server_base_port,
             ready_timeout_s=settings.ready_timeout_s,
+            prometheus_port=settings.prometheus_port or local.prometheus_port,
         )
 
     def url(self, port: int) -> str:
@@ -100,6 +103,10 @@ class Layout:
     @property
     def tracking_uri(self) -> str:
         return self.url(self.mlflow_port)
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.url(self.prometheus_port)
 
     @property
     def gateway_url(self) -> str:

@@ -14,6 +14,7 @@ from runtime.local.configs import gateway_token, monitor_token, write_configs
 from runtime.local.layout import Layout
 from runtime.local.parts import gateway_part, missing_parts, mlflow_part, model_server_part, monitor_part
 from runtime.local.process import PartSpec, check_port_free
+from runtime.local.prometheus import prometheus_binary, prometheus_part, scrape_targets, write_prometheus_config
 from runtime.local.seed import download_profiles, ensure_versions
 from runtime.local.supervisor import Supervisor
 
@@ -30,6 +31,7 @@ class LocalPlatform:
         self.token_file = gateway_token(layout) if layout.spec.platform.gateway.auth_required else None
         self.monitor_token_file = monitor_token(layout) if "drift monitor" not in self.missing else None
         self.started: list[str] = []
+        self.prometheus = prometheus_binary()
 
     def _services(self) -> list[PartSpec]:
         layout, parts = self.layout, []
@@ -39,6 +41,11 @@ class LocalPlatform:
             parts.append(monitor_part(layout, self.monitor_token_file, self.token_file))
         if "gateway" not in self.missing:
             parts.append(gateway_part(layout, self.token_file, self.monitor_token_file))
+        if self.prometheus is not None:
+            folder = layout.state_dir / "prometheus"
+            (folder / "data").mkdir(parents=True, exist_ok=True)
+            config = write_prometheus_config(folder / "prometheus.yml", scrape_targets(layout, parts))
+            parts.append(prometheus_part(self.prometheus, config, folder / "data", layout.host, layout.prometheus_port))
         return parts
 
     def up(self) -> None:
@@ -48,6 +55,9 @@ class LocalPlatform:
         self.say(f"ml-serving local platform: stack '{layout.spec.stack}', state in {layout.state_dir}")
         if self.missing:
             self.say(f"  not in this checkout yet, so not started: {', '.join(self.missing)}")
+        if self.prometheus is None:
+            self.say("  prometheus is not installed (Debian package 'prometheus', scripts/ensure-tools.sh): "
+                     "running without it, so `python -m runtime.promote` has no metrics to read")
         for folder in (layout.state_dir, layout.logs_dir, layout.state_dir / "artifacts"):
             folder.mkdir(parents=True, exist_ok=True)
         mlflow, services = mlflow_part(layout), self._services()
@@ -93,6 +103,8 @@ class LocalPlatform:
             rows.append(("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)"))
         if "model server" not in self.missing:
             rows += [(f"{slot.part_name} ({slot.role}, {slot.share})", layout.url(slot.port)) for slot in layout.slots]
+        if self.prometheus is not None:
+            rows.append(("Prometheus (alert rules loaded)", layout.prometheus_url))
         rows.append(("logs", str(layout.logs_dir)))
         width = max(len(name) for name, _ in rows)
         lines = [f"  {name.ljust(width)}  {where}" for name, where in rows]

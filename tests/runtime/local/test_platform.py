@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import sys
@@ -17,6 +18,7 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 from runtime.local.layout import Layout, LocalSettings
 from runtime.local.seed import ensure_versions
 from runtime.local.traffic import normal_rows, v2_request
+from runtime.promote.cli import main as promote
 from runtime.spec import load_stack, stack_file
 from tests.runtime.local.stops import Terminal, makefile, nothing_left, text, tree, wait
 
@@ -64,9 +66,10 @@ def _test_stack(folder: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean(tmp_path) -> None:
-    first = _free_run(9)
+    first = _free_run(10)
     mlflow_port, gateway_port, monitor_port, base = first, first + 1, first + 2, first + 3
     grpc_port = first + 8  # after five model servers
+    prometheus_port = first + 9
     output = tmp_path / "up.log"
     argv = [
         sys.executable, "-m", "runtime.local", "up",
@@ -74,7 +77,7 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         "--state-dir", str(tmp_path / "state"),
         "--mlflow-port", str(mlflow_port), "--gateway-port", str(gateway_port),
         "--monitor-port", str(monitor_port), "--model-server-base-port", str(base),
-        "--gateway-grpc-port", str(grpc_port), "--train-rows", "400",
+        "--gateway-grpc-port", str(grpc_port), "--prometheus-port", str(prometheus_port), "--train-rows", "400",
     ]
     # As a person runs it: `make up 2>&1 | tee log` in a terminal, stopped with Ctrl-C at the end.
     terminal = Terminal(f"make -f {makefile(tmp_path, argv)} up 2>&1 | tee {output}")
@@ -84,7 +87,7 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         assert terminal.proc.poll() is None, text_now
         servers = [f"model-server fraud/{v}" for v in ("v1", "v2", "v3")]
         servers += [f"model-server recommender/{v}" for v in ("popular", "als")]
-        for part in ("mlflow", *servers, "gateway", "drift monitor"):
+        for part in ("mlflow", *servers, "gateway", "drift monitor", "prometheus"):
             assert f"{part} ready in" in text_now, text_now
         assert "training fraud versions 1..3" in text_now and "registered fraud versions 1..3 with lineage" in text_now
         started = tree(terminal.proc.pid)
@@ -150,6 +153,29 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             assert readout["arms"]["A"]["users"] + readout["arms"]["B"]["users"] == 12
             assert readout["decision"] == "no difference yet"
 
+            # The real Prometheus scrapes every part, has the alert rules, and promotion reads it.
+            prometheus = f"http://127.0.0.1:{prometheus_port}"
+            assert "Prometheus (alert rules loaded)" in text_now and prometheus in text_now, text_now
+
+            def scraped():
+                up = client.get(f"{prometheus}/api/v1/query", params={"query": "up"}).json()["data"]["result"]
+                jobs = {row["metric"]["job"] for row in up if row["value"][1] == "1"}
+                answered = client.get(f"{prometheus}/api/v1/query", params={
+                    "query": 'sum(ml_serving_gateway_requests_total{model="fraud"})'}).json()["data"]["result"]
+                return jobs if answered and float(answered[0]["value"][1]) == 40 else None
+
+            jobs = wait(scraped, 60, "Prometheus did not scrape the gateway's 40 fraud answers")
+            assert {"gateway", "drift-monitor", "model-servers"} <= jobs, jobs
+            groups = client.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
+            assert any(rule["type"] == "alerting" for group in groups for rule in group["rules"]), groups
+        evidence = tmp_path / "evidence.json"
+        assert promote(["--stack", "local", "--stacks-dir", str(tmp_path / "stacks"), "--prometheus", prometheus,
+                        "--model", "fraud", "--dry-run", "--evidence", str(evidence)]) == 0
+        (decision,) = json.loads(evidence.read_text())["decisions"]
+        assert decision["action"] == "hold" and decision["weight"] == 50
+        assert decision["evidence"]["counts"]["canary_calls"] == served_rows["v2"] // 3
+        assert decision["evidence"]["counts"]["primary_calls"] == served_rows["v1"] // 3
+
         # What a second start does first: find the versions registered and train nothing.
         settings = LocalSettings(state_dir=tmp_path / "state", mlflow_port=mlflow_port)
         layout = Layout.resolve(load_stack("local", tmp_path / "stacks"), settings)
@@ -159,7 +185,7 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
                         ("fraud versions 1..3", "recommender-popular versions 1..1", "recommender-als versions 1..1")]
         # Ctrl-C: tee dies at once, so whatever the platform prints while it stops hits a dead pipe.
         terminal.ctrl_c()
-        nothing_left(started, [mlflow_port, gateway_port, grpc_port, monitor_port, *range(base, base + 5)], timeout_s=90)
+        nothing_left(started, [mlflow_port, gateway_port, grpc_port, monitor_port, prometheus_port, *range(base, base + 5)], timeout_s=90)
     finally:
         terminal.close()
     assert (tmp_path / "state" / "mlflow.db").exists() and (tmp_path / "state" / "logs" / "gateway.log").exists()
