@@ -184,3 +184,18 @@ def test_policy_config_points_promotion_path_at_what_staging_serves(tmp_path):
     assert served.read_text() == '{"stack": "staging"}' and config["canary-weight-max"]["maxCanaryWeight"] == 50
     subprocess.run([str(script), "prod", str(out)], check=True, env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=60)
     assert "stagingSpecFile" not in json.loads(out.read_text())["promotion-path"]
+
+
+def test_promote_runs_per_cloud_stack_on_a_schedule_and_opens_a_pull_request():
+    document = workflow("promote.yml")
+    assert document["on"]["schedule"] and "workflow_dispatch" in document["on"]
+    job = document["jobs"]["promote"]
+    assert [row["stack"] for row in job["strategy"]["matrix"]["include"]] == ["staging", "prod"]
+    script = "\n".join(str(s.get("run", "")) for s in job["steps"])
+    assert "python -m runtime.promote --stack" in script
+    for code, decision in (("0", "hold"), ("3", "promote"), ("4", "rollback")):
+        assert f'{code}) echo "decision={decision}"' in script
+    assert "gh pr create" in script
+    (opened,) = [s for s in job["steps"] if "gh pr create" in str(s.get("run", ""))]
+    assert opened["if"] == "steps.promote.outputs.decision != 'hold'"
+    assert opened["env"]["GH_TOKEN"] == "${{ secrets.PROMOTE_TOKEN }}"  # GITHUB_TOKEN's PRs start no checks
