@@ -1,6 +1,7 @@
 """The real processes of the conformance suite: the model server (echo model) and a gateway in front.
 
-Both serve REST and gRPC on free loopback ports and stop when the session ends. The matrix
+Both serve REST and gRPC on free loopback ports and stop when the module's tests are done
+(tests that check for leftover processes run later in the same session). The matrix
 (client x target x case) is printed in the terminal summary.
 """
 
@@ -40,7 +41,7 @@ def _start(command: list[str], log: Path, rest: str) -> Server:
     return Server(process, rest, log)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def targets(tmp_path_factory) -> Iterator[list[Target]]:
     root = tmp_path_factory.mktemp("conformance")
     model_dir = save_echo_model(root / "echo")
