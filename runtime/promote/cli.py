@@ -17,6 +17,7 @@ from pathlib import Path
 from runtime.errors import MLServingError, SpecError
 from runtime.promote.analysis import Decision, decide
 from runtime.promote.prometheus import Prometheus, shadow_counts, step_counts
+from runtime.promote.report import render_evidence
 from runtime.promote.shadows import shadow_proposals
 from runtime.promote.stackedit import StackEdit
 from runtime.spec import STACKS_DIR, ModelSpec, load_stack
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
     parser.add_argument("--dry-run", action="store_true", help="print the diff and evidence, write nothing")
     parser.add_argument("--evidence", type=Path, default=None, help="also write the decisions and evidence as JSON here")
+    parser.add_argument("--report", type=Path, default=None, help="also write them as an HTML page with plots here")
     return parser
 
 
@@ -80,9 +82,12 @@ def run(args: argparse.Namespace) -> int:
     diff = edit.diff() if args.dry_run else edit.write()
     if diff:
         print(diff, end="")
+    document = {"stack": args.stack, "prometheus": prom.url, "decisions": [d.to_dict() for d in decisions], "proposals": proposals}
     if args.evidence is not None:
-        document = {"stack": args.stack, "prometheus": prom.url, "decisions": [d.to_dict() for d in decisions], "proposals": proposals}
         args.evidence.write_text(json.dumps(document, indent=2, default=float) + "\n")
+    if args.report is not None:
+        margins = {d.model: spec.models[d.model].progressive.max_error_rate_increase for d in decisions}
+        args.report.write_text(render_evidence(document, margins))
     actions = {d.action for d in decisions}
     return EXIT_ROLLBACK if "rollback" in actions else EXIT_PROMOTE if "promote" in actions else EXIT_HOLD
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime.promote.cli import EXIT_HOLD, EXIT_PROMOTE, EXIT_ROLLBACK, main
+from runtime.promote.report import render_evidence
 from runtime.spec import load_stack
 from tests.runtime.promote.fleet import Fleet, running_prometheus
 from tests.runtime.promote.simulate import expected_intervals
@@ -44,7 +45,8 @@ def _canary_weight(stacks: Path) -> float:
 def _interval(fleet, prom, stacks, evidence, **traffic) -> int:  # noqa: ANN001
     fleet.serve(CALLS, _canary_weight(stacks), **traffic)
     prom.wait_scraped("fraud", fleet.answers)
-    return main(["--stack", "staging", "--stacks-dir", str(stacks), "--prometheus", prom.url, "--evidence", str(evidence)])
+    return main(["--stack", "staging", "--stacks-dir", str(stacks), "--prometheus", prom.url, "--evidence", str(evidence),
+                 "--report", str(evidence.with_suffix(".html"))])
 
 
 def test_healthy_canary_is_promoted_through_every_step_to_primary(tmp_path, stacks, fleet, capsys):
@@ -68,6 +70,7 @@ def test_healthy_canary_is_promoted_through_every_step_to_primary(tmp_path, stac
     assert [line for line in text.splitlines() if line.strip().startswith("#")] == comments
     evidence = json.loads((tmp_path / "evidence.json").read_text())
     assert evidence["decisions"][0]["action"] == "promote"
+    assert "fraud: <span style=\"color:#1a7f37\">promote</span>" in (tmp_path / "evidence.html").read_text()
     assert evidence["decisions"][0]["evidence"]["counts"]["canary_calls"] >= progressive.min_samples_per_step
 
 
@@ -81,6 +84,10 @@ def test_five_points_more_errors_is_rolled_back_within_one_interval_of_the_minim
     assert codes[-1] == EXIT_ROLLBACK, capsys.readouterr().out
     assert _canary_weight(stacks) == 0
     assert "confidence sequence" in capsys.readouterr().out
+    document = json.loads((tmp_path / "evidence.json").read_text())
+    html = render_evidence(document, {"fraud": 0.01})
+    assert "fraud: <span" in html and "rollback" in html and html.count("<svg") == 1
+    assert "<td>canary</td>" in html
 
 
 def test_thirty_percent_slower_p99_is_held_until_the_minimum_samples_then_rolled_back(tmp_path, stacks, fleet, capsys):
