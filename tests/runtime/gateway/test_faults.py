@@ -3,13 +3,14 @@ misbehaves on command, driven by concurrent clients.
 
 Properties, each checked under every fault: every answer within the latency budget, as the
 gateway measured it (its Server-Timing): p99 within budget + 5 ms, none beyond budget + 25 ms,
-each bound widened by the scheduling delay a separate process on the machine suffered at the
-same moment (its p99 and its maximum; well under a millisecond on a quiet machine, tens of
-milliseconds on a shared 2-core one), and as the client measured it none beyond budget + 250 ms
-plus that delay, which allows for a busy machine but never for a call left waiting on a stalled
-model server; where a fallback is declared, no client ever sees an error; after a fault ends the
-variant serves again within the breaker's cool-down plus one probe; a poison row costs only its
-own request.
+each bound widened by an allowance measured at the same moment: the larger of the gateway's own
+time on a healthy answer (a second model in front of a healthy peer, driven alongside) and the
+scheduling delay a separate process on the machine suffered (p99 for the p99 bound, maximum for
+the maximum). On a quiet machine that is about a millisecond; on a shared 2-core one, tens to
+hundreds. As the client measured it, no answer beyond budget + 250 ms plus the same allowance,
+which allows for a busy machine but never for a call left waiting on a stalled model server.
+Where a fallback is declared, no client ever sees an error; after a fault ends the variant serves
+again within the breaker's cool-down plus one probe; a poison row costs only its own request.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ async def test_every_answer_within_budget_and_none_an_error(platform, peer, faul
     assert percentile(server, 99) <= BUDGET_MS + 5 + slack_p99, f"p99 {percentile(server, 99):.1f} ms for a budget of {BUDGET_MS:g} ms {noise}"
     assert max(server) <= BUDGET_MS + 25 + slack_max, f"an answer took {max(server):.1f} ms for a budget of {BUDGET_MS:g} ms {noise}"
     client = max(s.latency_ms for s in shots)
-    assert client <= BUDGET_MS + 250 + max(lag), f"a client waited {client:.0f} ms for a budget of {BUDGET_MS:g} ms {noise}"
+    assert client <= BUDGET_MS + 250 + slack_max, f"a client waited {client:.0f} ms for a budget of {BUDGET_MS:g} ms {noise}"
 
 
 @pytest.mark.parametrize("fault", ["black hole", "5xx", "reset mid-response"])
