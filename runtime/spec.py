@@ -658,6 +658,8 @@ class PlatformSpec(_Spec):
     local: Local = Local()
     cost: CostSettings = CostSettings()
     """Budget and usage assumptions of the cost estimate (``python -m components.cost``)."""
+    auto_merge_promotions: bool = False
+    """Merge the promote workflow's pull requests by themselves once their checks pass."""
 
 
 class StackSpec(_Spec):

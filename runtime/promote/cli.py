@@ -82,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
     diff = edit.diff() if args.dry_run else edit.write()
     if diff:
         print(diff, end="")
-    document = {"stack": args.stack, "prometheus": prom.url, "decisions": [d.to_dict() for d in decisions], "proposals": proposals}
+    document = {
+        "stack": args.stack, "prometheus": prom.url, "autoMerge": spec.platform.auto_merge_promotions,
+        "decisions": [d.to_dict() for d in decisions], "proposals": proposals,
+    }
     if args.evidence is not None:
         args.evidence.write_text(json.dumps(document, indent=2, default=float) + "\n")
     if args.report is not None:

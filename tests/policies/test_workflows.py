@@ -199,3 +199,4 @@ def test_promote_runs_per_cloud_stack_on_a_schedule_and_opens_a_pull_request():
     (opened,) = [s for s in job["steps"] if "gh pr create" in str(s.get("run", ""))]
     assert opened["if"] == "steps.promote.outputs.decision != 'hold'"
     assert opened["env"]["GH_TOKEN"] == "${{ secrets.PROMOTE_TOKEN }}"  # GITHUB_TOKEN's PRs start no checks
+    assert "jq -r .autoMerge evidence.json" in opened["run"] and "gh pr merge" in opened["run"] and "--auto" in opened["run"]

@@ -69,6 +69,7 @@ def test_healthy_canary_is_promoted_through_every_step_to_primary(tmp_path, stac
     text = (stacks / "Pulumi.staging.yaml").read_text()
     assert [line for line in text.splitlines() if line.strip().startswith("#")] == comments
     evidence = json.loads((tmp_path / "evidence.json").read_text())
+    assert evidence["autoMerge"] is False  # staging does not opt in
     assert evidence["decisions"][0]["action"] == "promote"
     assert "fraud: <span style=\"color:#1a7f37\">promote</span>" in (tmp_path / "evidence.html").read_text()
     assert evidence["decisions"][0]["evidence"]["counts"]["canary_calls"] >= progressive.min_samples_per_step
