@@ -156,7 +156,7 @@ def test_staging_served_spec_from_its_stack_output_decides_the_promotion_path(tm
     output = tmp_path / "staging-spec.json"
     output.write_text(deployed.model_dump_json(by_alias=True))
     reports = run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output)))
-    assert len(reports) == 1 and "models:/recommender-two-tower/3" in reports.messages[0]
+    assert len(reports) == 1 and "models:/recommender-als/3" in reports.messages[0]
     assert "the spec staging serves (staging-spec.json" in reports.messages[0]
     output.write_text(staging.model_dump_json(by_alias=True))
     assert not run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output)))
