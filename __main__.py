@@ -35,11 +35,16 @@ cluster = Cluster(
 )
 provider, namespace = cluster.provider, cluster.namespace  # every in-cluster resource uses these
 artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(platform.artifacts)) if cluster.is_eks else None
+mesh = Mesh("mesh", MeshArgs(platform.versions, cluster))
+# Pods that must start with a sidecar wait for istiod; those that claim volumes for the StorageClass.
+workload_ready = (*mesh.ready, *cluster.storage_ready)
 mlflow = MlflowServer(
     "mlflow",
-    MlflowServerArgs(platform.mlflow, platform.versions, platform.images.runtime, cluster, artifacts, platform.artifacts.retain_on_delete),
+    MlflowServerArgs(
+        platform.mlflow, platform.versions, platform.images.runtime, cluster, artifacts, platform.artifacts.retain_on_delete,
+        depends_on=workload_ready,
+    ),
 )
-mesh = Mesh("mesh", MeshArgs(platform.versions, cluster))
 serving = Serving(
     "serving",
     ServingArgs(platform.versions, cluster, platform.images.runtime, mlflow.url, platform.mlflow.auth, depends_on=tuple(mesh.ready)),
@@ -51,7 +56,7 @@ rollouts = {
         f"rollout-{name}",
         ModelRolloutArgs(
             name, model, lock, **k8s_args,
-            artifacts_destination=artifacts.artifacts_destination if artifacts else None,
+            artifacts_destination=mlflow.artifacts_destination,
             service_account_name=predictors.name,
             gpu_image=spec.platform.images.runtime_gpu,
             depends_on=(serving.serving_runtime, predictors.service_account, *mesh.ready),
@@ -61,8 +66,10 @@ rollouts = {
 }
 monitor = DriftMonitor(
     "drift",
-    DriftMonitorArgs(spec, lock, **k8s_args, mlflow_url=mlflow.url, mlflow_auth=platform.mlflow.auth,
-                     webhook_url=config.get_secret("alertWebhookUrl")),
+    DriftMonitorArgs(
+        spec, lock, **k8s_args, mlflow_url=mlflow.url, mlflow_auth=platform.mlflow.auth,
+        webhook_url=config.get_secret("alertWebhookUrl"), depends_on=workload_ready, storage_class=cluster.storage_class_name,
+    ),
 )
 gateway = Gateway(
     "gateway",

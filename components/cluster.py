@@ -15,20 +15,20 @@ import pulumi_awsx as awsx
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components import cluster_addons as addons
 from components.cluster_access import access_entries
-from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
 from runtime.spec import Cluster as ClusterSpec
 from runtime.spec import NodeGroup, Versions
 from runtime.wiring import GPU_NODE_LABEL, GPU_TAINT
 
-__all__ = ["Cluster", "ClusterArgs", "NODE_AUTOSCALERS", "CPU_AMI_TYPE", "GPU_AMI_TYPE"]
+__all__ = ["Cluster", "ClusterArgs", "NODE_AUTOSCALERS", "CPU_AMI_TYPE", "GPU_AMI_TYPE", "ELB_SUBNET_TAGS"]
 
 NODE_AUTOSCALERS = ("cluster-autoscaler",)
 CPU_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
-_AUTOSCALER_NAMESPACE = "kube-system"
-_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+ELB_SUBNET_TAGS = {"public": ("kubernetes.io/role/elb", "1"), "private": ("kubernetes.io/role/internal-elb", "1")}
+"""The tags the AWS Load Balancer Controller discovers subnets by (internet-facing, internal)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,20 @@ class Cluster(pulumi.ComponentResource):
     cluster_security_group_id: pulumi.Output[str] | None
     """The EKS-managed security group that managed nodes (and so every pod) carry."""
     kubeconfig: pulumi.Output[str] | None
+    node_groups: list[aws.eks.NodeGroup]
+    storage_class: k8s.storage.v1.StorageClass | None
+    """The default class volume claims bind with (None on an existing cluster: its own default)."""
+    load_balancer_controller: k8s.helm.v3.Release | None
+    """Gives LoadBalancer Services their NLB; a Service of that kind is created after it."""
+
+    @property
+    def storage_class_name(self) -> str | None:
+        return addons.STORAGE_CLASS if self.storage_class is not None else None
+
+    @property
+    def storage_ready(self) -> list[pulumi.Resource]:
+        """What a workload that claims a volume depends on."""
+        return [self.storage_class] if self.storage_class is not None else []
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-serving:index:Cluster", name, None, opts)
@@ -72,10 +86,13 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_provider_arn = self.oidc_provider_url = None
         self.vpc_id = self.private_subnet_ids = self.node_security_group_id = self.kubeconfig = None
         self.cluster_security_group_id = None
+        self.node_groups, self.storage_class, self.load_balancer_controller = [], None, None
         if self.is_eks:
             self._eks(name, args)
+            # Everything in the cluster goes through this provider, so everything waits for the
+            # node groups: Helm's waits would otherwise race the nodes on the first run.
             self.provider = k8s.Provider(
-                f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+                f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_groups)
             )
         else:
             # context=None means the current context of the user's kubeconfig.
@@ -107,6 +124,10 @@ class Cluster(pulumi.ComponentResource):
             private = pulumi.Output.from_input(list(spec.vpc.private_subnet_ids))
             public = pulumi.Output.from_input(list(spec.vpc.public_subnet_ids))
             vpc_id = aws.ec2.get_subnet_output(id=spec.vpc.private_subnet_ids[0]).vpc_id
+            for role, ids in (("public", spec.vpc.public_subnet_ids), ("private", spec.vpc.private_subnet_ids)):
+                key, value = ELB_SUBNET_TAGS[role]
+                for subnet in ids:
+                    aws.ec2.Tag(f"{name}-{subnet}-elb", resource_id=subnet, key=key, value=value, opts=child)
         else:
             vpc = awsx.ec2.Vpc(
                 f"{name}-vpc",
@@ -116,6 +137,10 @@ class Cluster(pulumi.ComponentResource):
                 # One NAT per zone: a zone outage must not cut the other zones' nodes off ECR.
                 nat_gateways={"strategy": "OnePerAz"},
                 subnet_strategy="Auto",
+                subnet_specs=[
+                    awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC, tags=dict([ELB_SUBNET_TAGS["public"]])),
+                    awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE, tags=dict([ELB_SUBNET_TAGS["private"]])),
+                ],
                 tags={"ml-serving.io/cluster": args.cluster_name},
                 opts=child,
             )
@@ -129,6 +154,7 @@ class Cluster(pulumi.ComponentResource):
             public_subnet_ids=public,
             endpoint_private_access=spec.endpoint_private_access,
             endpoint_public_access=spec.endpoint_public_access,
+            public_access_cidrs=list(spec.public_access_cidrs) or None,
             # Node groups are declared below, each with its own AMI type, labels and taints.
             skip_default_node_group=True,
             create_oidc_provider=True,
@@ -182,6 +208,7 @@ class Cluster(pulumi.ComponentResource):
         self.gpu_node_group = None
         if spec.gpu_nodes is not None:
             self.gpu_node_group = self._node_group(f"{name}-gpu", args, spec.gpu_nodes, node_role, private, group_opts, gpu=True)
+        self.node_groups = [g for g in (self.cpu_node_group, self.gpu_node_group) if g is not None]
 
     def _node_group(
         self,
@@ -224,91 +251,22 @@ class Cluster(pulumi.ComponentResource):
     # --- in-cluster add-ons of an EKS cluster -----------------------------------------------------
 
     def _node_addons(self, name: str, args: ClusterArgs) -> None:
+        spec, versions = args.cluster, args.versions
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        key, value, _ = GPU_TAINT
-        if args.cluster.gpu_nodes is not None:
+        oidc = (self.oidc_provider_arn, self.oidc_provider_url)
+        if spec.gpu_nodes is not None:
             # The NVIDIA AMI ships the driver and container toolkit, not the device plugin that
             # advertises nvidia.com/gpu to the scheduler.
-            k8s.helm.v3.Release(
-                f"{name}-nvidia-device-plugin",
-                name="nvidia-device-plugin",
-                chart="nvidia-device-plugin",
-                version=args.versions.nvidia_device_plugin,
-                repository_opts={"repo": "https://nvidia.github.io/k8s-device-plugin"},
-                namespace="kube-system",
-                values={
-                    "nodeSelector": {GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1]},
-                    "tolerations": [{"key": key, "operator": "Exists", "effect": "NoSchedule"}],
-                },
-                opts=k8s_opts,
-            )
-        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
-        autoscaler_role = irsa_role(
-            f"{name}-autoscaler-role",
-            oidc_provider_arn=self.oidc_provider_arn,
-            oidc_provider_url=self.oidc_provider_url,
-            namespace=_AUTOSCALER_NAMESPACE,
-            service_account=_AUTOSCALER_SERVICE_ACCOUNT,
-            policy=json.dumps(_autoscaler_policy(args.cluster_name), sort_keys=True),
-            parent=self,
+            addons.device_plugin(f"{name}-nvidia-device-plugin", versions.nvidia_device_plugin, k8s_opts)
+        addons.cluster_autoscaler(
+            f"{name}-cluster-autoscaler", version=versions.cluster_autoscaler, kubernetes_version=spec.kubernetes_version,
+            cluster_name=args.cluster_name, role_name=f"{name}-autoscaler-role", oidc=oidc, parent=self, opts=k8s_opts,
         )
-        k8s.helm.v3.Release(
-            f"{name}-cluster-autoscaler",
-            name="cluster-autoscaler",
-            chart="cluster-autoscaler",
-            version=args.versions.cluster_autoscaler,
-            repository_opts={"repo": "https://kubernetes.github.io/autoscaler"},
-            namespace=_AUTOSCALER_NAMESPACE,
-            values={
-                "cloudProvider": "aws",
-                "awsRegion": region,
-                "autoDiscovery": {"clusterName": args.cluster_name},
-                "rbac": {
-                    "serviceAccount": {
-                        "create": True,
-                        "name": _AUTOSCALER_SERVICE_ACCOUNT,
-                        "annotations": {ROLE_ARN_ANNOTATION: autoscaler_role.arn},
-                    }
-                },
-                "extraArgs": {
-                    "balance-similar-node-groups": True,
-                    # Idle GPU nodes are expensive: give them back soon after their pods leave.
-                    "scale-down-unneeded-time": "5m",
-                    "skip-nodes-with-local-storage": False,
-                    "expander": "least-waste",
-                },
-            },
-            opts=k8s_opts,
+        self.load_balancer_controller = addons.load_balancer_controller(
+            f"{name}-lb-controller", version=versions.aws_load_balancer_controller, cluster_name=args.cluster_name,
+            vpc_id=self.vpc_id, oidc=oidc, parent=self, opts=k8s_opts,
         )
-
-
-def _autoscaler_policy(cluster_name: str) -> dict:
-    """Read everything it needs to plan; change only the groups of this cluster."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "autoscaling:DescribeAutoScalingGroups",
-                    "autoscaling:DescribeAutoScalingInstances",
-                    "autoscaling:DescribeLaunchConfigurations",
-                    "autoscaling:DescribeScalingActivities",
-                    "autoscaling:DescribeTags",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplateVersions",
-                    "ec2:GetInstanceTypesFromInstanceRequirements",
-                    # Scale from zero: labels and taints of an empty managed group come from EKS.
-                    "eks:DescribeNodegroup",
-                ],
-                "Resource": "*",
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
-            },
-        ],
-    }
+        self.storage_class = addons.ebs_storage(
+            f"{name}-ebs", cluster_name=args.cluster_name, kubernetes_version=spec.kubernetes_version, oidc=oidc,
+            parent=self, depends_on=self.node_groups, provider=self.provider,
+        )

@@ -176,8 +176,8 @@ class Gateway(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+            # No replicas: the HPA below owns the count, and each update would reset it.
             spec={
-                "replicas": settings.replicas,
                 "selector": {"matchLabels": labels},
                 "template": {
                     "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},

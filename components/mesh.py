@@ -77,7 +77,8 @@ class Mesh(pulumi.ComponentResource):
             namespace=ISTIO_NAMESPACE,
             values={
                 "meshConfig": {"accessLogFile": "/dev/stdout", "enablePrometheusMerge": True},
-                "pilot": {"autoscaleMin": 2 if cluster.is_eks else 1},
+                # The 1.28 chart reads these at the top level (a pilot.* key is silently dropped).
+                "autoscaleMin": 2 if cluster.is_eks else 1,
             },
             opts=k8s_opts(self.istio_base),
         )
@@ -103,7 +104,9 @@ class Mesh(pulumi.ComponentResource):
             namespace=INGRESS_NAMESPACE,
             create_namespace=True,
             values={"service": service, "autoscaling": {"minReplicas": 2 if cluster.is_eks else 1}},
-            opts=k8s_opts(self.istiod),
+            # The controller's Service webhook (failurePolicy Fail) must answer before the
+            # gateway's Service is created, and it alone gives that Service an address.
+            opts=k8s_opts(self.istiod, *([cluster.load_balancer_controller] if cluster.load_balancer_controller else [])),
         )
         # Mesh-wide (root namespace, no selector): no plaintext traffic between workloads.
         self.peer_authentication = k8s.apiextensions.CustomResource(

@@ -99,11 +99,13 @@ def postgres_backend(
     namespace: pulumi.Input[str],
     image: str,
     storage_gb: int,
+    storage_class: str | None,
     provider: k8s.Provider,
+    depends_on: tuple[pulumi.Resource, ...],
     parent: pulumi.Resource,
 ) -> pulumi.Output[str]:
     """A single-replica Postgres StatefulSet (development stacks: no managed database)."""
-    k8s_opts = pulumi.ResourceOptions(parent=parent, provider=provider)
+    k8s_opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
     password = _password(name, parent)
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ml-serving"}
     secret = k8s.core.v1.Secret(
@@ -156,7 +158,11 @@ def postgres_backend(
             "volumeClaimTemplates": [
                 {
                     "metadata": {"name": "data"},
-                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{storage_gb}Gi"}}},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": f"{storage_gb}Gi"}},
+                        **({"storageClassName": storage_class} if storage_class else {}),
+                    },
                 }
             ],
         },

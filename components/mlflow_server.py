@@ -28,6 +28,7 @@ MLFLOW_PORT = 5000
 SERVICE_NAME = "mlflow"
 BACKEND_SECRET_KEY = "backend-store-uri"
 _DATA_DIR = "/var/lib/mlflow"
+_ARTIFACTS_SUBDIR = "artifacts"
 _BACKENDS = {"eks": ("rds", "postgres"), "existing": ("postgres", "sqlite")}
 
 
@@ -42,6 +43,8 @@ class MlflowServerArgs:
     """The S3 artifact store; None on a cluster without AWS (artifacts go to the server's volume)."""
     retain: bool = False
     """Keep the database (deletion protection, final snapshot) when the stack is destroyed."""
+    depends_on: tuple[pulumi.Resource, ...] = ()
+    """istiod (its injector must add the sidecar under STRICT mTLS) and the StorageClass claims bind with."""
 
 
 class MlflowServer(pulumi.ComponentResource):
@@ -49,6 +52,9 @@ class MlflowServer(pulumi.ComponentResource):
     """In-cluster URL of the tracking server, e.g. ``http://mlflow.ml-serving.svc.cluster.local:5000``."""
     deployment: k8s.apps.v1.Deployment
     service_account: k8s.core.v1.ServiceAccount
+    artifacts_destination: pulumi.Output[str]
+    """Where ``mlflow-artifacts:/`` URIs live, as a storage initializer reads it: ``s3://<bucket>/mlflow``,
+    or ``pvc://mlflow-data/artifacts`` (the server's own volume) on a cluster without a bucket."""
 
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-serving:index:MlflowServer", name, None, opts)
@@ -60,7 +66,7 @@ class MlflowServer(pulumi.ComponentResource):
         if spec.backend == "sqlite" and spec.replicas != 1:
             raise ValueError(f"mlflow.replicas must be 1 with the sqlite backend (got {spec.replicas})")
         namespace = cluster.namespace.metadata["name"]
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=list(args.depends_on))
         labels = {"app.kubernetes.io/name": SERVICE_NAME, "app.kubernetes.io/part-of": "ml-serving"}
 
         annotations = {}
@@ -97,7 +103,9 @@ class MlflowServer(pulumi.ComponentResource):
                 namespace=namespace,
                 image=f"docker.io/library/postgres:{args.versions.postgres}",
                 storage_gb=20,
+                storage_class=cluster.storage_class_name,
                 provider=cluster.provider,
+                depends_on=args.depends_on,
                 parent=self,
             )
         else:
@@ -113,14 +121,21 @@ class MlflowServer(pulumi.ComponentResource):
         needs_volume = args.artifacts is None or spec.backend == "sqlite"
         if args.artifacts is not None:
             destination: pulumi.Input[str] = args.artifacts.artifacts_destination
+            self.artifacts_destination = args.artifacts.artifacts_destination
         else:
-            destination = f"{_DATA_DIR}/artifacts"
+            destination = f"{_DATA_DIR}/{_ARTIFACTS_SUBDIR}"
+            # Predictors mount the same claim (KServe's pvc:// storage URIs): one node, RWO.
+            self.artifacts_destination = pulumi.Output.from_input(f"pvc://{SERVICE_NAME}-data/{_ARTIFACTS_SUBDIR}")
         volumes, mounts = [{"name": "tmp", "emptyDir": {}}], [{"name": "tmp", "mountPath": "/tmp"}]
         if needs_volume:
             claim = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-data",
                 metadata={"name": f"{SERVICE_NAME}-data", "namespace": namespace, "labels": labels},
-                spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
+                spec={
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "10Gi"}},
+                    **({"storageClassName": cluster.storage_class_name} if cluster.storage_class_name else {}),
+                },
                 opts=k8s_opts,
             )
             volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": claim.metadata["name"]}})
@@ -206,7 +221,7 @@ class MlflowServer(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         self.url = pulumi.Output.concat("http://", service.metadata["name"], ".", namespace, f".svc.cluster.local:{MLFLOW_PORT}")
-        self.register_outputs({"url": self.url})
+        self.register_outputs({"url": self.url, "artifactsDestination": self.artifacts_destination})
 
 
 def _allowed_hosts(namespace: str, tracking_uri: str) -> list[str]:

@@ -36,6 +36,8 @@ class Registration:
     """Per input, the URNs its value comes from (what the engine hands stack policies)."""
     wire: Any = None
     """The inputs as the SDK sent them (a protobuf ``Struct``, unknowns and secrets as on the wire)."""
+    provider: str | None = None
+    """URN of its explicit provider (a resource also waits for its provider)."""
 
 
 def _arn(service: str, resource: str) -> str:
@@ -119,6 +121,7 @@ _INVOKES = {
         "name": a.get("name"),
         "vpcConfig": {"clusterSecurityGroupId": f"sg-{a.get('name')}-eks-managed"},
     },
+    "aws:eks/getAddonVersion:getAddonVersion": lambda a: {"addonName": a.get("addonName"), "kubernetesVersion": a.get("kubernetesVersion"), "version": f"v0.0.0-default-for-{a.get('kubernetesVersion')}"},
     "aws:iam/getPolicyDocument:getPolicyDocument": lambda a: {"json": json.dumps(a, sort_keys=True, default=str)},
 }
 
@@ -146,6 +149,8 @@ class RecordingMonitor(MockMonitor):
                     dependencies=tuple(sorted(set(request.dependencies))),
                     property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items()},
                     wire=request.object,
+                    # A provider reference is "<urn>::<id>".
+                    provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
                 )
             )
         return response

@@ -111,6 +111,9 @@ class DriftMonitorArgs:
     webhook_url: pulumi.Input[str] | None = None
     """Where the monitor POSTs an event on the transition into drift (a Pulumi secret)."""
     depends_on: tuple[pulumi.Resource, ...] = ()
+    """istiod (the sidecar under STRICT mTLS) and the StorageClass its state claim binds with."""
+    storage_class: str | None = None
+    """StorageClass of the state claim (None: the cluster's default)."""
 
 
 class DriftMonitor(pulumi.ComponentResource):
@@ -141,7 +144,11 @@ class DriftMonitor(pulumi.ComponentResource):
         self.state = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-state",
             metadata={"name": f"{MONITOR_NAME}-state", **meta},
-            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": f"{settings.storage_gb}Gi"}}},
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{settings.storage_gb}Gi"}},
+                **({"storageClassName": args.storage_class} if args.storage_class else {}),
+            },
             opts=child,
         )
         env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []

@@ -116,6 +116,7 @@ def render(stack: str, stacks_dir: Path | None = None, *, require_secrets: bool 
                 "custom": r.custom,
                 "inputs": _clean(r.inputs),
                 "dependencies": list(r.dependencies),
+                "provider": r.provider,
             }
             for r in resources
         ],

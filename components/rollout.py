@@ -1,6 +1,6 @@
 """ModelRollout: one model of the spec served as KServe InferenceServices behind Istio policy.
 
-Per variant (primary, canary, shadow) one InferenceService in RawDeployment mode on the project's
+Per variant (primary, canary, shadow) one InferenceService in Standard mode (plain Deployment) on the project's
 serving runtime, with the version pinned by the stack's model lock (never the registry) and its
 lineage as annotations, plus a DestinationRule (outlier detection, connection limits). Per model
 one AuthorizationPolicy: only the gateway's service account may call the predictors. Traffic
@@ -45,7 +45,7 @@ def isvc_name(model: str, variant: Variant) -> str:
 
 
 def predictor_url(name: str, namespace: str) -> str:
-    """KServe's RawDeployment predictor Service of InferenceService ``name``."""
+    """KServe's Standard-mode predictor Service of InferenceService ``name``."""
     return f"http://{name}-predictor.{namespace}.svc.cluster.local"
 
 
@@ -134,7 +134,7 @@ class ModelRollout(pulumi.ComponentResource):
         resources = spec.resources
         requests = {"cpu": resources.cpu, "memory": resources.memory}
         limits = dict(requests)
-        # RawDeployment scales with a plain HPA, which knows CPU and memory only; a target
+        # Standard mode scales with a plain HPA, which knows CPU and memory only; a target
         # concurrency sizes the mesh's connection limits instead (see the DestinationRule).
         predictor: dict = {
             "minReplicas": spec.autoscaling.min,
@@ -179,7 +179,7 @@ class ModelRollout(pulumi.ComponentResource):
                 "labels": self._labels(args, variant),
                 "annotations": {
                     # Plain Deployment + Service + HPA: no Knative, no KServe traffic splitting.
-                    "serving.kserve.io/deploymentMode": "RawDeployment",
+                    "serving.kserve.io/deploymentMode": "Standard",
                     "serving.kserve.io/autoscalerClass": "hpa",
                     **lineage_annotations(locked),
                 },

@@ -1,4 +1,4 @@
-"""KServe (CRDs and controller, RawDeployment mode) and the project's ClusterServingRuntime.
+"""KServe (CRDs and controller, Standard mode: plain Deployments) and the project's ClusterServingRuntime.
 
 Every InferenceService of the project names ``runtime.wiring.SERVING_RUNTIME_NAME`` as its
 runtime: the runtime image's own model server (adaptive batching, Open Inference Protocol V2),
@@ -18,11 +18,13 @@ from components.mlflow_access import reader_env
 from runtime.spec import Versions
 from runtime.wiring import SERVING_RUNTIME_NAME
 
-__all__ = ["Serving", "ServingArgs", "KSERVE_NAMESPACE", "KSERVE_CHARTS", "MODEL_SERVER_PORT", "MODEL_DIR"]
+__all__ = ["Serving", "ServingArgs", "KSERVE_NAMESPACE", "KSERVE_CHARTS", "MODEL_SERVER_PORT", "MODEL_DIR", "DEPLOYMENT_MODE"]
 
 KSERVE_NAMESPACE = "kserve"
 KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
 MODEL_SERVER_PORT = 8080
+DEPLOYMENT_MODE = "Standard"
+RUNTIME_PRIORITY = 10
 MODEL_DIR = "/mnt/models"
 """Where KServe's storage initializer puts the predictor's ``storageUri``."""
 
@@ -68,11 +70,16 @@ class Serving(pulumi.ComponentResource):
             values={
                 "kserve": {
                     "controller": {
-                        # Plain Deployments, Services and HPAs: no Knative.
-                        "deploymentMode": "RawDeployment",
+                        # Plain Deployments, Services and HPAs: no Knative ("RawDeployment"
+                        # is the deprecated name of this mode since 0.16).
+                        "deploymentMode": DEPLOYMENT_MODE,
                         # Predictors are private; the project's gateway is the only way in.
                         "gateway": {"disableIngressCreation": True, "ingressGateway": {"className": "istio"}},
                     },
+                    # The chart's kserve-mlserver auto-selects mlflow v1/v2 at priority 1 as this
+                    # project's runtime does, which KServe's runtime webhook refuses; MLServer is
+                    # not used here, so it is switched off.
+                    "servingruntime": {"mlserver": {"disabled": True}},
                 }
             },
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[self.crds, *args.depends_on]),
@@ -86,7 +93,8 @@ class Serving(pulumi.ComponentResource):
             metadata={"name": SERVING_RUNTIME_NAME, "labels": {"app.kubernetes.io/part-of": "ml-serving"}},
             spec={
                 "annotations": {"prometheus.kserve.io/port": str(MODEL_SERVER_PORT), "prometheus.kserve.io/path": "/metrics"},
-                "supportedModelFormats": [{"name": "mlflow", "version": "2", "autoSelect": True, "priority": 1}],
+                # Above every built-in runtime's priority for mlflow, should one be switched on.
+                "supportedModelFormats": [{"name": "mlflow", "version": "2", "autoSelect": True, "priority": RUNTIME_PRIORITY}],
                 "protocolVersions": ["v2"],
                 "containers": [
                     {

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
 from examples.train_fraud import register_one  # noqa: E402
 from examples.train_recommender import register_one as register_recommender  # noqa: E402
 from runtime.registry.__main__ import main as registry_main  # noqa: E402
+from runtime.registry.lock import lock_path, read_lock, write_lock  # noqa: E402
 from runtime.registry.register import register_model  # noqa: E402
 from runtime.registry.server import local_registry  # noqa: E402
 
@@ -36,6 +37,10 @@ STACKS = ("local", "dev", "staging", "prod")
 ALIASES = {("fraud", 5): "challenger", ("vision-resnet", 8): "champion"}
 RECOMMENDERS = {"recommender-popular": ("popularity", 2), "recommender-als": ("als", 3)}
 STAND_INS = {"vision-resnet": 9}
+STAND_IN_NOTE = (
+    "made by examples/seed_registry.py against a throwaway local registry, not this stack's; "
+    "relock against the stack's registry before deploying"
+)
 
 
 def stand_in(name: str, version: int) -> None:
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             code = registry_main(["lock", "--stack", stack, "--stacks-dir", str(args.stacks_dir), "--tracking-uri", url])
             if code:
                 return code
+            lock = read_lock(stack, args.stacks_dir)
+            write_lock(lock.model_copy(update={"stand_in": STAND_IN_NOTE}), lock_path(stack, args.stacks_dir))
     return 0
 
 

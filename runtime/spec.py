@@ -65,6 +65,7 @@ DnsName = Annotated[str, StringConstraints(pattern=_DNS_LABEL, max_length=40)]
 ServiceAccountRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
 """A Kubernetes service account as ``namespace/name``: a workload's identity in the mesh."""
 Quantity = Annotated[str, StringConstraints(pattern=_QUANTITY)]
+Cidr = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$")]
 Scalar = float | int | str | bool
 
 
@@ -484,6 +485,10 @@ class Cluster(_Spec):
     """Context to use with ``provider: existing``; the current context when unset."""
     endpoint_private_access: bool = True
     endpoint_public_access: bool = True
+    public_access_cidrs: list[Cidr] = []
+    """Where the public API endpoint answers from (the deploy runners' egress); empty: anywhere."""
+    runner_in_vpc: bool = False
+    """``pulumi up`` runs inside the VPC of ``vpc.privateSubnetIds`` and reaches a private-only endpoint."""
     vpc: Vpc = Vpc()
     cpu_nodes: NodeGroup | None = None
     gpu_nodes: NodeGroup | None = None
@@ -498,6 +503,21 @@ class Cluster(_Spec):
             raise _problem("cpuNodes", "provider 'eks' needs cpuNodes: {instanceTypes: [...], min: N, max: N}")
         if not (self.endpoint_private_access or self.endpoint_public_access):
             raise _problem("endpointPublicAccess", "at least one of endpointPrivateAccess and endpointPublicAccess must be true")
+        if self.provider == "eks" and self.runner_in_vpc and not self.vpc.private_subnet_ids:
+            raise _problem(
+                "runnerInVpc",
+                "runnerInVpc needs vpc.privateSubnetIds of the existing VPC the runner is in "
+                "(a VPC this program creates has no runner inside it on the first run)",
+            )
+        if self.provider == "eks" and not self.endpoint_public_access and not self.runner_in_vpc:
+            raise _problem(
+                "endpointPublicAccess",
+                "a private-only API endpoint cannot be reached from where `pulumi up` runs; set "
+                "endpointPublicAccess: true with publicAccessCidrs (the runners' egress CIDRs), or "
+                "runnerInVpc: true with vpc.privateSubnetIds of the VPC the runner is in",
+            )
+        if self.public_access_cidrs and not self.endpoint_public_access:
+            raise _problem("publicAccessCidrs", "publicAccessCidrs needs endpointPublicAccess: true")
         return self
 
 
@@ -543,6 +563,8 @@ class Versions(_Spec):
     cert_manager: str = "v1.19.1"
     nvidia_device_plugin: str = "0.18.0"
     cluster_autoscaler: str = "9.52.1"
+    aws_load_balancer_controller: str = "3.5.0"
+    """Chart of the controller that gives the ingress gateway's Service its NLB."""
     karpenter: str = "1.8.2"
     mlflow: str = "3.18.0"
     postgres: str = "16.10"

@@ -81,6 +81,9 @@ class ModelLock(_Lock):
     """Every model URI the stack file named when it was locked, sorted."""
     versions: dict[str, LockedVersion]
     """URI -> pinned version."""
+    stand_in: str | None = None
+    """Set on a lock that was not resolved against the stack's own registry (the shipped examples):
+    where it came from. The deployability check reports such a lock on every run."""
 
 
 def lock_path(stack: str, stacks_dir: Path | None = None) -> Path:

@@ -89,10 +89,12 @@ def test_existing_provider_renders_no_aws_resources():
     assert not {t for t in types if t.split(":")[0] in {"aws", "eks", "awsx"}}, types
 
 
-def test_prod_render_has_eks_private_endpoint_device_plugin_and_autoscaler():
+def test_prod_render_has_eks_limited_public_endpoint_device_plugin_and_autoscaler():
     resources = stack_renders()["prod"]["resources"]
     eks = next(r for r in resources if r["type"] == "eks:index:Cluster")
-    assert eks["inputs"]["endpointPrivateAccess"] is True and eks["inputs"]["endpointPublicAccess"] is False, eks["urn"]
+    # The program creates the VPC, so the first run reaches the API publicly, from the runners only.
+    assert eks["inputs"]["endpointPrivateAccess"] is True and eks["inputs"]["endpointPublicAccess"] is True, eks["urn"]
+    assert eks["inputs"]["publicAccessCidrs"] == list(PROD.cluster.public_access_cidrs) != [], eks["urn"]
     assert eks["inputs"]["createOidcProvider"] is True and eks["inputs"]["skipDefaultNodeGroup"] is True, eks["urn"]
     releases = {r["inputs"]["name"]: r for r in resources if r["type"] == "kubernetes:helm.sh/v3:Release"}
     assert releases["nvidia-device-plugin"]["inputs"]["version"] == PROD.versions.nvidia_device_plugin
@@ -128,3 +130,35 @@ def test_the_workflows_roles_get_access_entries_on_every_cloud_stack():
                 "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 "accessScope": {"type": "cluster"},
             }, eks["urn"]
+
+
+def test_everything_in_an_eks_cluster_waits_for_the_node_groups():
+    """The provider waits for the node groups, so every release does too (Helm's waits need nodes)."""
+    resources = stack_renders()["prod"]["resources"]
+    groups = {r["urn"] for r in resources if r["type"] == "aws:eks/nodeGroup:NodeGroup"}
+    provider = next(r for r in resources if r["type"] == "pulumi:providers:kubernetes")
+    assert groups and groups <= set(provider["dependencies"]), provider["urn"]
+    in_cluster = [r for r in resources if r["type"].startswith("kubernetes:")]
+    assert in_cluster and all(r["provider"] == provider["urn"] for r in in_cluster), [r["urn"] for r in in_cluster if r["provider"] != provider["urn"]]
+
+
+def test_created_subnets_carry_the_load_balancer_discovery_tags():
+    vpc = next(r for r in stack_renders()["prod"]["resources"] if r["type"] == "awsx:ec2:Vpc")
+    tags = {spec["type"]: spec["tags"] for spec in vpc["inputs"]["subnetSpecs"]}
+    assert tags == {"Public": {"kubernetes.io/role/elb": "1"}, "Private": {"kubernetes.io/role/internal-elb": "1"}}, vpc["urn"]
+
+
+@pulumi.runtime.test
+def test_existing_subnets_are_tagged_for_load_balancer_discovery():
+    from tests.components.recorded import MONITOR
+
+    vpc = PROD.cluster.vpc.model_copy(update={"private_subnet_ids": ["subnet-a"], "public_subnet_ids": ["subnet-b"]})
+    cluster = _cluster("byo", PROD, vpc=vpc)
+
+    def check(urn):
+        tags = {r.name: r.inputs for r in MONITOR.registrations if r.type == "aws:ec2/tag:Tag" and r.parent == urn}
+        assert tags["byo-subnet-a-elb"] == {"resourceId": "subnet-a", "key": "kubernetes.io/role/internal-elb", "value": "1"}, urn
+        assert tags["byo-subnet-b-elb"] == {"resourceId": "subnet-b", "key": "kubernetes.io/role/elb", "value": "1"}, urn
+
+    # The provider registers after every AWS resource of the cluster.
+    return pulumi.Output.all(cluster.urn, cluster.provider.urn).apply(lambda args: check(args[0]))

@@ -56,6 +56,8 @@ def test_config_map_holds_every_spec_and_each_variants_predictor_url():
         assert account["metadata"]["name"] == GATEWAY_SERVICE_ACCOUNT, urn
         _, hpa = only(urn, "HorizontalPodAutoscaler")
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 12), urn
+        # The HPA owns the count: a replicas field would reset it on every update.
+        assert "replicas" not in deployment["spec"], urn
         _, pdb = only(urn, "PodDisruptionBudget")
         assert pdb["spec"]["minAvailable"] == 1, urn
         _, virtual_service = only(urn, "VirtualService")

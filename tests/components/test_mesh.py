@@ -42,3 +42,15 @@ def test_prod_orders_istio_base_istiod_gateway_and_kserve_after_cert_manager():
     assert gateway["type"] == "LoadBalancer", releases["istio-ingressgateway"]["urn"]
     for name, release in releases.items():
         assert release["inputs"].get("version"), f"{release['urn']}: chart {name} is not pinned"
+
+
+def test_istiod_minimum_is_set_where_the_1_28_chart_reads_it():
+    releases = {r["inputs"]["name"]: r for r in stack_renders()["prod"]["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    values = releases["istiod"]["inputs"]["values"]
+    assert values["autoscaleMin"] == 2 and "pilot" not in values, releases["istiod"]["urn"]
+
+
+def test_the_ingress_gateway_waits_for_the_load_balancer_controller():
+    releases = {r["inputs"]["name"]: r for r in stack_renders()["prod"]["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    gateway = releases["istio-ingressgateway"]
+    assert releases["aws-load-balancer-controller"]["urn"] in gateway["dependencies"], gateway["urn"]

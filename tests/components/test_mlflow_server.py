@@ -146,3 +146,44 @@ def test_the_platform_parts_read_the_registry_as_the_reader_account():
         assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-auth", "key": "reader-password"}, where
     assert drift["serviceAccountName"] == "ml-serving-drift", "the identity the registry's policy lets read"
     assert resources["drift-sa"]["inputs"]["metadata"]["name"] == "ml-serving-drift"
+
+
+def _waits_for(stack: str, pulumi_type: str, name: str) -> tuple[str, set[str]]:
+    from components.deployability.render_view import RenderView
+
+    document = stack_renders()[stack]
+    urn = next(r["urn"] for r in document["resources"] if r["type"] == pulumi_type and r["name"] == name)
+    return urn, RenderView(document).waits_for(urn)
+
+
+def _urn(stack: str, name: str) -> str:
+    return next(r["urn"] for r in stack_renders()[stack]["resources"] if r["name"] == name)
+
+
+@pytest.mark.parametrize(
+    ("stack", "pulumi_type", "name"),
+    [
+        ("prod", "kubernetes:apps/v1:Deployment", "mlflow-deployment"),
+        ("dev", "kubernetes:apps/v1:StatefulSet", "mlflow-postgres-statefulset"),
+        ("local", "kubernetes:apps/v1:Deployment", "mlflow-deployment"),
+    ],
+)
+def test_mlflow_and_its_postgres_start_after_istiods_injector(stack, pulumi_type, name):
+    urn, waits = _waits_for(stack, pulumi_type, name)
+    assert _urn(stack, "mesh-istiod") in waits, urn
+    if stack != "local":
+        assert _urn(stack, "cluster-ebs-class") in waits, urn
+
+
+def test_a_cluster_without_a_bucket_serves_artifacts_from_the_servers_own_claim():
+    resources = stack_renders()["local"]["resources"]
+    claim = next(r for r in resources if r["type"] == "kubernetes:core/v1:PersistentVolumeClaim" and r["name"] == "mlflow-data")
+    deployment = next(r for r in resources if r["name"] == "mlflow-deployment")
+    args = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--artifacts-destination") + 1] == "/var/lib/mlflow/artifacts", deployment["urn"]
+    mounts = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "data", "mountPath": "/var/lib/mlflow"} in mounts, deployment["urn"]
+    isvcs = [r for r in resources if r["type"] == "kubernetes:serving.kserve.io/v1beta1:InferenceService"]
+    for isvc in isvcs:
+        uri = isvc["inputs"]["spec"]["predictor"]["model"]["storageUri"]
+        assert uri.startswith(f"pvc://{claim['inputs']['metadata']['name']}/artifacts/"), isvc["urn"]

@@ -10,6 +10,7 @@ from runtime.spec import load_stack
 from runtime.wiring import MonitorConfig
 from tests.components.locks import lock_for
 from tests.components.recorded import of_kind, schema_problems, settled
+from tests.components.renders import stack_renders
 
 PROD = load_stack("prod")
 LOCK = lock_for(PROD, {"champion": 8})
@@ -140,3 +141,15 @@ def test_only_the_gateway_posts_rows_and_every_caller_needs_the_generated_token(
         assert schema_problems(urn) == []
 
     return settled(component, component.authorization, component.token, component.deployment).apply(check)
+
+
+def test_the_monitor_and_its_claim_start_after_istiod_and_the_storage_class():
+    from components.deployability.render_view import RenderView
+
+    document = stack_renders()["prod"]
+    urn = {r["name"]: r["urn"] for r in document["resources"]}
+    for name in ("drift-deployment", "drift-state"):
+        waits = RenderView(document).waits_for(urn[name])
+        assert {urn["mesh-istiod"], urn["cluster-ebs-class"]} <= waits, urn[name]
+    claim = next(r for r in document["resources"] if r["name"] == "drift-state")
+    assert claim["inputs"]["spec"]["storageClassName"] == "gp3", claim["urn"]

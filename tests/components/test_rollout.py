@@ -40,7 +40,7 @@ def test_one_inference_service_per_variant_with_the_locked_lineage():
             child_urn, manifest = services[f"fraud-{variant.variant_name}"]
             locked = LOCK.versions[variant.model]
             notes = manifest["metadata"]["annotations"]
-            assert notes["serving.kserve.io/deploymentMode"] == "RawDeployment", child_urn
+            assert notes["serving.kserve.io/deploymentMode"] == "Standard", child_urn
             for key, value in {
                 "model-name": "fraud", "model-version": str(locked.version), "run-id": locked.run_id,
                 "git-commit": locked.git_commit, "dataset-digest": locked.dataset_digest, "artifact-uri": locked.artifact_uri,

@@ -1,4 +1,4 @@
-"""Serving: KServe CRDs then controller (RawDeployment), then the project's ClusterServingRuntime."""
+"""Serving: KServe CRDs then controller (Standard mode), then the project's ClusterServingRuntime."""
 
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ def test_crds_before_controller_before_runtime_in_raw_deployment_mode():
     crd, controller, runtime = by_name["serving-kserve-crd"], by_name["serving-kserve"], by_name["serving-runtime"]
     assert crd["urn"] in controller["dependencies"], controller["urn"]
     assert controller["urn"] in runtime["dependencies"], runtime["urn"]
-    assert controller["inputs"]["values"]["kserve"]["controller"]["deploymentMode"] == "RawDeployment", controller["urn"]
+    assert controller["inputs"]["values"]["kserve"]["controller"]["deploymentMode"] == "Standard", controller["urn"]

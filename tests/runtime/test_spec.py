@@ -169,6 +169,22 @@ INVARIANTS = [
         "ml-serving:models.fraud.circuitBreaker.minimumCalls: is 20 but the window holds 10 calls; expected at most windowCalls",
     ),
     (
+        "private endpoint on a VPC the program creates",
+        lambda c: c["ml-serving:platform"]["cluster"].update(endpointPublicAccess=False, publicAccessCidrs=[]),
+        "ml-serving:platform.cluster.endpointPublicAccess: a private-only API endpoint cannot be reached from where "
+        "`pulumi up` runs; set endpointPublicAccess: true with publicAccessCidrs",
+    ),
+    (
+        "runner in a VPC the program creates",
+        lambda c: c["ml-serving:platform"]["cluster"].update(runnerInVpc=True),
+        "ml-serving:platform.cluster.runnerInVpc: runnerInVpc needs vpc.privateSubnetIds of the existing VPC the runner is in",
+    ),
+    (
+        "public access CIDR",
+        lambda c: c["ml-serving:platform"]["cluster"].update(publicAccessCidrs=["203.0.113.0"]),
+        "ml-serving:platform.cluster.publicAccessCidrs[0]: string should match pattern",
+    ),
+    (
         "unknown project key",
         lambda c: c.update({"ml-serving:modles": {}}),
         "ml-serving:modles: unknown key; expected one of",
