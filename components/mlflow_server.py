@@ -164,6 +164,8 @@ class MlflowServer(pulumi.ComponentResource):
                 "--serve-artifacts",
                 "--host", "0.0.0.0",
                 "--port", str(MLFLOW_PORT),
+                # Within the pod's CPU (MLflow starts four by default).
+                "--workers", "2",
                 "--allowed-hosts", ",".join(hosts),
                 *auth_args,
             ],

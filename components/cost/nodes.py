@@ -54,11 +54,15 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
         InstanceType("m6i.large", 2, 8, 0, 3, 10),
         InstanceType("m6i.xlarge", 4, 16, 0, 4, 15),
         InstanceType("m6i.2xlarge", 8, 32, 0, 4, 15),
+        InstanceType("m6i.4xlarge", 16, 64, 0, 8, 30),
         InstanceType("m6a.xlarge", 4, 16, 0, 4, 15),
+        InstanceType("m6a.2xlarge", 8, 32, 0, 4, 15),
         InstanceType("c6i.xlarge", 4, 8, 0, 4, 15),
         InstanceType("g4dn.xlarge", 4, 16, 1, 3, 10),
         InstanceType("g5.xlarge", 4, 16, 1, 4, 15),
         InstanceType("g5.2xlarge", 8, 32, 1, 4, 15),
+        InstanceType("g5.4xlarge", 16, 64, 1, 8, 30),
+        InstanceType("g6.2xlarge", 8, 32, 1, 4, 15),
     )
 }
 

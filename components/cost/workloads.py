@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-__all__ = ["NodeGroupInfo", "Workload", "node_groups", "workloads", "placement", "of_type", "cpu_millicores", "memory_mib"]
+__all__ = ["NodeGroupInfo", "Workload", "node_groups", "workloads", "placement", "admits", "of_type", "cpu_millicores", "memory_mib"]
 
 _SIDECAR_DEFAULT = {"cpu": "100m", "memory": "128Mi"}
 _EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
@@ -185,12 +185,14 @@ def _tolerates(tolerations: Iterable[Mapping[str, Any]], taint: tuple[str, str, 
     return False
 
 
+def admits(group: NodeGroupInfo, node_selector: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]]) -> bool:
+    """The group's labels satisfy the node selector and the pod tolerates its hard taints."""
+    if any(group.labels.get(k) != str(v) for k, v in node_selector.items()):
+        return False
+    tolerations = tuple(tolerations)
+    return all(_tolerates(tolerations, t) for t in group.taints if t[2] in ("NoSchedule", "NoExecute"))
+
+
 def placement(workload: Workload, groups: list[NodeGroupInfo]) -> NodeGroupInfo | None:
     """The node group the scheduler can place the workload's pods on (the first that fits), if any."""
-    for group in groups:
-        if any(group.labels.get(k) != v for k, v in workload.node_selector.items()):
-            continue
-        hard = [t for t in group.taints if t[2] in ("NoSchedule", "NoExecute")]
-        if all(_tolerates(workload.tolerations, t) for t in hard):
-            return group
-    return None
+    return next((g for g in groups if admits(g, workload.node_selector, workload.tolerations)), None)

@@ -24,7 +24,7 @@ def _validate(stack_path, document) -> Reports:
 
 
 def test_within_budget_passes():
-    _, document, path = rendered()["base"]  # maximum 2,966.46 against 5,000
+    _, document, path = rendered()["base"]  # maximum 2,966.26 against 5,000
     assert len(_validate(path, document)) == 0
 
 
@@ -33,7 +33,7 @@ def test_over_budget_names_the_items_that_grow(tmp_path):
     reports = _validate(write_stack(tmp_path, EDITS["over-budget"]), document)
     assert len(reports) == 1
     text = reports.text()
-    assert "maximum monthly estimate of stack" in text and "$2,966.46, over its budget of $1,000.00" in text and "by $1,966.46" in text
+    assert "maximum monthly estimate of stack" in text and "$2,966.26, over its budget of $1,000.00" in text and "by $1,966.26" in text
     # Largest growth first: GPU nodes 0 -> 2 (1,468.76), CPU nodes 3 -> 6 (420.48 -> 840.96), then the disks.
     named = text.split("Items that grow to it: ")[1].split(". At its maximum")[0].split("; ")
     assert [part.split(" ")[0] for part in named] == ["nodes/cluster-gpu", "nodes/cluster-cpu", "nodes/cluster-gpu/disk", "nodes/cluster-cpu/disk"]
@@ -56,5 +56,5 @@ def test_checker_fails_an_over_budget_stack(tmp_path):
     )
     assert result.returncode == 1, result.stdout + result.stderr
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("[mandatory]")]
-    assert line.startswith(f"[mandatory] cost-budget: {path}: the maximum monthly estimate of stack costs is $2,966.46")
+    assert line.startswith(f"[mandatory] cost-budget: {path}: the maximum monthly estimate of stack costs is $2,966.26")
     assert "nodes/cluster-gpu $0.00 at minimum -> $1,468.76" in line

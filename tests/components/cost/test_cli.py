@@ -20,9 +20,9 @@ def test_json_estimate_says_which_prices_and_from_when(tmp_path):
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["prices"]["origins"] == ["snapshot"] and document["prices"]["asOf"]["oldest"] == "2026-12-01"
-    assert document["totalMonthlyUsd"]["min"] == 1042.22 and document["budgetUsd"] == 5000
+    assert document["totalMonthlyUsd"]["min"] == 1042.02 and document["budgetUsd"] == 5000
     table = to_table(document)
-    assert "| **total** |  | **1,042.22** | **1,042.22** | **2,966.46** |" in table
+    assert "| **total** |  | **1,042.02** | **1,042.02** | **2,966.26** |" in table
     assert "| fraud | 221.68 | 0.00 | 0.00 | 221.68 |" in table
     assert "Prices: snapshot (components/cost/prices.json), figures dated 2026-12-01" in table
 

@@ -30,16 +30,16 @@ def test_a_shadow_shows_as_two_nodes_and_the_models_shadow_share():
     assert fraud["shadowDelta"]["expected"] == fraud["delta"]["expected"] == pytest.approx(2 * 3100 / 3920 * 0.192 * 730, abs=0.01)
     table = diff_table(changes)
     assert "| `nodes/cluster-cpu` | changed: 5 x m6i.xlarge on-demand | 700.80 | +280.32 | 840.96 | 0.00 |" in table
-    assert "| **total** |  | **1,332.54** | **+290.32** | **2,966.46** | **0.00** |" in table
+    assert "| **total** |  | **1,332.34** | **+290.32** | **2,966.26** | **0.00** |" in table
     # The shadow's maximum is four more replicas; a million predictions now pays for both variants.
     assert "| fraud | 443.36 | +221.68 | +221.68 | +443.36 | 0.4218 -> 0.8435 |" in table
 
 
 def test_no_change_and_a_new_stack():
     head = estimate_of("base")
-    assert diff_table(diff(head, head)).splitlines()[2] == "No change in cost: 1,042.22 expected, 2,966.46 at maximum."
+    assert diff_table(diff(head, head)).splitlines()[2] == "No change in cost: 1,042.02 expected, 2,966.26 at maximum."
     added = diff({}, head)
-    assert {i["status"] for i in added["items"]} == {"added"} and added["total"]["delta"]["min"] == 1042.22
+    assert {i["status"] for i in added["items"]} == {"added"} and added["total"]["delta"]["min"] == 1042.02
 
 
 def test_cli_diff_and_render_paths(tmp_path):

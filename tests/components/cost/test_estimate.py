@@ -3,7 +3,8 @@
 Unit prices (snapshot, us-west-2): m6i.xlarge $0.192/h, g5.xlarge $1.006/h, EKS $0.10/h, NAT
 $0.045/h and $0.045/GB, EKS extended support $0.60/h, public IPv4 $0.005/h, NLB $0.0225/h and $0.006/LCU-h, db.t4g.medium
 $0.065/h, RDS gp3 $0.115/GB-month, backup $0.095/GB-month, S3 $0.023/GB-month, PUT $0.005 and GET
-$0.0004 per 1,000, internet egress $0.09/GB, CloudWatch Logs $0.50/GB, EBS gp2 $0.10/GB-month.
+$0.0004 per 1,000, internet egress $0.09/GB, CloudWatch Logs $0.50/GB, EBS gp2 $0.10/GB-month (node
+root volumes) and gp3 $0.08/GB-month (claims, on the stack's default gp3 class).
 
 Pods on the CPU group (requests plus the Istio sidecar's 100m / 128Mi): fraud 3100m / 6272Mi per
 replica, gateway 1100m / 640Mi, MLflow and drift monitor 600m / 1152Mi each. An m6i.xlarge offers
@@ -53,7 +54,7 @@ def test_base_estimate_matches_the_hand_computation():
         "rds/mlflow-db-rds": H * 0.065,
         "rds/mlflow-db-rds/storage": 20 * 0.115,
         "rds/mlflow-db-rds/backup": 7 * 0.01 * 20 * 0.095,
-        "volume/drift-state": 10 * 0.10,
+        "volume/drift-state": 10 * 0.08,
         "lb/mesh-ingress-gateway": H * 0.0225,
         "lb/mesh-ingress-gateway/lcu": 1 * H * 0.006,
         "lb/mesh-ingress-gateway/ipv4": 2 * H * 0.005,
@@ -75,7 +76,7 @@ def test_items_sum_to_the_totals():
     est = run("base")
     for scenario in SCENARIOS:
         assert est.totals[scenario] == pytest.approx(sum(item.monthly[scenario] for item in est.items), abs=1e-9)
-    assert est.totals["min"] == pytest.approx(1042.22, abs=0.005)
+    assert est.totals["min"] == pytest.approx(1042.02, abs=0.005)
 
 
 def test_prod_items_sum_to_its_total():

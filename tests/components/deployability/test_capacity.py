@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from components.deployability.instances import INSTANCE_TYPES, allocatable
+from components.deployability.capacity import schedulable
 from tests.components.deployability.helpers import findings, only, release_values, render_of, resource
 
 _GROUP = "aws:eks/nodeGroup:NodeGroup"
 _ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 
 
-def test_allocatable_follows_the_eks_ami_reservation():
-    # m6i.xlarge: 58 pods; CPU 4000 - (60 + 10 + 10) - daemons 135; memory 16384 - (11 * 58 + 255) - 100 - 40.
-    assert INSTANCE_TYPES["m6i.xlarge"].max_pods == 58
-    assert allocatable(INSTANCE_TYPES["m6i.xlarge"]) == (3785, 15351)
-    # 8 vCPUs: + 0.25% of the four cores above four.
-    assert allocatable(INSTANCE_TYPES["m6i.2xlarge"])[0] == 8000 - 90 - 135
+def test_a_node_leaves_the_stack_its_allocatable_less_the_node_daemonsets():
+    # m6i.xlarge allocates 3920m and 15391Mi (the EKS AMI's reservation); kube-proxy, aws-node and
+    # ebs-csi-node take 135m and 40Mi of it.
+    node = schedulable("m6i.xlarge")
+    assert (node.cpu_m, node.memory_mib, node.gpus, node.pods) == (3785, 15351, 0, 55)
 
 
 def test_a_gpu_pod_larger_than_the_groups_first_instance_type_is_named():
@@ -25,7 +24,7 @@ def test_a_gpu_pod_larger_than_the_groups_first_instance_type_is_named():
     found = findings(document, "scheduling")
     assert {f.resource.split(" (")[0] for f in found} == {"InferenceService ml-serving/vision-champion", "InferenceService ml-serving/vision-v9"}
     message = found[0].message
-    assert "requests 4100m CPU, 16512Mi, 1 GPU (with the Istio sidecar's requests)" in message, message
+    assert "requests 4100m CPU, 16512Mi, 1 GPU per pod (the Istio sidecar included)" in message, message
     assert "g5.xlarge offers 3785m CPU, 15351Mi, 1 GPU" in message and "sizes a group by its first instance type" in message
 
 
