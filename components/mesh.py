@@ -79,6 +79,11 @@ class Mesh(pulumi.ComponentResource):
                 "meshConfig": {"accessLogFile": "/dev/stdout", "enablePrometheusMerge": True},
                 # The 1.28 chart reads these at the top level (a pilot.* key is silently dropped).
                 "autoscaleMin": 2 if cluster.is_eks else 1,
+                # Sidecars as native sidecar containers (Kubernetes 1.29+), started before the
+                # other init containers: KServe's storage initializer downloads the model in one,
+                # and behind a plain sidecar's traffic capture it has no network. Istio turns this
+                # on by itself only when every kubelet is 1.33 or newer.
+                "env": {"ENABLE_NATIVE_SIDECARS": "true"},
             },
             opts=k8s_opts(self.istio_base),
         )

@@ -10,13 +10,17 @@ render cannot see.
 ``storage-uri``: an InferenceService's ``storageUri`` uses a scheme KServe's storage initializer
 downloads (``SupportedStorageURIPrefixList`` in ``pkg/controller/v1beta1/inferenceservice/utils/
 utils.go`` at v0.16.0, and ``kserve_storage.Storage.download``); a ``pvc://`` claim exists in the
-predictor's namespace.
+predictor's namespace. A download runs in the ``storage-initializer`` init container: in a
+namespace with Istio sidecar injection it has network only when istiod injects native sidecars
+(``ENABLE_NATIVE_SIDECARS``, which Istio 1.27+ turns on by itself only for kubelets 1.33+), since
+a plain sidecar starts after the init containers while its traffic capture is already in place.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
+from components.deployability.charts import effective_values
 from components.deployability.render_view import Finding, RenderView, label
 
 __all__ = ["STORAGE_URI_PREFIXES", "volume_binding", "storage_uri"]
@@ -80,8 +84,15 @@ def volume_binding(view: RenderView) -> list[Finding]:
     return findings
 
 
+def _native_sidecars(view: RenderView) -> bool:
+    istiod = view.release("istiod")
+    env = (effective_values(istiod).get("env") or {}) if istiod else {}
+    return str(env.get("ENABLE_NATIVE_SIDECARS", "")).lower() == "true"
+
+
 def storage_uri(view: RenderView) -> list[Finding]:
     findings = []
+    native = _native_sidecars(view)
     claims = {((m.get("metadata") or {}).get("namespace"), (m.get("metadata") or {}).get("name")) for _, m in view.of_kind("PersistentVolumeClaim")}
     for urn, isvc in view.of_kind("InferenceService"):
         predictor = (isvc.get("spec") or {}).get("predictor") or {}
@@ -94,6 +105,14 @@ def storage_uri(view: RenderView) -> list[Finding]:
                         f"storageUri '{uri}' has a scheme KServe's storage initializer does not download (it knows "
                         f"{', '.join(STORAGE_URI_PREFIXES)}): the init container fails and the predictor never starts; "
                         "fix: resolve the URI to where the artifacts are (s3://<bucket>/..., or pvc://<claim>/...)")
+            )
+        elif not uri.startswith("pvc://") and (isvc.get("metadata") or {}).get("namespace") in view.injected_namespaces and not native:
+            findings.append(
+                Finding("storage-uri", label(isvc, urn),
+                        f"downloads '{uri}' in KServe's storage-initializer init container, in a namespace with Istio "
+                        "sidecar injection but without native sidecars: the capture sends its traffic to a proxy that "
+                        "has not started, the download fails and the predictor never starts; fix: istiod values "
+                        "env.ENABLE_NATIVE_SIDECARS \"true\" (Kubernetes 1.29+)")
             )
         elif uri.startswith("pvc://"):
             claim = uri.removeprefix("pvc://").split("/", 1)[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.components.deployability.helpers import findings, only, render_of, resource
+from tests.components.deployability.helpers import findings, only, release_values, render_of, resource
 
 _CLASS = ("kubernetes:storage.k8s.io/v1:StorageClass", "cluster-ebs-class")
 _ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
@@ -63,3 +63,11 @@ def test_a_pvc_uri_names_a_claim_of_the_stack():
     isvc["inputs"]["spec"]["predictor"]["model"]["storageUri"] = "pvc://models/fraud"
     finding = only(document, "storage-uri")
     assert "names claim 'models', which the stack does not create in namespace ml-serving" in finding.message, finding
+
+
+def test_an_s3_download_behind_a_plain_sidecar_is_named():
+    document = render_of("prod")
+    release_values(document, "mesh-istiod").pop("env")
+    found = findings(document, "storage-uri")
+    assert found and all("storage-initializer init container" in f.message for f in found), found
+    assert {f.resource.split(" (")[0] for f in found} >= {"InferenceService ml-serving/fraud-v5", "InferenceService ml-serving/vision-champion"}
