@@ -1,12 +1,14 @@
 """The cluster's MLflow path run with real parts, from the render of the dev stack.
 
 The MLflow server runs with its container's command, arguments and environment exactly as the
-render gives them (the backend URI from its Secret, ``--artifacts-destination s3://<bucket>/
-mlflow``), against a real PostgreSQL (Debian's package) and an S3-compatible endpoint (moto's
-server). Three things differ, because this is one machine on loopback: the bind address and port
-(``--host``, ``--port``, and that address added to ``--allowed-hosts``), the database host, port
-and password (the URI keeps the rendered dialect, user and database), and the AWS credentials and
-S3 endpoint (IRSA and S3 in the cluster). A version registered through the server must land under
+render gives them (the backend URI and auth secrets from its Secrets, its mounted auth config,
+``--artifacts-destination s3://<bucket>/mlflow``, the basic-auth app and its postStart hook),
+against a real PostgreSQL (Debian's package) and an S3-compatible endpoint (moto's server). What
+differs, because this is one machine on loopback: the bind address and port (``--host``,
+``--port``, that address added to ``--allowed-hosts``, and the hook's ``--tracking-uri``), the
+database host and port and every generated secret (the render holds placeholders), the Secret
+volume's mount path, and the AWS credentials and S3 endpoint (IRSA and S3 in the cluster).
+Registration goes through it as the admin. A version registered through the server must land under
 the rendered bucket prefix; the lock resolves it; the model server, started with the rendered
 ClusterServingRuntime's arguments, loads it from the ``s3://`` storage URI the rollout names,
 downloaded the way KServe's storage initializer does, and answers a V2 request.
@@ -32,7 +34,7 @@ from runtime.registry.lock import storage_location
 from runtime.registry.register import register_model
 from runtime.registry.resolve import resolve_lock
 from runtime.registry.server import free_port
-from runtime.spec import load_stack
+from runtime.spec import SECRET_PLACEHOLDER, load_stack
 from runtime.wiring import SERVING_RUNTIME_NAME
 from tests.components.cluster_parts import postgres, s3_client, s3_server, stop, wait_until
 from tests.components.renders import ROOT, stack_renders
@@ -76,12 +78,51 @@ def _download_like_the_storage_initializer(uri: str, endpoint: str, out: Path) -
 
 
 @pytest.mark.slow
-def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its_s3_uri(tmp_path):
+def _pod_env(container: dict, replace: dict[str, str]) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: values, and Secret keys read from
+    the rendered Secrets, with ``replace`` applied (placeholder password, in-cluster hosts)."""
+    env = {}
+    for var in container.get("env") or []:
+        if "value" in var:
+            value = var["value"]
+        else:
+            ref = var["valueFrom"]["secretKeyRef"]
+            value = _object("Secret", ref["name"])["stringData"][ref["key"]]
+        for old, new in replace.items():
+            value = value.replace(old, new)
+        env[var["name"]] = value
+    return env
+
+
+def _mount_secrets(pod: dict, container: dict, root: Path, replace: dict[str, str]) -> dict[str, str]:
+    """Write each Secret volume the container mounts below ``root``; mount path -> local folder."""
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    mounted = {}
+    for mount in container.get("volumeMounts") or []:
+        secret = (volumes.get(mount["name"]) or {}).get("secret")
+        if not secret:
+            continue
+        folder = root / mount["name"]
+        folder.mkdir(parents=True)
+        for key, value in _object("Secret", secret["secretName"])["stringData"].items():
+            for old, new in replace.items():
+                value = value.replace(old, new)
+            (folder / key).write_text(value)
+        mounted[mount["mountPath"]] = str(folder)
+    return mounted
+
+
+@pytest.mark.slow
+# Five processes (PostgreSQL, moto, MLflow with two workers and its auth migrations, the model
+# server) on a machine that may be shared: a generous ceiling, not the expected time.
+@pytest.mark.timeout(900)
+def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its_s3_uri(tmp_path, monkeypatch):
     stack_renders()  # the render of every stack, shared with the other tests
     _progress = _clock()
     deployment = _object("Deployment", "mlflow")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    secret_ref = container["env"][0]["valueFrom"]["secretKeyRef"]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    secret_ref = next(v for v in container["env"] if v["name"] == "MLFLOW_BACKEND_STORE_URI")["valueFrom"]["secretKeyRef"]
     rendered_uri = _object("Secret", secret_ref["name"])["stringData"][secret_ref["key"]]
     backend = _BACKEND.fullmatch(rendered_uri)
     assert backend and backend["scheme"] == "postgresql+pg8000" and backend["port"] == "5432", rendered_uri
@@ -93,11 +134,14 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
     with postgres(backend["user"], PASSWORD, backend["database"]) as (db_host, db_port), s3_server(tmp_path) as endpoint:
         _progress("postgres and s3 up")
         s3_client(endpoint).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        env = {
-            container["env"][0]["name"]: f"{backend['scheme']}://{backend['user']}:{PASSWORD}@{db_host}:{db_port}/{backend['database']}",
-            **AWS,
-            "MLFLOW_S3_ENDPOINT_URL": endpoint,
-        }
+        # Every generated secret is the render's placeholder; the database is here, not in-cluster.
+        replace = {SECRET_PLACEHOLDER: PASSWORD, f"{backend['host']}:{backend['port']}": f"{db_host}:{db_port}"}
+        mounts = _mount_secrets(pod, container, tmp_path / "mounts", replace)
+        env = _pod_env(container, replace)
+        for name, value in list(env.items()):
+            for mount_path, folder in mounts.items():
+                env[name] = env[name].replace(mount_path, folder)
+        env |= {**AWS, "MLFLOW_S3_ENDPOINT_URL": endpoint}
         port = free_port()
         args = [_expand(a, env) for a in container["args"]]
         args = _with(_with(args, "--host", "127.0.0.1"), "--port", str(port))
@@ -109,8 +153,16 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
         url = f"http://127.0.0.1:{port}"
         model_server = None
         try:
-            wait_until(lambda: _healthy(f"{url}/health"), "mlflow server", 90, server, log)
-            _progress("mlflow server healthy")
+            # The postStart hook, as the kubelet runs it once the container has started.
+            hook = container["lifecycle"]["postStart"]["exec"]["command"]
+            subprocess.run(
+                [sys.executable, *hook[1:], "--tracking-uri", url], env={**os.environ, **env}, cwd=ROOT, check=True, timeout=120,
+                capture_output=True,
+            )
+            wait_until(lambda: _healthy(f"{url}/health"), "mlflow server", 30, server, log)
+            _progress("mlflow server healthy, reader account made")
+            monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", env["MLFLOW_AUTH_ADMIN_USERNAME"])
+            monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", env["MLFLOW_AUTH_ADMIN_PASSWORD"])
             data = features(200, seed=3)
             target = data["amount"] * 0.1 + data["count"]
             from sklearn.linear_model import LinearRegression
@@ -147,7 +199,7 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
             with serve_log.open("wb") as handle:
                 model_server = subprocess.Popen(
                     [sys.executable, *runtime["command"][1:], *serve_args], cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                    env={**os.environ, **model_env, "MLFLOW_TRACKING_URI": url}, start_new_session=True,
+                    env={**os.environ, **_pod_env(runtime, replace), **model_env, "MLFLOW_TRACKING_URI": url}, start_new_session=True,
                 )
             wait_until(lambda: _healthy(f"http://127.0.0.1:{serve_port}/v2/health/ready"), "model server", 90, model_server, serve_log)
             _progress("model server ready")
