@@ -12,6 +12,7 @@ import argparse
 import base64
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ import uvicorn
 from fastapi import FastAPI
 from PIL import Image
 
-from runtime.vision.network import ResidualCNN
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from runtime.vision.network import ResidualCNN  # noqa: E402
 
 
 def create_app(weights_dir: Path, device: str) -> FastAPI:

@@ -98,7 +98,7 @@ def evaluate(model, seed: int = 99, shift: str = "none") -> float:
 
 
 def register_one(name: str, seed: int, alias: str | None = None, epochs: int = 6, min_accuracy: float = 0.95):
-    from runtime.registry.register import register_image_model
+    from runtime.registry.images import register_image_model
 
     model, images, labels, figures = train(seed=seed, epochs=epochs)
     accuracy = evaluate(model)

@@ -79,7 +79,10 @@ def register_image_model(
         for s in range(0, len(images), 256)
     ])
     frame = stats.assign(image_sha256=[_content_digest(v) for v in images], label=np.asarray(labels).astype(str))
-    dataset = mlflow.data.from_pandas(frame, source=resolve_source(dataset_source), name=f"{name}-training", targets="label")
+    with warnings.catch_warnings():
+        # decode_failed is an integer column by design; MLflow's hint about missing values is advice.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+        dataset = mlflow.data.from_pandas(frame, source=resolve_source(dataset_source), name=f"{name}-training", targets="label")
     weights = Path(workdir) / "weights.pt"
     torch.save(model._net.state_dict(), weights)
     with mlflow.start_run(tags=tags) as run:

@@ -97,3 +97,27 @@ async def test_a_bad_image_gets_400_naming_it_through_the_gateway(vision_server)
         assert response.json()["error"].startswith("Input 'image'[1]: not an image")
         again = await client.post("/v2/models/vision/infer", json=body([good]))
         assert again.status_code == 200
+
+
+def test_tritonclient_sends_encoded_and_raw_images_as_binary_tensors(vision_server):
+    import tritonclient.http as triton
+
+    images, _ = heldout()
+    files = [png(v) if isinstance(v, np.ndarray) else v for v in images[:6]]
+    raw = next(v for v in images if isinstance(v, np.ndarray))
+    client = triton.InferenceServerClient(url=vision_server.url.removeprefix("http://"))
+    try:
+        encoded = triton.InferInput("image", [len(files)], "BYTES")
+        encoded.set_data_from_numpy(np.array(files, dtype=np.object_), binary_data=True)
+        result = client.infer("vision", [encoded], outputs=[triton.InferRequestedOutput("class", binary_data=True)])
+        by_json = httpx.post(f"{vision_server.url}/v2/models/vision/infer", json=body(files), timeout=30).json()
+        expected = next(o for o in by_json["outputs"] if o["name"] == "class")["data"]
+        assert [c.decode() for c in result.as_numpy("class")] == expected
+        pixels = triton.InferInput("image", [1, *raw.shape], "UINT8")
+        pixels.set_data_from_numpy(raw[None], binary_data=True)
+        result = client.infer("vision", [pixels])
+        alone = httpx.post(f"{vision_server.url}/v2/models/vision/infer", json=body([raw]), timeout=30).json()
+        assert result.as_numpy("scores").shape == (1, 10)
+        assert [c.decode() if isinstance(c, bytes) else str(c) for c in result.as_numpy("class")] == next(o for o in alone["outputs"] if o["name"] == "class")["data"]
+    finally:
+        client.close()

@@ -32,3 +32,22 @@ def test_the_version_carries_signature_dataset_commit_and_an_image_profile():
     assert set(profile.predictions["class"].counts) <= {str(d) for d in range(10)}
     assert 20 <= profile.features["width"].min < profile.features["width"].max <= 146
     assert profile.features["aspect"].min >= 0.99  # landscape, as a camera takes them
+
+
+def test_the_training_script_registers_until_n_versions_and_enforces_its_accuracy(tmp_path, capsys, monkeypatch):
+    from examples.train_vision import main
+
+    monkeypatch.chdir(tmp_path)  # the SQLite store keeps artifacts in ./mlruns
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    try:
+        assert main(["--tracking-uri", uri, "--versions", "1", "--epochs", "1", "--min-accuracy", "1.01"]) == 2
+        assert "held-out accuracy" in capsys.readouterr().err
+        assert main(["--tracking-uri", uri, "--versions", "1", "--epochs", "2", "--min-accuracy", "0"]) == 0
+        out = capsys.readouterr().out
+        assert "registered models:/vision/1" in out and "held-out accuracy" in out
+        assert main(["--tracking-uri", uri, "--versions", "1"]) == 0
+        assert "1 versions registered already; nothing to do" in capsys.readouterr().out
+    finally:
+        mlflow.set_tracking_uri(previous)
