@@ -5,7 +5,8 @@
 Starts MLflow on loopback (SQLite + a local artifact folder in a temp dir), registers with
 ``register_model`` (so every version has lineage): fraud 1..7 (the example classifier; alias
 ``challenger`` -> 5), recommender-popular 1..2 and recommender-als 1..3 (the example
-recommenders), vision-resnet 1..9 (a tiny stand-in classifier; alias ``champion`` -> 8), and runs the lock command for each stack
+recommenders), vision-resnet 1..9 (alias ``champion`` -> 8) and vision 1..2 (the example digit
+CNN, ``examples/train_vision.py``, each version from its own seed), and runs the lock command for each stack
 against it. Versions are sequential in MLflow, so earlier versions are registered to reach the
 numbers the stacks name. The locks record this registry's tracking URI, run ids, commits and
 digests as they are; artifact URIs stay ``mlflow-artifacts:/...``, which the cluster resolves
@@ -19,47 +20,26 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from examples.train_fraud import register_one  # noqa: E402
 from examples.train_recommender import register_one as register_recommender  # noqa: E402
+from examples.train_vision import register_one as register_vision  # noqa: E402
 from runtime.registry.__main__ import main as registry_main  # noqa: E402
 from runtime.registry.lock import lock_path, read_lock, write_lock  # noqa: E402
-from runtime.registry.register import register_model  # noqa: E402
 from runtime.registry.server import local_registry  # noqa: E402
 
 STACKS = ("local", "dev", "staging", "prod")
 ALIASES = {("fraud", 5): "challenger", ("vision-resnet", 8): "champion"}
 RECOMMENDERS = {"recommender-popular": ("popularity", 2), "recommender-als": ("als", 3)}
-STAND_INS = {"vision-resnet": 9}
+VISION = {"vision-resnet": 9, "vision": 2}
+"""Image classifiers: the example digit CNN, trained per version."""
 STAND_IN_NOTE = (
     "made by examples/seed_registry.py against a throwaway local registry, not this stack's; "
     "relock against the stack's registry before deploying"
 )
-
-
-def stand_in(name: str, version: int) -> None:
-    """A tiny classifier standing in for a model this repository does not train."""
-    from sklearn.linear_model import LogisticRegression
-
-    rng = np.random.default_rng(version)
-    features = pd.DataFrame({"user_id": rng.integers(0, 1000, 300), "x": rng.normal(size=300)})
-    label = pd.Series((features["x"] > 0).astype(int), name="label")
-    model = LogisticRegression().fit(features, label)
-    register_model(
-        model,
-        name=name,
-        features=features,
-        target=label,
-        dataset_source=f"synthetic://{name}?rows=300&seed={version}",
-        alias=ALIASES.get((name, version)),
-        code_path=Path(__file__),
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             for number in range(1, count + 1):
                 print(f"{name}: version {number}", flush=True)
                 register_recommender(name, algorithm, world_seed=0, seed=number)
-        for name, count in STAND_INS.items():
+        for name, count in VISION.items():
             for number in range(1, count + 1):
-                print(f"{name}: version {number}", flush=True)
-                stand_in(name, number)
+                print(f"{name}: version {number} (digit CNN)", flush=True)
+                register_vision(name, number, ALIASES.get((name, number)))
         for stack in args.stacks:
             code = registry_main(["lock", "--stack", stack, "--stacks-dir", str(args.stacks_dir), "--tracking-uri", url])
             if code:

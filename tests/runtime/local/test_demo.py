@@ -53,12 +53,29 @@ def _peer() -> Starlette:
     async def ready(request: Request) -> JSONResponse:
         return JSONResponse({"ready": True})
 
+    async def classify(request: Request) -> JSONResponse:
+        # Every image is a "3"; after the first phase the camera changes and the monitor notices.
+        images = (await request.json())["inputs"][0]
+        assert images["datatype"] == "BYTES" and all(isinstance(v, str) for v in images["data"])
+        seen["images"] = seen.get("images", 0) + images["shape"][0]
+        seen["vision_first"] = seen.get("vision_first") or time.monotonic()
+        outputs = [{"name": "class", "datatype": "BYTES", "shape": images["shape"], "data": ["3"] * images["shape"][0]}]
+        return JSONResponse({"model_name": "vision", "outputs": outputs}, headers={"x-ml-serving-variant": "v1"})
+
+    async def vision_status(request: Request) -> JSONResponse:
+        drifted = time.monotonic() - seen.get("vision_first", time.monotonic()) > 2.5
+        last = {"dataset_drifted": drifted, "features": [{"name": "brightness", "drifted": drifted}]}
+        return JSONResponse({"variants": {"v1": {"rows_seen": seen.get("images", 0), "windows": 1, "last": last}}})
+
     app = Starlette(routes=[
         *_recommender_routes(seen),
         Route("/v2/models/fraud/infer", infer, methods=["POST"]),
         Route("/status/fraud", status),
         Route("/rollouts/fraud/report", report),
         Route("/v2/health/ready", ready),
+        Route("/v2/models/vision/infer", classify, methods=["POST"]),
+        Route("/status/vision", vision_status),
+        Route("/rollouts/vision/report", report),
     ])
     app.state.seen = seen
     return app
@@ -138,3 +155,8 @@ def test_demo_prints_split_fallbacks_shadow_agreement_and_the_drift_moment(peer,
     assert int(decided.split()[2]) < 2000, decided
     assert f"readout report      http://127.0.0.1:{peer_port}/experiments/recommender/report" in out
     assert seen["experiment_auth"] == seen["status_auth"], "outcomes and readouts carry the monitor's token"
+    assert "vision phase 1: as trained images" in out and "vision phase 3: rotated images" in out
+    accuracy = next(line for line in out.splitlines() if "accuracy as trained" in line)
+    assert "of " in accuracy and "n/a" not in accuracy, accuracy  # one digit in ten is a 3
+    assert "drift flagged       at t=" in out.split("vision (vision):")[1]
+    assert f"drift report        http://127.0.0.1:{peer_port}/report/vision" in out
