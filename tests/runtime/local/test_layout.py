@@ -27,6 +27,8 @@ def test_defaults_come_from_the_stack_file(spec) -> None:
         ("fraud-v3", "shadow", 9002, "models:/fraud/3"),
         ("recommender-popular", "primary", 9003, "models:/recommender-popular/1"),
         ("recommender-als", "canary", 9004, "models:/recommender-als/1"),
+        ("vision-v1", "primary", 9005, "models:/vision/1"),
+        ("vision-v2", "shadow", 9006, "models:/vision/2"),
     ]
 
 
@@ -38,7 +40,7 @@ def test_environment_overrides_without_touching_the_stack(spec, monkeypatch, tmp
     assert layout.state_dir == tmp_path
     assert layout.gateway_url == "http://127.0.0.1:18080"
     assert layout.mlflow_port == 5000
-    assert [s.port for s in layout.slots] == [19100, 19101, 19102, 19103, 19104]
+    assert [s.port for s in layout.slots] == [19100, 19101, 19102, 19103, 19104, 19105, 19106]
     assert layout.logs_dir == tmp_path / "logs"
 
 

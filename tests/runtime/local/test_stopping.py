@@ -118,22 +118,26 @@ def test_a_signal_during_start_up(tmp_path, phase, sig) -> None:
 
 
 def _real_up(tmp_path: Path, ports: list[int]) -> list[str]:
-    mlflow, gateway, monitor, base = ports
+    mlflow, gateway, monitor, base, grpc, prometheus = ports
     return [sys.executable, "-m", "runtime.local", "up", "--state-dir", str(tmp_path / "state"),
             "--mlflow-port", str(mlflow), "--gateway-port", str(gateway), "--monitor-port", str(monitor),
-            "--model-server-base-port", str(base)]
+            "--model-server-base-port", str(base), "--gateway-grpc-port", str(grpc),
+            "--prometheus-port", str(prometheus)]
 
 
 def _mlflow_started(pid: int) -> list[psutil.Process] | None:
     """The process tree once MLflow's server runs with its worker (uvicorn) below it."""
-    procs = tree(pid)
-    servers = [p for p in procs if "mlflow" in " ".join(p.cmdline()) and "server" in p.cmdline()]
-    return procs if servers and servers[0].children(recursive=True) else None
+    try:
+        procs = tree(pid)
+        servers = [p for p in procs if "mlflow" in " ".join(p.cmdline()) and "server" in p.cmdline()]
+        return procs if servers and servers[0].children(recursive=True) else None
+    except psutil.Error:  # a process of the tree exited while it was read: look again
+        return None
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_the_real_platform_stopped_by_sigterm_to_makes_group_while_mlflow_starts(tmp_path) -> None:
-    ports = free_ports(4)
+    ports = free_ports(6)
     said = _sigterm_to_makes_group(tmp_path, _real_up(tmp_path, ports), lambda pid, _: _mlflow_started(pid), ports[:1])
     assert "starting mlflow" in said, said
