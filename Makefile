@@ -1,5 +1,5 @@
 # The two commands of the README: `make up` (the local platform) and `make test`.
-.PHONY: up test setup tools render demo bench clean
+.PHONY: up test setup tools prometheus render demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -7,10 +7,13 @@ setup:
 tools:
 	@scripts/ensure-tools.sh
 
-up: setup
+prometheus:
+	@scripts/ensure-prometheus.sh
+
+up: setup prometheus
 	@.venv/bin/python -m runtime.local up
 
-demo: setup
+demo: setup prometheus
 	@.venv/bin/python -m runtime.local demo
 
 test: setup tools
