@@ -1,5 +1,5 @@
 # The two commands of the README: `make up` (the local platform) and `make test`.
-.PHONY: up test setup tools prometheus render demo bench clean
+.PHONY: up test setup tools lint prometheus render demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -16,7 +16,11 @@ up: setup prometheus
 demo: setup prometheus
 	@.venv/bin/python -m runtime.local demo
 
-test: setup tools
+lint: setup
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+
+test: setup tools lint
 	@.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 render: setup

@@ -41,13 +41,25 @@ workload_ready = (*mesh.ready, *cluster.storage_ready)
 mlflow = MlflowServer(
     "mlflow",
     MlflowServerArgs(
-        platform.mlflow, platform.versions, platform.images.runtime, cluster, artifacts, platform.artifacts.retain_on_delete,
+        platform.mlflow,
+        platform.versions,
+        platform.images.runtime,
+        cluster,
+        artifacts,
+        platform.artifacts.retain_on_delete,
         depends_on=workload_ready,
     ),
 )
 serving = Serving(
     "serving",
-    ServingArgs(platform.versions, cluster, platform.images.runtime, mlflow.url, platform.mlflow.auth, depends_on=tuple(mesh.ready)),
+    ServingArgs(
+        platform.versions,
+        cluster,
+        platform.images.runtime,
+        mlflow.url,
+        platform.mlflow.auth,
+        depends_on=tuple(mesh.ready),
+    ),
 )
 k8s_args = {"namespace": namespace.metadata["name"], "provider": provider}
 predictors = PredictorIdentity("predictors", cluster, artifacts)
@@ -55,7 +67,10 @@ rollouts = {
     name: ModelRollout(
         f"rollout-{name}",
         ModelRolloutArgs(
-            name, model, lock, **k8s_args,
+            name,
+            model,
+            lock,
+            **k8s_args,
             artifacts_destination=mlflow.artifacts_destination,
             service_account_name=predictors.name,
             gpu_image=spec.platform.images.runtime_gpu,
@@ -67,15 +82,25 @@ rollouts = {
 monitor = DriftMonitor(
     "drift",
     DriftMonitorArgs(
-        spec, lock, **k8s_args, mlflow_url=mlflow.url, mlflow_auth=platform.mlflow.auth,
-        webhook_url=config.get_secret("alertWebhookUrl"), depends_on=workload_ready, storage_class=cluster.storage_class_name,
+        spec,
+        lock,
+        **k8s_args,
+        mlflow_url=mlflow.url,
+        mlflow_auth=platform.mlflow.auth,
+        webhook_url=config.get_secret("alertWebhookUrl"),
+        depends_on=workload_ready,
+        storage_class=cluster.storage_class_name,
     ),
 )
 gateway = Gateway(
     "gateway",
     GatewayArgs(
-        spec, **k8s_args, tokens=config.get_secret("gatewayTokens"), monitor_url=monitor.url,
-        monitor_token_secret=TOKEN_SECRET, depends_on=(*mesh.ready, *rollouts.values(), monitor.token),
+        spec,
+        **k8s_args,
+        tokens=config.get_secret("gatewayTokens"),
+        monitor_url=monitor.url,
+        monitor_token_secret=TOKEN_SECRET,
+        depends_on=(*mesh.ready, *rollouts.values(), monitor.token),
     ),
 )
 
@@ -88,7 +113,10 @@ pulumi.export("gatewayUrl", gateway.url)
 pulumi.export(
     "models",
     {
-        name: {"url": gateway.url.apply(lambda url, name=name: f"{url}/v2/models/{name}/infer"), "variants": rollout.variants}
+        name: {
+            "url": gateway.url.apply(lambda url, name=name: f"{url}/v2/models/{name}/infer"),
+            "variants": rollout.variants,
+        }
         for name, rollout in rollouts.items()
     },
 )

@@ -37,14 +37,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.runtime.gateway.faults import Shot, control, drive_measured, percentile, recovery_s, start_gateway, start_peer  # noqa: E402
+from tests.runtime.gateway.faults import (  # noqa: E402 - after the path insert
+    Shot,
+    control,
+    drive_measured,
+    percentile,
+    recovery_s,
+    start_gateway,
+    start_peer,
+)  # noqa: E402
 
 BUDGET_MS = 100.0
 COOLDOWN_MS = 500.0
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 
 
-BREAKER = {"failureThreshold": 1000, "failureRatePercent": 50, "windowCalls": 50, "minimumCalls": 20, "cooldownMs": COOLDOWN_MS}
+BREAKER = {
+    "failureThreshold": 1000,
+    "failureRatePercent": 50,
+    "windowCalls": 50,
+    "minimumCalls": 20,
+    "cooldownMs": COOLDOWN_MS,
+}
 """A failure-rate breaker: the poisoned eighth of requests (and the timeouts of a loaded 2-core
 machine) never trip it, a model server that stopped answering does within 20 calls."""
 
@@ -78,7 +92,8 @@ def row(name: str, shots: list[Shot], lag: list[float], fault: tuple[float, floa
         "fallbacks_during_fault": sum(s.fallback is not None for s in during),
         "fallback_reasons": dict(Counter(s.fallback for s in shots if s.fallback is not None).most_common()),
         "poisoned": sum(s.value < 0 for s in shots),
-        "clean_served_by_model": sum(s.from_model for s in shots if s.value >= 0) / max(1, sum(s.value >= 0 for s in shots)),
+        "clean_served_by_model": sum(s.from_model for s in shots if s.value >= 0)
+        / max(1, sum(s.value >= 0 for s in shots)),
         "p50_ms": percentile(client, 50),
         "p99_ms": percentile(client, 99),
         "gateway_p99_ms": percentile(server, 99),
@@ -89,8 +104,15 @@ def row(name: str, shots: list[Shot], lag: list[float], fault: tuple[float, floa
     }
 
 
-async def scenario(name: str, url: str, fault, clear, seconds: tuple[float, float, float], concurrency: int,
-                   value=lambda i: float(i % 97)) -> dict:
+async def scenario(
+    name: str,
+    url: str,
+    fault,
+    clear,
+    seconds: tuple[float, float, float],
+    concurrency: int,
+    value=lambda i: float(i % 97),
+) -> dict:
     healthy_s, fault_s, after_s = seconds
     marks: dict[str, float] = {}
 
@@ -112,13 +134,21 @@ async def run(concurrency: int, fault_s: float, work: Path) -> list[dict]:
     procs = []
     SCENARIOS = scenarios()  # noqa: N806 - built after --budget-ms is read
     try:
-        peers = {name: start_peer(work / f"peer-{i}.log") for i, name in enumerate([*SCENARIOS, "kill-primary", "kill-canary"])}
+        peers = {
+            name: start_peer(work / f"peer-{i}.log")
+            for i, name in enumerate([*SCENARIOS, "kill-primary", "kill-canary"])
+        }
         procs += peers.values()
         models = {f"s{i}": with_fallback() for i in range(len(SCENARIOS))}
         urls = {f"s{i}": {"v1": peers[name].url} for i, name in enumerate(SCENARIOS)}
-        models["kill"] = {"variants": [{"model": "models:/m/1", "role": "primary", "weight": 50},
-                                       {"model": "models:/m/2", "role": "canary", "weight": 50}],
-                          "latencyBudgetMs": BUDGET_MS, "circuitBreaker": BREAKER}
+        models["kill"] = {
+            "variants": [
+                {"model": "models:/m/1", "role": "primary", "weight": 50},
+                {"model": "models:/m/2", "role": "canary", "weight": 50},
+            ],
+            "latencyBudgetMs": BUDGET_MS,
+            "circuitBreaker": BREAKER,
+        }
         urls["kill"] = {"v1": peers["kill-primary"].url, "v2": peers["kill-canary"].url}
         say("starting the gateway ...")
         gateway = start_gateway(models, urls, work)
@@ -129,14 +159,39 @@ async def run(concurrency: int, fault_s: float, work: Path) -> list[dict]:
             if name == "poison rows":
                 # Poison stays on; the phases only mark when the poisoned requests are sent.
                 control(peer, **fault)
-                rows.append(await scenario(name, f"{gateway.url}/v2/models/s{i}/infer", lambda: None, lambda: None,
-                                           (0.5, fault_s, 1.0), concurrency, value=lambda n: -1.0 - n if n % 8 == 3 else float(n % 97)))
+                rows.append(
+                    await scenario(
+                        name,
+                        f"{gateway.url}/v2/models/s{i}/infer",
+                        lambda: None,
+                        lambda: None,
+                        (0.5, fault_s, 1.0),
+                        concurrency,
+                        value=lambda n: -1.0 - n if n % 8 == 3 else float(n % 97),
+                    )
+                )
                 continue
-            rows.append(await scenario(name, f"{gateway.url}/v2/models/s{i}/infer", lambda p=peer, f=fault: control(p, **f),
-                                       lambda p=peer: control(p, mode="answer"), (0.5, fault_s, 1.5), concurrency))
+            rows.append(
+                await scenario(
+                    name,
+                    f"{gateway.url}/v2/models/s{i}/infer",
+                    lambda p=peer, f=fault: control(p, **f),
+                    lambda p=peer: control(p, mode="answer"),
+                    (0.5, fault_s, 1.5),
+                    concurrency,
+                )
+            )
         canary = peers["kill-canary"]
-        rows.append(await scenario("kill (canary, SIGKILL)", f"{gateway.url}/v2/models/kill/infer",
-                                   lambda: canary.process.send_signal(signal.SIGKILL), lambda: None, (0.5, 0.01, 2.0), concurrency))
+        rows.append(
+            await scenario(
+                "kill (canary, SIGKILL)",
+                f"{gateway.url}/v2/models/kill/infer",
+                lambda: canary.process.send_signal(signal.SIGKILL),
+                lambda: None,
+                (0.5, 0.01, 2.0),
+                concurrency,
+            )
+        )
         return rows
     finally:
         for proc in reversed(procs):
@@ -144,17 +199,25 @@ async def run(concurrency: int, fault_s: float, work: Path) -> list[dict]:
 
 
 def show(rows: list[dict]) -> None:
-    print(f"\n{'scenario':<24} {'requests':>8} {'failed':>6} {'fallbacks':>9} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'gw p99':>7} {'gw max':>7} {'budget':>6} {'recovery ms':>11} {'sched p99':>9}")
+    print(
+        f"\n{'scenario':<24} {'requests':>8} {'failed':>6} {'fallbacks':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'gw p99':>7} {'gw max':>7} {'budget':>6} {'recovery ms':>11} {'sched p99':>9}"
+    )
     for r in rows:
         recovery = f"{r['recovery_ms']:.0f}" if r["recovery_ms"] is not None else "-"
-        print(f"{r['scenario']:<24} {r['requests']:>8} {r['failed']:>6} {r['fallbacks']:>9} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
-              f"{r['gateway_p99_ms']:>7.1f} {r['gateway_max_ms']:>7.1f} {r['budget_ms']:>6.0f} {recovery:>11} {r['scheduling_delay_p99_ms']:>9.1f}")
+        print(
+            f"{r['scenario']:<24} {r['requests']:>8} {r['failed']:>6} {r['fallbacks']:>9} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
+            f"{r['gateway_p99_ms']:>7.1f} {r['gateway_max_ms']:>7.1f} {r['budget_ms']:>6.0f} {recovery:>11} {r['scheduling_delay_p99_ms']:>9.1f}"
+        )
     for r in rows:
-        print(f"{r['scenario']}: fallbacks by reason {r['fallback_reasons']}; clean requests answered by the model "
-              f"{r['clean_served_by_model']:.1%}" + (f" ({r['poisoned']} poisoned)" if r["poisoned"] else ""))
-    print(f"\nbreaker cool-down {COOLDOWN_MS:g} ms; recovery is bounded by cool-down + one probe ({COOLDOWN_MS + BUDGET_MS:g} ms). "
-          f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"{r['scenario']}: fallbacks by reason {r['fallback_reasons']}; clean requests answered by the model "
+            f"{r['clean_served_by_model']:.1%}" + (f" ({r['poisoned']} poisoned)" if r["poisoned"] else "")
+        )
+    print(
+        f"\nbreaker cool-down {COOLDOWN_MS:g} ms; recovery is bounded by cool-down + one probe ({COOLDOWN_MS + BUDGET_MS:g} ms). "
+        f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
 
 def main() -> int:

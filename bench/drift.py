@@ -29,22 +29,42 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHON = {"ours": sys.executable, "scipy": sys.executable,
-          "evidently": str(ROOT / ".bench/evidently/bin/python"), "nannyml": str(ROOT / ".bench/nannyml/bin/python")}
+PYTHON = {
+    "ours": sys.executable,
+    "scipy": sys.executable,
+    "evidently": str(ROOT / ".bench/evidently/bin/python"),
+    "nannyml": str(ROOT / ".bench/nannyml/bin/python"),
+}
 NUMERIC = [f"num_{i:02d}" for i in range(30)]
 CATEGORIES = {"cat_5": 5, "cat_20": 20, "cat_200": 200}
 SHIFTED = ("num_00", "num_01", "num_02")
 REF_ROWS, CHUNK, LEVEL = 100_000, 200_000, 0.05
-_STD = [1.0, np.sqrt((np.e**0.25 - 1) * np.e**0.25), 1.0, 1 / np.sqrt(12), np.sqrt(2.0), np.sqrt(5 / 3),
-        np.sqrt(10 / (49 * 8)), np.sqrt(5.0), 2.0, 3.0]
+_STD = [
+    1.0,
+    np.sqrt((np.e**0.25 - 1) * np.e**0.25),
+    1.0,
+    1 / np.sqrt(12),
+    np.sqrt(2.0),
+    np.sqrt(5 / 3),
+    np.sqrt(10 / (49 * 8)),
+    np.sqrt(5.0),
+    2.0,
+    3.0,
+]
 
 
 def _numeric(kind: int, rng: np.random.Generator, n: int) -> np.ndarray:
     draw = [
-        lambda: rng.normal(0, 1, n), lambda: rng.lognormal(0, 0.5, n), lambda: rng.exponential(1.0, n),
-        lambda: rng.uniform(0, 1, n), lambda: rng.gamma(2.0, 1.0, n), lambda: rng.standard_t(5, n),
-        lambda: rng.beta(2, 5, n), lambda: rng.normal(0, 1, n) + np.where(rng.random(n) < 0.5, -2.0, 2.0),
-        lambda: rng.poisson(4.0, n).astype(np.float64), lambda: rng.normal(10, 3, n),
+        lambda: rng.normal(0, 1, n),
+        lambda: rng.lognormal(0, 0.5, n),
+        lambda: rng.exponential(1.0, n),
+        lambda: rng.uniform(0, 1, n),
+        lambda: rng.gamma(2.0, 1.0, n),
+        lambda: rng.standard_t(5, n),
+        lambda: rng.beta(2, 5, n),
+        lambda: rng.normal(0, 1, n) + np.where(rng.random(n) < 0.5, -2.0, 2.0),
+        lambda: rng.poisson(4.0, n).astype(np.float64),
+        lambda: rng.normal(10, 3, n),
     ]
     return draw[kind]()
 
@@ -161,8 +181,17 @@ def worker(tool: str, mode: str, rows: int, shift: float, seeds: int) -> None:
             false_alarms += bool(RUNS[tool](seed, rows, 0.0)[0])
             detections += set(SHIFTED) <= RUNS[tool](seed, rows, shift)[0]
             done += 1
-            print(json.dumps({"progress": done, "false_alarm": false_alarms / done, "detection": detections / done,
-                              "seeds": done}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "progress": done,
+                        "false_alarm": false_alarms / done,
+                        "detection": detections / done,
+                        "seeds": done,
+                    }
+                ),
+                flush=True,
+            )
         out = {"false_alarm": false_alarms / done, "detection": detections / done, "seeds": done}
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out), flush=True)
@@ -174,8 +203,20 @@ def worker(tool: str, mode: str, rows: int, shift: float, seeds: int) -> None:
 def launch(tool: str, mode: str, rows: int, shift: float, seeds: int, cap_s: float, cap_mb: float) -> dict:
     import psutil
 
-    command = [PYTHON[tool], __file__, "--worker", tool, "--mode", mode, "--rows", str(rows), "--shift", str(shift),
-               "--seeds", str(seeds)]
+    command = [
+        PYTHON[tool],
+        __file__,
+        "--worker",
+        tool,
+        "--mode",
+        mode,
+        "--rows",
+        str(rows),
+        "--shift",
+        str(shift),
+        "--seeds",
+        str(seeds),
+    ]
     if not Path(PYTHON[tool]).exists():
         return {"error": f"no virtualenv at {PYTHON[tool]}"}
     started = time.monotonic()
@@ -209,7 +250,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--sizes", default="10000,1000000,10000000")
     parser.add_argument("--tools", default="ours,scipy,evidently,nannyml")
-    parser.add_argument("--cap-s", type=float, default=900.0), parser.add_argument("--cap-mb", type=float, default=9000.0)
+    (
+        parser.add_argument("--cap-s", type=float, default=900.0),
+        parser.add_argument("--cap-mb", type=float, default=9000.0),
+    )
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args.mode, args.rows, args.shift, args.seeds)
@@ -231,16 +275,22 @@ def main() -> None:
         print(f"... {tool}: rates over {args.seeds} seeds at 10,000 rows", file=sys.stderr, flush=True)
         rates[tool] = launch(tool, "rates", 10_000, 0.1, args.seeds, args.cap_s, args.cap_mb)
         print(f"    {rates[tool]}", file=sys.stderr, flush=True)
-    print(f"\nload average (1 min) at start {load_start:.1f}, at end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"\n{'rows':>10} {'shift':>5} {'tool':<10} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}  verdict (features flagged of 33; "
-          f"shifted found of 3)")
+    print(
+        f"\nload average (1 min) at start {load_start:.1f}, at end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"\n{'rows':>10} {'shift':>5} {'tool':<10} {'wall s':>8} {'CPU s':>8} {'peak MB':>8}  verdict (features flagged of 33; "
+        f"shifted found of 3)"
+    )
     for rows, shift, tool, r in rows_out:
         if "error" in r:
             print(f"{rows:>10,} {shift:>5} {tool:<10} {'-':>8} {'-':>8} {'-':>8}  did not finish: {r['error']}")
             continue
         found = len(set(SHIFTED) & set(r["flagged"]))
-        print(f"{rows:>10,} {shift:>5} {tool:<10} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  "
-              f"{len(r['flagged'])} flagged, {found}/3 shifted")
+        print(
+            f"{rows:>10,} {shift:>5} {tool:<10} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  "
+            f"{len(r['flagged'])} flagged, {found}/3 shifted"
+        )
     print(f"\n{'tool':<10} {'false alarm':>12} {'detection':>10} {'seeds':>6}   (level {LEVEL}, 10,000 rows)")
     for tool, r in rates.items():
         if "error" in r:

@@ -71,10 +71,20 @@ class Proc:
                 self.process.wait()
 
 
-def start(name: str, command: list[str], url: str, ready_path: str, log: Path, env: dict[str, str] | None = None, timeout_s: float = 120) -> Proc:
+def start(
+    name: str,
+    command: list[str],
+    url: str,
+    ready_path: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 120,
+) -> Proc:
     say(f"starting {name} ...")
     handle = log.open("w")
-    process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -92,19 +102,44 @@ def start(name: str, command: list[str], url: str, ready_path: str, log: Path, e
 
 def model_server(name: str, uri: str, tracking_uri: str, work: Path) -> Proc:
     port = free_port()
-    command = [sys.executable, "-m", "runtime.modelserver", "--model_name", "fraud", "--model_dir", uri,
-               "--host", "127.0.0.1", "--http_port", str(port), "--max_batch_size", "32", "--max_latency_ms", "2"]
-    return start(name, pinned("1", command), f"http://127.0.0.1:{port}", "/v2/health/ready", work / f"{name}.log",
-                 env={"MLFLOW_TRACKING_URI": tracking_uri})
+    command = [
+        sys.executable,
+        "-m",
+        "runtime.modelserver",
+        "--model_name",
+        "fraud",
+        "--model_dir",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--http_port",
+        str(port),
+        "--max_batch_size",
+        "32",
+        "--max_latency_ms",
+        "2",
+    ]
+    return start(
+        name,
+        pinned("1", command),
+        f"http://127.0.0.1:{port}",
+        "/v2/health/ready",
+        work / f"{name}.log",
+        env={"MLFLOW_TRACKING_URI": tracking_uri},
+    )
 
 
 def hanging_peer(work: Path) -> Proc:
     port = free_port()
     command = [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(port), "--mode", "hang"]
-    return start("hanging peer", pinned("1", command), f"http://127.0.0.1:{port}", "/v2/models/fraud/ready", work / "hang.log")
+    return start(
+        "hanging peer", pinned("1", command), f"http://127.0.0.1:{port}", "/v2/models/fraud/ready", work / "hang.log"
+    )
 
 
-def gateway(name: str, spec: dict, urls: dict[str, str], work: Path, client: str = "aiohttp", coalesce: bool = True) -> Proc:
+def gateway(
+    name: str, spec: dict, urls: dict[str, str], work: Path, client: str = "aiohttp", coalesce: bool = True
+) -> Proc:
     config = GatewayConfig(
         stack="bench",
         models={"fraud": ModelSpec.model_validate(spec)},
@@ -114,9 +149,25 @@ def gateway(name: str, spec: dict, urls: dict[str, str], work: Path, client: str
     path = work / f"{name}.json"
     path.write_text(config.model_dump_json(by_alias=True))
     port = free_port()
-    command = [sys.executable, "-m", "runtime.gateway", "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    return start(name, pinned("0", command), f"http://127.0.0.1:{port}", "/v2/health/ready", work / f"{name}.log",
-                 env={"ML_SERVING_GATEWAY_HTTP_CLIENT": client, "ML_SERVING_GATEWAY_COALESCE": str(coalesce).lower()})
+    command = [
+        sys.executable,
+        "-m",
+        "runtime.gateway",
+        "--config",
+        str(path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return start(
+        name,
+        pinned("0", command),
+        f"http://127.0.0.1:{port}",
+        "/v2/health/ready",
+        work / f"{name}.log",
+        env={"ML_SERVING_GATEWAY_HTTP_CLIENT": client, "ML_SERVING_GATEWAY_COALESCE": str(coalesce).lower()},
+    )
 
 
 @dataclass
@@ -136,7 +187,21 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
-    command = pinned("0", ["wrk", "-t1", f"-c{connections}", f"-d{duration_s:g}s", "--latency", "--timeout", "5s", "-s", str(script), url])
+    command = pinned(
+        "0",
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration_s:g}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+    )
     return parse_wrk(subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60).stdout)
 
 
@@ -145,11 +210,18 @@ def parse_wrk(out: str) -> Load:
     failed = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failed += sum(int(n) for n in errors.groups()) if errors else 0
-    return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), _ms(percentiles["50"]), _ms(percentiles["99"]),
-                int(re.search(r"(\d+) requests in", out).group(1)), failed)
+    return Load(
+        float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        _ms(percentiles["50"]),
+        _ms(percentiles["99"]),
+        int(re.search(r"(\d+) requests in", out).group(1)),
+        failed,
+    )
 
 
-def interleaved(targets: list[tuple[str, str, Proc]], connections: int, duration_s: float, script: Path) -> list[tuple[str, int, Load]]:
+def interleaved(
+    targets: list[tuple[str, str, Proc]], connections: int, duration_s: float, script: Path
+) -> list[tuple[str, int, Load]]:
     """Run the targets in turns of ``SLICE_S`` so that drifting load from other work hits all alike.
 
     Per target: total requests over total time, the median of the slices' p50 and p99, and the
@@ -170,21 +242,29 @@ def interleaved(targets: list[tuple[str, str, Proc]], connections: int, duration
     out = []
     for label, runs in loads.items():
         requests = sum(r.requests for r in runs)
-        out.append((label, connections, Load(
-            rps=sum(r.rps for r in runs) / len(runs),
-            p50_ms=statistics.median(r.p50_ms for r in runs),
-            p99_ms=statistics.median(r.p99_ms for r in runs),
-            requests=requests,
-            failed=sum(r.failed for r in runs),
-            cpu_ms=cpu[label] * 1000 / max(requests, 1),
-        )))
+        out.append(
+            (
+                label,
+                connections,
+                Load(
+                    rps=sum(r.rps for r in runs) / len(runs),
+                    p50_ms=statistics.median(r.p50_ms for r in runs),
+                    p99_ms=statistics.median(r.p99_ms for r in runs),
+                    requests=requests,
+                    failed=sum(r.failed for r in runs),
+                    cpu_ms=cpu[label] * 1000 / max(requests, 1),
+                ),
+            )
+        )
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
-    parser.add_argument("--no-pin", action="store_true", help="let the scheduler place processes (a busy shared machine)")
+    parser.add_argument(
+        "--no-pin", action="store_true", help="let the scheduler place processes (a busy shared machine)"
+    )
     args = parser.parse_args()
     global PIN
     PIN = not args.no_pin
@@ -213,7 +293,10 @@ def main() -> int:
         }
         procs += gateways.values()
         direct_url = f"{primary.url}/v2/models/fraud/infer"
-        targets = [("direct", direct_url, primary), *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer", g) for c, g in gateways.items())]
+        targets = [
+            ("direct", direct_url, primary),
+            *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer", g) for c, g in gateways.items()),
+        ]
         for connections in (1, 32):
             rows += interleaved(targets, connections, args.duration, script)
         for g in gateways.values():
@@ -221,23 +304,53 @@ def main() -> int:
 
         hang = hanging_peer(work)
         procs.append(hang)
-        hang_spec = {**one, "latencyBudgetMs": BUDGET_MS, "fallback": {"value": 0},
-                     "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": 1000}}
+        hang_spec = {
+            **one,
+            "latencyBudgetMs": BUDGET_MS,
+            "fallback": {"value": 0},
+            "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": 1000},
+        }
         hang_gw = gateway("gateway-hang", hang_spec, {"v1": hang.url}, work)
         procs.append(hang_gw)
         say(f"wrk against a hanging model (budget {BUDGET_MS:g} ms), 8 connections ...")
-        rows.append((f"hanging model, budget {BUDGET_MS:g} ms", 8, wrk(f"{hang_gw.url}/v2/models/fraud/infer", 8, args.duration, script)))
+        rows.append(
+            (
+                f"hanging model, budget {BUDGET_MS:g} ms",
+                8,
+                wrk(f"{hang_gw.url}/v2/models/fraud/infer", 8, args.duration, script),
+            )
+        )
         hang_gw.stop()
 
         canary = model_server("canary model server", uri, tracking_uri, work)
         procs.append(canary)
-        two = {"variants": [{"model": "models:/fraud/1", "role": "primary", "weight": 50},
-                            {"model": "models:/fraud/2", "role": "canary", "weight": 50}], "latencyBudgetMs": 1000}
+        two = {
+            "variants": [
+                {"model": "models:/fraud/1", "role": "primary", "weight": 50},
+                {"model": "models:/fraud/2", "role": "canary", "weight": 50},
+            ],
+            "latencyBudgetMs": 1000,
+        }
         kill_gw = gateway("gateway-kill", two, {"v1": primary.url, "v2": canary.url}, work)
         procs.append(kill_gw)
-        say("wrk through the gateway, 16 connections; the canary model server is killed (SIGKILL) after a third of the run, no fallback declared ...")
-        command = pinned("0", ["wrk", "-t1", "-c16", f"-d{args.duration:g}s", "--latency", "--timeout", "5s", "-s", str(script),
-                               f"{kill_gw.url}/v2/models/fraud/infer"])
+        say(
+            "wrk through the gateway, 16 connections; the canary model server is killed (SIGKILL) after a third of the run, no fallback declared ..."
+        )
+        command = pinned(
+            "0",
+            [
+                "wrk",
+                "-t1",
+                "-c16",
+                f"-d{args.duration:g}s",
+                "--latency",
+                "--timeout",
+                "5s",
+                "-s",
+                str(script),
+                f"{kill_gw.url}/v2/models/fraud/infer",
+            ],
+        )
         runner = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         time.sleep(args.duration / 3)
         canary.process.send_signal(signal.SIGKILL)
@@ -254,18 +367,32 @@ def main() -> int:
 
 
 def _print(rows: list[tuple[str, int, Load]], report: dict) -> None:
-    print(f"\n{'scenario':<34} {'conn':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failed':>7} {'cpu ms/req':>10}")
+    print(
+        f"\n{'scenario':<34} {'conn':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'failed':>7} {'cpu ms/req':>10}"
+    )
     for label, connections, load in rows:
         cpu = f"{load.cpu_ms:.3f}" if load.cpu_ms is not None else "-"
-        print(f"{label:<34} {connections:>4} {load.rps:>9.0f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {load.requests:>9} {load.failed:>7} {cpu:>10}")
+        print(
+            f"{label:<34} {connections:>4} {load.rps:>9.0f} {load.p50_ms:>8.2f} {load.p99_ms:>8.2f} {load.requests:>9} {load.failed:>7} {cpu:>10}"
+        )
     by = {(label, c): load for label, c, load in rows}
     direct1, gw1 = by[("direct", 1)], by[("gateway (aiohttp)", 1)]
     direct32, gw32 = by[("direct", 32)], by[("gateway (aiohttp)", 32)]
     hang = next(load for label, _, load in rows if label.startswith("hanging"))
     killed = by[("canary killed mid-run", 16)]
     checks = [
-        ("overhead p50, 1 connection", f"{gw1.p50_ms - direct1.p50_ms:.2f} ms", "<= 1 ms", gw1.p50_ms - direct1.p50_ms <= 1.0),
-        ("overhead p99, 1 connection", f"{gw1.p99_ms - direct1.p99_ms:.2f} ms", "<= 3 ms", gw1.p99_ms - direct1.p99_ms <= 3.0),
+        (
+            "overhead p50, 1 connection",
+            f"{gw1.p50_ms - direct1.p50_ms:.2f} ms",
+            "<= 1 ms",
+            gw1.p50_ms - direct1.p50_ms <= 1.0,
+        ),
+        (
+            "overhead p99, 1 connection",
+            f"{gw1.p99_ms - direct1.p99_ms:.2f} ms",
+            "<= 3 ms",
+            gw1.p99_ms - direct1.p99_ms <= 3.0,
+        ),
         ("throughput kept, 32 connections", f"{gw32.rps / direct32.rps:.0%}", ">= 80%", gw32.rps >= 0.8 * direct32.rps),
         ("hanging model p99", f"{hang.p99_ms:.1f} ms", f"<= {BUDGET_MS + 5:g} ms", hang.p99_ms <= BUDGET_MS + 5),
         ("failed with a killed server", f"{killed.failed}", "0", killed.failed == 0),
@@ -275,8 +402,10 @@ def _print(rows: list[tuple[str, int, Load]], report: dict) -> None:
         print(f"{name:<34} {measured:>10} {target:>10}  {'met' if ok else 'MISSED'}")
     canary = next(v for v in report["variants"] if v["variant"] == "v2")
     print(f"\nload average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; pinned: {PIN}")
-    print(f"\nkilled run: canary calls {canary['calls']}, canary errors {canary['errors']} (each retried on the primary), "
-          f"fallbacks {report['fallbacks']}")
+    print(
+        f"\nkilled run: canary calls {canary['calls']}, canary errors {canary['errors']} (each retried on the primary), "
+        f"fallbacks {report['fallbacks']}"
+    )
 
 
 if __name__ == "__main__":

@@ -226,7 +226,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers; the table shows medians")
     parser.add_argument("--skip-mlserver", action="store_true", help="leave out peer (d)")
     parser.add_argument(
-        "--json", type=Path, default=None,
+        "--json",
+        type=Path,
+        default=None,
         help="also write the medians as JSON (python -m components.cost --bench-results reads replicaRpsPerCpu)",
     )
     args = parser.parse_args()
@@ -281,7 +283,10 @@ def results_document(results: dict[str, dict[int, Load]], rounds: int) -> dict:
         "serverCpus": 1,
         "rounds": rounds,
         "servers": {
-            label: {str(c): {"rps": x.rps, "p50Ms": x.p50_ms, "p99Ms": x.p99_ms, "errors": x.errors} for c, x in loads.items()}
+            label: {
+                str(c): {"rps": x.rps, "p50Ms": x.p50_ms, "p99Ms": x.p99_ms, "errors": x.errors}
+                for c, x in loads.items()
+            }
             for label, loads in results.items()
         },
         "replicaRpsPerCpu": batched[32].rps if batched else None,

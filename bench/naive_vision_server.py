@@ -42,7 +42,11 @@ def create_app(weights_dir: Path, device: str) -> FastAPI:
     def infer(name: str, body: dict) -> dict:
         images = []
         for value in body["inputs"][0]["data"]:
-            image = Image.open(io.BytesIO(base64.b64decode(value))).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            image = (
+                Image.open(io.BytesIO(base64.b64decode(value)))
+                .convert("RGB")
+                .resize((size, size), Image.Resampling.BILINEAR)
+            )
             images.append(((np.asarray(image, dtype=np.float32) / 255 - 0.5) / 0.25).transpose(2, 0, 1))
         with torch.inference_mode():
             scores = torch.softmax(net(torch.from_numpy(np.stack(images)).to(device)), dim=1).cpu().numpy()
@@ -64,4 +68,10 @@ if __name__ == "__main__":
     parser.add_argument("port", type=int)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    uvicorn.run(create_app(args.weights_dir, args.device), host="127.0.0.1", port=args.port, access_log=False, log_level="warning")
+    uvicorn.run(
+        create_app(args.weights_dir, args.device),
+        host="127.0.0.1",
+        port=args.port,
+        access_log=False,
+        log_level="warning",
+    )

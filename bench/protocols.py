@@ -30,9 +30,10 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.gateway import pinned, start  # noqa: E402
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb  # noqa: E402
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc  # noqa: E402
+
+from bench.gateway import pinned, start  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
 from tests.runtime.gateway.peers import free_port  # noqa: E402
@@ -94,8 +95,17 @@ def _row(protocol: str, concurrency: int, request_bytes: int, result) -> Row:
     latencies, failed, response_bytes, elapsed = result
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Row(protocol, concurrency, len(latencies), failed, request_bytes, response_bytes,
-               statistics.median(latencies), p99, len(latencies) / elapsed)
+    return Row(
+        protocol,
+        concurrency,
+        len(latencies),
+        failed,
+        request_bytes,
+        response_bytes,
+        statistics.median(latencies),
+        p99,
+        len(latencies) / elapsed,
+    )
 
 
 async def measure(rest: str, grpc_address: str, total: int, rounds: int) -> list[Row]:
@@ -108,9 +118,13 @@ async def measure(rest: str, grpc_address: str, total: int, rounds: int) -> list
     )
     rows: dict[tuple[str, int], list] = {}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=rest, limits=limits, timeout=60) as client, grpc.aio.insecure_channel(
-        grpc_address, options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
-    ) as channel:
+    async with (
+        httpx.AsyncClient(base_url=rest, limits=limits, timeout=60) as client,
+        grpc.aio.insecure_channel(
+            grpc_address,
+            options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
+        ) as channel,
+    ):
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
 
         def rest_call(name: str):
@@ -124,7 +138,9 @@ async def measure(rest: str, grpc_address: str, total: int, rounds: int) -> list
                     return False, 0
                 ok = response.status_code == 200 and "x-ml-serving-fallback" not in response.headers
                 if not ok:
-                    FAILURES.append(f"{name}: {response.status_code} {response.headers.get('x-ml-serving-fallback')} {response.text[:200]}")
+                    FAILURES.append(
+                        f"{name}: {response.status_code} {response.headers.get('x-ml-serving-fallback')} {response.text[:200]}"
+                    )
                 return ok, len(response.content)
 
             return call
@@ -139,30 +155,41 @@ async def measure(rest: str, grpc_address: str, total: int, rounds: int) -> list
             trailing = dict(await call.trailing_metadata())
             return "x-ml-serving-fallback" not in trailing, response.ByteSize()
 
-        calls = {"json": (rest_call("json"), len(prepared["json"][0])), "binary": (rest_call("binary"), len(prepared["binary"][0])),
-                 "grpc": (grpc_call, message.ByteSize())}
-        for name, (call, _) in calls.items():  # warm every path and connection pool
+        calls = {
+            "json": (rest_call("json"), len(prepared["json"][0])),
+            "binary": (rest_call("binary"), len(prepared["binary"][0])),
+            "grpc": (grpc_call, message.ByteSize()),
+        }
+        for call, _ in calls.values():  # warm every path and connection pool
             await _load(call, 8, 16)
         for _ in range(rounds):
             for concurrency in (1, 32):
                 for name, (call, size) in calls.items():
-                    rows.setdefault((name, concurrency), []).append(_row(name, concurrency, size, await _load(call, concurrency, total)))
+                    rows.setdefault((name, concurrency), []).append(
+                        _row(name, concurrency, size, await _load(call, concurrency, total))
+                    )
     merged = []
-    for (name, concurrency), parts in rows.items():
+    for parts in rows.values():
         best = min(parts, key=lambda r: r.p50_ms)  # the least disturbed round of a shared machine
         merged.append(best)
     return sorted(merged, key=lambda r: (r.concurrency, ["json", "binary", "grpc"].index(r.protocol)))
 
 
 def _print(rows: list[Row]) -> None:
-    print(f"\n{'protocol':<8} {'conc':>4} {'req bytes':>10} {'resp bytes':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'failed':>6}")
+    print(
+        f"\n{'protocol':<8} {'conc':>4} {'req bytes':>10} {'resp bytes':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'failed':>6}"
+    )
     for r in rows:
-        print(f"{r.protocol:<8} {r.concurrency:>4} {r.request_bytes:>10} {r.response_bytes:>10} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.rps:>8.1f} {r.failed:>6}")
+        print(
+            f"{r.protocol:<8} {r.concurrency:>4} {r.request_bytes:>10} {r.response_bytes:>10} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.rps:>8.1f} {r.failed:>6}"
+        )
     by = {(r.protocol, r.concurrency): r for r in rows}
     for c in (1, 32):
         j, b, g = by[("json", c)], by[("binary", c)], by[("grpc", c)]
-        print(f"c{c}: binary is {j.request_bytes / b.request_bytes:.1f}x smaller than JSON, "
-              f"{j.p50_ms / b.p50_ms:.1f}x faster at p50; gRPC p50 {g.p50_ms:.2f} ms vs binary REST {b.p50_ms:.2f} ms")
+        print(
+            f"c{c}: binary is {j.request_bytes / b.request_bytes:.1f}x smaller than JSON, "
+            f"{j.p50_ms / b.p50_ms:.1f}x faster at p50; gRPC p50 {g.p50_ms:.2f} ms vs binary REST {b.p50_ms:.2f} ms"
+        )
 
 
 def main() -> int:
@@ -178,17 +205,42 @@ def main() -> int:
     procs = []
     try:
         port = free_port()
-        peer = start("peer", pin("1", [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(port), "--numpy-binary"]),
-                     f"http://127.0.0.1:{port}", "/v2/models/image/ready", work / "peer.log")
+        peer = start(
+            "peer",
+            pin("1", [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(port), "--numpy-binary"]),
+            f"http://127.0.0.1:{port}",
+            "/v2/models/image/ready",
+            work / "peer.log",
+        )
         procs.append(peer)
-        spec = ModelSpec.model_validate({"variants": [{"model": "models:/image/1", "role": "primary", "weight": 100}], "latencyBudgetMs": 5000})
-        config = GatewayConfig(stack="bench", models={"image": spec}, auth_required=False, max_body_bytes=16 << 20,
-                               endpoints={"image": {spec.primary.variant_name: VariantEndpoint(url=peer.url, model_name="image")}})
+        spec = ModelSpec.model_validate(
+            {"variants": [{"model": "models:/image/1", "role": "primary", "weight": 100}], "latencyBudgetMs": 5000}
+        )
+        config = GatewayConfig(
+            stack="bench",
+            models={"image": spec},
+            auth_required=False,
+            max_body_bytes=16 << 20,
+            endpoints={"image": {spec.primary.variant_name: VariantEndpoint(url=peer.url, model_name="image")}},
+        )
         (work / "gateway.json").write_text(config.model_dump_json(by_alias=True))
         http, grpc_port = free_port(), free_port()
-        command = [sys.executable, "-m", "runtime.gateway", "--config", str(work / "gateway.json"), "--host", "127.0.0.1",
-                   "--port", str(http), "--grpc-port", str(grpc_port)]
-        procs.append(start("gateway", pin("0", command), f"http://127.0.0.1:{http}", "/v2/health/ready", work / "gateway.log"))
+        command = [
+            sys.executable,
+            "-m",
+            "runtime.gateway",
+            "--config",
+            str(work / "gateway.json"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(http),
+            "--grpc-port",
+            str(grpc_port),
+        ]
+        procs.append(
+            start("gateway", pin("0", command), f"http://127.0.0.1:{http}", "/v2/health/ready", work / "gateway.log")
+        )
         rows = asyncio.run(measure(f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc_port}", args.requests, args.rounds))
     finally:
         for proc in reversed(procs):

@@ -37,7 +37,9 @@ def plain_mlflow(model, frame, name: str) -> None:
     trusted = sorted(set(skops.io.get_untrusted_types(data=skops.io.dumps(model))))
     with mlflow.start_run(), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        mlflow.sklearn.log_model(model, name="model", registered_model_name=name, input_example=frame.head(5), skops_trusted_types=trusted)
+        mlflow.sklearn.log_model(
+            model, name="model", registered_model_name=name, input_example=frame.head(5), skops_trusted_types=trusted
+        )
 
 
 def timed(label: str, count: int, step) -> list[float]:
@@ -70,11 +72,23 @@ def main(argv: list[str] | None = None) -> int:
         helper = timed(
             "register_model",
             args.versions,
-            lambda n: register_model(model, name="fraud", features=frame, target=label, dataset_source=f"synthetic://bench?n={n}", code_path=REPO),
+            lambda n: register_model(
+                model,
+                name="fraud",
+                features=frame,
+                target=label,
+                dataset_source=f"synthetic://bench?n={n}",
+                code_path=REPO,
+            ),
         )
-        uris = [{"model": f"models:/fraud/{n}", "role": "shadow", "mirrorPercent": 10} for n in range(2, args.versions + 1)]
+        uris = [
+            {"model": f"models:/fraud/{n}", "role": "shadow", "mirrorPercent": 10} for n in range(2, args.versions + 1)
+        ]
         config, _ = read_stack_config(REPO / "stacks" / "Pulumi.dev.yaml")
-        config["ml-serving:models"]["fraud"]["variants"] = [{"model": "models:/fraud/1", "role": "primary", "weight": 100}, *uris]
+        config["ml-serving:models"]["fraud"]["variants"] = [
+            {"model": "models:/fraud/1", "role": "primary", "weight": 100},
+            *uris,
+        ]
         spec = validate_config(config, "bench")
         started = time.monotonic()
         lock = resolve_lock(spec, url)

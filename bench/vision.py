@@ -63,7 +63,9 @@ def photographs(count: int) -> tuple[list[bytes], list[str]]:
 def lua_script(files: list[bytes], path: Path) -> Path:
     bodies = []
     for data in files:
-        body = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [base64.b64encode(data).decode()]}]}
+        body = {
+            "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [base64.b64encode(data).decode()]}]
+        }
         bodies.append(f"[[{json.dumps(body)}]]")
     path.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -95,7 +97,9 @@ class GpuSampler:
         while not self._stop.wait(0.2):
             out = subprocess.run(
                 ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                capture_output=True, text=True, timeout=5,
+                capture_output=True,
+                text=True,
+                timeout=5,
             ).stdout.split()
             if out:
                 self.samples.append(float(out[0]))
@@ -126,7 +130,9 @@ def time_split(classifier, files: list[bytes]) -> dict[str, float]:
 
     size = classifier.prep.size
     ours = per_call(lambda: [classifier.prepare(f) for f in files], 5) / len(files)
-    naive = per_call(lambda: [Image.open(io.BytesIO(f)).convert("RGB").resize((size, size)) for f in files], 3) / len(files)
+    naive = per_call(lambda: [Image.open(io.BytesIO(f)).convert("RGB").resize((size, size)) for f in files], 3) / len(
+        files
+    )
     one = np.stack([classifier.prepare(files[0])])
     many = np.repeat(one, 32, axis=0)
     classifier.forward(many)
@@ -141,7 +147,9 @@ def time_split(classifier, files: list[bytes]) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per server, concurrency and round")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of load per server, concurrency and round"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers; the table shows medians")
     args = parser.parse_args()
     if args.device == "cuda" and not shutil.which("nvidia-smi"):
@@ -166,7 +174,18 @@ def main() -> int:
 
     a, b, c = (free_port() for _ in range(3))
     servers = [
-        ("(a) naive FastAPI + torch, inline", [sys.executable, str(REPO / "bench" / "naive_vision_server.py"), str(weights), str(a), "--device", args.device], a),
+        (
+            "(a) naive FastAPI + torch, inline",
+            [
+                sys.executable,
+                str(REPO / "bench" / "naive_vision_server.py"),
+                str(weights),
+                str(a),
+                "--device",
+                args.device,
+            ],
+            a,
+        ),
         ("(b) ours, no batching", ours(b), b),
         ("(c) ours, batching 32/5ms", ours(c, "--max_batch_size", "32", "--max_latency_ms", "5"), c),
     ]
@@ -184,14 +203,23 @@ def main() -> int:
             processes.append(process)
             wait_ready(process, f"http://127.0.0.1:{port}", log, 300)
             url = f"http://127.0.0.1:{port}/v2/models/{MODEL}/infer"
-            body = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [len(files)], "data": [base64.b64encode(f).decode() for f in files]}]}
+            body = {
+                "inputs": [
+                    {
+                        "name": "image",
+                        "datatype": "BYTES",
+                        "shape": [len(files)],
+                        "data": [base64.b64encode(f).decode() for f in files],
+                    }
+                ]
+            }
             answer = {o["name"]: o["data"] for o in httpx.post(url, json=body, timeout=60).json()["outputs"]}
             right = sum(a == b for a, b in zip(answer["class"], labels))
             say(f"  {label}: {right}/{len(labels)} photographs classified right")
             for connections in (1, 32):
                 wrk(url, connections, 2, script)  # warm-up
         for round_ in range(1, args.rounds + 1):
-            for (label, _, port), process in zip(servers, processes):
+            for label, _, port in servers:
                 url = f"http://127.0.0.1:{port}/v2/models/{MODEL}/infer"
                 for connections in (1, 32):
                     say(f"round {round_}/{args.rounds}: {label}, concurrency {connections}, {args.duration:g} s")
@@ -200,7 +228,9 @@ def main() -> int:
                     if args.device == "cuda":
                         gpu[label][connections] = sampler.summary()
                     samples[label][connections].append(load)
-                    say(f"  {load.rps:.0f} images/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.errors} errors")
+                    say(
+                        f"  {load.rps:.0f} images/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.errors} errors"
+                    )
     finally:
         for process in processes:
             stop(process)
@@ -219,21 +249,31 @@ class _Nothing:
 
 def report(results, gpu, split, args, accuracy: float) -> None:
     where = "GPU (forward passes)" if args.device == "cuda" else f"CPU {SERVER_CPU} (servers), CPU 0 (wrk)"
-    print(f"\n640x480 JPEG photographs of digits, one image per request, {where}; median of {args.rounds} rounds;"
-          f" model held-out accuracy {accuracy:.1%}\n")
-    print(f"| {'server':<34} | {'conc':>4} | {'images/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} | {'GPU mean/peak':>13} |")
+    print(
+        f"\n640x480 JPEG photographs of digits, one image per request, {where}; median of {args.rounds} rounds;"
+        f" model held-out accuracy {accuracy:.1%}\n"
+    )
+    print(
+        f"| {'server':<34} | {'conc':>4} | {'images/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} | {'GPU mean/peak':>13} |"
+    )
     print(f"|{'-' * 36}|{'-' * 6}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|{'-' * 15}|")
     for label, loads in results.items():
         for connections, load in loads.items():
             util = gpu[label].get(connections, "n/a")
-            print(f"| {label:<34} | {connections:>4} | {load.rps:>8.0f} | {load.p50_ms:>8.2f} | {load.p99_ms:>8.2f} | {load.errors:>6} | {util:>13} |")
+            print(
+                f"| {label:<34} | {connections:>4} | {load.rps:>8.0f} | {load.p50_ms:>8.2f} | {load.p99_ms:>8.2f} | {load.errors:>6} | {util:>13} |"
+            )
     total_ours = split["decode_resize_ours"] + split["forward_32_per_image"]
     total_naive = split["decode_resize_naive"] + split["forward_1"]
-    print(f"\nper image, in process ({args.device}): decode+resize ours {split['decode_resize_ours']:.2f} ms"
-          f" (JPEG reduced while decoding) vs naive {split['decode_resize_naive']:.2f} ms; forward"
-          f" {split['forward_1']:.2f} ms alone vs {split['forward_32_per_image']:.2f} ms in a batch of 32")
-    print(f"share of time in decode/resize: ours batched {split['decode_resize_ours'] / total_ours:.0%},"
-          f" naive {split['decode_resize_naive'] / total_naive:.0%} (the rest is the forward pass)\n")
+    print(
+        f"\nper image, in process ({args.device}): decode+resize ours {split['decode_resize_ours']:.2f} ms"
+        f" (JPEG reduced while decoding) vs naive {split['decode_resize_naive']:.2f} ms; forward"
+        f" {split['forward_1']:.2f} ms alone vs {split['forward_32_per_image']:.2f} ms in a batch of 32"
+    )
+    print(
+        f"share of time in decode/resize: ours batched {split['decode_resize_ours'] / total_ours:.0%},"
+        f" naive {split['decode_resize_naive'] / total_naive:.0%} (the rest is the forward pass)\n"
+    )
     get = {label[:3]: loads for label, loads in results.items()}
     checks = [
         ("(c) images/s at 32 >= 3x (a)", get["(c)"][32].rps / get["(a)"][32].rps, 3.0, True),

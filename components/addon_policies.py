@@ -69,7 +69,12 @@ def load_balancer_policy() -> dict:
                 # Also the nodes' security group, to let the NLB reach the pods.
                 "Resource": "*",
             },
-            {"Effect": "Allow", "Action": ["ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags"], "Resource": "*", "Condition": owned},
+            {
+                "Effect": "Allow",
+                "Action": ["ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags"],
+                "Resource": "*",
+                "Condition": owned,
+            },
             {
                 "Effect": "Allow",
                 "Action": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
@@ -88,7 +93,10 @@ def load_balancer_policy() -> dict:
             {
                 "Effect": "Allow",
                 "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-                "Resource": ["arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*", "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*"],
+                "Resource": [
+                    "arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*",
+                    "arn:aws:elasticloadbalancing:*:*:listener-rule/net/*/*/*",
+                ],
             },
             {
                 "Effect": "Allow",

@@ -38,7 +38,9 @@ class ArtifactStore(pulumi.ComponentResource):
             bucket=spec.bucket_name,
             # A retained bucket must never be emptied by a destroy; a scratch bucket may be.
             force_destroy=not spec.retain_on_delete,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=spec.retain_on_delete, protect=spec.retain_on_delete),
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=spec.retain_on_delete, protect=spec.retain_on_delete
+            ),
         )
         bucket_id = self.bucket.id
         aws.s3.BucketOwnershipControls(
@@ -65,7 +67,9 @@ class ArtifactStore(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket_id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}],
+            rules=[
+                {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}, "bucket_key_enabled": True}
+            ],
             opts=child,
         )
         aws.s3.BucketLifecycleConfiguration(
@@ -93,7 +97,11 @@ class ArtifactStore(pulumi.ComponentResource):
         self.bucket_arn = self.bucket.arn
         self.artifacts_destination = self.bucket.bucket.apply(lambda b: f"s3://{b}/{MLFLOW_PREFIX}")
         self.register_outputs(
-            {"bucketName": self.bucket_name, "bucketArn": self.bucket_arn, "artifactsDestination": self.artifacts_destination}
+            {
+                "bucketName": self.bucket_name,
+                "bucketArn": self.bucket_arn,
+                "artifactsDestination": self.artifacts_destination,
+            }
         )
 
 

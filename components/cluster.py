@@ -92,7 +92,9 @@ class Cluster(pulumi.ComponentResource):
             # Everything in the cluster goes through this provider, so everything waits for the
             # node groups: Helm's waits would otherwise race the nodes on the first run.
             self.provider = k8s.Provider(
-                f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_groups)
+                f"{name}-k8s",
+                kubeconfig=self.kubeconfig,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=self.node_groups),
             )
         else:
             # context=None means the current context of the user's kubeconfig.
@@ -204,10 +206,14 @@ class Cluster(pulumi.ComponentResource):
             # The node autoscaler owns the live size; Pulumi only sets the bounds.
             ignore_changes=["scalingConfig.desiredSize"],
         )
-        self.cpu_node_group = self._node_group(f"{name}-cpu", args, spec.cpu_nodes, node_role, private, group_opts, gpu=False)
+        self.cpu_node_group = self._node_group(
+            f"{name}-cpu", args, spec.cpu_nodes, node_role, private, group_opts, gpu=False
+        )
         self.gpu_node_group = None
         if spec.gpu_nodes is not None:
-            self.gpu_node_group = self._node_group(f"{name}-gpu", args, spec.gpu_nodes, node_role, private, group_opts, gpu=True)
+            self.gpu_node_group = self._node_group(
+                f"{name}-gpu", args, spec.gpu_nodes, node_role, private, group_opts, gpu=True
+            )
         self.node_groups = [g for g in (self.cpu_node_group, self.gpu_node_group) if g is not None]
 
     def _node_group(
@@ -259,14 +265,30 @@ class Cluster(pulumi.ComponentResource):
             # advertises nvidia.com/gpu to the scheduler.
             addons.device_plugin(f"{name}-nvidia-device-plugin", versions.nvidia_device_plugin, k8s_opts)
         addons.cluster_autoscaler(
-            f"{name}-cluster-autoscaler", version=versions.cluster_autoscaler, kubernetes_version=spec.kubernetes_version,
-            cluster_name=args.cluster_name, role_name=f"{name}-autoscaler-role", oidc=oidc, parent=self, opts=k8s_opts,
+            f"{name}-cluster-autoscaler",
+            version=versions.cluster_autoscaler,
+            kubernetes_version=spec.kubernetes_version,
+            cluster_name=args.cluster_name,
+            role_name=f"{name}-autoscaler-role",
+            oidc=oidc,
+            parent=self,
+            opts=k8s_opts,
         )
         self.load_balancer_controller = addons.load_balancer_controller(
-            f"{name}-lb-controller", version=versions.aws_load_balancer_controller, cluster_name=args.cluster_name,
-            vpc_id=self.vpc_id, oidc=oidc, parent=self, opts=k8s_opts,
+            f"{name}-lb-controller",
+            version=versions.aws_load_balancer_controller,
+            cluster_name=args.cluster_name,
+            vpc_id=self.vpc_id,
+            oidc=oidc,
+            parent=self,
+            opts=k8s_opts,
         )
         self.storage_class = addons.ebs_storage(
-            f"{name}-ebs", cluster_name=args.cluster_name, kubernetes_version=spec.kubernetes_version, oidc=oidc,
-            parent=self, depends_on=self.node_groups, provider=self.provider,
+            f"{name}-ebs",
+            cluster_name=args.cluster_name,
+            kubernetes_version=spec.kubernetes_version,
+            oidc=oidc,
+            parent=self,
+            depends_on=self.node_groups,
+            provider=self.provider,
         )

@@ -58,19 +58,37 @@ def autoscaler_image_tag(kubernetes_version: str) -> str:
         ) from None
 
 
-def _release(name: str, chart: str, version: str, repo: str, opts: pulumi.ResourceOptions, values: dict) -> k8s.helm.v3.Release:
+def _release(
+    name: str, chart: str, version: str, repo: str, opts: pulumi.ResourceOptions, values: dict
+) -> k8s.helm.v3.Release:
     """A pinned chart installed into kube-system under its own name."""
     return k8s.helm.v3.Release(
-        name, name=chart, chart=chart, version=version, repository_opts={"repo": repo}, namespace=KUBE_SYSTEM, values=values, opts=opts
+        name,
+        name=chart,
+        chart=chart,
+        version=version,
+        repository_opts={"repo": repo},
+        namespace=KUBE_SYSTEM,
+        values=values,
+        opts=opts,
     )
 
 
 def _kube_system_role(
-    name: str, service_account: str, policy: dict, oidc: tuple[pulumi.Input[str], pulumi.Input[str]], parent: pulumi.Resource
+    name: str,
+    service_account: str,
+    policy: dict,
+    oidc: tuple[pulumi.Input[str], pulumi.Input[str]],
+    parent: pulumi.Resource,
 ) -> aws.iam.Role:
     return irsa_role(
-        name, oidc_provider_arn=oidc[0], oidc_provider_url=oidc[1], namespace=KUBE_SYSTEM,
-        service_account=service_account, policy=json.dumps(policy, sort_keys=True), parent=parent,
+        name,
+        oidc_provider_arn=oidc[0],
+        oidc_provider_url=oidc[1],
+        namespace=KUBE_SYSTEM,
+        service_account=service_account,
+        policy=json.dumps(policy, sort_keys=True),
+        parent=parent,
     )
 
 
@@ -80,9 +98,15 @@ def device_plugin(name: str, version: str, opts: pulumi.ResourceOptions) -> k8s.
     # GPU node group does not carry: replace it with the label the group does carry.
     gpu_nodes = {"matchExpressions": [{"key": GPU_NODE_LABEL[0], "operator": "In", "values": [GPU_NODE_LABEL[1]]}]}
     return _release(
-        name, "nvidia-device-plugin", version, "https://nvidia.github.io/k8s-device-plugin", opts,
+        name,
+        "nvidia-device-plugin",
+        version,
+        "https://nvidia.github.io/k8s-device-plugin",
+        opts,
         {
-            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [gpu_nodes]}}},
+            "affinity": {
+                "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [gpu_nodes]}}
+            },
             "tolerations": [{"key": key, "operator": "Exists", "effect": "NoSchedule"}],
         },
     )
@@ -102,7 +126,11 @@ def cluster_autoscaler(
     region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=parent)).region
     role = _kube_system_role(role_name, _AUTOSCALER_SERVICE_ACCOUNT, autoscaler_policy(cluster_name), oidc, parent)
     return _release(
-        name, "cluster-autoscaler", version, "https://kubernetes.github.io/autoscaler", opts,
+        name,
+        "cluster-autoscaler",
+        version,
+        "https://kubernetes.github.io/autoscaler",
+        opts,
         {
             "cloudProvider": "aws",
             "awsRegion": region,
@@ -139,13 +167,21 @@ def load_balancer_controller(
     region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=parent)).region
     role = _kube_system_role(f"{name}-role", LOAD_BALANCER_CONTROLLER, load_balancer_policy(), oidc, parent)
     return _release(
-        name, LOAD_BALANCER_CONTROLLER, version, "https://aws.github.io/eks-charts", opts,
+        name,
+        LOAD_BALANCER_CONTROLLER,
+        version,
+        "https://aws.github.io/eks-charts",
+        opts,
         {
             "clusterName": cluster_name,
             # Given, not read from the instance metadata (which pods may not reach).
             "region": region,
             "vpcId": vpc_id,
-            "serviceAccount": {"create": True, "name": LOAD_BALANCER_CONTROLLER, "annotations": {ROLE_ARN_ANNOTATION: role.arn}},
+            "serviceAccount": {
+                "create": True,
+                "name": LOAD_BALANCER_CONTROLLER,
+                "annotations": {ROLE_ARN_ANNOTATION: role.arn},
+            },
             # Only NLBs for Services: no ALB Ingress, so no IngressClass, WAF or Shield (and no
             # permissions for them in the role).
             "createIngressClassResource": False,
@@ -177,7 +213,9 @@ def ebs_storage(
     attachment = aws.iam.RolePolicyAttachment(f"{name}-policy", role=role.name, policy_arn=_EBS_POLICY, opts=child)
     # The version EKS marks default for this Kubernetes minor: it exists and is tested with it.
     addon_version = aws.eks.get_addon_version_output(
-        addon_name="aws-ebs-csi-driver", kubernetes_version=kubernetes_version, most_recent=False,
+        addon_name="aws-ebs-csi-driver",
+        kubernetes_version=kubernetes_version,
+        most_recent=False,
         opts=pulumi.InvokeOutputOptions(parent=parent),
     ).version
     addon = aws.eks.Addon(

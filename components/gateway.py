@@ -45,8 +45,15 @@ INGRESS_SELECTOR = {"istio": "ingressgateway"}
 
 
 def runtime_container(
-    name: str, image: str, module: str, config: str, port: int, health: str,
-    resources: Resources, env: list[dict], mounts: list[dict],
+    name: str,
+    image: str,
+    module: str,
+    config: str,
+    port: int,
+    health: str,
+    resources: Resources,
+    env: list[dict],
+    mounts: list[dict],
 ) -> dict:
     """A container of the runtime image: ``python -m <module> --config <config>`` on ``port``."""
     ready = {"httpGet": {"path": health, "port": port}}
@@ -62,7 +69,12 @@ def runtime_container(
         "livenessProbe": {**ready, "initialDelaySeconds": 15, "periodSeconds": 20},
         "resources": {"requests": quantities, "limits": quantities},
         "volumeMounts": mounts,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
     }
 
 
@@ -70,7 +82,9 @@ def gateway_config(spec: StackSpec, namespace: str, monitor_url: str | None) -> 
     """The gateway's whole configuration: the specs and where each variant is served."""
     endpoints = {
         model: {
-            v.variant_name: VariantEndpoint(url=predictor_url(isvc_name(model, v), namespace), model_name=isvc_name(model, v))
+            v.variant_name: VariantEndpoint(
+                url=predictor_url(isvc_name(model, v), namespace), model_name=isvc_name(model, v)
+            )
             for v in rollout.variants
         }
         for model, rollout in spec.models.items()
@@ -90,7 +104,12 @@ def _istio(
     name: str, api_version: str, kind: str, meta: dict, opts: pulumi.ResourceOptions, spec: dict
 ) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(
-        name, api_version=api_version, kind=kind, metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta}, spec=spec, opts=opts
+        name,
+        api_version=api_version,
+        kind=kind,
+        metadata={"name": GATEWAY_SERVICE_ACCOUNT, **meta},
+        spec=spec,
+        opts=opts,
     )
 
 
@@ -126,7 +145,9 @@ class Gateway(pulumi.ComponentResource):
         super().__init__("ml-serving:index:Gateway", name, None, opts)
         settings = args.spec.platform.gateway
         if settings.auth_required and args.tokens is None:
-            raise ValueError("gateway: authRequired is true but no tokens were given; set the gatewayTokens secret or authRequired: false")
+            raise ValueError(
+                "gateway: authRequired is true but no tokens were given; set the gatewayTokens secret or authRequired: false"
+            )
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         labels = {**PART_OF, "app.kubernetes.io/name": GATEWAY_SERVICE_ACCOUNT}
         meta = {"namespace": args.namespace, "labels": labels}
@@ -168,8 +189,15 @@ class Gateway(pulumi.ComponentResource):
             mounts.append({"name": "monitor-token", "mountPath": MONITOR_TOKEN_MOUNT, "readOnly": True})
 
         container = runtime_container(
-            "gateway", args.spec.platform.images.runtime, "runtime.gateway", f"{CONFIG_MOUNT}/gateway.json",
-            GATEWAY_PORT, "/v2/health/ready", settings.resources, env, mounts,
+            "gateway",
+            args.spec.platform.images.runtime,
+            "runtime.gateway",
+            f"{CONFIG_MOUNT}/gateway.json",
+            GATEWAY_PORT,
+            "/v2/health/ready",
+            settings.resources,
+            env,
+            mounts,
         )
         container["args"] += ["--grpc-port", str(GATEWAY_GRPC_PORT)]
         container["ports"].append({"name": "grpc", "containerPort": GATEWAY_GRPC_PORT, "protocol": "TCP"})
@@ -181,10 +209,16 @@ class Gateway(pulumi.ComponentResource):
                 "selector": {"matchLabels": labels},
                 "template": {
                     "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
-                    "spec": {"serviceAccountName": GATEWAY_SERVICE_ACCOUNT, "containers": [container], "volumes": volumes},
+                    "spec": {
+                        "serviceAccountName": GATEWAY_SERVICE_ACCOUNT,
+                        "containers": [container],
+                        "volumes": volumes,
+                    },
                 },
             },
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.service_account, self.config_map])),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.service_account, self.config_map])
+            ),
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
@@ -194,14 +228,24 @@ class Gateway(pulumi.ComponentResource):
                 "ports": [
                     {"name": "http", "port": 80, "targetPort": GATEWAY_PORT, "protocol": "TCP"},
                     # Istio takes the protocol from the name prefix or appProtocol: gRPC is HTTP/2.
-                    {"name": "grpc", "port": GATEWAY_GRPC_PORT, "targetPort": GATEWAY_GRPC_PORT, "protocol": "TCP", "appProtocol": "grpc"},
+                    {
+                        "name": "grpc",
+                        "port": GATEWAY_GRPC_PORT,
+                        "targetPort": GATEWAY_GRPC_PORT,
+                        "protocol": "TCP",
+                        "appProtocol": "grpc",
+                    },
                 ],
             },
             opts=child,
         )
         # Bearer tokens guard the models; the mesh lets callers reach only the two API ports.
         self.authorization_policy = _istio(
-            f"{name}-authorization-policy", "security.istio.io/v1", "AuthorizationPolicy", meta, child,
+            f"{name}-authorization-policy",
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            meta,
+            child,
             {
                 "selector": {"matchLabels": labels},
                 "action": "ALLOW",
@@ -216,7 +260,12 @@ class Gateway(pulumi.ComponentResource):
                 "scaleTargetRef": target,
                 "minReplicas": settings.replicas,
                 "maxReplicas": max(settings.max_replicas, settings.replicas),
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
             },
             opts=child,
         )
@@ -236,7 +285,11 @@ class Gateway(pulumi.ComponentResource):
     def _expose(self, name: str, args: GatewayArgs, meta: dict, child: pulumi.ResourceOptions) -> None:
         host = args.spec.platform.gateway.host
         self.istio_gateway = _istio(
-            f"{name}-istio-gateway", "networking.istio.io/v1", "Gateway", meta, child,
+            f"{name}-istio-gateway",
+            "networking.istio.io/v1",
+            "Gateway",
+            meta,
+            child,
             {
                 "selector": INGRESS_SELECTOR,
                 # HTTP2 accepts HTTP/1.1 as well as h2c, which gRPC clients speak in plaintext.
@@ -246,7 +299,11 @@ class Gateway(pulumi.ComponentResource):
         # A plain string, so the route's destination is known in a preview and the pack can judge it.
         service_host = f"{GATEWAY_SERVICE_ACCOUNT}.{args.spec.platform.namespace}.svc.cluster.local"
         self.virtual_service = _istio(
-            f"{name}-virtual-service", "networking.istio.io/v1", "VirtualService", meta, child,
+            f"{name}-virtual-service",
+            "networking.istio.io/v1",
+            "VirtualService",
+            meta,
+            child,
             {
                 "hosts": [host],
                 "gateways": [GATEWAY_SERVICE_ACCOUNT],

@@ -17,7 +17,9 @@ __all__ = ["trust_policy", "irsa_role", "ROLE_ARN_ANNOTATION"]
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-def trust_policy(oidc_provider_arn: pulumi.Input[str], oidc_provider_url: pulumi.Input[str], namespace: str, service_account: str) -> pulumi.Output[str]:
+def trust_policy(
+    oidc_provider_arn: pulumi.Input[str], oidc_provider_url: pulumi.Input[str], namespace: str, service_account: str
+) -> pulumi.Output[str]:
     """The assume-role policy that lets one service account, and only it, assume the role."""
 
     def document(arn: str, url: str) -> str:

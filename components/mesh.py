@@ -111,7 +111,9 @@ class Mesh(pulumi.ComponentResource):
             values={"service": service, "autoscaling": {"minReplicas": 2 if cluster.is_eks else 1}},
             # The controller's Service webhook (failurePolicy Fail) must answer before the
             # gateway's Service is created, and it alone gives that Service an address.
-            opts=k8s_opts(self.istiod, *([cluster.load_balancer_controller] if cluster.load_balancer_controller else [])),
+            opts=k8s_opts(
+                self.istiod, *([cluster.load_balancer_controller] if cluster.load_balancer_controller else [])
+            ),
         )
         # Mesh-wide (root namespace, no selector): no plaintext traffic between workloads.
         self.peer_authentication = k8s.apiextensions.CustomResource(

@@ -18,8 +18,15 @@ import pulumi_random as random
 from components.predictor_identity import PREDICTOR_SERVICE_ACCOUNT
 from runtime.registry.users import ADMIN_USERNAME, READER_USERNAME, basic_auth_ini
 
-__all__ = ["AUTH_SECRET", "REGISTRY_READERS", "MONITOR_SERVICE_ACCOUNT", "access_policy", "auth_secret", "reader_env",
-           "server_auth"]
+__all__ = [
+    "AUTH_SECRET",
+    "REGISTRY_READERS",
+    "MONITOR_SERVICE_ACCOUNT",
+    "access_policy",
+    "auth_secret",
+    "reader_env",
+    "server_auth",
+]
 
 MONITOR_SERVICE_ACCOUNT = "ml-serving-drift"
 """The drift monitor's identity (it downloads reference profiles)."""
@@ -28,7 +35,12 @@ REGISTRY_READERS = (PREDICTOR_SERVICE_ACCOUNT, MONITOR_SERVICE_ACCOUNT)
 the drift monitor downloads profiles."""
 
 AUTH_SECRET = "mlflow-auth"
-_ADMIN_KEY, _FLASK_KEY, _READER_KEY, _INI_KEY = "admin-password", "flask-secret-key", "reader-password", "basic_auth.ini"
+_ADMIN_KEY, _FLASK_KEY, _READER_KEY, _INI_KEY = (
+    "admin-password",
+    "flask-secret-key",
+    "reader-password",
+    "basic_auth.ini",
+)
 _AUTH_MOUNT = "/etc/mlflow-auth"
 _READ_METHODS = ["GET", "HEAD"]
 
@@ -42,22 +54,30 @@ def access_policy(namespace: str, writers: list[str], readers: list[str], labels
     (service accounts of ``namespace``) GET and HEAD, anyone ``GET /health``."""
     rules: list[dict] = [{"to": [{"operation": {"methods": ["GET"], "paths": ["/health"]}}]}]
     if readers:
-        rules.append({
-            "from": [{"source": {"principals": [_principal(namespace, r) for r in readers]}}],
-            "to": [{"operation": {"methods": _READ_METHODS}}],
-        })
+        rules.append(
+            {
+                "from": [{"source": {"principals": [_principal(namespace, r) for r in readers]}}],
+                "to": [{"operation": {"methods": _READ_METHODS}}],
+            }
+        )
     if writers:
         rules.append({"from": [{"source": {"principals": [_principal(*w.split("/", 1)) for w in writers]}}]})
     return {"selector": {"matchLabels": labels}, "action": "ALLOW", "rules": rules}
 
 
-def auth_secret(name: str, namespace: pulumi.Input[str], backend_uri: pulumi.Input[str], labels: dict[str, str],
-                opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+def auth_secret(
+    name: str,
+    namespace: pulumi.Input[str],
+    backend_uri: pulumi.Input[str],
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Secret:
     """Generated passwords and the auth app's configuration (its user table lives in the backend
     store's database, so the configuration holds that URI and is a Secret too)."""
     parent = pulumi.ResourceOptions(parent=opts.parent)
     admin, flask, reader = (
-        random.RandomPassword(f"{name}-{part}", length=32, special=False, opts=parent) for part in ("admin", "flask", "reader")
+        random.RandomPassword(f"{name}-{part}", length=32, special=False, opts=parent)
+        for part in ("admin", "flask", "reader")
     )
     ini = pulumi.Output.from_input(backend_uri).apply(basic_auth_ini)
     return k8s.core.v1.Secret(

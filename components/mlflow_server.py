@@ -62,7 +62,9 @@ class MlflowServer(pulumi.ComponentResource):
         allowed = _BACKENDS["eks" if cluster.is_eks else "existing"]
         if spec.backend not in allowed:
             kind = "an EKS cluster" if cluster.is_eks else "an existing cluster"
-            raise ValueError(f"mlflow.backend {spec.backend!r} is not available on {kind}; allowed: {', '.join(allowed)}")
+            raise ValueError(
+                f"mlflow.backend {spec.backend!r} is not available on {kind}; allowed: {', '.join(allowed)}"
+            )
         if spec.backend == "sqlite" and spec.replicas != 1:
             raise ValueError(f"mlflow.replicas must be 1 with the sqlite backend (got {spec.replicas})")
         namespace = cluster.namespace.metadata["name"]
@@ -151,7 +153,9 @@ class MlflowServer(pulumi.ComponentResource):
             mounts.append(mount)
 
         hosts = _allowed_hosts(cluster.namespace_name, spec.tracking_uri)
-        probe = {"httpGet": {"path": "/health", "port": "http", "httpHeaders": [{"name": "Host", "value": "localhost"}]}}
+        probe = {
+            "httpGet": {"path": "/health", "port": "http", "httpHeaders": [{"name": "Host", "value": "localhost"}]}
+        }
         container = {
             "name": "mlflow",
             "image": args.image,
@@ -159,14 +163,20 @@ class MlflowServer(pulumi.ComponentResource):
             # Kubernetes expands $(MLFLOW_BACKEND_STORE_URI) from the env below: the URI (and its
             # password) never appears in the pod spec.
             "args": [
-                "--backend-store-uri", "$(MLFLOW_BACKEND_STORE_URI)",
-                "--artifacts-destination", destination,
+                "--backend-store-uri",
+                "$(MLFLOW_BACKEND_STORE_URI)",
+                "--artifacts-destination",
+                destination,
                 "--serve-artifacts",
-                "--host", "0.0.0.0",
-                "--port", str(MLFLOW_PORT),
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(MLFLOW_PORT),
                 # Within the pod's CPU (MLflow starts four by default).
-                "--workers", "2",
-                "--allowed-hosts", ",".join(hosts),
+                "--workers",
+                "2",
+                "--allowed-hosts",
+                ",".join(hosts),
                 *auth_args,
             ],
             "env": [
@@ -178,9 +188,19 @@ class MlflowServer(pulumi.ComponentResource):
             ],
             "ports": [{"name": "http", "containerPort": MLFLOW_PORT}],
             "readinessProbe": {**probe, "periodSeconds": 10, "timeoutSeconds": 5},
-            "livenessProbe": {**probe, "initialDelaySeconds": 30, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 5},
+            "livenessProbe": {
+                **probe,
+                "initialDelaySeconds": 30,
+                "periodSeconds": 20,
+                "timeoutSeconds": 5,
+                "failureThreshold": 5,
+            },
             "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
-            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
             "volumeMounts": mounts,
             **({"lifecycle": lifecycle} if lifecycle else {}),
         }
@@ -222,13 +242,20 @@ class MlflowServer(pulumi.ComponentResource):
             spec=access_policy(cluster.namespace_name, spec.writers, list(REGISTRY_READERS), labels),
             opts=k8s_opts,
         )
-        self.url = pulumi.Output.concat("http://", service.metadata["name"], ".", namespace, f".svc.cluster.local:{MLFLOW_PORT}")
+        self.url = pulumi.Output.concat(
+            "http://", service.metadata["name"], ".", namespace, f".svc.cluster.local:{MLFLOW_PORT}"
+        )
         self.register_outputs({"url": self.url, "artifactsDestination": self.artifacts_destination})
 
 
 def _allowed_hosts(namespace: str, tracking_uri: str) -> list[str]:
     """Host headers the server answers (MLflow rejects others to stop DNS rebinding)."""
-    names = [SERVICE_NAME, f"{SERVICE_NAME}.{namespace}", f"{SERVICE_NAME}.{namespace}.svc", f"{SERVICE_NAME}.{namespace}.svc.cluster.local"]
+    names = [
+        SERVICE_NAME,
+        f"{SERVICE_NAME}.{namespace}",
+        f"{SERVICE_NAME}.{namespace}.svc",
+        f"{SERVICE_NAME}.{namespace}.svc.cluster.local",
+    ]
     hosts = [host for name in names for host in (name, f"{name}:{MLFLOW_PORT}")]
     public = urlparse(tracking_uri).hostname
     if public and public not in hosts:

@@ -102,26 +102,45 @@ def _vpc(name: str, inputs: dict) -> dict:
 _OUTPUTS = {
     "eks:index:Cluster": _eks_cluster,
     "awsx:ec2:Vpc": _vpc,
-    "aws:s3/bucket:Bucket": lambda n, i: {"bucket": i.get("bucket") or n, "id": i.get("bucket") or n, "arn": f"arn:aws:s3:::{i.get('bucket') or n}"},
+    "aws:s3/bucket:Bucket": lambda n, i: {
+        "bucket": i.get("bucket") or n,
+        "id": i.get("bucket") or n,
+        "arn": f"arn:aws:s3:::{i.get('bucket') or n}",
+    },
     "aws:s3/bucketV2:BucketV2": lambda n, i: {"bucket": i.get("bucket") or n, "id": i.get("bucket") or n},
     "aws:iam/role:Role": lambda n, i: {"arn": _arn("iam", f"role/{n}"), "name": n},
     "aws:iam/policy:Policy": lambda n, i: {"arn": _arn("iam", f"policy/{n}")},
-    "aws:rds/instance:Instance": lambda n, i: {"address": f"{n}.rds.example.invalid", "endpoint": f"{n}.rds.example.invalid:5432", "port": 5432},
+    "aws:rds/instance:Instance": lambda n, i: {
+        "address": f"{n}.rds.example.invalid",
+        "endpoint": f"{n}.rds.example.invalid:5432",
+        "port": 5432,
+    },
     "aws:ec2/securityGroup:SecurityGroup": lambda n, i: {"id": f"sg-{n}"},
     "aws:rds/subnetGroup:SubnetGroup": lambda n, i: {"name": i.get("name") or n},
     "random:index/randomPassword:RandomPassword": lambda n, i: {"result": "[secret]"},
 }
 
 _INVOKES = {
-    "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {"accountId": FAKE_ACCOUNT, "arn": _arn("iam", "user/render"), "userId": "render"},
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
+        "accountId": FAKE_ACCOUNT,
+        "arn": _arn("iam", "user/render"),
+        "userId": "render",
+    },
     "aws:index/getRegion:getRegion": lambda a: {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION},
-    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {"names": [f"{FAKE_REGION}{z}" for z in "abc"], "zoneIds": ["usw2-az1", "usw2-az2", "usw2-az3"]},
+    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda a: {
+        "names": [f"{FAKE_REGION}{z}" for z in "abc"],
+        "zoneIds": ["usw2-az1", "usw2-az2", "usw2-az3"],
+    },
     "aws:ec2/getSubnet:getSubnet": lambda a: {"id": a.get("id"), "vpcId": f"vpc-of-{a.get('id')}"},
     "aws:eks/getCluster:getCluster": lambda a: {
         "name": a.get("name"),
         "vpcConfig": {"clusterSecurityGroupId": f"sg-{a.get('name')}-eks-managed"},
     },
-    "aws:eks/getAddonVersion:getAddonVersion": lambda a: {"addonName": a.get("addonName"), "kubernetesVersion": a.get("kubernetesVersion"), "version": f"v0.0.0-default-for-{a.get('kubernetesVersion')}"},
+    "aws:eks/getAddonVersion:getAddonVersion": lambda a: {
+        "addonName": a.get("addonName"),
+        "kubernetesVersion": a.get("kubernetesVersion"),
+        "version": f"v0.0.0-default-for-{a.get('kubernetesVersion')}",
+    },
     "aws:iam/getPolicyDocument:getPolicyDocument": lambda a: {"json": json.dumps(a, sort_keys=True, default=str)},
 }
 

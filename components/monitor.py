@@ -18,11 +18,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import yaml
 
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, GATEWAY_PORT, TOKENS_MOUNT, runtime_container
 from components.mlflow_access import MONITOR_SERVICE_ACCOUNT, reader_env
@@ -70,10 +69,12 @@ def _authorization(namespace: str, clients: list[str], labels: dict[str, str]) -
     ]
     if clients:
         principals = [f"cluster.local/ns/{c.split('/')[0]}/sa/{c.split('/')[1]}" for c in clients]
-        rules.append({
-            "from": [{"source": {"principals": principals}}],
-            "to": [{"operation": {"methods": ["GET", "POST"], "paths": _CLIENT_PATHS}}],
-        })
+        rules.append(
+            {
+                "from": [{"source": {"principals": principals}}],
+                "to": [{"operation": {"methods": ["GET", "POST"], "paths": _CLIENT_PATHS}}],
+            }
+        )
     return {"selector": {"matchLabels": labels}, "action": "ALLOW", "rules": rules}
 
 
@@ -95,7 +96,9 @@ def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:
     }
     # Experiments read their guardrails from the gateway's per-variant report, through its Service.
     gateway_url = f"http://{GATEWAY_SERVICE_ACCOUNT}.{spec.platform.namespace}.svc.cluster.local:{GATEWAY_PORT}"
-    return MonitorConfig(stack=spec.stack, models=models, profiles=profiles, state_dir=STATE_DIR, gateway_url=gateway_url)
+    return MonitorConfig(
+        stack=spec.stack, models=models, profiles=profiles, state_dir=STATE_DIR, gateway_url=gateway_url
+    )
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,10 @@ class DriftMonitor(pulumi.ComponentResource):
         checksum = hashlib.sha256(config_json.encode()).hexdigest()
 
         self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata={"name": f"{MONITOR_NAME}-config", **meta}, data={"monitor.json": config_json}, opts=child
+            f"{name}-config",
+            metadata={"name": f"{MONITOR_NAME}-config", **meta},
+            data={"monitor.json": config_json},
+            opts=child,
         )
         self.state = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-state",
@@ -157,7 +163,9 @@ class DriftMonitor(pulumi.ComponentResource):
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata={"name": MONITOR_SERVICE_ACCOUNT, **meta}, opts=child
         )
-        password = random.RandomPassword(f"{name}-token-value", length=40, special=False, opts=pulumi.ResourceOptions(parent=self))
+        password = random.RandomPassword(
+            f"{name}-token-value", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.token = k8s.core.v1.Secret(
             f"{name}-token",
             metadata={"name": TOKEN_SECRET, **meta},
@@ -193,11 +201,23 @@ class DriftMonitor(pulumi.ComponentResource):
         if args.spec.platform.gateway.auth_required:
             # The gateway's own token Secret, to read its report (experiment guardrails).
             env.append({"name": "ML_SERVING_DRIFT_GATEWAY_TOKEN_FILE", "value": f"{TOKENS_MOUNT}/tokens"})
-            volumes.append({"name": "gateway-tokens", "secret": {"secretName": f"{GATEWAY_SERVICE_ACCOUNT}-tokens", "optional": True}})
+            volumes.append(
+                {
+                    "name": "gateway-tokens",
+                    "secret": {"secretName": f"{GATEWAY_SERVICE_ACCOUNT}-tokens", "optional": True},
+                }
+            )
             mounts.append({"name": "gateway-tokens", "mountPath": TOKENS_MOUNT, "readOnly": True})
         container = runtime_container(
-            "drift", args.spec.platform.images.runtime, "runtime.drift", f"{CONFIG_MOUNT}/monitor.json",
-            MONITOR_PORT, "/healthz", settings.resources, env, mounts,
+            "drift",
+            args.spec.platform.images.runtime,
+            "runtime.drift",
+            f"{CONFIG_MOUNT}/monitor.json",
+            MONITOR_PORT,
+            "/healthz",
+            settings.resources,
+            env,
+            mounts,
         )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -233,7 +253,10 @@ class DriftMonitor(pulumi.ComponentResource):
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": MONITOR_NAME, **meta},
-            spec={"selector": labels, "ports": [{"name": "http", "port": MONITOR_PORT, "targetPort": MONITOR_PORT, "protocol": "TCP"}]},
+            spec={
+                "selector": labels,
+                "ports": [{"name": "http", "port": MONITOR_PORT, "targetPort": MONITOR_PORT, "protocol": "TCP"}],
+            },
             opts=child,
         )
         self.rules = None
@@ -248,5 +271,7 @@ class DriftMonitor(pulumi.ComponentResource):
                 opts=child,
             )
         # A plain string (the spec's namespace): the gateway's config embeds it and must stay known in a preview.
-        self.url = pulumi.Output.from_input(f"http://{MONITOR_NAME}.{args.spec.platform.namespace}.svc.cluster.local:{MONITOR_PORT}")
+        self.url = pulumi.Output.from_input(
+            f"http://{MONITOR_NAME}.{args.spec.platform.namespace}.svc.cluster.local:{MONITOR_PORT}"
+        )
         self.register_outputs({"url": self.url, "configChecksum": checksum})

@@ -53,7 +53,12 @@ def _clean(value: Any) -> Any:
 
 
 def run_program(
-    stack: str, stacks_dir: Path | None = None, *, require_secrets: bool = False, mocks: Any = None, preview: bool = False
+    stack: str,
+    stacks_dir: Path | None = None,
+    *,
+    require_secrets: bool = False,
+    mocks: Any = None,
+    preview: bool = False,
 ) -> tuple[Any, list[str], set[str]]:
     """Run ``__main__.py`` for ``stack`` under mocks (``RenderMocks`` unless given).
 
@@ -144,7 +149,9 @@ def project_error(exc: BaseException) -> MLServingError | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.render", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
-    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
+    parser.add_argument(
+        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
+    )
     parser.add_argument(
         "--require-secrets", action="store_true", help="fail, as `pulumi up` does, when a required secret is not set"
     )
@@ -161,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     for key in document["unsetSecrets"]:
-        print(f"note: {key} is not set in the stack file; rendered as {SECRET_PLACEHOLDER} (set it before `pulumi up`)", file=sys.stderr)
+        print(
+            f"note: {key} is not set in the stack file; rendered as {SECRET_PLACEHOLDER} (set it before `pulumi up`)",
+            file=sys.stderr,
+        )
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return 0
 

@@ -106,7 +106,9 @@ class ModelRollout(pulumi.ComponentResource):
         super().__init__("ml-serving:index:ModelRollout", name, None, opts)
         missing = [v.model for v in args.spec.variants if v.model not in args.lock.versions]
         if missing:
-            raise ValueError(f"model '{args.model}': {', '.join(missing)} not in the lock; expected every variant's URI locked")
+            raise ValueError(
+                f"model '{args.model}': {', '.join(missing)} not in the lock; expected every variant's URI locked"
+            )
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         self.inference_services = {}
         self.destination_rules = {}
@@ -116,7 +118,11 @@ class ModelRollout(pulumi.ComponentResource):
             vname = variant.variant_name
             self.inference_services[vname] = self._inference_service(name, args, variant, locked, child)
             self.destination_rules[vname] = self._destination_rule(name, args, variant, child)
-            lineage[vname] = {"role": variant.role, "uri": variant.model, **locked.model_dump(mode="json", by_alias=True)}
+            lineage[vname] = {
+                "role": variant.role,
+                "uri": variant.model,
+                **locked.model_dump(mode="json", by_alias=True),
+            }
         self.authorization_policy = self._authorization_policy(name, args, child)
         self.variants = pulumi.Output.from_input(lineage)
         self.register_outputs({"variants": self.variants})
@@ -194,14 +200,20 @@ class ModelRollout(pulumi.ComponentResource):
         spec = args.spec
         breaker = spec.circuit_breaker
         # Concurrency the gateway may put on one variant: enough for a full batch per replica.
-        per_replica = max(spec.batching.max_batch_size if spec.batching else 1, spec.autoscaling.target_concurrency or 1)
+        per_replica = max(
+            spec.batching.max_batch_size if spec.batching else 1, spec.autoscaling.target_concurrency or 1
+        )
         ceiling = max(64, per_replica * 2 * spec.autoscaling.max)
         host = pulumi.Output.concat(isvc_name(args.model, variant), "-predictor.", args.namespace, ".svc.cluster.local")
         return k8s.apiextensions.CustomResource(
             f"{name}-{variant.variant_name}-dr",
             api_version="networking.istio.io/v1",
             kind="DestinationRule",
-            metadata={"name": f"{isvc_name(args.model, variant)}-predictor", "namespace": args.namespace, "labels": self._labels(args, variant)},
+            metadata={
+                "name": f"{isvc_name(args.model, variant)}-predictor",
+                "namespace": args.namespace,
+                "labels": self._labels(args, variant),
+            },
             spec={
                 "host": host,
                 "trafficPolicy": {

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
-import kubernetes_validate
 import yaml
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
@@ -77,7 +77,11 @@ def kubernetes_objects(document: dict[str, Any]) -> Iterator[tuple[str, dict[str
     """(URN, manifest) of every Kubernetes object a render declares (Helm releases excluded)."""
     for resource in document["resources"]:
         kind_type = resource["type"]
-        if not resource.get("custom") or not kind_type.startswith("kubernetes:") or kind_type.startswith("kubernetes:helm.sh/"):
+        if (
+            not resource.get("custom")
+            or not kind_type.startswith("kubernetes:")
+            or kind_type.startswith("kubernetes:helm.sh/")
+        ):
             continue
         manifest = _plain(resource["inputs"])
         if "apiVersion" in manifest and "kind" in manifest:
@@ -120,7 +124,9 @@ def _core_validator(version: str, api_version: str, kind: str) -> jsonschema.Val
     group = api_version.split("/")[0].split(".")[0] + "-" if "/" in api_version else ""
     short = api_version.rsplit("/", 1)[-1]
     try:
-        schema = kv_utils.schema_contents(f"kubernetes-json-schema/{folder}/{kind.lower()}-{group}{short}.json", version)
+        schema = kv_utils.schema_contents(
+            f"kubernetes-json-schema/{folder}/{kind.lower()}-{group}{short}.json", version
+        )
     except FileNotFoundError:
         return None
     return jsonschema.Draft202012Validator(schema, registry=Resource.from_contents(schema) @ registry)
@@ -178,7 +184,9 @@ def _crd_validator(folder: str, api_version: str, kind: str) -> jsonschema.Valid
 # --- the walk -----------------------------------------------------------------------------------
 
 
-def validate_object(manifest: dict[str, Any], kubernetes_version: str = "1.32", schema_folder: Path | None = None) -> list[str] | None:
+def validate_object(
+    manifest: dict[str, Any], kubernetes_version: str = "1.32", schema_folder: Path | None = None
+) -> list[str] | None:
     """Problems of one object (``path: message`` each), or None when no schema is known for it."""
     api_version, kind = manifest["apiVersion"], manifest["kind"]
     group = api_version.split("/")[0] if "/" in api_version else ""
@@ -226,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in getattr(exc, "problems", [exc.message]):
             print(f"error: {line}", file=sys.stderr)
         return 1
-    print(f"{args.stack}: {len(report.checked)} objects valid; {len(report.unchecked)} without a schema: {', '.join(report.unchecked) or 'none'}")
+    print(
+        f"{args.stack}: {len(report.checked)} objects valid; {len(report.unchecked)} without a schema: {', '.join(report.unchecked) or 'none'}"
+    )
     return 0
 
 

@@ -18,7 +18,15 @@ from components.mlflow_access import reader_env
 from runtime.spec import Versions
 from runtime.wiring import SERVING_RUNTIME_NAME
 
-__all__ = ["Serving", "ServingArgs", "KSERVE_NAMESPACE", "KSERVE_CHARTS", "MODEL_SERVER_PORT", "MODEL_DIR", "DEPLOYMENT_MODE"]
+__all__ = [
+    "Serving",
+    "ServingArgs",
+    "KSERVE_NAMESPACE",
+    "KSERVE_CHARTS",
+    "MODEL_SERVER_PORT",
+    "MODEL_DIR",
+    "DEPLOYMENT_MODE",
+]
 
 KSERVE_NAMESPACE = "kserve"
 KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
@@ -92,9 +100,14 @@ class Serving(pulumi.ComponentResource):
             kind="ClusterServingRuntime",
             metadata={"name": SERVING_RUNTIME_NAME, "labels": {"app.kubernetes.io/part-of": "ml-serving"}},
             spec={
-                "annotations": {"prometheus.kserve.io/port": str(MODEL_SERVER_PORT), "prometheus.kserve.io/path": "/metrics"},
+                "annotations": {
+                    "prometheus.kserve.io/port": str(MODEL_SERVER_PORT),
+                    "prometheus.kserve.io/path": "/metrics",
+                },
                 # Above every built-in runtime's priority for mlflow, should one be switched on.
-                "supportedModelFormats": [{"name": "mlflow", "version": "2", "autoSelect": True, "priority": RUNTIME_PRIORITY}],
+                "supportedModelFormats": [
+                    {"name": "mlflow", "version": "2", "autoSelect": True, "priority": RUNTIME_PRIORITY}
+                ],
                 "protocolVersions": ["v2"],
                 "containers": [
                     {
@@ -102,10 +115,14 @@ class Serving(pulumi.ComponentResource):
                         "image": args.image,
                         "command": ["python", "-m", "runtime.modelserver"],
                         "args": [
-                            "--model_name", "{{.Name}}",
-                            "--model_dir", MODEL_DIR,
-                            "--host", "0.0.0.0",
-                            "--http_port", str(MODEL_SERVER_PORT),
+                            "--model_name",
+                            "{{.Name}}",
+                            "--model_dir",
+                            MODEL_DIR,
+                            "--host",
+                            "0.0.0.0",
+                            "--http_port",
+                            str(MODEL_SERVER_PORT),
                         ],
                         "env": [
                             {"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url},
@@ -113,8 +130,16 @@ class Serving(pulumi.ComponentResource):
                         ],
                         "ports": [{"name": "http", "containerPort": MODEL_SERVER_PORT, "protocol": "TCP"}],
                         "readinessProbe": {**ready, "periodSeconds": 5},
-                        "livenessProbe": {**ready, "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 5},
-                        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+                        "livenessProbe": {
+                            **ready,
+                            "initialDelaySeconds": 30,
+                            "periodSeconds": 20,
+                            "failureThreshold": 5,
+                        },
+                        "resources": {
+                            "requests": {"cpu": "1", "memory": "2Gi"},
+                            "limits": {"cpu": "1", "memory": "2Gi"},
+                        },
                         "securityContext": {
                             "runAsNonRoot": True,
                             "runAsUser": 10001,

@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: version {number} (digit CNN)", flush=True)
                 register_vision(name, number, ALIASES.get((name, number)))
         for stack in args.stacks:
-            code = registry_main(["lock", "--stack", stack, "--stacks-dir", str(args.stacks_dir), "--tracking-uri", url])
+            code = registry_main(
+                ["lock", "--stack", stack, "--stacks-dir", str(args.stacks_dir), "--tracking-uri", url]
+            )
             if code:
                 return code
             lock = read_lock(stack, args.stacks_dir)

@@ -26,11 +26,27 @@ if str(ROOT) not in sys.path:
 from runtime.errors import MLServingError  # noqa: E402
 from runtime.registry.register import RegisteredVersion, register_model  # noqa: E402
 
-__all__ = ["synthetic_transactions", "train", "main", "existing_versions", "register_versions", "FEATURES", "MERCHANT_CATEGORIES"]
+__all__ = [
+    "synthetic_transactions",
+    "train",
+    "main",
+    "existing_versions",
+    "register_versions",
+    "FEATURES",
+    "MERCHANT_CATEGORIES",
+]
 
 MERCHANT_CATEGORIES = ("grocery", "fuel", "travel", "electronics", "restaurant", "online", "jewelry")
 FEATURES = ("amount", "hour", "merchant_category", "distance_km", "card_age_days", "foreign", "txn_last_24h")
-_RISK = {"grocery": -1.0, "fuel": -0.5, "travel": 0.6, "electronics": 0.9, "restaurant": -0.7, "online": 0.8, "jewelry": 1.4}
+_RISK = {
+    "grocery": -1.0,
+    "fuel": -0.5,
+    "travel": 0.6,
+    "electronics": 0.9,
+    "restaurant": -0.7,
+    "online": 0.8,
+    "jewelry": 1.4,
+}
 
 
 def synthetic_transactions(rows: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
@@ -92,8 +108,11 @@ def existing_versions(name: str) -> int:
 
 
 def register_versions(
-    name: str, versions: int, alias: str | None,
-    register: Callable[[int, str | None], RegisteredVersion], describe: Callable[[int], str],
+    name: str,
+    versions: int,
+    alias: str | None,
+    register: Callable[[int, str | None], RegisteredVersion],
+    describe: Callable[[int], str],
 ) -> int:
     """Register versions of ``name`` until it has ``versions`` (the alias goes on the last one);
     the exit code of a training script: 0, or 2 with the error on stderr."""
@@ -107,7 +126,9 @@ def register_versions(
             print(f"{name}: training {describe(number)} ...", flush=True)
             version = register(number, pinned_alias)
             pinned = f" alias @{pinned_alias}" if pinned_alias else ""
-            print(f"  registered {version.uri}{pinned} run {version.run_id} commit {version.git_commit[:12]} dataset {version.dataset_digest}")
+            print(
+                f"  registered {version.uri}{pinned} run {version.run_id} commit {version.git_commit[:12]} dataset {version.dataset_digest}"
+            )
     except MLServingError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -136,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python examples/train_fraud.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracking-uri", required=True, help="MLflow tracking URI, e.g. http://127.0.0.1:5000")
     parser.add_argument("--model-name", default="fraud")
-    parser.add_argument("--versions", type=int, default=1, help="register until the model has at least this many versions")
+    parser.add_argument(
+        "--versions", type=int, default=1, help="register until the model has at least this many versions"
+    )
     parser.add_argument("--alias", default=None, help="point this alias at the newest version registered")
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=7, help="seed of version 1; version N uses seed + N - 1")
@@ -148,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
 
     mlflow.set_tracking_uri(args.tracking_uri)
     return register_versions(
-        args.model_name, args.versions, args.alias,
+        args.model_name,
+        args.versions,
+        args.alias,
         lambda number, alias: register_one(args.model_name, args.seed + number - 1, args.rows, alias),
         lambda number: f"version {number} on {args.rows} synthetic rows (seed {args.seed + number - 1})",
     )
+
 
 if __name__ == "__main__":
     sys.exit(main())

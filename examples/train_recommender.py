@@ -76,12 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python examples/train_recommender.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracking-uri", required=True, help="MLflow tracking URI, e.g. http://127.0.0.1:5000")
     parser.add_argument("--algorithm", choices=sorted(ALGORITHMS), required=True)
-    parser.add_argument("--model-name", default=None, help="registered model name (default: recommender-popular or recommender-als)")
-    parser.add_argument("--versions", type=int, default=1, help="register until the model has at least this many versions")
+    parser.add_argument(
+        "--model-name", default=None, help="registered model name (default: recommender-popular or recommender-als)"
+    )
+    parser.add_argument(
+        "--versions", type=int, default=1, help="register until the model has at least this many versions"
+    )
     parser.add_argument("--alias", default=None, help="point this alias at the newest version registered")
     parser.add_argument("--world-seed", type=int, default=0, help="seed of the ground truth (users, items, tastes)")
-    parser.add_argument("--seed", type=int, default=1, help="interaction sample of version 1; version N uses seed + N - 1")
-    parser.add_argument("--rows", type=int, default=None, help="accepted for the local platform's seeding; the world fixes the rows")
+    parser.add_argument(
+        "--seed", type=int, default=1, help="interaction sample of version 1; version N uses seed + N - 1"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=None, help="accepted for the local platform's seeding; the world fixes the rows"
+    )
     args = parser.parse_args(argv)
     if args.versions < 1:
         parser.error("--versions must be at least 1")
@@ -91,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
 
     mlflow.set_tracking_uri(args.tracking_uri)
     return register_versions(
-        name, args.versions, args.alias,
+        name,
+        args.versions,
+        args.alias,
         lambda number, alias: register_one(name, args.algorithm, args.world_seed, args.seed + number - 1, alias),
         lambda number: f"{args.algorithm} version {number} (world {args.world_seed}, sample {args.seed + number - 1})",
     )
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -123,12 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python examples/train_vision.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tracking-uri", required=True, help="MLflow tracking URI, e.g. http://127.0.0.1:5000")
     parser.add_argument("--model-name", default="vision")
-    parser.add_argument("--versions", type=int, default=1, help="register until the model has at least this many versions")
+    parser.add_argument(
+        "--versions", type=int, default=1, help="register until the model has at least this many versions"
+    )
     parser.add_argument("--alias", default=None, help="point this alias at the newest version registered")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1, help="seed of version 1; version N uses seed + N - 1")
     parser.add_argument("--min-accuracy", type=float, default=0.95, help="fail below this held-out accuracy")
-    parser.add_argument("--rows", type=int, default=None, help=argparse.SUPPRESS)  # the local platform's knob for tabular data
+    parser.add_argument(
+        "--rows", type=int, default=None, help=argparse.SUPPRESS
+    )  # the local platform's knob for tabular data
     args = parser.parse_args(argv)
     if args.versions < 1 or args.epochs < 1:
         parser.error("--versions and --epochs must be at least 1")
@@ -143,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         return version
 
     return register_versions(
-        args.model_name, args.versions, args.alias, one,
+        args.model_name,
+        args.versions,
+        args.alias,
+        one,
         lambda number: f"version {number} (seed {args.seed + number - 1}, {args.epochs} epochs)",
     )
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,8 +9,9 @@ machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pulumi_policy import PolicyResource, StackValidationArgs
 
@@ -25,8 +26,7 @@ def render_document(resources: Iterable[PolicyResource]) -> dict[str, Any]:
     """The resources in the shape of the offline render, which the estimate reads."""
     return {
         "resources": [
-            {"type": r.resource_type, "name": r.name, "urn": r.urn, "inputs": dict(r.props or {})}
-            for r in resources
+            {"type": r.resource_type, "name": r.name, "urn": r.urn, "inputs": dict(r.props or {})} for r in resources
         ]
     }
 
@@ -67,14 +67,20 @@ def cost_budget(args: StackValidationArgs, report_violation: ReportViolation) ->
         return
     region = str(stack_config.get("aws:region") or "us-west-2")
     try:
-        document = to_json(estimate(spec, render_document(resources), region, price_book(region, config.get("prices", "snapshot"))))
+        document = to_json(
+            estimate(spec, render_document(resources), region, price_book(region, config.get("prices", "snapshot")))
+        )
     except MLServingError as exc:
         report_violation(f"cannot estimate the cost of stack {stack} against its budget: {exc.message}")
         return
     total = document["totalMonthlyUsd"]["max"]
     if total <= budget:
         return
-    items = sorted(document["items"], key=lambda i: (i["monthlyUsd"]["max"] - i["monthlyUsd"]["min"], i["monthlyUsd"]["max"]), reverse=True)
+    items = sorted(
+        document["items"],
+        key=lambda i: (i["monthlyUsd"]["max"] - i["monthlyUsd"]["min"], i["monthlyUsd"]["max"]),
+        reverse=True,
+    )
     growing = [i for i in items if i["monthlyUsd"]["max"] > i["monthlyUsd"]["min"]]
     named = growing or sorted(items, key=lambda i: i["monthlyUsd"]["max"], reverse=True)[:3]
     when = document["prices"]["asOf"] or {}

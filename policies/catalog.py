@@ -88,7 +88,14 @@ RULES: tuple[Rule, ...] = (
         "In production, canaries take at most a configured share of live traffic.",
         "spec",
         rollout.canary_weight_max,
-        config_schema=_schema(maxCanaryWeight={"type": "number", "minimum": 0, "maximum": 100, "default": rollout.DEFAULT_MAX_CANARY_WEIGHT}),
+        config_schema=_schema(
+            maxCanaryWeight={
+                "type": "number",
+                "minimum": 0,
+                "maximum": 100,
+                "default": rollout.DEFAULT_MAX_CANARY_WEIGHT,
+            }
+        ),
         defaults={"maxCanaryWeight": rollout.DEFAULT_MAX_CANARY_WEIGHT, "productionStacks": list(PRODUCTION_STACKS)},
     ),
     Rule(
@@ -119,7 +126,10 @@ RULES: tuple[Rule, ...] = (
         "stack",
         budget.cost_budget,
         config_schema=PolicyConfigSchema(
-            properties={"stackFile": {"type": "string"}, "prices": {"type": "string", "enum": ["snapshot", "live", "auto"]}}
+            properties={
+                "stackFile": {"type": "string"},
+                "prices": {"type": "string", "enum": ["snapshot", "live", "auto"]},
+            }
         ),
         defaults={"prices": "snapshot"},
     ),

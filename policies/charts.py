@@ -12,7 +12,8 @@ versions are what is reviewed, and upgrading one is a reviewed change to ``platf
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 from pulumi_policy.proxy import UnknownValueError
@@ -38,7 +39,9 @@ def value_images(path: str, value: Any) -> Iterator[tuple[str, str]]:
                 yield here, child
             elif key == "image" and isinstance(child, Mapping) and isinstance(child.get("repository"), str):
                 tag, digest = child.get("tag"), child.get("digest")
-                suffix = f"@{digest}" if isinstance(digest, str) and digest else f":{tag}" if tag not in (None, "") else ""
+                suffix = (
+                    f"@{digest}" if isinstance(digest, str) and digest else f":{tag}" if tag not in (None, "") else ""
+                )
                 yield here, f"{child['repository']}{suffix}"
             else:
                 yield from value_images(here, child)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from pulumi_policy import (
@@ -28,12 +29,11 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-
 from pulumi_policy.policy import _NotApplicableError
 
+from components.render import display_path, project_error, render
 from policies.catalog import RULES
 from policies.rule import CONFIG_DIR, PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation, load_policy_config
-from components.render import display_path, project_error, render
 from runtime.errors import SpecError
 from runtime.spec import STACKS_DIR, StackSpec, existing_stack_file, read_stack_config, stack_file, validate_config
 
@@ -68,7 +68,16 @@ def load(stack: str, stacks_dir: Path | None = None) -> LoadedStack:
             raise error from None
         detail = error.message if error is not None else f"{type(exc).__name__}: {exc}"
         raise SpecError([f"{display_path(path)}: the offline render failed: {detail}"]) from None
-    return LoadedStack(stack, path, display_path(path), config, frozenset(secret_keys), spec, document, yaml.safe_load(path.read_text()) or {})
+    return LoadedStack(
+        stack,
+        path,
+        display_path(path),
+        config,
+        frozenset(secret_keys),
+        spec,
+        document,
+        yaml.safe_load(path.read_text()) or {},
+    )
 
 
 def _options(parent: str | None) -> PolicyResourceOptions:
@@ -90,7 +99,9 @@ def _props(resource: Mapping[str, Any]) -> dict[str, Any]:
 
 def _policy_resources(document: Mapping[str, Any]) -> list[PolicyResource]:
     resources = {
-        r["urn"]: PolicyResource(r["type"], _props(r), r["urn"], r["name"], _options(r.get("parent")), None, None, [], {})
+        r["urn"]: PolicyResource(
+            r["type"], _props(r), r["urn"], r["name"], _options(r.get("parent")), None, None, [], {}
+        )
         for r in document.get("resources") or []
     }
     for resource in resources.values():
@@ -121,9 +132,15 @@ def evaluate(loaded: LoadedStack, policy_config: PolicyConfig) -> list[Violation
         elif rule.kind == "stack":
             _judge(rule, StackValidationArgs(resources, {"stackFile": str(loaded.path), **config}), report)
         elif rule.kind == "spec":
-            _judge(rule, SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config}), report)
+            _judge(
+                rule,
+                SpecArgs(loaded.name, loaded.spec.models, loaded.display, {"stagingStackFile": staging, **config}),
+                report,
+            )
         else:
-            args = StackFileArgs(loaded.name, loaded.display, loaded.config, loaded.secret_keys, config, loaded.stack_file)
+            args = StackFileArgs(
+                loaded.name, loaded.display, loaded.config, loaded.secret_keys, config, loaded.stack_file
+            )
             _judge(rule, args, report)
     return violations
 
@@ -161,9 +178,14 @@ def check_stack(stack: str, stacks_dir: Path | None, policy_config_path: Path | 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
-    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
     parser.add_argument(
-        "--policy-config", type=Path, default=None, help=f"pack config with enforcement levels (default {CONFIG_DIR}/<stack>.json)"
+        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
+    )
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        default=None,
+        help=f"pack config with enforcement levels (default {CONFIG_DIR}/<stack>.json)",
     )
     args = parser.parse_args(argv)
     return check_stack(args.stack, args.stacks_dir, args.policy_config)

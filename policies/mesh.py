@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
@@ -37,7 +38,12 @@ def _is_mlflow(props: Mapping[str, Any], name: str) -> bool:
     metadata = props.get("metadata") or {}
     labels = metadata.get("labels") or {}
     selector = (props.get("spec") or {}).get("selector") or {}
-    candidates = [name, metadata.get("name"), *labels.values(), *(selector.values() if isinstance(selector, Mapping) else [])]
+    candidates = [
+        name,
+        metadata.get("name"),
+        *labels.values(),
+        *(selector.values() if isinstance(selector, Mapping) else []),
+    ]
     return any(_mentions_mlflow(v) for v in candidates)
 
 
@@ -127,7 +133,11 @@ def istio_mtls_declared(args: StackValidationArgs, report_violation: ReportViola
         return
     peer_auths = [r for r in args.resources if kind_of(r.resource_type) == ("security.istio.io", "PeerAuthentication")]
     judged = [r for r in peer_auths if isinstance(known(r.props, "spec"), Mapping)]
-    strict = [r for r in judged if (r.props["spec"].get("mtls") or {}).get("mode") == "STRICT" and not r.props["spec"].get("selector")]
+    strict = [
+        r
+        for r in judged
+        if (r.props["spec"].get("mtls") or {}).get("mode") == "STRICT" and not r.props["spec"].get("selector")
+    ]
     if strict:
         return
     if len(judged) < len(peer_auths):

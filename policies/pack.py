@@ -65,7 +65,10 @@ def _stack_file_validation(rule: Rule):
         path = stack_file(stack, Path(os.environ.get("ML_SERVING_STACKS_DIR") or STACKS_DIR))
         if not path.exists():
             args.not_applicable(f"no stack file {path} beside the pack (a published pack cannot read it)")
-        rule.validate(stack_file_args(stack, path, f"stacks/{path.name}", {**rule.defaults, **args.get_config()}), report_violation)
+        rule.validate(
+            stack_file_args(stack, path, f"stacks/{path.name}", {**rule.defaults, **args.get_config()}),
+            report_violation,
+        )
 
     validate.__name__ = rule.validate.__name__
     return validate

@@ -9,12 +9,12 @@ ConfigMap a violation instead of a silent pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 from pydantic import ValidationError
-from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
-from pulumi_policy.proxy import UnknownValueError
 
 from policies.rule import PRODUCTION_STACKS, ReportViolation, SpecArgs, known
 from runtime.errors import SpecError
@@ -78,7 +78,9 @@ def _staging_served(args: SpecArgs) -> tuple[set[str], str]:
         try:
             spec = StackSpec.model_validate_json(path.read_text())
         except (OSError, ValidationError) as exc:
-            raise SpecError([f"{path}: not the staging stack's specJson output ({' '.join(str(exc).split())[:200]})"]) from None
+            raise SpecError(
+                [f"{path}: not the staging stack's specJson output ({' '.join(str(exc).split())[:200]})"]
+            ) from None
         return _served(spec.models.values()), f"the spec staging serves ({path.name}, its specJson output)"
     path = staging_stack_file(args)
     return _served(load_stack_file(path).models.values()), path.name
@@ -171,7 +173,11 @@ def spec_from_config_map(args: ResourceValidationArgs, config: Mapping[str, Any]
     if found is None:
         return None
     return SpecArgs(
-        stack=found.stack, models=found.models, source=f"ConfigMap {args.name!r} data.{GATEWAY_CONFIG_KEY}", urn=args.urn, config=config
+        stack=found.stack,
+        models=found.models,
+        source=f"ConfigMap {args.name!r} data.{GATEWAY_CONFIG_KEY}",
+        urn=args.urn,
+        config=config,
     )
 
 
@@ -180,7 +186,8 @@ def rollout_spec_found(args: StackValidationArgs, report_violation: ReportViolat
     if not any(r.resource_type.startswith(("aws:", "eks:")) for r in args.resources):
         return
     config_maps = [
-        r for r in args.resources
+        r
+        for r in args.resources
         if r.resource_type == CONFIG_MAP and r.parent is not None and r.parent.resource_type == GATEWAY_COMPONENT
     ]
     if not config_maps:

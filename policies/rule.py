@@ -19,9 +19,10 @@ takes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema

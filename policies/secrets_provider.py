@@ -14,7 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import string
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from policies.rule import ReportViolation, StackFileArgs
 from runtime.errors import SpecError
@@ -96,7 +97,9 @@ def secrets_decryptable(args: StackFileArgs, report_violation: ReportViolation) 
         salt = str(document.get("encryptionsalt") or "")
         head, _, check = salt.partition(":")[2].partition(":")
         if not salt.startswith("v1:") or _b64(head) is None or ciphertext_problem(check) is not None:
-            report_violation(f"{args.path}: encryptionsalt {salt!r} is not the passphrase provider's 'v1:<salt>:<check>'. {fix}")
+            report_violation(
+                f"{args.path}: encryptionsalt {salt!r} is not the passphrase provider's 'v1:<salt>:<check>'. {fix}"
+            )
     for path, value in values:
         problem = ciphertext_problem(value)
         if problem is not None:

@@ -6,13 +6,16 @@ A policy pack never sees stack config, so only the offline checker runs this rul
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from policies.rule import ReportViolation, StackFileArgs
 
 __all__ = ["SECRET_KEY", "names_secret", "no_plaintext_secrets"]
 
-SECRET_KEY = re.compile(r"password|passwd|token|secret|access[-_]?key|private[-_]?key|api[-_]?key|credential|webhook", re.I)
+SECRET_KEY = re.compile(
+    r"password|passwd|token|secret|access[-_]?key|private[-_]?key|api[-_]?key|credential|webhook", re.I
+)
 """What a key's last segment says when its value must be a secret (a webhook URL carries its own token)."""
 
 

@@ -6,7 +6,8 @@ resources that name the bucket, so the S3 rule is a stack rule that relates them
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
@@ -31,7 +32,9 @@ ENCRYPTION_TYPES = frozenset(
         "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
     }
 )
-VERSIONING_TYPES = frozenset({"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"})
+VERSIONING_TYPES = frozenset(
+    {"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"}
+)
 PUBLIC_ACCESS_BLOCK_TYPE = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 _BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 RDS_TYPES = frozenset({"aws:rds/instance:Instance", "aws:rds/cluster:Cluster"})

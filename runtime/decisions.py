@@ -25,10 +25,11 @@ then hold arrays of the same shape): a simulation of thousands of experiments is
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -177,7 +178,13 @@ def _half_width(variance: np.ndarray, tau: float, alpha: float) -> np.ndarray:
 
 
 def sequential_test(
-    x_a: Number, n_a: Number, x_b: Number, n_b: Number, *, tau: float, alpha: float = 0.05,
+    x_a: Number,
+    n_a: Number,
+    x_b: Number,
+    n_b: Number,
+    *,
+    tau: float,
+    alpha: float = 0.05,
     previous_p: Number = 1.0,
 ) -> SequentialTest:
     """The mSPRT of equal rates with a normal mixture of scale ``tau`` over the difference.
@@ -200,13 +207,22 @@ def sequential_test(
         half = _half_width(variance, tau, alpha)
     p_value = np.minimum(np.asarray(previous_p, float), np.minimum(1.0, np.exp(-log_ratio)))
     return SequentialTest(
-        _out(difference), _out(difference - half), _out(difference + half), _out(p_value),
-        _out(p_value <= alpha) if np.ndim(p_value) else bool(p_value <= alpha), alpha,
+        _out(difference),
+        _out(difference - half),
+        _out(difference + half),
+        _out(p_value),
+        _out(p_value <= alpha) if np.ndim(p_value) else bool(p_value <= alpha),
+        alpha,
     )
 
 
 def sequential_sample_size(
-    baseline: float, relative_lift: float, *, alpha: float = 0.05, power: float = 0.8, tau: float | None = None,
+    baseline: float,
+    relative_lift: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    tau: float | None = None,
 ) -> int:
     """Users per arm (equal arms) at which the mSPRT detects ``relative_lift`` with ``power``.
 
@@ -248,7 +264,9 @@ def sample_ratio_check(observed: Sequence[float], weights: Sequence[float], alph
     counts = np.asarray(observed, float)
     share = np.asarray(weights, float)
     if counts.shape != share.shape or counts.ndim != 1 or len(counts) < 2:
-        raise ValueError(f"observed and weights must be two equal-length lists of at least 2 arms, got {counts.shape} and {share.shape}")
+        raise ValueError(
+            f"observed and weights must be two equal-length lists of at least 2 arms, got {counts.shape} and {share.shape}"
+        )
     if (share <= 0).any() or (counts < 0).any():
         raise ValueError("weights must be positive and observed counts non-negative")
     total = counts.sum()

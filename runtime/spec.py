@@ -13,8 +13,9 @@ This module depends on pydantic, PyYAML and the standard library only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -59,10 +60,14 @@ STACKS_DIR = Path(__file__).resolve().parent.parent / "stacks"
 
 _DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$"
-_MODEL_URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:/(?P<version>[1-9][0-9]*)|@(?P<alias>[A-Za-z][A-Za-z0-9_\-]*))$")
+_MODEL_URI = re.compile(
+    r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:/(?P<version>[1-9][0-9]*)|@(?P<alias>[A-Za-z][A-Za-z0-9_\-]*))$"
+)
 
 DnsName = Annotated[str, StringConstraints(pattern=_DNS_LABEL, max_length=40)]
-ServiceAccountRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+ServiceAccountRef = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+]
 """A Kubernetes service account as ``namespace/name``: a workload's identity in the mesh."""
 Quantity = Annotated[str, StringConstraints(pattern=_QUANTITY)]
 Cidr = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$")]
@@ -86,7 +91,9 @@ class _Spec(BaseModel):
 def _pinned(value: str, what: str) -> str:
     tag = value.rsplit("@", 1)[-1] if "@" in value else value.rsplit(":", 1)[-1] if ":" in value.split("/")[-1] else ""
     if not tag or tag.lower() == "latest":
-        raise ValueError(f"{what} must be pinned to a version tag or digest, never 'latest' or untagged (got {value!r})")
+        raise ValueError(
+            f"{what} must be pinned to a version tag or digest, never 'latest' or untagged (got {value!r})"
+        )
     return value
 
 
@@ -102,7 +109,9 @@ class ModelUri(_Spec):
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}" if self.version is not None else f"models:/{self.name}@{self.alias}"
+        return (
+            f"models:/{self.name}/{self.version}" if self.version is not None else f"models:/{self.name}@{self.alias}"
+        )
 
 
 def parse_model_uri(uri: str) -> ModelUri:
@@ -135,7 +144,9 @@ class Variant(_Spec):
     def _role_fields(self) -> Variant:
         if self.role == "shadow":
             if self.weight is not None:
-                raise _problem("weight", "a shadow variant takes no weight (it gets mirrored traffic only); use mirrorPercent")
+                raise _problem(
+                    "weight", "a shadow variant takes no weight (it gets mirrored traffic only); use mirrorPercent"
+                )
             if self.mirror_percent is None:
                 raise _problem("mirrorPercent", "a shadow variant needs mirrorPercent, a number in (0, 100]")
         else:
@@ -246,7 +257,8 @@ class CircuitBreaker(_Spec):
     def _minimum_fits_the_window(self) -> CircuitBreaker:
         if self.minimum_calls > self.window_calls:
             raise _problem(
-                "minimumCalls", f"is {self.minimum_calls} but the window holds {self.window_calls} calls; expected at most windowCalls"
+                "minimumCalls",
+                f"is {self.minimum_calls} but the window holds {self.window_calls} calls; expected at most windowCalls",
             )
         return self
 
@@ -382,12 +394,16 @@ class ModelSpec(_Spec):
         primaries = [i for i, v in enumerate(self.variants) if v.role == "primary"]
         if len(primaries) != 1:
             found = ", ".join(f"variants[{i}]" for i in primaries) or "none"
-            raise _problem("variants", f"exactly one variant must have role 'primary' (found {len(primaries)}: {found})")
+            raise _problem(
+                "variants", f"exactly one variant must have role 'primary' (found {len(primaries)}: {found})"
+            )
         live = [(i, v) for i, v in enumerate(self.variants) if v.role != "shadow"]
         total = sum(v.weight or 0 for _, v in live)
         if abs(total - 100) > 1e-9:
             parts = " + ".join(f"variants[{i}] {v.weight:g}" for i, v in live)
-            raise _problem("variants", f"weights of primary and canary variants must sum to 100 (got {parts} = {total:g})")
+            raise _problem(
+                "variants", f"weights of primary and canary variants must sum to 100 (got {parts} = {total:g})"
+            )
         seen: dict[str, int] = {}
         for i, variant in enumerate(self.variants):
             name = variant.variant_name
@@ -402,17 +418,25 @@ class ModelSpec(_Spec):
         if self.progressive is not None:
             canaries = [i for i, v in live if v.role == "canary"]
             if self.experiment is not None:
-                raise _problem("progressive", "a model runs an experiment (fixed arms) or progressive delivery, not both")
+                raise _problem(
+                    "progressive", "a model runs an experiment (fixed arms) or progressive delivery, not both"
+                )
             if len(canaries) > 1:
-                raise _problem("progressive", f"progressive delivery moves one canary at a time (found {len(canaries)})")
+                raise _problem(
+                    "progressive", f"progressive delivery moves one canary at a time (found {len(canaries)})"
+                )
         return self
 
     def _experiment_rules(self, live: list[tuple[int, Variant]]) -> None:
         if not (self.routing.sticky_key or self.routing.sticky_header):
-            raise _problem("routing", "an experiment needs sticky routing: set routing.stickyKey (e.g. user_id) or stickyHeader")
+            raise _problem(
+                "routing", "an experiment needs sticky routing: set routing.stickyKey (e.g. user_id) or stickyHeader"
+            )
         canaries = [i for i, v in live if v.role == "canary"]
         if len(canaries) != 1:
-            raise _problem("experiment", f"an experiment compares the primary with exactly one canary (found {len(canaries)})")
+            raise _problem(
+                "experiment", f"an experiment compares the primary with exactly one canary (found {len(canaries)})"
+            )
         zero = [i for i, v in live if not v.weight]
         if zero:
             raise _problem(f"variants[{zero[0]}].weight", "an experiment's arms need weights above 0")
@@ -502,7 +526,9 @@ class Cluster(_Spec):
         if self.provider == "eks" and self.cpu_nodes is None:
             raise _problem("cpuNodes", "provider 'eks' needs cpuNodes: {instanceTypes: [...], min: N, max: N}")
         if not (self.endpoint_private_access or self.endpoint_public_access):
-            raise _problem("endpointPublicAccess", "at least one of endpointPrivateAccess and endpointPublicAccess must be true")
+            raise _problem(
+                "endpointPublicAccess", "at least one of endpointPrivateAccess and endpointPublicAccess must be true"
+            )
         if self.provider == "eks" and self.runner_in_vpc and not self.vpc.private_subnet_ids:
             raise _problem(
                 "runnerInVpc",
@@ -834,7 +860,9 @@ def existing_stack_file(stack: str, stacks_dir: Path | None = None) -> Path:
     path = stack_file(stack, stacks_dir)
     if not path.exists():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in path.parent.glob("Pulumi.*.yaml"))
-        raise SpecError([f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"])
+        raise SpecError(
+            [f"unknown stack '{stack}': no {path.name} in {path.parent}; known stacks: {', '.join(known) or 'none'}"]
+        )
     return path
 
 

@@ -45,13 +45,21 @@ def registered() -> dict[str, str]:
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment("vision-tests", artifact_location=(root / "artifacts").as_uri()))
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment("vision-tests", artifact_location=(root / "artifacts").as_uri())
+    )
     model, accuracy = trained()
     train_idx, _ = split()
     images, labels = render(train_idx[:300], seed=5)
     version = register_image_model(
-        model, name="vision", images=images, labels=labels, dataset_source="sklearn://datasets.load_digits?tests",
-        workdir=root, experiment="vision-tests", code_path=Path(__file__),
+        model,
+        name="vision",
+        images=images,
+        labels=labels,
+        dataset_source="sklearn://datasets.load_digits?tests",
+        workdir=root,
+        experiment="vision-tests",
+        code_path=Path(__file__),
     )
     mlflow.set_tracking_uri(previous)
     return {"tracking_uri": tracking_uri, "uri": version.uri, "run_id": version.run_id, "root": str(root)}

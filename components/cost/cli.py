@@ -46,12 +46,18 @@ def bench_rps_per_cpu(path: Path) -> float:
         document = json.loads(path.read_text())
         return float(document["replicaRpsPerCpu"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise MLServingError(f"{path}: expected the JSON that `bench/modelserver.py --json {path}` writes, with replicaRpsPerCpu ({exc})") from None
+        raise MLServingError(
+            f"{path}: expected the JSON that `bench/modelserver.py --json {path}` writes, with replicaRpsPerCpu ({exc})"
+        ) from None
 
 
 def estimate_stack(
-    stack: str, stacks_dir: Path | None = None, prices: str = "auto", bench: Path | None = None,
-    render_path: Path | None = None, usage: Path | None = None,
+    stack: str,
+    stacks_dir: Path | None = None,
+    prices: str = "auto",
+    bench: Path | None = None,
+    render_path: Path | None = None,
+    usage: Path | None = None,
 ) -> Estimate:
     """Render ``stack`` offline (or read a render made elsewhere, e.g. of a pull request's base) and price it.
 
@@ -75,7 +81,9 @@ def estimate_stack(
         except Exception as exc:  # noqa: BLE001 - reported as one line
             error = project_error(exc)
             if error is None:
-                raise MLServingError(f"{display_path(path)}: the offline render failed: {type(exc).__name__}: {exc}") from None
+                raise MLServingError(
+                    f"{display_path(path)}: the offline render failed: {type(exc).__name__}: {exc}"
+                ) from None
             raise error from None
     region = str(config.get("aws:region") or DEFAULT_REGION)
     result = estimate(spec, document, region, price_book(region, prices), bench_rps_per_cpu(bench) if bench else None)
@@ -84,7 +92,9 @@ def estimate_stack(
     return result
 
 
-def _load_json(path: Path, what: str = "an estimate written by `python -m components.cost --format json`") -> dict[str, Any]:
+def _load_json(
+    path: Path, what: str = "an estimate written by `python -m components.cost --format json`"
+) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -99,13 +109,30 @@ def main(argv: list[str] | None = None) -> int:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--stack", help="stack name: stacks/Pulumi.<stack>.yaml")
     what.add_argument("--diff", nargs=2, type=Path, metavar=("BASE", "HEAD"), help="two estimates (JSON) to compare")
-    what.add_argument("--refresh-prices", action="store_true", help="rewrite the price snapshot from the AWS Price List API")
-    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
-    parser.add_argument("--format", choices=("table", "json", "html"), default="table", help="html: one page with charts")
-    parser.add_argument("--prices", choices=("auto", "snapshot", "live"), default="auto", help="where unit prices come from")
-    parser.add_argument("--bench-results", type=Path, default=None, help="bench/modelserver.py --json output (replica throughput)")
-    parser.add_argument("--render", type=Path, default=None, help="price this render (JSON) instead of rendering the stack")
-    parser.add_argument("--usage", type=Path, default=None, help="infracost-style usage file (version 0.1) overriding the stack file's figures")
+    what.add_argument(
+        "--refresh-prices", action="store_true", help="rewrite the price snapshot from the AWS Price List API"
+    )
+    parser.add_argument(
+        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
+    )
+    parser.add_argument(
+        "--format", choices=("table", "json", "html"), default="table", help="html: one page with charts"
+    )
+    parser.add_argument(
+        "--prices", choices=("auto", "snapshot", "live"), default="auto", help="where unit prices come from"
+    )
+    parser.add_argument(
+        "--bench-results", type=Path, default=None, help="bench/modelserver.py --json output (replica throughput)"
+    )
+    parser.add_argument(
+        "--render", type=Path, default=None, help="price this render (JSON) instead of rendering the stack"
+    )
+    parser.add_argument(
+        "--usage",
+        type=Path,
+        default=None,
+        help="infracost-style usage file (version 0.1) overriding the stack file's figures",
+    )
     parser.add_argument("--region", default=DEFAULT_REGION, help="region to refresh (with --refresh-prices)")
     args = parser.parse_args(argv)
     try:
@@ -113,16 +140,24 @@ def main(argv: list[str] | None = None) -> int:
             from components.cost.pricelist import refresh_snapshot
 
             refreshed, missing = refresh_snapshot(args.region)
-            print(f"refreshed {refreshed} price(s) for {args.region}" + (f"; not in the Price List: {', '.join(missing)}" if missing else ""), file=sys.stderr)
+            print(
+                f"refreshed {refreshed} price(s) for {args.region}"
+                + (f"; not in the Price List: {', '.join(missing)}" if missing else ""),
+                file=sys.stderr,
+            )
             return 0
         if args.diff:
             from components.cost.diff import diff, diff_table
 
             changes = diff(_load_json(args.diff[0]), _load_json(args.diff[1]))
-            sys.stdout.write(json.dumps(changes, indent=2, sort_keys=True) + "\n" if args.format == "json" else diff_table(changes))
+            sys.stdout.write(
+                json.dumps(changes, indent=2, sort_keys=True) + "\n" if args.format == "json" else diff_table(changes)
+            )
             return 0
         print(f"estimating stack {args.stack}: rendering offline ...", file=sys.stderr)
-        document = to_json(estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results, args.render, args.usage))
+        document = to_json(
+            estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results, args.render, args.usage)
+        )
     except SpecError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
@@ -135,5 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(to_html(document))
     else:
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n" if args.format == "json" else to_table(document))
+        sys.stdout.write(
+            json.dumps(document, indent=2, sort_keys=True) + "\n" if args.format == "json" else to_table(document)
+        )
     return 0

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from components.cost.items import HOURS_PER_MONTH, SCENARIOS, Item
 from components.cost.nodes import Allocatable, allocatable, instance_type
@@ -86,7 +87,9 @@ def _priced_type(group: NodeGroupInfo, pods: list[Pod], findings: Findings) -> s
                     "or lower the requests"
                 )
             return name
-    findings.warnings.append(f"{group.name}: some pods fit none of {', '.join(group.instance_types)}; they cannot be scheduled")
+    findings.warnings.append(
+        f"{group.name}: some pods fit none of {', '.join(group.instance_types)}; they cannot be scheduled"
+    )
     return group.instance_type
 
 
@@ -98,7 +101,9 @@ def _size_groups(spec: StackSpec, document: Mapping[str, Any], book: PriceBook, 
         counts = replicas(w, variant_rps(spec, w), rps_of(w.model))
         placed_raw.append((w, group, counts))
         if group is None and groups:
-            findings.warnings.append(f"{w.name}: no node group matches its nodeSelector and tolerations; it cannot be scheduled")
+            findings.warnings.append(
+                f"{w.name}: no node group matches its nodeSelector and tolerations; it cannot be scheduled"
+            )
     sizes = []
     discount = spec.platform.cost.usage.spot_discount_percent
     for group in groups:
@@ -131,21 +136,40 @@ def _group_items(sizes: list[GroupSize], book: PriceBook, discount: float) -> li
         spot = group.capacity_type == "SPOT"
         factor = 1 - discount / 100 if spot else 1.0
         label = f"{'spot' if spot else 'on-demand'}{f' at -{discount:g}%' if spot and discount else ''}"
-        out.append(Item(
-            f"nodes/{group.name}", "compute", group.urn,
-            {s: n * HOURS_PER_MONTH for s, n in size.nodes.items()}, "node-hour", book.get(f"ec2/{size.instance_type}/hour"),
-            factor=factor, detail={s: f"{n} x {size.instance_type} {label}" for s, n in size.nodes.items()},
-        ))
-        out.append(Item(
-            f"nodes/{group.name}/disk", "compute", group.urn,
-            {s: n * group.disk_gb for s, n in size.nodes.items()}, "GB-month", book.get("ebs/gp2/gb-month"),
-            detail={s: f"{n} x {group.disk_gb} GB gp2 root volume" for s, n in size.nodes.items()},
-        ))
+        out.append(
+            Item(
+                f"nodes/{group.name}",
+                "compute",
+                group.urn,
+                {s: n * HOURS_PER_MONTH for s, n in size.nodes.items()},
+                "node-hour",
+                book.get(f"ec2/{size.instance_type}/hour"),
+                factor=factor,
+                detail={s: f"{n} x {size.instance_type} {label}" for s, n in size.nodes.items()},
+            )
+        )
+        out.append(
+            Item(
+                f"nodes/{group.name}/disk",
+                "compute",
+                group.urn,
+                {s: n * group.disk_gb for s, n in size.nodes.items()},
+                "GB-month",
+                book.get("ebs/gp2/gb-month"),
+                detail={s: f"{n} x {group.disk_gb} GB gp2 root volume" for s, n in size.nodes.items()},
+            )
+        )
     return out
 
 
-def estimate(spec: StackSpec, document: Mapping[str, Any], region: str, book: PriceBook,
-             bench_rps_per_cpu: float | None = None, today: datetime.date | None = None) -> Estimate:
+def estimate(
+    spec: StackSpec,
+    document: Mapping[str, Any],
+    region: str,
+    book: PriceBook,
+    bench_rps_per_cpu: float | None = None,
+    today: datetime.date | None = None,
+) -> Estimate:
     """Price ``document`` (a render of ``spec``'s stack); ``today`` decides the EKS support tier."""
     findings = Findings()
     replica_rps: dict[str, tuple[float, str]] = {}
@@ -155,13 +179,19 @@ def estimate(spec: StackSpec, document: Mapping[str, Any], region: str, book: Pr
             replica_rps[name] = (model.replica_rps, f"declared (ml-serving:models.{name}.replicaRps)")
         elif bench_rps_per_cpu is not None:
             # The benchmark pins one model server to one CPU; a replica is assumed to scale with its CPUs.
-            replica_rps[name] = (bench_rps_per_cpu * cpus, f"bench/modelserver.py: {bench_rps_per_cpu:g} req/s per CPU x {cpus:g} CPU")
+            replica_rps[name] = (
+                bench_rps_per_cpu * cpus,
+                f"bench/modelserver.py: {bench_rps_per_cpu:g} req/s per CPU x {cpus:g} CPU",
+            )
 
     def rps_of(model: str | None) -> float | None:
         return replica_rps.get(model or "", (None, ""))[0]
 
     sizes, placed = _size_groups(spec, document, book, findings, rps_of)
     usage = spec.platform.cost.usage
-    items = [*platform_items(document, usage, book, findings, today), *_group_items(sizes, book, usage.spot_discount_percent)]
+    items = [
+        *platform_items(document, usage, book, findings, today),
+        *_group_items(sizes, book, usage.spot_discount_percent),
+    ]
     items.sort(key=lambda i: (i.category, i.name))
     return Estimate(spec.stack, region, items, sizes, placed, book, spec, findings, replica_rps)

@@ -3,8 +3,9 @@ stacked bars (inline SVG drawn here), then the items, the assumptions and the wa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
-from typing import Any, Mapping
+from typing import Any
 
 from components.cost.items import SCENARIOS
 from components.cost.report import money
@@ -28,43 +29,60 @@ def stacked_bars(rows: list[tuple[str, dict[str, float]]], parts: list[str], wid
         for j, part in enumerate(parts):
             w = values.get(part, 0) / top * (width - label_w - 90)
             if w > 0:
-                shapes.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{_COLOURS[j % len(_COLOURS)]}">'
-                              f'<title>{escape(part)}: ${money(values.get(part, 0))}</title></rect>')
+                shapes.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{_COLOURS[j % len(_COLOURS)]}">'
+                    f"<title>{escape(part)}: ${money(values.get(part, 0))}</title></rect>"
+                )
                 x += w
-        shapes.append(f'<text x="{x + 4:.1f}" y="{y + bar * 0.7:.1f}" font-size="12">${money(sum(values.get(p, 0) for p in parts))}</text>')
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">' + "".join(shapes) + "</svg>"
+        shapes.append(
+            f'<text x="{x + 4:.1f}" y="{y + bar * 0.7:.1f}" font-size="12">${money(sum(values.get(p, 0) for p in parts))}</text>'
+        )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
+        + "".join(shapes)
+        + "</svg>"
+    )
 
 
 def _legend(parts: list[str]) -> str:
-    return '<p class="legend">' + "".join(
-        f'<span style="background:{_COLOURS[j % len(_COLOURS)]}"></span>{escape(p)}' for j, p in enumerate(parts)) + "</p>"
+    return (
+        '<p class="legend">'
+        + "".join(
+            f'<span style="background:{_COLOURS[j % len(_COLOURS)]}"></span>{escape(p)}' for j, p in enumerate(parts)
+        )
+        + "</p>"
+    )
 
 
 def to_html(document: Mapping[str, Any]) -> str:
     categories = sorted({i["category"] for i in document["items"]})
-    by_scenario = [(s, {c: sum(i["monthlyUsd"][s] for i in document["items"] if i["category"] == c) for c in categories}) for s in SCENARIOS]
+    by_scenario = [
+        (s, {c: sum(i["monthlyUsd"][s] for i in document["items"] if i["category"] == c) for c in categories})
+        for s in SCENARIOS
+    ]
     roles = ["live", "canary", "shadow"]
     by_model = [(m["model"], {r: m["monthlyUsd"][r]["expected"] for r in roles}) for m in document["models"]]
     prices = document["prices"]
     when = prices.get("asOf") or {}
     rows = "".join(
         f"<tr><td><code>{escape(i['name'])}</code></td><td>{escape(i['detail'].get('expected', ''))}</td>"
-        + "".join(f'<td class="n">{money(i["monthlyUsd"][s])}</td>' for s in SCENARIOS) + "</tr>"
+        + "".join(f'<td class="n">{money(i["monthlyUsd"][s])}</td>' for s in SCENARIOS)
+        + "</tr>"
         for i in document["items"]
     )
     total = document["totalMonthlyUsd"]
     notes = "".join(f"<li>{escape(n)}</li>" for n in document.get("notes") or [])
     warnings = "".join(f'<li class="warn">{escape(w)}</li>' for w in document.get("warnings") or [])
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{escape(document['stack'])}: monthly cost estimate</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{escape(document["stack"])}: monthly cost estimate</title>
 <style>{_STYLE}</style></head><body>
-<h1>{escape(document['stack'])}: monthly cost estimate</h1>
-<p>USD, {document['hoursPerMonth']} h a month, {escape(document['region'])}. Prices: {escape(', '.join(prices['origins']))},
-dated {escape(str(when.get('oldest', '-')))} to {escape(str(when.get('newest', '-')))}.
-{f"Budget: ${money(document['budgetUsd'])}." if document.get('budgetUsd') else ''}</p>
+<h1>{escape(document["stack"])}: monthly cost estimate</h1>
+<p>USD, {document["hoursPerMonth"]} h a month, {escape(document["region"])}. Prices: {escape(", ".join(prices["origins"]))},
+dated {escape(str(when.get("oldest", "-")))} to {escape(str(when.get("newest", "-")))}.
+{f"Budget: ${money(document['budgetUsd'])}." if document.get("budgetUsd") else ""}</p>
 <h2>By category</h2>{_legend(categories)}{stacked_bars(by_scenario, categories)}
-<h2>Per model (expected)</h2>{_legend(roles)}{stacked_bars(by_model, roles) if by_model else '<p>No models.</p>'}
-<h2>Items</h2><table><tr><th>item</th><th>what (expected)</th>{''.join(f'<th class="n">{s}</th>' for s in SCENARIOS)}</tr>{rows}
-<tr><th>total</th><th></th>{''.join(f'<th class="n">{money(total[s])}</th>' for s in SCENARIOS)}</tr></table>
-{f'<h2>Assumptions</h2><ul>{notes}</ul>' if notes else ''}{f'<h2>Warnings</h2><ul>{warnings}</ul>' if warnings else ''}
+<h2>Per model (expected)</h2>{_legend(roles)}{stacked_bars(by_model, roles) if by_model else "<p>No models.</p>"}
+<h2>Items</h2><table><tr><th>item</th><th>what (expected)</th>{"".join(f'<th class="n">{s}</th>' for s in SCENARIOS)}</tr>{rows}
+<tr><th>total</th><th></th>{"".join(f'<th class="n">{money(total[s])}</th>' for s in SCENARIOS)}</tr></table>
+{f"<h2>Assumptions</h2><ul>{notes}</ul>" if notes else ""}{f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else ""}
 </body></html>
 """

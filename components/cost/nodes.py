@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 from runtime.errors import MLServingError
 
-__all__ = ["InstanceType", "Allocatable", "INSTANCE_TYPES", "INSTANCE_SOURCE", "instance_type", "allocatable", "max_pods"]
+__all__ = [
+    "InstanceType",
+    "Allocatable",
+    "INSTANCE_TYPES",
+    "INSTANCE_SOURCE",
+    "instance_type",
+    "allocatable",
+    "max_pods",
+]
 
 INSTANCE_SOURCE = (
     "vCPU, memory and GPUs: https://aws.amazon.com/ec2/instance-types/ (as of 2026-12-01); ENIs and IPv4 "

@@ -32,7 +32,11 @@ def _fits(pod: Pod, free: list[int]) -> bool:
 
 def pack(pods: list[Pod], node: Allocatable) -> Packing:
     capacity = [node.cpu_m, node.memory_mib, node.gpus, node.pods]
-    order = sorted(pods, key=lambda p: (p.gpus / max(node.gpus, 1), p.cpu_m / capacity[0], p.memory_mib / capacity[1]), reverse=True)
+    order = sorted(
+        pods,
+        key=lambda p: (p.gpus / max(node.gpus, 1), p.cpu_m / capacity[0], p.memory_mib / capacity[1]),
+        reverse=True,
+    )
     nodes: list[list[int]] = []
     unplaceable = 0
     for pod in order:

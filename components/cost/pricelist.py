@@ -19,7 +19,16 @@ from typing import Any
 from components.cost.prices import SNAPSHOT_PATH, Price, load_snapshot, snapshot_keys, write_snapshot
 from runtime.errors import MLServingError
 
-__all__ = ["Query", "query_for", "parse_products", "PriceList", "PriceCache", "have_credentials", "refresh_snapshot", "CACHE_TTL_DAYS"]
+__all__ = [
+    "Query",
+    "query_for",
+    "parse_products",
+    "PriceList",
+    "PriceCache",
+    "have_credentials",
+    "refresh_snapshot",
+    "CACHE_TTL_DAYS",
+]
 
 CACHE_TTL_DAYS = 7
 PRICING_REGION = "us-east-1"
@@ -27,7 +36,11 @@ PRICING_REGION = "us-east-1"
 _RDS_ENGINES = {"postgres": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
 _RDS_VOLUMES = {"gp3": "General Purpose-GP3", "gp2": "General Purpose"}
 _DEPLOYMENT = {"single-az": "Single-AZ", "multi-az": "Multi-AZ"}
-_LB_FAMILIES = {"network": "Load Balancer-Network", "application": "Load Balancer-Application", "classic": "Load Balancer"}
+_LB_FAMILIES = {
+    "network": "Load Balancer-Network",
+    "application": "Load Balancer-Application",
+    "classic": "Load Balancer",
+}
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,19 @@ def query_for(key: str, region: str) -> Query | None:
     where = (("regionCode", region),)
     match parts:
         case ["ec2", instance, "hour"]:
-            return Query("AmazonEC2", (*where, ("instanceType", instance), ("operatingSystem", "Linux"), ("tenancy", "Shared"),
-                                       ("preInstalledSw", "NA"), ("capacitystatus", "Used"), ("licenseModel", "No License required"),
-                                       ("marketoption", "OnDemand")))
+            return Query(
+                "AmazonEC2",
+                (
+                    *where,
+                    ("instanceType", instance),
+                    ("operatingSystem", "Linux"),
+                    ("tenancy", "Shared"),
+                    ("preInstalledSw", "NA"),
+                    ("capacitystatus", "Used"),
+                    ("licenseModel", "No License required"),
+                    ("marketoption", "OnDemand"),
+                ),
+            )
         case ["eks", "cluster-hour"]:
             return Query("AmazonEKS", where, "AmazonEKS-Hours:perCluster")
         case ["eks", "cluster-hour-extended"]:
@@ -70,13 +93,30 @@ def query_for(key: str, region: str) -> Query | None:
         case ["rds", "backup", "gb-month"]:
             return Query("AmazonRDS", (*where, ("productFamily", "Storage Snapshot")), "ChargedBackupUsage")
         case ["rds", storage, az, "gb-month"] if storage.startswith("storage-") and storage[8:] in _RDS_VOLUMES:
-            return Query("AmazonRDS", (*where, ("productFamily", "Database Storage"), ("volumeType", _RDS_VOLUMES[storage[8:]]),
-                                       ("deploymentOption", _DEPLOYMENT[az]), ("databaseEngine", "PostgreSQL")))
+            return Query(
+                "AmazonRDS",
+                (
+                    *where,
+                    ("productFamily", "Database Storage"),
+                    ("volumeType", _RDS_VOLUMES[storage[8:]]),
+                    ("deploymentOption", _DEPLOYMENT[az]),
+                    ("databaseEngine", "PostgreSQL"),
+                ),
+            )
         case ["rds", engine, klass, az, "hour"] if engine in _RDS_ENGINES:
-            return Query("AmazonRDS", (*where, ("instanceType", klass), ("databaseEngine", _RDS_ENGINES[engine]),
-                                       ("deploymentOption", _DEPLOYMENT[az])))
+            return Query(
+                "AmazonRDS",
+                (
+                    *where,
+                    ("instanceType", klass),
+                    ("databaseEngine", _RDS_ENGINES[engine]),
+                    ("deploymentOption", _DEPLOYMENT[az]),
+                ),
+            )
         case ["s3", "standard", "gb-month"]:
-            return Query("AmazonS3", (*where, ("productFamily", "Storage"), ("volumeType", "Standard")), "TimedStorage-ByteHrs")
+            return Query(
+                "AmazonS3", (*where, ("productFamily", "Storage"), ("volumeType", "Standard")), "TimedStorage-ByteHrs"
+            )
         case ["s3", "put-1k"]:
             return Query("AmazonS3", (*where, ("productFamily", "API Request")), "Requests-Tier1", 1000)
         case ["s3", "get-1k"]:
@@ -109,7 +149,14 @@ def parse_products(price_list: list[str], query: Query) -> tuple[float, str, str
             price = _first_positive(term.get("priceDimensions") or {})
             if price is not None:
                 sku = (product.get("product") or {}).get("sku", "")
-                found.append((sku, price[0] * query.multiplier, price[1], str(term.get("effectiveDate", ""))[:10] or str(product.get("publicationDate", ""))[:10]))
+                found.append(
+                    (
+                        sku,
+                        price[0] * query.multiplier,
+                        price[1],
+                        str(term.get("effectiveDate", ""))[:10] or str(product.get("publicationDate", ""))[:10],
+                    )
+                )
     if not found:
         return None
     sku, usd, unit, as_of = sorted(found)[0]
@@ -147,7 +194,11 @@ class PriceCache:
     def put(self, region: str, price: Price) -> None:
         document = self._read()
         document.setdefault(region, {})[price.key] = {
-            "usd": price.usd, "unit": price.unit, "source": price.source, "asOf": price.as_of, "fetchedAt": self.today.isoformat(),
+            "usd": price.usd,
+            "unit": price.unit,
+            "source": price.source,
+            "asOf": price.as_of,
+            "fetchedAt": self.today.isoformat(),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
@@ -175,7 +226,12 @@ class PriceList:
 
     def fetch(self, query: Query) -> list[str]:
         products: list[str] = []
-        request: dict[str, Any] = {"ServiceCode": query.service, "Filters": query.api_filters(), "FormatVersion": "aws_v1", "MaxResults": 100}
+        request: dict[str, Any] = {
+            "ServiceCode": query.service,
+            "Filters": query.api_filters(),
+            "FormatVersion": "aws_v1",
+            "MaxResults": 100,
+        }
         while True:
             response = self.client.get_products(**request)
             products.extend(response.get("PriceList") or [])
@@ -231,4 +287,3 @@ def refresh_snapshot(region: str, source: PriceList | None = None, path: Path = 
             fresh[key] = price
     write_snapshot(region, fresh, path)
     return len(fresh), missing
-

@@ -14,7 +14,16 @@ from typing import Any, Protocol
 
 from runtime.errors import MLServingError
 
-__all__ = ["Price", "PriceBook", "PriceSource", "SNAPSHOT_PATH", "load_snapshot", "snapshot_keys", "standard_support_ends", "write_snapshot"]
+__all__ = [
+    "Price",
+    "PriceBook",
+    "PriceSource",
+    "SNAPSHOT_PATH",
+    "load_snapshot",
+    "snapshot_keys",
+    "standard_support_ends",
+    "write_snapshot",
+]
 
 SNAPSHOT_PATH = Path(__file__).resolve().parent / "prices.json"
 
@@ -32,7 +41,14 @@ class Price:
     """``snapshot``, ``live`` (Price List API, this run) or ``cache`` (Price List API, cached)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "usd": self.usd, "unit": self.unit, "source": self.source, "asOf": self.as_of, "origin": self.origin}
+        return {
+            "key": self.key,
+            "usd": self.usd,
+            "unit": self.unit,
+            "source": self.source,
+            "asOf": self.as_of,
+            "origin": self.origin,
+        }
 
 
 class PriceSource(Protocol):

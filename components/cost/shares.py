@@ -8,8 +8,9 @@ Canary and shadow variants are shown apart: a shadow's share is what shadow test
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from components.cost.estimate import Estimate
 from components.cost.items import HOURS_PER_MONTH, SCENARIOS
@@ -87,9 +88,14 @@ class ModelCost:
             "perMillionAtCapacityUsd": self.per_million_at_capacity,
             "variants": [
                 {
-                    "variant": v.variant, "role": v.role, "nodeGroup": v.group, "instanceType": v.instance_type,
-                    "nodeShare": round(v.share, 4), "replicaHourlyUsd": round(v.replica_hourly_usd, 6),
-                    "replicas": dict(v.replicas), "monthlyUsd": v.monthly,
+                    "variant": v.variant,
+                    "role": v.role,
+                    "nodeGroup": v.group,
+                    "instanceType": v.instance_type,
+                    "nodeShare": round(v.share, 4),
+                    "replicaHourlyUsd": round(v.replica_hourly_usd, 6),
+                    "replicas": dict(v.replicas),
+                    "monthlyUsd": v.monthly,
                 }
                 for v in self.variants
             ],
@@ -107,10 +113,17 @@ def model_costs(est: Estimate) -> list[ModelCost]:
                 variants.append(VariantCost(workload.variant or "", workload.role or "", None, None, 0.0, 0.0, counts))
                 continue
             share = node_share(workload.cpu_m, workload.memory_mib, workload.gpus, size.allocatable)
-            variants.append(VariantCost(
-                workload.variant or "", workload.role or "", size.group.name, size.instance_type, share,
-                share * size.hourly_usd, counts,
-            ))
+            variants.append(
+                VariantCost(
+                    workload.variant or "",
+                    workload.role or "",
+                    size.group.name,
+                    size.instance_type,
+                    share,
+                    share * size.hourly_usd,
+                    counts,
+                )
+            )
         rps, source = est.replica_rps.get(name, (None, None))
         out.append(ModelCost(name, variants, model.expected_rps, rps, source))
     return out

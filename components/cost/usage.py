@@ -33,7 +33,11 @@ def apply_usage_file(config: dict[str, Any], path: Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError([f"{path}: cannot read the usage file: {' '.join(str(exc).split())}"]) from None
-    if not isinstance(document, dict) or str(document.get("version")) != "0.1" or not isinstance(document.get("resource_usage"), dict):
+    if (
+        not isinstance(document, dict)
+        or str(document.get("version")) != "0.1"
+        or not isinstance(document.get("resource_usage"), dict)
+    ):
         raise SpecError([f"{path}: expected 'version: 0.1' and a 'resource_usage:' mapping"])
     merged = copy.deepcopy(config)
     platform = merged.setdefault(f"{PROJECT}:platform", {})
@@ -48,10 +52,14 @@ def apply_usage_file(config: dict[str, Any], path: Path) -> dict[str, Any]:
         elif key.startswith("models.") and key[7:] in models:
             unknown = sorted(set(figures) - set(MODEL_KEYS))
             if unknown:
-                problems.append(f"{where}: unknown figure(s) {', '.join(unknown)}; a model takes {', '.join(MODEL_KEYS)}")
+                problems.append(
+                    f"{where}: unknown figure(s) {', '.join(unknown)}; a model takes {', '.join(MODEL_KEYS)}"
+                )
             models[key[7:]].update(figures)
         elif key.startswith("models."):
-            problems.append(f"{where}: the stack has no model {key[7:]!r} (models: {', '.join(sorted(models)) or 'none'})")
+            problems.append(
+                f"{where}: the stack has no model {key[7:]!r} (models: {', '.join(sorted(models)) or 'none'})"
+            )
         else:
             problems.append(f"{where}: unknown key; expected 'platform' or 'models.<name>'")
     if problems:

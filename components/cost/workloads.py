@@ -12,14 +12,34 @@ not counted; the node groups' minimum sizes leave room for them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-__all__ = ["NodeGroupInfo", "Workload", "node_groups", "workloads", "placement", "admits", "of_type", "cpu_millicores", "memory_mib"]
+__all__ = [
+    "NodeGroupInfo",
+    "Workload",
+    "node_groups",
+    "workloads",
+    "placement",
+    "admits",
+    "of_type",
+    "cpu_millicores",
+    "memory_mib",
+]
 
 _SIDECAR_DEFAULT = {"cpu": "100m", "memory": "128Mi"}
 _EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
-_MEMORY_UNITS = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "k": 1000 / 1024**2, "M": 1000**2 / 1024**2, "G": 1000**3 / 1024**2, "T": 1000**4 / 1024**2}
+_MEMORY_UNITS = {
+    "Ki": 1 / 1024,
+    "Mi": 1,
+    "Gi": 1024,
+    "Ti": 1024**2,
+    "k": 1000 / 1024**2,
+    "M": 1000**2 / 1024**2,
+    "G": 1000**3 / 1024**2,
+    "T": 1000**4 / 1024**2,
+}
 
 
 def cpu_millicores(quantity: Any) -> int:
@@ -105,7 +125,11 @@ def of_type(document: Mapping[str, Any], *types: str) -> list[Mapping[str, Any]]
 def _sidecar(document: Mapping[str, Any]) -> dict[str, str]:
     for r in of_type(document, "kubernetes:helm.sh/v3:Release"):
         if r["inputs"].get("chart") == "istiod":
-            requests = (((r["inputs"].get("values") or {}).get("global") or {}).get("proxy") or {}).get("resources", {}).get("requests")
+            requests = (
+                (((r["inputs"].get("values") or {}).get("global") or {}).get("proxy") or {})
+                .get("resources", {})
+                .get("requests")
+            )
             if requests:
                 return {**_SIDECAR_DEFAULT, **requests}
             return dict(_SIDECAR_DEFAULT)
@@ -139,7 +163,10 @@ def workloads(document: Mapping[str, Any]) -> list[Workload]:
     for r in of_type(document, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
         spec, meta = r["inputs"].get("spec") or {}, r["inputs"].get("metadata") or {}
         target = spec.get("scaleTargetRef") or {}
-        hpas[(meta.get("namespace"), target.get("kind"), target.get("name"))] = (int(spec.get("minReplicas", 1)), int(spec["maxReplicas"]))
+        hpas[(meta.get("namespace"), target.get("kind"), target.get("name"))] = (
+            int(spec.get("minReplicas", 1)),
+            int(spec["maxReplicas"]),
+        )
     found = []
     for r in of_type(document, "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
         meta, spec = r["inputs"].get("metadata") or {}, r["inputs"].get("spec") or {}
@@ -151,8 +178,18 @@ def workloads(document: Mapping[str, Any]) -> list[Workload]:
         sidecar = sidecar_requests if namespace in injected else {}
         cpu, memory, gpus = _requests(pod.get("containers") or [], sidecar)
         found.append(
-            Workload(kind, f"{namespace}/{meta.get('name')}", r["urn"], cpu, memory, gpus, low, high,
-                     dict(pod.get("nodeSelector") or {}), tuple(pod.get("tolerations") or ()))
+            Workload(
+                kind,
+                f"{namespace}/{meta.get('name')}",
+                r["urn"],
+                cpu,
+                memory,
+                gpus,
+                low,
+                high,
+                dict(pod.get("nodeSelector") or {}),
+                tuple(pod.get("tolerations") or ()),
+            )
         )
     for r in of_type(document, "kubernetes:serving.kserve.io/v1beta1:InferenceService"):
         meta = r["inputs"].get("metadata") or {}
@@ -164,10 +201,19 @@ def workloads(document: Mapping[str, Any]) -> list[Workload]:
         labels = meta.get("labels") or {}
         found.append(
             Workload(
-                "InferenceService", f"{namespace}/{meta.get('name')}", r["urn"], cpu, memory, gpus,
-                int(predictor.get("minReplicas", 1)), int(predictor.get("maxReplicas", predictor.get("minReplicas", 1))),
-                dict(predictor.get("nodeSelector") or {}), tuple(predictor.get("tolerations") or ()),
-                model=labels.get("ml-serving.io/model"), variant=labels.get("ml-serving.io/variant"), role=labels.get("ml-serving.io/role"),
+                "InferenceService",
+                f"{namespace}/{meta.get('name')}",
+                r["urn"],
+                cpu,
+                memory,
+                gpus,
+                int(predictor.get("minReplicas", 1)),
+                int(predictor.get("maxReplicas", predictor.get("minReplicas", 1))),
+                dict(predictor.get("nodeSelector") or {}),
+                tuple(predictor.get("tolerations") or ()),
+                model=labels.get("ml-serving.io/model"),
+                variant=labels.get("ml-serving.io/variant"),
+                role=labels.get("ml-serving.io/role"),
             )
         )
     return sorted(found, key=lambda w: w.urn)

@@ -18,7 +18,8 @@ capacity. Each rule here reads the offline render (and the pinned charts' own da
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from components.deployability.admission import kserve_runtime_admission
 from components.deployability.capacity import scheduling
@@ -49,18 +50,29 @@ def lock_registry(spec: StackSpec, lock: ModelLock) -> list[Finding]:
     where = f"stacks/models.{spec.stack}.lock.json"
     if lock.stand_in:
         return [
-            Finding("lock-registry", where, f"stand-in lock ({lock.stand_in}): resolved against {lock.tracking_uri}, not "
-                    f"this stack's registry {registry}; its versions and artifact URIs are placeholders; fix: run "
-                    f"`{lock_command(spec.stack)}` against {registry} before `pulumi up`", warning=True)
+            Finding(
+                "lock-registry",
+                where,
+                f"stand-in lock ({lock.stand_in}): resolved against {lock.tracking_uri}, not "
+                f"this stack's registry {registry}; its versions and artifact URIs are placeholders; fix: run "
+                f"`{lock_command(spec.stack)}` against {registry} before `pulumi up`",
+                warning=True,
+            )
         ]
     return [
-        Finding("lock-registry", where, f"resolved against {lock.tracking_uri}, not this stack's registry {registry}: the "
-                "predictors would fetch versions and artifacts that registry may not have; fix: run "
-                f"`{lock_command(spec.stack)}` against {registry}")
+        Finding(
+            "lock-registry",
+            where,
+            f"resolved against {lock.tracking_uri}, not this stack's registry {registry}: the "
+            "predictors would fetch versions and artifacts that registry may not have; fix: run "
+            f"`{lock_command(spec.stack)}` against {registry}",
+        )
     ]
 
 
-def check_render(document: dict[str, Any], spec: StackSpec | None = None, lock: ModelLock | None = None) -> list[Finding]:
+def check_render(
+    document: dict[str, Any], spec: StackSpec | None = None, lock: ModelLock | None = None
+) -> list[Finding]:
     """Every finding of every rule, in rule order."""
     view = RenderView(document)
     findings = [f for rule in RULES.values() for f in rule(view)]

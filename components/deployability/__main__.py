@@ -19,7 +19,9 @@ from runtime.spec import STACKS_DIR, existing_stack_file, read_stack_config, val
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.deployability", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
-    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
+    parser.add_argument(
+        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
+    )
     args = parser.parse_args(argv)
     print(f"checking stack {args.stack}: rendering offline ...", file=sys.stderr)
     try:
@@ -30,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         document = render(args.stack, path.parent)
     except Exception as exc:  # noqa: BLE001 - one line per problem, never a traceback
         error = project_error(exc)
-        lines = error.problems if isinstance(error, SpecError) else [error.message if isinstance(error, MLServingError) else f"{type(exc).__name__}: {exc}"]
+        lines = (
+            error.problems
+            if isinstance(error, SpecError)
+            else [error.message if isinstance(error, MLServingError) else f"{type(exc).__name__}: {exc}"]
+        )
         for line in lines:
             print(f"error: {line}", file=sys.stderr)
         return 2

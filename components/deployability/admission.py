@@ -85,7 +85,12 @@ def _inconsistent_priority(spec: dict[str, Any]) -> str | None:
         if not _auto(fmt):
             continue
         name = fmt.get("name")
-        if name in seen and seen[name] is not None and fmt.get("priority") is not None and seen[name] != fmt.get("priority"):
+        if (
+            name in seen
+            and seen[name] is not None
+            and fmt.get("priority") is not None
+            and seen[name] != fmt.get("priority")
+        ):
             return str(name)
         seen.setdefault(name, fmt.get("priority"))
     return None

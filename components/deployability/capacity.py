@@ -59,7 +59,9 @@ def _device_plugin_admits(view: RenderView, group: NodeGroupInfo) -> bool:
     values = effective_values(release)
     if not admits(group, values.get("nodeSelector") or {}, values.get("tolerations") or ()):
         return False
-    required = ((values.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    required = ((values.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms") or []
     labels = dict(group.labels)
     return not terms or any(all(_holds(e, labels) for e in t.get("matchExpressions") or ()) for t in terms)
@@ -80,7 +82,8 @@ def _too_large(w: Workload, candidates: list[NodeGroupInfo]) -> Finding:
         for g in candidates
     )
     return Finding(
-        "scheduling", _owner(w),
+        "scheduling",
+        _owner(w),
         f"requests {w.cpu_m}m CPU, {w.memory_mib}Mi, {w.gpus} GPU per pod (the Istio sidecar included), more than one "
         f"node allocates after the EKS AMI's reservation and the node DaemonSets ({sizes}); cluster-autoscaler sizes a "
         "group by its first instance type, so it never scales up for it and the pod stays Pending; fix: a larger "
@@ -97,8 +100,12 @@ def scheduling(view: RenderView) -> list[Finding]:
         unknown = [t for t in group.instance_types if t not in INSTANCE_TYPES]
         if unknown:
             findings.append(
-                Finding("scheduling", f"node group {group.name} ({group.urn})", f"instance type(s) {', '.join(unknown)} are "
-                        "not in the pinned table (components/cost/nodes.py): their capacity cannot be checked; add them")
+                Finding(
+                    "scheduling",
+                    f"node group {group.name} ({group.urn})",
+                    f"instance type(s) {', '.join(unknown)} are "
+                    "not in the pinned table (components/cost/nodes.py): their capacity cannot be checked; add them",
+                )
             )
     known = [g for g in groups if g.instance_type in INSTANCE_TYPES]
     placed: dict[str, list[Pod]] = {g.name: [] for g in known}
@@ -106,8 +113,12 @@ def scheduling(view: RenderView) -> list[Finding]:
         candidates = [g for g in known if admits(g, w.node_selector, w.tolerations)]
         if not candidates:
             findings.append(
-                Finding("scheduling", _owner(w), "no node group's labels and taints admit it: it stays Pending; fix: match "
-                        "a group's labels in its nodeSelector and tolerate that group's taints")
+                Finding(
+                    "scheduling",
+                    _owner(w),
+                    "no node group's labels and taints admit it: it stays Pending; fix: match "
+                    "a group's labels in its nodeSelector and tolerate that group's taints",
+                )
             )
             continue
         fitting = [g for g in candidates if _fits(w, schedulable(g.instance_type))]
@@ -117,10 +128,13 @@ def scheduling(view: RenderView) -> list[Finding]:
         group = fitting[0]
         if w.gpus and not _device_plugin_admits(view, group):
             findings.append(
-                Finding("scheduling", _owner(w),
-                        f"requests {w.gpus} nvidia.com/gpu, but no NVIDIA device plugin pod schedules on {group.name} "
-                        f"(labels {dict(group.labels)}): no node advertises a GPU and the pod stays Pending; fix: install "
-                        "the device plugin with an affinity and tolerations that match the GPU group")
+                Finding(
+                    "scheduling",
+                    _owner(w),
+                    f"requests {w.gpus} nvidia.com/gpu, but no NVIDIA device plugin pod schedules on {group.name} "
+                    f"(labels {dict(group.labels)}): no node advertises a GPU and the pod stays Pending; fix: install "
+                    "the device plugin with an affinity and tolerations that match the GPU group",
+                )
             )
         placed[group.name].extend([Pod(w.cpu_m, w.memory_mib, w.gpus)] * w.min)
     for group in known:
@@ -129,9 +143,12 @@ def scheduling(view: RenderView) -> list[Finding]:
         needed = pack(placed[group.name], schedulable(group.instance_type)).nodes
         if needed > group.max:
             findings.append(
-                Finding("scheduling", f"node group {group.name} ({group.urn})",
-                        f"the minimum replicas of the {len(placed[group.name])} pods placed here need at least {needed} "
-                        f"{group.instance_type} nodes, but the group's max is {group.max}: the rest stay Pending; fix: "
-                        "raise max, use a larger first instance type, or lower requests or minimum replicas")
+                Finding(
+                    "scheduling",
+                    f"node group {group.name} ({group.urn})",
+                    f"the minimum replicas of the {len(placed[group.name])} pods placed here need at least {needed} "
+                    f"{group.instance_type} nodes, but the group's max is {group.max}: the rest stay Pending; fix: "
+                    "raise max, use a larger first instance type, or lower requests or minimum replicas",
+                )
             )
     return findings

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import yaml
@@ -48,7 +49,11 @@ def _index() -> dict[tuple[str, str], Path]:
 
 
 def chart_folder(chart: str, version: str) -> Path | None:
-    return _index().get((chart, version)) or _index().get((chart, version.lstrip("v"))) or _index().get((chart, f"v{version}"))
+    return (
+        _index().get((chart, version))
+        or _index().get((chart, version.lstrip("v")))
+        or _index().get((chart, f"v{version}"))
+    )
 
 
 @lru_cache(maxsize=32)

@@ -16,8 +16,9 @@ Services come from the render's objects and from the charts: the Istio gateway c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from components.deployability.charts import effective_values
 from components.deployability.render_view import Finding, RenderView, label
@@ -26,7 +27,10 @@ __all__ = ["load_balancer", "handled_by_lb_controller"]
 
 _PREFIX = "service.beta.kubernetes.io/"
 _LB_CLASS = "service.k8s.aws/nlb"
-_ELB_TAG = {"internet-facing": ("kubernetes.io/role/elb", "Public"), "internal": ("kubernetes.io/role/internal-elb", "Private")}
+_ELB_TAG = {
+    "internet-facing": ("kubernetes.io/role/elb", "Public"),
+    "internal": ("kubernetes.io/role/internal-elb", "Private"),
+}
 
 
 @dataclass(frozen=True)
@@ -49,13 +53,23 @@ def _services(view: RenderView) -> Iterator[_Service]:
     for urn, service in view.of_kind("Service"):
         spec = service.get("spec") or {}
         if spec.get("type") == "LoadBalancer":
-            yield _Service(label(service, urn), urn, (service.get("metadata") or {}).get("annotations") or {}, spec.get("loadBalancerClass"))
+            yield _Service(
+                label(service, urn),
+                urn,
+                (service.get("metadata") or {}).get("annotations") or {},
+                spec.get("loadBalancerClass"),
+            )
     for release in view.releases:
         if release.chart != "gateway":
             continue
         service = effective_values(release).get("service") or {}
         if service.get("type") == "LoadBalancer":
-            yield _Service(f"{release.label} Service", release.urn, service.get("annotations") or {}, service.get("loadBalancerClass"))
+            yield _Service(
+                f"{release.label} Service",
+                release.urn,
+                service.get("annotations") or {},
+                service.get("loadBalancerClass"),
+            )
 
 
 def _subnets_tagged(view: RenderView, scheme: str) -> bool:
@@ -73,39 +87,67 @@ def load_balancer(view: RenderView) -> list[Finding]:
     for service in _services(view):
         if not view.is_eks:
             findings.append(
-                Finding("load-balancer", service.where, "type LoadBalancer on an existing cluster: kind and minikube give it "
-                        "no address, so Helm's wait times out; fix: NodePort (or ClusterIP with port-forward) off EKS")
+                Finding(
+                    "load-balancer",
+                    service.where,
+                    "type LoadBalancer on an existing cluster: kind and minikube give it "
+                    "no address, so Helm's wait times out; fix: NodePort (or ClusterIP with port-forward) off EKS",
+                )
             )
             continue
         annotations = service.annotations
-        if annotations.get(f"{_PREFIX}aws-load-balancer-type") == "external" and not handled_by_lb_controller(annotations, service.load_balancer_class):
+        if annotations.get(f"{_PREFIX}aws-load-balancer-type") == "external" and not handled_by_lb_controller(
+            annotations, service.load_balancer_class
+        ):
             findings.append(
-                Finding("load-balancer", service.where, "aws-load-balancer-type 'external' without nlb-target-type ip or instance: "
-                        "the in-tree provider skips it and the controller does not take it; it never gets an address; fix: "
-                        "set service.beta.kubernetes.io/aws-load-balancer-nlb-target-type")
+                Finding(
+                    "load-balancer",
+                    service.where,
+                    "aws-load-balancer-type 'external' without nlb-target-type ip or instance: "
+                    "the in-tree provider skips it and the controller does not take it; it never gets an address; fix: "
+                    "set service.beta.kubernetes.io/aws-load-balancer-nlb-target-type",
+                )
             )
             continue
         if not handled_by_lb_controller(annotations, service.load_balancer_class):
             continue
         if controller is None:
             findings.append(
-                Finding("load-balancer", service.where, "asks for the AWS Load Balancer Controller, which the stack does not "
-                        "install: the Service never gets an address and Helm's wait on it times out; fix: install the "
-                        "aws-load-balancer-controller chart with its own IRSA role")
+                Finding(
+                    "load-balancer",
+                    service.where,
+                    "asks for the AWS Load Balancer Controller, which the stack does not "
+                    "install: the Service never gets an address and Helm's wait on it times out; fix: install the "
+                    "aws-load-balancer-controller chart with its own IRSA role",
+                )
             )
             continue
         if not effective_values(controller).get("clusterName"):
-            findings.append(Finding("load-balancer", controller.label, "clusterName is unset: the controller does not start; fix: set it"))
+            findings.append(
+                Finding(
+                    "load-balancer",
+                    controller.label,
+                    "clusterName is unset: the controller does not start; fix: set it",
+                )
+            )
         if controller.urn not in view.waits_for(service.urn):
             findings.append(
-                Finding("load-balancer", service.where, "is created without waiting for the AWS Load Balancer Controller, whose "
-                        "Service webhook (failurePolicy Fail) then refuses it; fix: depend on the controller's release")
+                Finding(
+                    "load-balancer",
+                    service.where,
+                    "is created without waiting for the AWS Load Balancer Controller, whose "
+                    "Service webhook (failurePolicy Fail) then refuses it; fix: depend on the controller's release",
+                )
             )
         scheme = annotations.get(f"{_PREFIX}aws-load-balancer-scheme", "internal")
         if scheme in _ELB_TAG and not _subnets_tagged(view, scheme):
             key = _ELB_TAG[scheme][0]
             findings.append(
-                Finding("load-balancer", service.where, f"an {scheme} NLB needs subnets tagged {key}=1, and no subnet of the "
-                        f"stack is: the controller finds no subnet and the Service gets no address; fix: tag them")
+                Finding(
+                    "load-balancer",
+                    service.where,
+                    f"an {scheme} NLB needs subnets tagged {key}=1, and no subnet of the "
+                    f"stack is: the controller finds no subnet and the Service gets no address; fix: tag them",
+                )
             )
     return findings

@@ -6,9 +6,10 @@ real ``pulumi up`` would do with it, and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator
+from typing import Any
 
 from components.schema import _plain, kubernetes_objects
 

@@ -16,8 +16,9 @@ from runtime.wiring import MonitorConfig
 def _config(path: str | None) -> MonitorConfig:
     source = path or os.environ.get("ML_SERVING_MONITOR_CONFIG")
     if not source:
-        raise SystemExit("error: --config: expected the path of a MonitorConfig JSON file "
-                         "(or set ML_SERVING_MONITOR_CONFIG)")
+        raise SystemExit(
+            "error: --config: expected the path of a MonitorConfig JSON file (or set ML_SERVING_MONITOR_CONFIG)"
+        )
     try:
         return MonitorConfig.model_validate_json(Path(source).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -30,7 +31,9 @@ def _config(path: str | None) -> MonitorConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.drift", description="The drift monitor.")
     parser.add_argument("--config", help="MonitorConfig JSON (default: $ML_SERVING_MONITOR_CONFIG)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only; the cluster passes 0.0.0.0)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: loopback only; the cluster passes 0.0.0.0)"
+    )
     parser.add_argument("--port", type=int, default=8090)
     args = parser.parse_args(argv)
     config = _config(args.config)

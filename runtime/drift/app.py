@@ -52,8 +52,10 @@ def _target(service: DriftService, request: Request, inference_service: str | No
                 if inference_service == f"{name}-{v.variant_name}":
                     model, variant = name, v.variant_name
     if model is None:
-        raise ModelNotFound(f"ce-inferenceservicename {inference_service!r} names no monitored model "
-                            f"({sorted(models)}); add ?model=&variant= to the logger URL")
+        raise ModelNotFound(
+            f"ce-inferenceservicename {inference_service!r} names no monitored model "
+            f"({sorted(models)}); add ?model=&variant= to the logger URL"
+        )
     spec = service.config.models.get(model)
     if variant is None and spec is not None:
         names = [v.variant_name for v in spec.variants]
@@ -139,11 +141,18 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
 
     @app.get("/status/{model}", **guarded)
     async def status(model: str) -> dict[str, Any]:
-        return {"model": model, "variants": {
-            m.variant: {"rows_seen": m.rows_seen, "windows": m.windows_done, "window_rows": m.window_rows,
-                        "last": m.last.to_dict() if m.last else None}
-            for m in service.variants(model)
-        }}
+        return {
+            "model": model,
+            "variants": {
+                m.variant: {
+                    "rows_seen": m.rows_seen,
+                    "windows": m.windows_done,
+                    "window_rows": m.window_rows,
+                    "last": m.last.to_dict() if m.last else None,
+                }
+                for m in service.variants(model)
+            },
+        }
 
     @app.get("/report/{model}", response_class=HTMLResponse, **guarded)
     async def report(model: str) -> HTMLResponse:
@@ -160,4 +169,3 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
         return {"status": "ok", "variants": len(service.monitors)}
 
     return app
-

@@ -89,6 +89,9 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> LoggedEvent:
     if not attrs.get("id"):
         raise InvalidInput("ce-id: missing; KServe sets it to the request id")
     return LoggedEvent(
-        type=kind, id=str(attrs["id"]), inference_service=attrs.get("inferenceservicename"),
-        endpoint=attrs.get("endpoint") or attrs.get("component"), columns=_columns(kind, data),
+        type=kind,
+        id=str(attrs["id"]),
+        inference_service=attrs.get("inferenceservicename"),
+        endpoint=attrs.get("endpoint") or attrs.get("component"),
+        columns=_columns(kind, data),
     )

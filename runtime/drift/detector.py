@@ -88,10 +88,12 @@ def choose_tests(profile: ReferenceProfile, drift: Drift, source: str = "drift")
         default = "ks" if isinstance(column, NumericProfile) else "chi2"
         test = STATTESTS[override.test if override else default]
         if isinstance(column, CategoricalProfile) and test.reads == "sample":
-            raise SpecError([
-                f"{source}.features.{name}.test: '{test.name}' needs a numeric column, but '{name}' is "
-                "categorical in the reference profile; expected 'chi2' or 'psi'"
-            ])
+            raise SpecError(
+                [
+                    f"{source}.features.{name}.test: '{test.name}' needs a numeric column, but '{name}' is "
+                    "categorical in the reference profile; expected 'chi2' or 'psi'"
+                ]
+            )
         chosen[name] = test
     unknown = sorted(set(drift.features) - set(columns))
     if unknown:
@@ -120,8 +122,11 @@ def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold:
 
 def _side_tests(column: ColumnProfile, window: ColumnWindow, level: float) -> dict[str, TestResult]:
     """The missing rate (every column) and the share of new categories (categorical columns)."""
-    tests = {"missing": rate(column.missing, column.rows + column.missing, window.missing,
-                             window.rows + window.missing, level)}
+    tests = {
+        "missing": rate(
+            column.missing, column.rows + column.missing, window.missing, window.rows + window.missing, level
+        )
+    }
     if isinstance(window, CategoricalWindow):
         unseen = int(column.counts.get(UNSEEN, 0))
         tests["new categories"] = rate(unseen, column.rows, int(window.counts[-1]), window.rows, level, "greater")
@@ -129,43 +134,71 @@ def _side_tests(column: ColumnProfile, window: ColumnWindow, level: float) -> di
 
 
 def _family(
-    names: list[str], columns: dict[str, ColumnProfile], windows: dict[str, ColumnWindow],
-    tests: dict[str, StatTest], drift: Drift, key: str = "{}",
+    names: list[str],
+    columns: dict[str, ColumnProfile],
+    windows: dict[str, ColumnWindow],
+    tests: dict[str, StatTest],
+    drift: Drift,
+    key: str = "{}",
 ) -> tuple[FeatureVerdict, ...]:
     results = []
     for name in names:
         test = tests[key.format(name)]
         override = drift.features.get(key.format(name))
-        threshold = drift.p_value if test.kind == "p_value" else (override and override.threshold) or test.default_threshold
-        checks = {"distribution": _run(test, columns[name], windows[name], threshold),
-                  **_side_tests(columns[name], windows[name], drift.p_value)}
+        threshold = (
+            drift.p_value if test.kind == "p_value" else (override and override.threshold) or test.default_threshold
+        )
+        checks = {
+            "distribution": _run(test, columns[name], windows[name], threshold),
+            **_side_tests(columns[name], windows[name], drift.p_value),
+        }
         results.append((name, checks, windows[name]))
     # One family: every p-value of every column (distribution, missing rate, new categories).
-    keyed = [(i, kind) for i, (_, checks, _) in enumerate(results) for kind, r in checks.items() if r.p_value is not None]
+    keyed = [
+        (i, kind) for i, (_, checks, _) in enumerate(results) for kind, r in checks.items() if r.p_value is not None
+    ]
     values = np.array([results[i][1][kind].p_value for i, kind in keyed])
     adjusted = dict(zip(keyed, (float(a) for a in adjust(values, drift.correction))))
     verdicts = []
     for i, (name, checks, window) in enumerate(results):
         reasons = tuple(
-            kind for kind, r in checks.items()
-            if ((i, kind) in adjusted and adjusted[(i, kind)] <= drift.p_value) or ((i, kind) not in adjusted and r.drifted)
+            kind
+            for kind, r in checks.items()
+            if ((i, kind) in adjusted and adjusted[(i, kind)] <= drift.p_value)
+            or ((i, kind) not in adjusted and r.drifted)
         )
         main, column = checks["distribution"], columns[name]
         new = checks.get("new categories")
-        verdicts.append(FeatureVerdict(
-            name, main.test, main.score, main.p_value, adjusted.get((i, "distribution")), main.threshold,
-            bool(reasons), window.rows,
-            missing_rate=checks["missing"].score,
-            reference_missing_rate=column.missing / (column.rows + column.missing) if column.rows + column.missing else 0.0,
-            missing_p_value=checks["missing"].p_value,
-            new_rate=new.score if new else None, new_p_value=new.p_value if new else None, reasons=reasons,
-        ))
+        verdicts.append(
+            FeatureVerdict(
+                name,
+                main.test,
+                main.score,
+                main.p_value,
+                adjusted.get((i, "distribution")),
+                main.threshold,
+                bool(reasons),
+                window.rows,
+                missing_rate=checks["missing"].score,
+                reference_missing_rate=column.missing / (column.rows + column.missing)
+                if column.rows + column.missing
+                else 0.0,
+                missing_p_value=checks["missing"].p_value,
+                new_rate=new.score if new else None,
+                new_p_value=new.p_value if new else None,
+                reasons=reasons,
+            )
+        )
     return tuple(verdicts)
 
 
 def evaluate(
-    profile: ReferenceProfile, drift: Drift, tests: dict[str, StatTest],
-    features: dict[str, ColumnWindow], predictions: dict[str, ColumnWindow], rows: int,
+    profile: ReferenceProfile,
+    drift: Drift,
+    tests: dict[str, StatTest],
+    features: dict[str, ColumnWindow],
+    predictions: dict[str, ColumnWindow],
+    rows: int,
 ) -> WindowReport:
     """Compare the windows of one model variant with its reference profile."""
     feature_verdicts = _family(list(profile.features), profile.features, features, tests, drift)

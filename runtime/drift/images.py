@@ -70,5 +70,9 @@ def expand_images(inputs: Mapping[str, Any], metadata: Mapping[str, str]) -> Map
     expanded = {k: v for k, v in inputs.items() if k != name}
     for column in frame.columns:
         values = frame[column]
-        expanded[column] = values.to_numpy(dtype=np.float64) if column != DECODE_FAILED else values.astype(object).where(values.notna(), None).tolist()
+        expanded[column] = (
+            values.to_numpy(dtype=np.float64)
+            if column != DECODE_FAILED
+            else values.astype(object).where(values.notna(), None).tolist()
+        )
     return expanded

@@ -26,16 +26,21 @@ class DriftCollector(Collector):
         rows = CounterMetricFamily(f"{_P}rows", "Rows seen per model variant.", labels=variant)
         windows = CounterMetricFamily(f"{_P}windows", "Windows compared with the reference.", labels=variant)
         fill = GaugeMetricFamily(f"{_P}window_fill_rows", "Rows in the open window.", labels=variant)
-        dataset = GaugeMetricFamily(f"{_P}dataset_drifted", "1 when the last window drifted as a whole.", labels=variant)
+        dataset = GaugeMetricFamily(
+            f"{_P}dataset_drifted", "1 when the last window drifted as a whole.", labels=variant
+        )
         share = GaugeMetricFamily(f"{_P}share", "Share of input features drifted in the last window.", labels=variant)
-        prediction = GaugeMetricFamily(f"{_P}prediction_drifted", "1 when the outputs drifted in the last window.",
-                                       labels=variant)
+        prediction = GaugeMetricFamily(
+            f"{_P}prediction_drifted", "1 when the outputs drifted in the last window.", labels=variant
+        )
         score = GaugeMetricFamily(f"{_P}score", "Statistic or distance of the last window, per column.", labels=feature)
         p_value = GaugeMetricFamily(f"{_P}p_value", "P-value of the last window, per column.", labels=feature)
-        adjusted = GaugeMetricFamily(f"{_P}adjusted_p_value", "P-value after the multiple-testing correction.",
-                                     labels=feature)
-        drifted = GaugeMetricFamily(f"{_P}feature_drifted", "1 when the column drifted in the last window.",
-                                    labels=feature)
+        adjusted = GaugeMetricFamily(
+            f"{_P}adjusted_p_value", "P-value after the multiple-testing correction.", labels=feature
+        )
+        drifted = GaugeMetricFamily(
+            f"{_P}feature_drifted", "1 when the column drifted in the last window.", labels=feature
+        )
         for monitor in self.service.monitors.values():
             key = [monitor.model, monitor.variant]
             rows.add_metric(key, monitor.rows_seen)
@@ -56,9 +61,12 @@ class DriftCollector(Collector):
                     p_value.add_metric(labels, verdict.p_value)
                     adjusted.add_metric(labels, verdict.adjusted_p_value)
         yield from (rows, windows, fill, dataset, share, prediction, score, p_value, adjusted, drifted)
-        skipped = CounterMetricFamily(f"{_P}records_skipped", "Tap records not counted, by model and reason "
-                                      "(unmonitored: no monitor for its model or variant; invalid: columns of unequal length).",
-                                      labels=["model", "reason"])
+        skipped = CounterMetricFamily(
+            f"{_P}records_skipped",
+            "Tap records not counted, by model and reason "
+            "(unmonitored: no monitor for its model or variant; invalid: columns of unequal length).",
+            labels=["model", "reason"],
+        )
         for (model, reason), count in sorted(self.service.skipped.items()):
             skipped.add_metric([model, reason], count)
         yield skipped
@@ -67,10 +75,12 @@ class DriftCollector(Collector):
 
     def _labels(self) -> Iterator[Metric]:
         labels = ["model", "variant"]
-        accuracy = GaugeMetricFamily(f"{_P}label_accuracy", "Accuracy in the latest labelled time bucket.",
-                                     labels=labels)
-        precision = GaugeMetricFamily(f"{_P}label_precision", "Precision (positive class) in the latest bucket.",
-                                      labels=labels)
+        accuracy = GaugeMetricFamily(
+            f"{_P}label_accuracy", "Accuracy in the latest labelled time bucket.", labels=labels
+        )
+        precision = GaugeMetricFamily(
+            f"{_P}label_precision", "Precision (positive class) in the latest bucket.", labels=labels
+        )
         labelled = GaugeMetricFamily(f"{_P}labelled_rows", "Labelled rows in the latest bucket.", labels=labels)
         for model, store in self.service.labels.items():
             for variant, buckets in store.series.items():
@@ -88,7 +98,11 @@ class DriftCollector(Collector):
             return
         for name, value, text in (
             ("webhook_delivered", notifier.delivered, "Drift events delivered to the webhook."),
-            ("webhook_failed", notifier.failed, "Delivery rounds that failed every retry (the event stays in the outbox)."),
+            (
+                "webhook_failed",
+                notifier.failed,
+                "Delivery rounds that failed every retry (the event stays in the outbox).",
+            ),
             ("webhook_dropped", notifier.dropped, "Drift events dropped because the outbox was full."),
         ):
             family = CounterMetricFamily(f"{_P}{name}", text)

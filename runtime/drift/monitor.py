@@ -43,8 +43,13 @@ def split_matrix(columns: Mapping[str, Any], names: list[str]) -> Mapping[str, A
 
 class VariantMonitor:
     def __init__(
-        self, model: str, variant: str, profile: ReferenceProfile, drift: Drift,
-        reservoir: int = DEFAULT_RESERVOIR, seed: int = 0,
+        self,
+        model: str,
+        variant: str,
+        profile: ReferenceProfile,
+        drift: Drift,
+        reservoir: int = DEFAULT_RESERVOIR,
+        seed: int = 0,
         on_window: Callable[[VariantMonitor, WindowReport, bool], None] | None = None,
     ) -> None:
         self.model, self.variant, self.profile, self.drift = model, variant, profile, drift
@@ -64,7 +69,9 @@ class VariantMonitor:
         self.window_rows = 0
         self.feature_rows = RowSampler(self.reservoir, seed)
         self.prediction_rows = RowSampler(self.reservoir, seed + 1_000_003)
-        self.features: dict[str, ColumnWindow] = {n: new_window(c, self.reservoir) for n, c in self.profile.features.items()}
+        self.features: dict[str, ColumnWindow] = {
+            n: new_window(c, self.reservoir) for n, c in self.profile.features.items()
+        }
         self.predictions: dict[str, ColumnWindow] = {
             n: new_window(c, self.reservoir) for n, c in self.profile.predictions.items()
         }
@@ -124,10 +131,15 @@ class VariantMonitor:
         self.last_counts = {n: w.counts.tolist() for n, w in self.features.items()}
         self.last_counts.update({f"prediction:{n}": w.counts.tolist() for n, w in self.predictions.items()})
         self.windows_done += 1
-        self.history.append({
-            "window": self.windows_done, "rows": report.rows, "drift_share": report.drift_share,
-            "dataset_drifted": report.dataset_drifted, "prediction_drifted": report.prediction_drifted,
-        })
+        self.history.append(
+            {
+                "window": self.windows_done,
+                "rows": report.rows,
+                "drift_share": report.drift_share,
+                "dataset_drifted": report.dataset_drifted,
+                "prediction_drifted": report.prediction_drifted,
+            }
+        )
         if self.on_window is not None:
             self.on_window(self, report, report.dataset_drifted and not was_drifted)
         self._open()
@@ -137,18 +149,25 @@ class VariantMonitor:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "variant": self.variant, "rows_seen": self.rows_seen,
-            "windows_done": self.windows_done, "window_rows": self.window_rows,
-            "last": self.last.to_dict() if self.last else None, "history": list(self.history),
+            "model": self.model,
+            "variant": self.variant,
+            "rows_seen": self.rows_seen,
+            "windows_done": self.windows_done,
+            "window_rows": self.window_rows,
+            "last": self.last.to_dict() if self.last else None,
+            "history": list(self.history),
             "last_counts": self.last_counts,
-            "feature_rows": self.feature_rows.to_dict(), "prediction_rows": self.prediction_rows.to_dict(),
+            "feature_rows": self.feature_rows.to_dict(),
+            "prediction_rows": self.prediction_rows.to_dict(),
             "features": {n: w.to_dict() for n, w in self.features.items()},
             "predictions": {n: w.to_dict() for n, w in self.predictions.items()},
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
         """Continue from a persisted state (raises ``ValueError``/``KeyError`` when it does not fit the profile)."""
-        features = {n: window_from_dict(self.profile.features[n], d, self.reservoir) for n, d in data["features"].items()}
+        features = {
+            n: window_from_dict(self.profile.features[n], d, self.reservoir) for n, d in data["features"].items()
+        }
         predictions = {
             n: window_from_dict(self.profile.predictions[n], d, self.reservoir) for n, d in data["predictions"].items()
         }

@@ -78,17 +78,28 @@ class NumericProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "edges": encode_f64(self.edges), "counts": list(self.counts),
-            "sample": encode_f64(self.sample), "mean": self.mean, "std": self.std,
-            "min": self.min, "max": self.max, "missing": self.missing,
+            "kind": self.kind,
+            "edges": encode_f64(self.edges),
+            "counts": list(self.counts),
+            "sample": encode_f64(self.sample),
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+            "missing": self.missing,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NumericProfile:
         return cls(
-            edges=decode_f64(data["edges"]), counts=tuple(int(c) for c in data["counts"]),
-            sample=decode_f64(data["sample"]), mean=float(data["mean"]), std=float(data["std"]),
-            min=float(data["min"]), max=float(data["max"]), missing=int(data.get("missing", 0)),
+            edges=decode_f64(data["edges"]),
+            counts=tuple(int(c) for c in data["counts"]),
+            sample=decode_f64(data["sample"]),
+            mean=float(data["mean"]),
+            std=float(data["std"]),
+            min=float(data["min"]),
+            max=float(data["max"]),
+            missing=int(data.get("missing", 0)),
         )
 
 
@@ -154,7 +165,8 @@ class ReferenceProfile:
             return cls(
                 features={n: _column_from_dict(c, f"{source}: features.{n}") for n, c in data["features"].items()},
                 predictions={
-                    n: _column_from_dict(c, f"{source}: predictions.{n}") for n, c in data.get("predictions", {}).items()
+                    n: _column_from_dict(c, f"{source}: predictions.{n}")
+                    for n, c in data.get("predictions", {}).items()
                 },
                 rows=int(data["rows"]),
                 metadata={str(k): str(v) for k, v in data.get("metadata", {}).items()},
@@ -197,8 +209,13 @@ def _is_categorical(series: pd.Series) -> bool:
 
 
 def profile_column(
-    values: Any, *, categorical: bool | None = None, bins: int = DEFAULT_BINS,
-    sample_size: int = DEFAULT_SAMPLE_SIZE, rng: np.random.Generator | None = None, name: str = "column",
+    values: Any,
+    *,
+    categorical: bool | None = None,
+    bins: int = DEFAULT_BINS,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    rng: np.random.Generator | None = None,
+    name: str = "column",
 ) -> ColumnProfile:
     """Profile one column; ``categorical=None`` decides from the dtype and number of distinct values."""
     series = pd.Series(values)
@@ -228,8 +245,13 @@ def profile_column(
     rng = rng if rng is not None else np.random.default_rng(0)
     sample = array if array.size <= sample_size else rng.choice(array, size=sample_size, replace=False)
     return NumericProfile(
-        edges=edges, counts=tuple(int(c) for c in counts), sample=np.sort(sample),
-        mean=float(array.mean()), std=float(array.std()), min=float(array.min()), max=float(array.max()),
+        edges=edges,
+        counts=tuple(int(c) for c in counts),
+        sample=np.sort(sample),
+        mean=float(array.mean()),
+        std=float(array.std()),
+        min=float(array.min()),
+        max=float(array.max()),
         missing=missing,
     )
 
@@ -252,8 +274,13 @@ def _prediction_columns(predictions: Any) -> dict[str, Any]:
 
 
 def build_profile(
-    features: pd.DataFrame, predictions: Any = None, *, categorical: Iterable[str] = (),
-    bins: int = DEFAULT_BINS, sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0,
+    features: pd.DataFrame,
+    predictions: Any = None,
+    *,
+    categorical: Iterable[str] = (),
+    bins: int = DEFAULT_BINS,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    seed: int = 0,
     metadata: Mapping[str, str] | None = None,
 ) -> ReferenceProfile:
     """Profile the training features and, when given, the model's predictions on them.

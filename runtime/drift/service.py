@@ -31,16 +31,27 @@ _OUTBOX = "_outbox"
 
 class DriftService:
     def __init__(
-        self, config: MonitorConfig, settings: MonitorSettings,
+        self,
+        config: MonitorConfig,
+        settings: MonitorSettings,
         profiles: Mapping[str, Mapping[str, ReferenceProfile]] | None = None,
     ) -> None:
         """``profiles`` (model -> variant -> profile) skips loading ``config.profiles``."""
         self.config, self.settings = config, settings
-        self.notifier = WebhookNotifier(
-            settings.webhook_url, Path(config.state_dir) / _OUTBOX, settings.webhook_retries,
-            settings.webhook_timeout_s, settings.webhook_backoff_s, settings.webhook_queue,
-            settings.webhook_pause_s, settings.webhook_drain_s,
-        ) if settings.webhook_url else None
+        self.notifier = (
+            WebhookNotifier(
+                settings.webhook_url,
+                Path(config.state_dir) / _OUTBOX,
+                settings.webhook_retries,
+                settings.webhook_timeout_s,
+                settings.webhook_backoff_s,
+                settings.webhook_queue,
+                settings.webhook_pause_s,
+                settings.webhook_drain_s,
+            )
+            if settings.webhook_url
+            else None
+        )
         self.monitors: dict[tuple[str, str], VariantMonitor] = {}
         self.labels: dict[str, LabelStore] = {}
         self.journals: dict[str, LabelJournal] = {}
@@ -48,9 +59,13 @@ class DriftService:
         """(model, reason) -> tap records not counted; see ``SKIP_REASONS``."""
         self._persister: asyncio.Task[None] | None = None
         self._saved_at: dict[tuple[str, str], float] = defaultdict(float)
-        loaded = profiles if profiles is not None else {
-            m: {v: load_profile(loc) for v, loc in by_variant.items()} for m, by_variant in config.profiles.items()
-        }
+        loaded = (
+            profiles
+            if profiles is not None
+            else {
+                m: {v: load_profile(loc) for v, loc in by_variant.items()} for m, by_variant in config.profiles.items()
+            }
+        )
         for model, spec in config.models.items():
             by_variant = loaded.get(model, {})
             primary = by_variant.get(spec.primary.variant_name)
@@ -59,13 +74,20 @@ class DriftService:
                 if profile is None or not spec.drift.enabled:
                     continue
                 monitor = VariantMonitor(
-                    model, variant.variant_name, profile, spec.drift, settings.reservoir_size, settings.seed,
+                    model,
+                    variant.variant_name,
+                    profile,
+                    spec.drift,
+                    settings.reservoir_size,
+                    settings.seed,
                     on_window=self._window_closed,
                 )
                 self._restore(monitor)
                 self.monitors[(model, variant.variant_name)] = monitor
             self.labels[model] = LabelStore(settings.label_capacity, settings.label_bucket_s, settings.label_buckets)
-            self.journals[model] = LabelJournal(config.state_dir, model, compact_after=max(settings.label_capacity, 1_000))
+            self.journals[model] = LabelJournal(
+                config.state_dir, model, compact_after=max(settings.label_capacity, 1_000)
+            )
             self.journals[model].load(self.labels[model])
 
     async def start(self) -> None:
@@ -105,8 +127,9 @@ class DriftService:
         try:
             monitor.restore(data)
         except (KeyError, ValueError, TypeError) as exc:
-            log.warning("state of %s/%s does not fit its profile (%s); starting afresh", monitor.model,
-                        monitor.variant, exc)
+            log.warning(
+                "state of %s/%s does not fit its profile (%s); starting afresh", monitor.model, monitor.variant, exc
+            )
 
     def monitor(self, model: str, variant: str) -> VariantMonitor:
         spec = self.config.models.get(model)
@@ -146,8 +169,10 @@ class DriftService:
                 self.monitor(record.model, record.variant)
                 lengths = {len(v) for v in (*record.inputs.values(), *record.outputs.values())}
                 if len(lengths) > 1:
-                    raise InvalidInput(f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
-                                       f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }")
+                    raise InvalidInput(
+                        f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
+                        f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }"
+                    )
             except MLServingError as exc:
                 reason = "unmonitored" if isinstance(exc, ModelNotFound) else "invalid"
                 skipped[reason] += 1
@@ -200,12 +225,19 @@ class DriftService:
         # between the two sends it twice (at least once), never zero times.
         if entered_drift and self.notifier is not None:
             drifted = [f.name for f in report.features if f.drifted]
-            self.notifier.notify({
-                "type": "ml-serving.drift.dataset", "stack": self.config.stack, "model": monitor.model,
-                "variant": monitor.variant, "window": monitor.windows_done, "rows": report.rows,
-                "drift_share": report.drift_share, "drifted_features": drifted,
-                "summary": f"{monitor.model}/{monitor.variant}: {len(drifted)} of {len(report.features)} features drifted",
-            })
+            self.notifier.notify(
+                {
+                    "type": "ml-serving.drift.dataset",
+                    "stack": self.config.stack,
+                    "model": monitor.model,
+                    "variant": monitor.variant,
+                    "window": monitor.windows_done,
+                    "rows": report.rows,
+                    "drift_share": report.drift_share,
+                    "drifted_features": drifted,
+                    "summary": f"{monitor.model}/{monitor.variant}: {len(drifted)} of {len(report.features)} features drifted",
+                }
+            )
         self._maybe_save(monitor, force=True)
 
 

@@ -31,8 +31,15 @@ log = logging.getLogger(__name__)
 
 class WebhookNotifier:
     def __init__(
-        self, url: str, outbox: Path, retries: int = 5, timeout_s: float = 5.0, backoff_s: float = 0.5,
-        capacity: int = 1_000, pause_s: float = 30.0, drain_s: float = 5.0,
+        self,
+        url: str,
+        outbox: Path,
+        retries: int = 5,
+        timeout_s: float = 5.0,
+        backoff_s: float = 0.5,
+        capacity: int = 1_000,
+        pause_s: float = 30.0,
+        drain_s: float = 5.0,
     ) -> None:
         self.url, self.outbox, self.retries, self.timeout_s, self.backoff_s = url, outbox, retries, timeout_s, backoff_s
         self.capacity, self.pause_s, self.drain_s = capacity, pause_s, drain_s
@@ -75,8 +82,11 @@ class WebhookNotifier:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self.drain_s)
         except TimeoutError:
-            log.warning("drift webhook: %d event(s) not delivered within %g s; they are sent after the restart",
-                        len(self._pending), self.drain_s)
+            log.warning(
+                "drift webhook: %d event(s) not delivered within %g s; they are sent after the restart",
+                len(self._pending),
+                self.drain_s,
+            )
             self._task.cancel()
             try:
                 await self._task

@@ -17,7 +17,15 @@ import pandas as pd
 from runtime.drift.arrays import bin_counts, category_key, decode_f64, encode_f64
 from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile
 
-__all__ = ["RowSampler", "NumericWindow", "CategoricalWindow", "ColumnWindow", "new_window", "window_from_dict", "DEFAULT_RESERVOIR"]
+__all__ = [
+    "RowSampler",
+    "NumericWindow",
+    "CategoricalWindow",
+    "ColumnWindow",
+    "new_window",
+    "window_from_dict",
+    "DEFAULT_RESERVOIR",
+]
 
 DEFAULT_RESERVOIR = 10_000
 MAX_NEW_CATEGORIES = 100
@@ -114,8 +122,13 @@ class NumericWindow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "counts": self.counts.tolist(), "reservoir": encode_f64(self.reservoir[: self.filled]),
-            "rows": self.rows, "missing": self.missing, "total": self.total, "total_sq": self.total_sq,
+            "kind": self.kind,
+            "counts": self.counts.tolist(),
+            "reservoir": encode_f64(self.reservoir[: self.filled]),
+            "rows": self.rows,
+            "missing": self.missing,
+            "total": self.total,
+            "total_sq": self.total_sq,
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -161,8 +174,11 @@ class CategoricalWindow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "counts": self.counts.tolist(), "new_categories": dict(self.new_categories),
-            "rows": self.rows, "missing": self.missing,
+            "kind": self.kind,
+            "counts": self.counts.tolist(),
+            "new_categories": dict(self.new_categories),
+            "rows": self.rows,
+            "missing": self.missing,
         }
 
     def load(self, data: dict[str, Any]) -> None:

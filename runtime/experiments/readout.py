@@ -62,10 +62,17 @@ def look(store: ExperimentStore, spec: ModelSpec) -> None:
     if store.history and store.history[-1]["users"] == na + nb:
         store.history.pop()  # outcomes of the same users: the newer point replaces the older
     base = xa / na if xa else float("nan")
-    store.add_point({
-        "users": na + nb, "lift": _finite(lift.estimate), "low": _finite(lift.low), "high": _finite(lift.high),
-        "band_low": _finite(test.low / base), "band_high": _finite(test.high / base), "p_value": store.sequential_p,
-    })
+    store.add_point(
+        {
+            "users": na + nb,
+            "lift": _finite(lift.estimate),
+            "low": _finite(lift.low),
+            "high": _finite(lift.high),
+            "band_low": _finite(test.low / base),
+            "band_high": _finite(test.high / base),
+            "p_value": store.sequential_p,
+        }
+    )
 
 
 def _arm(store: ExperimentStore, index: int, variant: str, weight: float, kind: str) -> dict[str, Any]:
@@ -73,8 +80,12 @@ def _arm(store: ExperimentStore, index: int, variant: str, weight: float, kind: 
     rate = proportion_interval(counts.converted[kind], counts.users)
     revenue = mean_interval(counts.value_sum, counts.value_squares, counts.users)
     return {
-        "variant": variant, "weight": weight, "users": counts.users, "exposures": counts.exposures,
-        "conversions": counts.converted[kind], "conversions_by_kind": dict(counts.converted),
+        "variant": variant,
+        "weight": weight,
+        "users": counts.users,
+        "exposures": counts.exposures,
+        "conversions": counts.converted[kind],
+        "conversions_by_kind": dict(counts.converted),
         "conversion_rate": {k: _finite(v) if isinstance(v, float) else v for k, v in rate.to_dict().items()},
         "revenue_per_user": {k: _finite(v) if isinstance(v, float) else v for k, v in revenue.to_dict().items()},
         "switched_users": counts.switched,
@@ -91,7 +102,10 @@ def _guardrails(spec: ModelSpec, report: dict[str, Any] | None) -> dict[str, Any
     p99_limit = rails.max_p99_ms or spec.latency_budget_ms
     breaches = []
     if min(a.get("requests") or 0, b.get("requests") or 0) >= MIN_GUARDRAIL_REQUESTS:
-        for key, limit in (("error_rate", rails.max_error_rate_increase), ("fallback_rate", rails.max_fallback_rate_increase)):
+        for key, limit in (
+            ("error_rate", rails.max_error_rate_increase),
+            ("fallback_rate", rails.max_fallback_rate_increase),
+        ):
             gap = (b.get(key) or 0.0) - (a.get(key) or 0.0)
             if gap > limit:
                 breaches.append(f"B's {key.replace('_', ' ')} exceeds A's by {gap:.2%} (at most {limit:.2%} allowed)")
@@ -105,7 +119,9 @@ def _guardrails(spec: ModelSpec, report: dict[str, Any] | None) -> dict[str, Any
 
 def _decide(srm_mismatch: bool, rejected: bool, difference: float, guardrails: dict[str, Any]) -> tuple[str, str]:
     if srm_mismatch:
-        return DECISIONS[3], "users per arm do not follow the declared weights: randomization is broken, no lift can be trusted"
+        return DECISIONS[
+            3
+        ], "users per arm do not follow the declared weights: randomization is broken, no lift can be trusted"
     if guardrails["breaches"]:
         return DECISIONS[1], "B breaks a guardrail: " + "; ".join(guardrails["breaches"])
     if rejected:
@@ -114,36 +130,69 @@ def _decide(srm_mismatch: bool, rejected: bool, difference: float, guardrails: d
     return DECISIONS[2], "the always-valid sequential test cannot yet tell the arms apart"
 
 
-def build_readout(model: str, spec: ModelSpec, store: ExperimentStore, gateway_report: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_readout(
+    model: str, spec: ModelSpec, store: ExperimentStore, gateway_report: dict[str, Any] | None = None
+) -> dict[str, Any]:
     experiment = spec.experiment
     kind = experiment.outcome
     weights = {v.variant_name: v.weight for v in spec.live_variants}
     xa, na, xb, nb = _rates(store, kind)
     lift = relative_lift(xa, na, xb, nb)
     fixed = two_proportion_test(xa, na, xb, nb)
-    srm = sample_ratio_check([na, nb], store.expected if sum(store.expected) else [weights[a] for a in spec.arms],
-                             alpha=experiment.srm_p_value)
+    srm = sample_ratio_check(
+        [na, nb],
+        store.expected if sum(store.expected) else [weights[a] for a in spec.arms],
+        alpha=experiment.srm_p_value,
+    )
     started = store.tau is not None
-    test = sequential_test(xa, na, xb, nb, tau=store.tau, alpha=experiment.alpha, previous_p=store.sequential_p) if started else None
+    test = (
+        sequential_test(xa, na, xb, nb, tau=store.tau, alpha=experiment.alpha, previous_p=store.sequential_p)
+        if started
+        else None
+    )
     rate_a = xa / na if na else 0.0
-    needed = (sequential_sample_size(rate_a, experiment.minimum_detectable_lift, alpha=experiment.alpha,
-                                     power=experiment.power, tau=store.tau)
-              if 0 < rate_a and rate_a * (1 + experiment.minimum_detectable_lift) < 1 else None)
+    needed = (
+        sequential_sample_size(
+            rate_a, experiment.minimum_detectable_lift, alpha=experiment.alpha, power=experiment.power, tau=store.tau
+        )
+        if 0 < rate_a and rate_a * (1 + experiment.minimum_detectable_lift) < 1
+        else None
+    )
     guardrails = _guardrails(spec, gateway_report)
-    decision, reason = _decide(srm.mismatch, bool(test and test.rejected), float(test.difference) if test else 0.0, guardrails)
+    decision, reason = _decide(
+        srm.mismatch, bool(test and test.rejected), float(test.difference) if test else 0.0, guardrails
+    )
     return {
         "model": model,
         "outcome": kind,
-        "arms": {label: _arm(store, i, name, weights[name], kind) for i, (label, name) in enumerate(zip("AB", spec.arms))},
-        "lift": {k: _finite(v) if isinstance(v, float) else v for k, v in lift.to_dict().items()},
-        "fixed_horizon_test": {"z": _finite(fixed.z), "p_value": _finite(fixed.p_value),
-                               "note": "valid only when read once at a sample size fixed in advance"},
-        "sequential": None if test is None else {
-            "difference": float(test.difference), "low": float(test.low), "high": float(test.high),
-            "p_value": float(test.p_value), "rejected": bool(test.rejected), "alpha": experiment.alpha, "tau": store.tau,
+        "arms": {
+            label: _arm(store, i, name, weights[name], kind) for i, (label, name) in enumerate(zip("AB", spec.arms))
         },
-        "srm": {"chi2": srm.chi2, "p_value": srm.p_value, "mismatch": srm.mismatch, "observed": srm.observed,
-                "expected": srm.expected, "alpha": srm.alpha},
+        "lift": {k: _finite(v) if isinstance(v, float) else v for k, v in lift.to_dict().items()},
+        "fixed_horizon_test": {
+            "z": _finite(fixed.z),
+            "p_value": _finite(fixed.p_value),
+            "note": "valid only when read once at a sample size fixed in advance",
+        },
+        "sequential": None
+        if test is None
+        else {
+            "difference": float(test.difference),
+            "low": float(test.low),
+            "high": float(test.high),
+            "p_value": float(test.p_value),
+            "rejected": bool(test.rejected),
+            "alpha": experiment.alpha,
+            "tau": store.tau,
+        },
+        "srm": {
+            "chi2": srm.chi2,
+            "p_value": srm.p_value,
+            "mismatch": srm.mismatch,
+            "observed": srm.observed,
+            "expected": srm.expected,
+            "alpha": srm.alpha,
+        },
         "minimum_detectable_lift": experiment.minimum_detectable_lift,
         "required_users_per_arm": needed,
         "users": na + nb,

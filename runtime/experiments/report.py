@@ -44,7 +44,9 @@ def lift_chart(history: list[dict[str, Any]], width: int = 720, height: int = 26
     line = " ".join(f"{x(p['users']):.1f},{y(p['lift']):.1f}" for p in points)
     zero = y(0.0)
     labels = "".join(
-        f'<text x="4" y="{y(v) + 4:.1f}" font-size="11">{v * 100:+.0f}%</text>' for v in (low, 0.0, high) if v == 0.0 or abs(v) > 1e-9
+        f'<text x="4" y="{y(v) + 4:.1f}" font-size="11">{v * 100:+.0f}%</text>'
+        for v in (low, 0.0, high)
+        if v == 0.0 or abs(v) > 1e-9
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">'
@@ -71,23 +73,47 @@ def render_readout(readout: dict[str, Any]) -> str:
         )
     lift, srm, seq = readout["lift"], readout["srm"], readout["sequential"]
     rails = readout["guardrails"]
-    rail_text = ("not available (no gateway report)" if not rails["available"]
-                 else "ok" if rails["ok"] else "; ".join(escape(b) for b in rails["breaches"]))
+    rail_text = (
+        "not available (no gateway report)"
+        if not rails["available"]
+        else "ok"
+        if rails["ok"]
+        else "; ".join(escape(b) for b in rails["breaches"])
+    )
     after = readout["decided_after_users"]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>A/B readout: {escape(readout['model'])}</title>
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>A/B readout: {escape(readout["model"])}</title>
 <style>{_STYLE}</style></head><body>
-<h1>A/B readout: {escape(readout['model'])}</h1>
-<p class="decision {css}">{escape(decision)}</p><p>{escape(readout['reason'])}{f' (after {after} users)' if after else ''}.</p>
-<table><tr><th>arm</th><th>variant</th><th>weight</th><th>users</th><th>exposures</th><th>users with a {escape(readout['outcome'])}</th>
-<th>{escape(readout['outcome'])} rate [95%]</th><th>revenue per user [95%]</th><th>switched</th></tr>{''.join(rows)}</table>
-<p>Relative lift of B over A: <b>{_pct(lift['estimate'], 1)}</b> [95%: {_pct(lift['low'], 1)}, {_pct(lift['high'], 1)}]</p>
-<p>Always-valid test (mSPRT): {'not started (each arm needs users first)' if seq is None else
-   f"p = {seq['p_value']:.4g}, difference {seq['difference']:+.4f} in [{seq['low']:+.4f}, {seq['high']:+.4f}] at any look"}</p>
-<p>Sample ratio: chi-square {srm['chi2']:.2f}, p = {srm['p_value']:.3g} ({'MISMATCH' if srm['mismatch'] else 'as declared'};
- observed {', '.join(f'{v:.0f}' for v in srm['observed'])}, expected {', '.join(f'{v:.1f}' for v in srm['expected'])})</p>
-<p>Users per arm needed to find a {_pct(readout['minimum_detectable_lift'], 0)} lift: {readout['required_users_per_arm'] or 'n/a'};
- users so far: {readout['users']} (untracked: {readout['untracked_users']}; outcomes that joined nobody: {readout['unjoined_outcomes']})</p>
+<h1>A/B readout: {escape(readout["model"])}</h1>
+<p class="decision {css}">{escape(decision)}</p><p>{escape(readout["reason"])}{
+        f" (after {after} users)" if after else ""
+    }.</p>
+<table><tr><th>arm</th><th>variant</th><th>weight</th><th>users</th><th>exposures</th><th>users with a {
+        escape(readout["outcome"])
+    }</th>
+<th>{escape(readout["outcome"])} rate [95%]</th><th>revenue per user [95%]</th><th>switched</th></tr>{
+        "".join(rows)
+    }</table>
+<p>Relative lift of B over A: <b>{_pct(lift["estimate"], 1)}</b> [95%: {_pct(lift["low"], 1)}, {
+        _pct(lift["high"], 1)
+    }]</p>
+<p>Always-valid test (mSPRT): {
+        "not started (each arm needs users first)"
+        if seq is None
+        else f"p = {seq['p_value']:.4g}, difference {seq['difference']:+.4f} in [{seq['low']:+.4f}, {seq['high']:+.4f}] at any look"
+    }</p>
+<p>Sample ratio: chi-square {srm["chi2"]:.2f}, p = {srm["p_value"]:.3g} ({
+        "MISMATCH" if srm["mismatch"] else "as declared"
+    };
+ observed {", ".join(f"{v:.0f}" for v in srm["observed"])}, expected {
+        ", ".join(f"{v:.1f}" for v in srm["expected"])
+    })</p>
+<p>Users per arm needed to find a {_pct(readout["minimum_detectable_lift"], 0)} lift: {
+        readout["required_users_per_arm"] or "n/a"
+    };
+ users so far: {readout["users"]} (untracked: {readout["untracked_users"]}; outcomes that joined nobody: {
+        readout["unjoined_outcomes"]
+    })</p>
 <p>Guardrails: {rail_text}</p>
-<h2>Lift over time</h2>{lift_chart(readout['history'])}
+<h2>Lift over time</h2>{lift_chart(readout["history"])}
 <p><small>Shaded: the always-valid confidence band of the lift; it may be read at any moment.</small></p>
 </body></html>"""

@@ -61,7 +61,10 @@ class OutcomeBatch(BaseModel):
 
 
 def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
 
 
 def add_experiment_routes(app: FastAPI, service: ExperimentService, guard: Sequence[Any] = ()) -> None:
@@ -97,33 +100,51 @@ class ExperimentCollector:
 
     def collect(self):
         prefix = "ml_serving_experiment_"
-        arm_metrics = {name: GaugeMetricFamily(f"{prefix}{name}", help_, labels=["model", "arm", "variant"]) for name, help_ in (
-            ("users", "Users assigned to the arm (by their first exposure)."),
-            ("exposures", "Answers served to the arm's users."),
-            ("conversions", "Users of the arm with at least one outcome of the experiment's kind."),
-            ("conversion_rate", "Share of the arm's users who converted."),
-            ("revenue_per_user", "Mean value of outcomes per user of the arm."),
-        )}
-        model_metrics = {name: GaugeMetricFamily(f"{prefix}{name}", help_, labels=["model"]) for name, help_ in (
-            ("lift", "Relative lift of B's conversion rate over A's."),
-            ("lift_low", "Lower end of the lift's 95% interval."),
-            ("lift_high", "Upper end of the lift's 95% interval."),
-            ("sequential_p_value", "Always-valid p-value of equal rates (mSPRT)."),
-            ("srm_p_value", "Chi-square p-value of users per arm against the declared weights."),
-            ("required_users_per_arm", "Users per arm the test needs to find the minimum detectable lift."),
-        )}
-        decision = GaugeMetricFamily(f"{prefix}decision", "The readout's decision (1 for the current one).", labels=["model", "decision"])
+        arm_metrics = {
+            name: GaugeMetricFamily(f"{prefix}{name}", help_, labels=["model", "arm", "variant"])
+            for name, help_ in (
+                ("users", "Users assigned to the arm (by their first exposure)."),
+                ("exposures", "Answers served to the arm's users."),
+                ("conversions", "Users of the arm with at least one outcome of the experiment's kind."),
+                ("conversion_rate", "Share of the arm's users who converted."),
+                ("revenue_per_user", "Mean value of outcomes per user of the arm."),
+            )
+        }
+        model_metrics = {
+            name: GaugeMetricFamily(f"{prefix}{name}", help_, labels=["model"])
+            for name, help_ in (
+                ("lift", "Relative lift of B's conversion rate over A's."),
+                ("lift_low", "Lower end of the lift's 95% interval."),
+                ("lift_high", "Upper end of the lift's 95% interval."),
+                ("sequential_p_value", "Always-valid p-value of equal rates (mSPRT)."),
+                ("srm_p_value", "Chi-square p-value of users per arm against the declared weights."),
+                ("required_users_per_arm", "Users per arm the test needs to find the minimum detectable lift."),
+            )
+        }
+        decision = GaugeMetricFamily(
+            f"{prefix}decision", "The readout's decision (1 for the current one).", labels=["model", "decision"]
+        )
         for model, store in self.service.stores.items():
             r = build_readout(model, self.service.config.models[model], store)
             for label, arm in r["arms"].items():
-                values = {"users": arm["users"], "exposures": arm["exposures"], "conversions": arm["conversions"],
-                          "conversion_rate": arm["conversion_rate"]["estimate"], "revenue_per_user": arm["revenue_per_user"]["estimate"]}
+                values = {
+                    "users": arm["users"],
+                    "exposures": arm["exposures"],
+                    "conversions": arm["conversions"],
+                    "conversion_rate": arm["conversion_rate"]["estimate"],
+                    "revenue_per_user": arm["revenue_per_user"]["estimate"],
+                }
                 for name, value in values.items():
                     arm_metrics[name].add_metric([model, label, arm["variant"]], math.nan if value is None else value)
             seq = r["sequential"]
-            for name, value in (("lift", r["lift"]["estimate"]), ("lift_low", r["lift"]["low"]), ("lift_high", r["lift"]["high"]),
-                                ("sequential_p_value", seq["p_value"] if seq else 1.0), ("srm_p_value", r["srm"]["p_value"]),
-                                ("required_users_per_arm", r["required_users_per_arm"])):
+            for name, value in (
+                ("lift", r["lift"]["estimate"]),
+                ("lift_low", r["lift"]["low"]),
+                ("lift_high", r["lift"]["high"]),
+                ("sequential_p_value", seq["p_value"] if seq else 1.0),
+                ("srm_p_value", r["srm"]["p_value"]),
+                ("required_users_per_arm", r["required_users_per_arm"]),
+            ):
                 model_metrics[name].add_metric([model], math.nan if value is None else value)
             for name in DECISIONS:
                 decision.add_metric([model, name], 1.0 if r["decision"] == name else 0.0)

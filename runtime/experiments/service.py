@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
+from runtime.auth import load_tokens
 from runtime.drift.settings import MonitorSettings
 from runtime.drift.state import load_state, save_state
 from runtime.errors import ModelNotFound
-from runtime.auth import load_tokens
 from runtime.experiments.readout import build_readout, look
 from runtime.experiments.store import ExperimentStore
 from runtime.wiring import MonitorConfig, TapRecord
@@ -45,7 +45,9 @@ class ExperimentService:
         for model, spec in config.models.items():
             if spec.experiment is None:
                 continue
-            store = ExperimentStore(spec.arms, max_users=spec.experiment.max_users, max_requests=settings.experiment_requests)
+            store = ExperimentStore(
+                spec.arms, max_users=spec.experiment.max_users, max_requests=settings.experiment_requests
+            )
             data = load_state(config.state_dir, model, STATE_NAME)
             if data:
                 try:
@@ -58,7 +60,9 @@ class ExperimentService:
     def store(self, model: str) -> ExperimentStore:
         found = self.stores.get(model)
         if found is None:
-            raise ModelNotFound(f"Model '{model}' runs no experiment. Experiments run for: {sorted(self.stores) or 'none'}")
+            raise ModelNotFound(
+                f"Model '{model}' runs no experiment. Experiments run for: {sorted(self.stores) or 'none'}"
+            )
         return found
 
     def expose(self, records: Iterable[TapRecord]) -> int:

@@ -20,7 +20,8 @@ def _load(path: str) -> GatewayConfig:
         raise MLServingError(f"cannot read the gateway config {path}: {exc.strerror}") from None
     except ValidationError as exc:
         lines = [
-            f"{path}: {'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors(include_url=False)
+            f"{path}: {'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
         ]
         raise MLServingError("\n".join(lines)) from None
 
@@ -51,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     grpc = f" and gRPC on {args.host}:{args.grpc_port}" if args.grpc_port is not None else ""
-    print(f"gateway: serving {', '.join(app.state.gateway.config.models) or 'no models'} on {args.host}:{args.port}{grpc}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    print(
+        f"gateway: serving {', '.join(app.state.gateway.config.models) or 'no models'} on {args.host}:{args.port}{grpc}",
+        flush=True,
+    )
+    uvicorn.run(
+        app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning", access_log=False
+    )
     return 0
 
 

@@ -64,7 +64,9 @@ def checked(status: int, payload: bytes, rows: int | None) -> dict[str, Any]:
         for output in outputs:
             shape = output.get("shape")
             if not isinstance(shape, list) or not shape or shape[0] != rows:
-                raise UpstreamError("bad_response", f"output '{output.get('name')}' has shape {shape} for {rows} input rows")
+                raise UpstreamError(
+                    "bad_response", f"output '{output.get('name')}' has shape {shape} for {rows} input rows"
+                )
     return response
 
 
@@ -77,7 +79,9 @@ def split(response: dict[str, Any], rows: list[int]) -> list[dict[str, Any]]:
         data = flat_data(output.get("data") if isinstance(output.get("data"), list) else [])
         shape = output["shape"]
         if not all(isinstance(d, int) and d >= 0 for d in shape) or len(data) != math.prod(shape):
-            raise UpstreamError("bad_response", f"output '{output.get('name')}' data does not fill its shape {output['shape']}")
+            raise UpstreamError(
+                "bad_response", f"output '{output.get('name')}' data does not fill its shape {output['shape']}"
+            )
         flat.append(data)
     rest = {k: v for k, v in response.items() if k not in {"outputs", "id"}}
     parts, start = [], 0
@@ -85,7 +89,9 @@ def split(response: dict[str, Any], rows: list[int]) -> list[dict[str, Any]]:
         shares = []
         for output, data in zip(outputs, flat):
             per_row = len(data) // total
-            shares.append({**output, "shape": [n, *output["shape"][1:]], "data": data[start * per_row : (start + n) * per_row]})
+            shares.append(
+                {**output, "shape": [n, *output["shape"][1:]], "data": data[start * per_row : (start + n) * per_row]}
+            )
         parts.append({**rest, "outputs": shares})
         start += n
     return parts

@@ -22,8 +22,8 @@ from runtime.bodylimit import read_limited
 from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import Gateway, Outcome
-from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.openapi import OPENAPI_PATH, openapi_document
+from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response

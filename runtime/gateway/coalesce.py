@@ -85,7 +85,9 @@ class _Isolation:
 
 
 class Coalescer:
-    def __init__(self, upstream: Upstream, breaker: Breaker, max_rows: int = 64, max_in_flight: int = 2, join: bool = True) -> None:
+    def __init__(
+        self, upstream: Upstream, breaker: Breaker, max_rows: int = 64, max_in_flight: int = 2, join: bool = True
+    ) -> None:
         self.upstream = upstream
         self.breaker = breaker
         self.max_rows = max_rows
@@ -98,7 +100,9 @@ class Coalescer:
         """Calls waiting for a slot (each holds its request body)."""
         return len(self._queue)
 
-    async def post(self, path: str, inbound: Inbound, headers: dict[str, str], permit: Permit, deadline: float) -> Reply:
+    async def post(
+        self, path: str, inbound: Inbound, headers: dict[str, str], permit: Permit, deadline: float
+    ) -> Reply:
         """This caller's answer from ``path`` by ``deadline`` (monotonic): alone when the variant is
         idle or the request carries more than inputs, else possibly joined with others. Raises
         ``TimeoutError``, ``UpstreamError`` or ``UpstreamRejected``; ``permit`` is the
@@ -222,7 +226,11 @@ class Coalescer:
         rows = [c.rows for c in group]
         deadline = max(c.deadline for c in group) - MARGIN_S
         inputs = [
-            {**tensor, "shape": [sum(rows), *tensor["shape"][1:]], "data": _joined_data([c.inputs[i]["data"] for c in group])}
+            {
+                **tensor,
+                "shape": [sum(rows), *tensor["shape"][1:]],
+                "data": _joined_data([c.inputs[i]["data"] for c in group]),
+            }
             for i, tensor in enumerate(lead.inputs)
         ]
         body, content_headers = joined_body(inputs)

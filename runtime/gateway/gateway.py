@@ -72,7 +72,9 @@ class Gateway:
             known = config.endpoints.get(model, {})
             missing = [v.variant_name for v in spec.variants if v.variant_name not in known]
             if missing:
-                raise MLServingError(f"gateway config: endpoints.{model} has no entry for variant(s) {', '.join(missing)}")
+                raise MLServingError(
+                    f"gateway config: endpoints.{model} has no entry for variant(s) {', '.join(missing)}"
+                )
         self.routes: dict[str, ModelRoute] = {}
         self.mirrors: dict[str, ShadowMirror] = {}
         self.upstreams: dict[str, Upstream] = {}
@@ -121,7 +123,12 @@ class Gateway:
     def _upstream(self, url: str) -> Upstream:
         key = url.rstrip("/")
         if key not in self.upstreams:
-            self.upstreams[key] = make_upstream(self.settings.http_client, key, self.settings.upstream_connections, self.settings.upstream_timeout_ms / 1000)
+            self.upstreams[key] = make_upstream(
+                self.settings.http_client,
+                key,
+                self.settings.upstream_connections,
+                self.settings.upstream_timeout_ms / 1000,
+            )
         return self.upstreams[key]
 
     async def aclose(self) -> None:
@@ -211,4 +218,3 @@ class Gateway:
 
 def _infer_path(model_name: str) -> str:
     return f"/v2/models/{model_name}/infer"
-

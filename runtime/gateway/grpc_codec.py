@@ -60,7 +60,9 @@ def _raw(i: int, tensor: Any, raw: list[bytes]) -> bytes:
     field = _CONTENTS.get(tensor.datatype)
     if field is None:
         if tensor.datatype in DATATYPES:
-            raise InvalidInput(f"Input '{tensor.name}': {tensor.datatype} has no typed contents; send it in raw_input_contents")
+            raise InvalidInput(
+                f"Input '{tensor.name}': {tensor.datatype} has no typed contents; send it in raw_input_contents"
+            )
         return b""  # the unknown datatype is named by the codec
     values = list(getattr(tensor.contents, field))
     return array_to_raw(tensor.datatype, np.array(values, dtype=object) if tensor.datatype == "BYTES" else values)
@@ -78,7 +80,9 @@ def inbound_of(request: pb.ModelInferRequest) -> Inbound:
         data = _raw(i, tensor, raw)
         tails.append(data)
         parameters = {**parameters_of(tensor.parameters), "binary_data_size": len(data)}
-        inputs.append({"name": tensor.name, "shape": list(tensor.shape), "datatype": tensor.datatype, "parameters": parameters})
+        inputs.append(
+            {"name": tensor.name, "shape": list(tensor.shape), "datatype": tensor.datatype, "parameters": parameters}
+        )
     document: dict[str, Any] = {"inputs": inputs}
     if request.id:
         document["id"] = request.id
@@ -86,7 +90,8 @@ def inbound_of(request: pb.ModelInferRequest) -> Inbound:
         document["parameters"] = parameters_of(request.parameters)
     if request.outputs:
         document["outputs"] = [
-            {"name": o.name, **({"parameters": parameters_of(o.parameters)} if o.parameters else {})} for o in request.outputs
+            {"name": o.name, **({"parameters": parameters_of(o.parameters)} if o.parameters else {})}
+            for o in request.outputs
         ]
     head = orjson.dumps(document)
     return parse_v2(b"".join([head, *tails]), str(len(head)))
@@ -96,7 +101,9 @@ def infer_response(response: dict[str, Any], request_id: str) -> pb.ModelInferRe
     outputs, raws = [], []
     for output in response.get("outputs") or ():
         raws.append(array_to_raw(output["datatype"], output.get("data") or []))
-        tensor = pb.ModelInferResponse.InferOutputTensor(name=output["name"], datatype=output["datatype"], shape=output["shape"])
+        tensor = pb.ModelInferResponse.InferOutputTensor(
+            name=output["name"], datatype=output["datatype"], shape=output["shape"]
+        )
         for key, value in (output.get("parameters") or {}).items():
             tensor.parameters[key].CopyFrom(_parameter(value))
         outputs.append(tensor)
@@ -115,7 +122,9 @@ def infer_response(response: dict[str, Any], request_id: str) -> pb.ModelInferRe
 def metadata_response(document: dict[str, Any]) -> pb.ModelMetadataResponse:
     def tensors(items: Any) -> list[pb.ModelMetadataResponse.TensorMetadata]:
         return [
-            pb.ModelMetadataResponse.TensorMetadata(name=str(t.get("name")), datatype=str(t.get("datatype")), shape=list(t.get("shape") or []))
+            pb.ModelMetadataResponse.TensorMetadata(
+                name=str(t.get("name")), datatype=str(t.get("datatype")), shape=list(t.get("shape") or [])
+            )
             for t in items or ()
             if isinstance(t, dict)
         ]

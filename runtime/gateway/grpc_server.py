@@ -57,7 +57,9 @@ class GatewayServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelReady(self, request: pb.ModelReadyRequest, context: aio.ServicerContext) -> pb.ModelReadyResponse:
         return pb.ModelReadyResponse(ready=await self.gw.model_ready(await self._route(request.name, context)))
 
-    async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: aio.ServicerContext) -> pb.ModelMetadataResponse:
+    async def ModelMetadata(
+        self, request: pb.ModelMetadataRequest, context: aio.ServicerContext
+    ) -> pb.ModelMetadataResponse:
         return metadata_response(await self.gw.model_metadata(await self._route(request.name, context)))
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: aio.ServicerContext) -> pb.ModelInferResponse:
@@ -82,7 +84,10 @@ async def start_grpc(gateway: Gateway, host: str, port: int) -> tuple[aio.Server
     """Serve the gateway's gRPC API on ``host:port`` (0 picks a free port); returns the bound port."""
     limit = gateway.config.max_body_bytes
     server = aio.server(
-        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", max(limit, 64 * 1024 * 1024))]
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", max(limit, 64 * 1024 * 1024)),
+        ]
     )
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(GatewayServicer(gateway), server)
     bound = server.add_insecure_port(f"{host}:{port}")
@@ -90,5 +95,3 @@ async def start_grpc(gateway: Gateway, host: str, port: int) -> tuple[aio.Server
         raise MLServingError(f"cannot listen for gRPC on {host}:{port}")
     await server.start()
     return server, bound
-
-

@@ -77,7 +77,10 @@ def openapi_document(config: GatewayConfig) -> dict[str, Any]:
     infer_answers = {
         "200": {
             "description": "The answer; a fallback's is marked by the x-ml-serving-fallback header",
-            "content": {**_json("InferenceResponse"), "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                **_json("InferenceResponse"),
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **_errors(400, 413, 503),
         **authed,
@@ -105,7 +108,10 @@ def openapi_document(config: GatewayConfig) -> dict[str, Any]:
             "post": {
                 "summary": "Infer (Open Inference Protocol), routed by the rollout's policy",
                 "parameters": [model, header_length],
-                "requestBody": {"required": True, "content": {**_json("InferenceRequest"), "application/octet-stream": binary}},
+                "requestBody": {
+                    "required": True,
+                    "content": {**_json("InferenceRequest"), "application/octet-stream": binary},
+                },
                 "responses": infer_answers,
                 "security": secured,
             }

@@ -127,7 +127,7 @@ def parse_v1(body: bytes) -> Inbound:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
     instances = document.get("instances") if isinstance(document, dict) else None
     if not isinstance(instances, list) or not instances:
-        raise InvalidInput("instances: expected a non-empty list of rows, e.g. {\"instances\": [{\"x\": 1.0}]}")
+        raise InvalidInput('instances: expected a non-empty list of rows, e.g. {"instances": [{"x": 1.0}]}')
     if all(isinstance(row, dict) for row in instances):
         keys = list(instances[0])
         inputs = []
@@ -136,16 +136,37 @@ def parse_v1(body: bytes) -> Inbound:
                 raise InvalidInput(f"instances[{i}]: keys {sorted(row)} differ from instances[0] keys {sorted(keys)}")
         for key in keys:
             column = [row[key] for row in instances]
-            inputs.append({"name": key, "shape": [len(column)], "datatype": _datatype(column, f"instances[*].{key}"), "data": column})
+            inputs.append(
+                {
+                    "name": key,
+                    "shape": [len(column)],
+                    "datatype": _datatype(column, f"instances[*].{key}"),
+                    "data": column,
+                }
+            )
     elif all(isinstance(row, list) for row in instances):
         width = len(instances[0])
         for i, row in enumerate(instances):
             if len(row) != width:
                 raise InvalidInput(f"instances[{i}]: has {len(row)} values; expected {width} like instances[0]")
         flat = [v for row in instances for v in row]
-        inputs = [{"name": "instances", "shape": [len(instances), width], "datatype": _datatype(flat, "instances"), "data": flat}]
+        inputs = [
+            {
+                "name": "instances",
+                "shape": [len(instances), width],
+                "datatype": _datatype(flat, "instances"),
+                "data": flat,
+            }
+        ]
     elif not any(isinstance(row, (list, dict)) for row in instances):
-        inputs = [{"name": "instances", "shape": [len(instances)], "datatype": _datatype(instances, "instances"), "data": instances}]
+        inputs = [
+            {
+                "name": "instances",
+                "shape": [len(instances)],
+                "datatype": _datatype(instances, "instances"),
+                "data": instances,
+            }
+        ]
     else:
         raise InvalidInput("instances: rows must be all objects, all lists or all scalars")
     return parse_v2(orjson.dumps({"inputs": inputs}))
@@ -169,7 +190,13 @@ def first_value(data: Any) -> Any:
         if not data.size:
             return None
         value = data.flat[0]
-        return value.decode(errors="replace") if isinstance(value, bytes) else value.item() if hasattr(value, "item") else value
+        return (
+            value.decode(errors="replace")
+            if isinstance(value, bytes)
+            else value.item()
+            if hasattr(value, "item")
+            else value
+        )
     while isinstance(data, list) and data:
         data = data[0]
     return None if isinstance(data, list) else data

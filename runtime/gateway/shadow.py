@@ -30,7 +30,12 @@ ABS_TOL = 1e-6
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        if (
+            isinstance(a, bool)
+            or isinstance(b, bool)
+            or not isinstance(a, (int, float))
+            or not isinstance(b, (int, float))
+        ):
             return False
         return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
     if isinstance(a, list) and isinstance(b, list):
@@ -88,7 +93,9 @@ class ShadowMirror:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _call(self, target: ShadowTarget, body: bytes, headers: dict[str, str], served: list[dict[str, Any]] | None) -> None:
+    async def _call(
+        self, target: ShadowTarget, body: bytes, headers: dict[str, str], served: list[dict[str, Any]] | None
+    ) -> None:
         stats = target.stats
         stats.mirrored += 1
         t0 = time.monotonic()

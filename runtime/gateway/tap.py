@@ -64,14 +64,21 @@ class DriftTap:
         self._session: aiohttp.ClientSession | None = None
 
     def offer(
-        self, model: str, variant: str, request_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+        self,
+        model: str,
+        variant: str,
+        request_id: str,
+        inputs: list[dict[str, Any]],
+        outputs: list[dict[str, Any]],
         routing_key: str | None = None,
     ) -> None:
         """Queue one served request; never waits."""
         try:
             # orjson returns its growth buffer (up to twice the record's length, rounded up) as
             # the bytes object; a copy held for long is right-sized (home-assistant/core#181240).
-            record = bytes(memoryview(orjson.dumps(_record(model, variant, request_id, time.time(), inputs, outputs, routing_key))))
+            record = bytes(
+                memoryview(orjson.dumps(_record(model, variant, request_id, time.time(), inputs, outputs, routing_key)))
+            )
         except (TypeError, ValueError):  # a value JSON cannot hold must not fail the request
             self._failed.inc()
             return
@@ -177,8 +184,13 @@ class DriftTap:
 
 
 def _record(
-    model: str, variant: str, request_id: str, timestamp: float,
-    inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], routing_key: str | None,
+    model: str,
+    variant: str,
+    request_id: str,
+    timestamp: float,
+    inputs: list[dict[str, Any]],
+    outputs: list[dict[str, Any]],
+    routing_key: str | None,
 ) -> dict[str, Any]:
     """One ``TapRecord`` as the monitor reads it (columnar inputs and outputs)."""
     return {

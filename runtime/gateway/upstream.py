@@ -109,7 +109,9 @@ class HttpxUpstream:
         await self._client.aclose()
 
 
-def make_upstream(kind: ClientKind, base_url: str, max_connections: int = 256, timeout_s: float = DEFAULT_TIMEOUT_S) -> Upstream:
+def make_upstream(
+    kind: ClientKind, base_url: str, max_connections: int = 256, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Upstream:
     if kind == "httpx":
         return HttpxUpstream(base_url, max_connections, timeout_s)
     return AiohttpUpstream(base_url, max_connections, timeout_s)

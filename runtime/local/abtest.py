@@ -43,10 +43,12 @@ class ABTally:
 
 
 def _request(user: int, context: str) -> dict[str, Any]:
-    return {"inputs": [
-        {"name": "user_id", "datatype": "INT64", "shape": [1], "data": [user]},
-        {"name": "context", "datatype": "BYTES", "shape": [1], "data": [context]},
-    ]}
+    return {
+        "inputs": [
+            {"name": "user_id", "datatype": "INT64", "shape": [1], "data": [user]},
+            {"name": "context", "datatype": "BYTES", "shape": [1], "data": [context]},
+        ]
+    }
 
 
 async def _visit(client, url: str, headers, world: TasteWorld, user: int, rng, tally: ABTally, outbox: list) -> None:
@@ -70,8 +72,19 @@ async def _visit(client, url: str, headers, world: TasteWorld, user: int, rng, t
     now = time.time()
     rid = response.headers.get("x-request-id")
     for item in clicked.tolist():
-        outbox.append((time.monotonic() + _CLICK_DELAY_S, {"kind": "click", "userId": str(user), "requestId": rid,
-                                                           "timestamp": now, "value": float(world.price[item]), "itemId": item}))
+        outbox.append(
+            (
+                time.monotonic() + _CLICK_DELAY_S,
+                {
+                    "kind": "click",
+                    "userId": str(user),
+                    "requestId": rid,
+                    "timestamp": now,
+                    "value": float(world.price[item]),
+                    "itemId": item,
+                },
+            )
+        )
     tally.clicks += len(clicked)
 
 
@@ -100,7 +113,9 @@ async def _replay(layout: Layout, model: str, headers, monitor_headers, max_user
     infer_url = f"{layout.gateway_url}/v2/models/{model}/infer"
     outcome_url = f"{layout.monitor_url}/outcomes/{model}"
     readout_url = f"{layout.monitor_url}/experiments/{model}"
-    async with httpx.AsyncClient(timeout=10.0, trust_env=False, limits=httpx.Limits(max_connections=_WORKERS + 4)) as client:
+    async with httpx.AsyncClient(
+        timeout=10.0, trust_env=False, limits=httpx.Limits(max_connections=_WORKERS + 4)
+    ) as client:
 
         async def worker(index: int) -> None:
             own = np.random.default_rng(seed * 100 + index)
@@ -148,15 +163,22 @@ def _progress(tally: ABTally) -> None:
     if not r:
         return
     arms = r.get("arms", {})
-    rates = ", ".join(f"{label} {arm['variant']} {arm['users']} users {(arm['conversion_rate']['estimate'] or 0):.1%}"
-                      for label, arm in arms.items())
+    rates = ", ".join(
+        f"{label} {arm['variant']} {arm['users']} users {(arm['conversion_rate']['estimate'] or 0):.1%}"
+        for label, arm in arms.items()
+    )
     lift = r.get("lift", {}).get("estimate")
     shown = f"{lift:+.1%}" if lift is not None else "n/a"
     print(f"  users {tally.users:5d}  {rates}  lift {shown}  -> {r.get('decision')}", flush=True)
 
 
 def run_ab_phase(
-    layout: Layout, model: str, headers: dict[str, str], monitor_headers: dict[str, str], max_users: int = 2000, seed: int = 7,
+    layout: Layout,
+    model: str,
+    headers: dict[str, str],
+    monitor_headers: dict[str, str],
+    max_users: int = 2000,
+    seed: int = 7,
 ) -> ABTally:
     """``headers`` for the gateway, ``monitor_headers`` (the monitor's token) for outcomes and the readout."""
     spec = layout.spec.models[model]
@@ -167,16 +189,24 @@ def run_ab_phase(
     print("\nA/B results:")
     truth = {v: float(np.mean(p)) for v, p in tally.truth.items()}
     better = max(truth, key=truth.get) if truth else "?"
-    print(f"  ground truth        {', '.join(f'{v} {t:.1%} of lists clicked' for v, t in sorted(truth.items()))}: {better} is better")
-    print(f"  users {tally.users}, requests {tally.requests}, clicks {tally.clicks}, split {dict(tally.variants)}"
-          + (f", errors {dict(tally.errors)}" if tally.errors else ""))
+    print(
+        f"  ground truth        {', '.join(f'{v} {t:.1%} of lists clicked' for v, t in sorted(truth.items()))}: {better} is better"
+    )
+    print(
+        f"  users {tally.users}, requests {tally.requests}, clicks {tally.clicks}, split {dict(tally.variants)}"
+        + (f", errors {dict(tally.errors)}" if tally.errors else "")
+    )
     if r:
         lift = r["lift"]
         print(f"  readout             {r['decision']} ({r['reason']})")
         if lift["estimate"] is not None:
             print(f"  lift of B over A    {lift['estimate']:+.1%} [95%: {lift['low']:+.1%}, {lift['high']:+.1%}]")
-        print(f"  decided after       {r['decided_after_users'] or 'not yet'} users; the test needs "
-              f"{r['required_users_per_arm'] or 'n/a'} per arm to find a {r['minimum_detectable_lift']:.0%} lift")
-        print(f"  sample ratio        p = {r['srm']['p_value']:.3g} ({'MISMATCH' if r['srm']['mismatch'] else 'as declared'})")
+        print(
+            f"  decided after       {r['decided_after_users'] or 'not yet'} users; the test needs "
+            f"{r['required_users_per_arm'] or 'n/a'} per arm to find a {r['minimum_detectable_lift']:.0%} lift"
+        )
+        print(
+            f"  sample ratio        p = {r['srm']['p_value']:.3g} ({'MISMATCH' if r['srm']['mismatch'] else 'as declared'})"
+        )
     print(f"  readout report      {layout.monitor_url}/experiments/{model}/report")
     return tally

@@ -109,7 +109,9 @@ async def _replay(layout: Layout, model: str, seconds: float, headers: dict[str,
     limits = httpx.Limits(max_connections=_WORKERS + 2)
     async with httpx.AsyncClient(timeout=10.0, limits=limits, trust_env=False) as client:
         status_url = f"{layout.monitor_url}/status/{model}"
-        watcher = asyncio.create_task(_watch_drift(client, status_url, started, drift_from, tally, _monitor_headers(layout)))
+        watcher = asyncio.create_task(
+            _watch_drift(client, status_url, started, drift_from, tally, _monitor_headers(layout))
+        )
         for number, (phase, pool) in enumerate(phases):
             until = started + seconds / 2 * (number + 1)
             print(f"phase {number + 1}: {phase} traffic for {seconds / 2:.0f} s ...", flush=True)
@@ -119,8 +121,11 @@ async def _replay(layout: Layout, model: str, seconds: float, headers: dict[str,
             ]
             while time.monotonic() < until:
                 await asyncio.sleep(min(5.0, max(0.0, until - time.monotonic())))
-                print(f"  t={time.monotonic() - started:4.0f} s  requests {tally.requests}  split {tally.split()}  "
-                      f"fallbacks {sum(tally.fallbacks.values())}  errors {sum(tally.errors.values())}", flush=True)
+                print(
+                    f"  t={time.monotonic() - started:4.0f} s  requests {tally.requests}  split {tally.split()}  "
+                    f"fallbacks {sum(tally.fallbacks.values())}  errors {sum(tally.errors.values())}",
+                    flush=True,
+                )
             await asyncio.gather(*workers)
         await asyncio.sleep(2.0)  # the gateway's tap sends in batches; let the last ones land
         watcher.cancel()
@@ -146,13 +151,17 @@ def _summarize(layout: Layout, model: str, tally: Tally, report: dict[str, Any],
     for shadow in report.get("shadows", []):
         agreement = shadow.get("agreement")
         shown = f"{agreement:.1%}" if agreement is not None else "n/a"
-        print(f"  shadow {shadow['variant']:<12} agreement {shown} over {shadow.get('compared', 0)} compared, "
-              f"{shadow.get('errors', 0)} errors, {shadow.get('dropped', 0)} dropped")
+        print(
+            f"  shadow {shadow['variant']:<12} agreement {shown} over {shadow.get('compared', 0)} compared, "
+            f"{shadow.get('errors', 0)} errors, {shadow.get('dropped', 0)} dropped"
+        )
     answered = sum(tally.variants.values()) + sum(tally.fallbacks.values())
     if answered and sum(tally.fallbacks.values()) > answered / 2:
         budget = layout.spec.models[model].latency_budget_ms
-        print(f"  note                most answers were fallbacks: the model servers did not answer within the "
-              f"{budget:g} ms budget (a busy machine? see `uptime` and {layout.logs_dir})")
+        print(
+            f"  note                most answers were fallbacks: the model servers did not answer within the "
+            f"{budget:g} ms budget (a busy machine? see `uptime` and {layout.logs_dir})"
+        )
     for variant, state in status.items():
         rows, windows = state.get("rows_seen", 0), state.get("windows", 0)
         print(f"  drift monitor {variant:<6}rows seen {rows}, windows compared {windows}")
@@ -196,7 +205,9 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
             monitor = _monitor_headers(layout)
             watch = lambda *args: _watch_drift(*args, monitor)  # noqa: E731
             images = asyncio.run(replay_images(layout, VISION_MODEL, seconds * 2 / 3, headers, watch))
-            summarize_images(layout, VISION_MODEL, images, _get_json(f"{layout.gateway_url}/rollouts/{VISION_MODEL}/report", headers))
+            summarize_images(
+                layout, VISION_MODEL, images, _get_json(f"{layout.gateway_url}/rollouts/{VISION_MODEL}/report", headers)
+            )
         for name, spec in layout.spec.models.items():
             if spec.experiment is not None:
                 print()

@@ -102,18 +102,25 @@ async def replay_images(
     url = f"{layout.gateway_url}/v2/models/{model}/infer"
     started = time.monotonic()
     change_at = started + seconds / 2
-    async with httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=_WORKERS + 2), trust_env=False) as client:
+    async with httpx.AsyncClient(
+        timeout=10.0, limits=httpx.Limits(max_connections=_WORKERS + 2), trust_env=False
+    ) as client:
         watcher = asyncio.create_task(watch(client, f"{layout.monitor_url}/status/{model}", started, change_at, tally))
         spans = [(0.0, 0.5), (0.5, 0.75), (0.75, 1.0)]
         for number, ((phase, images, labels), (_, end)) in enumerate(zip(phases, spans)):
             until = started + seconds * end
             print(f"vision phase {number + 1}: {phase} images until t={seconds * end:.0f} s ...", flush=True)
-            await asyncio.gather(*(
-                _worker(client, url, images, labels, until, phase, tally, seed=31 * number + i, headers=headers)
-                for i in range(_WORKERS)
-            ))
-            print(f"  accuracy {phase}: {tally.accuracy(phase)}  fallbacks {sum(tally.fallbacks.values())}  "
-                  f"errors {sum(tally.errors.values())}", flush=True)
+            await asyncio.gather(
+                *(
+                    _worker(client, url, images, labels, until, phase, tally, seed=31 * number + i, headers=headers)
+                    for i in range(_WORKERS)
+                )
+            )
+            print(
+                f"  accuracy {phase}: {tally.accuracy(phase)}  fallbacks {sum(tally.fallbacks.values())}  "
+                f"errors {sum(tally.errors.values())}",
+                flush=True,
+            )
         await asyncio.sleep(2.0)  # the tap sends in batches
         watcher.cancel()
     return tally

@@ -56,8 +56,10 @@ class LocalPlatform:
         if self.missing:
             self.say(f"  not in this checkout yet, so not started: {', '.join(self.missing)}")
         if self.prometheus is None:
-            self.say("  prometheus is not installed (Debian package 'prometheus', scripts/ensure-tools.sh): "
-                     "running without it, so `python -m runtime.promote` has no metrics to read")
+            self.say(
+                "  prometheus is not installed (Debian package 'prometheus', scripts/ensure-tools.sh): "
+                "running without it, so `python -m runtime.promote` has no metrics to read"
+            )
         for folder in (layout.state_dir, layout.logs_dir, layout.state_dir / "artifacts"):
             folder.mkdir(parents=True, exist_ok=True)
         mlflow, services = mlflow_part(layout), self._services()
@@ -97,10 +99,15 @@ class LocalPlatform:
             rows.append(("gateway metrics", f"{layout.gateway_url}/metrics"))
         if "drift monitor" not in self.missing:
             rows += [(f"drift report: {model}", f"{layout.monitor_url}/report/{model}") for model in layout.spec.models]
-            rows += [(f"A/B readout: {model}", f"{layout.monitor_url}/experiments/{model}/report")
-                     for model, spec in layout.spec.models.items() if spec.experiment is not None]
+            rows += [
+                (f"A/B readout: {model}", f"{layout.monitor_url}/experiments/{model}/report")
+                for model, spec in layout.spec.models.items()
+                if spec.experiment is not None
+            ]
             rows.append(("drift metrics", f"{layout.monitor_url}/metrics"))
-            rows.append(("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)"))
+            rows.append(
+                ("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)")
+            )
         if "model server" not in self.missing:
             rows += [(f"{slot.part_name} ({slot.role}, {slot.share})", layout.url(slot.port)) for slot in layout.slots]
         if self.prometheus is not None:

@@ -16,7 +16,14 @@ import yaml
 from runtime.local.layout import REPO_ROOT, Layout
 from runtime.local.process import PartSpec
 
-__all__ = ["ALERT_RULES", "prometheus_binary", "prometheus_config", "write_prometheus_config", "prometheus_part", "scrape_targets"]
+__all__ = [
+    "ALERT_RULES",
+    "prometheus_binary",
+    "prometheus_config",
+    "write_prometheus_config",
+    "prometheus_part",
+    "scrape_targets",
+]
 
 ALERT_RULES = REPO_ROOT / "runtime" / "drift" / "alerts.yaml"
 
@@ -25,7 +32,9 @@ def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
-def prometheus_config(targets: Mapping[str, Sequence[str]], rule_files: Sequence[Path] = (ALERT_RULES,), scrape_interval_s: float = 5) -> dict:
+def prometheus_config(
+    targets: Mapping[str, Sequence[str]], rule_files: Sequence[Path] = (ALERT_RULES,), scrape_interval_s: float = 5
+) -> dict:
     """A configuration scraping ``job -> [host:port, ...]`` at ``/metrics``."""
     interval = f"{round(scrape_interval_s * 1000)}ms"  # Prometheus durations take no fractions
     return {
@@ -33,7 +42,8 @@ def prometheus_config(targets: Mapping[str, Sequence[str]], rule_files: Sequence
         "rule_files": [str(path) for path in rule_files],
         "scrape_configs": [
             {"job_name": job, "metrics_path": "/metrics", "static_configs": [{"targets": list(addresses)}]}
-            for job, addresses in targets.items() if addresses
+            for job, addresses in targets.items()
+            if addresses
         ],
     }
 
@@ -55,7 +65,9 @@ def write_prometheus_config(path: Path, targets: Mapping[str, Sequence[str]], sc
     return path
 
 
-def prometheus_part(binary: str, config_path: Path, data_dir: Path, host: str, port: int, port_hint: str = "") -> PartSpec:
+def prometheus_part(
+    binary: str, config_path: Path, data_dir: Path, host: str, port: int, port_hint: str = ""
+) -> PartSpec:
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return PartSpec(
         name="prometheus",

@@ -74,11 +74,22 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
             raise SeedError(f"the registry lacks {name} versions {have + 1}..{count} and {script} is missing")
         log_path = layout.logs_dir / f"train-{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, str(script), "--tracking-uri", layout.tracking_uri,
-                "--model-name", name, "--versions", str(count), *extra]
+        argv = [
+            sys.executable,
+            str(script),
+            "--tracking-uri",
+            layout.tracking_uri,
+            "--model-name",
+            name,
+            "--versions",
+            str(count),
+            *extra,
+        ]
         if rows:
             argv += ["--rows", str(rows)]
-        say(f"  training {name} versions {have + 1}..{count} with {script.relative_to(REPO_ROOT)} (log: {log_path}) ...")
+        say(
+            f"  training {name} versions {have + 1}..{count} with {script.relative_to(REPO_ROOT)} (log: {log_path}) ..."
+        )
         started = time.monotonic()
         with log_path.open("ab") as log:
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=600)
@@ -117,7 +128,9 @@ def download_profiles(layout: Layout, say: Callable[[str], None] = print) -> dic
             target.mkdir(parents=True, exist_ok=True)
             try:
                 path = mlflow.artifacts.download_artifacts(
-                    run_id=version.run_id, artifact_path=PROFILE_ARTIFACT, dst_path=str(target),
+                    run_id=version.run_id,
+                    artifact_path=PROFILE_ARTIFACT,
+                    dst_path=str(target),
                     tracking_uri=layout.tracking_uri,
                 )
             except Exception as exc:  # the run has no profile: the monitor cannot watch this variant

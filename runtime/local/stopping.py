@@ -107,8 +107,12 @@ def stop_descendants(grace_s: float = 10.0, say: Callable[[str], None] = print) 
 
 
 def serve(
-    platform: Stoppable, say: Callable[[str], None], signals: StopSignals,
-    ready: Callable[[], None] = lambda: None, grace_s: float = 10.0, until_stopped: bool = True,
+    platform: Stoppable,
+    say: Callable[[str], None],
+    signals: StopSignals,
+    ready: Callable[[], None] = lambda: None,
+    grace_s: float = 10.0,
+    until_stopped: bool = True,
 ) -> int:
     """Start ``platform`` (in a thread), call ``ready`` once it is up, run until a signal (or,
     with ``until_stopped`` false, until ``up`` returns), stop it.

@@ -31,9 +31,13 @@ from runtime.vision.classifier import CLASS_OUTPUT, IMAGE_INPUT, SCORES_OUTPUT
 __all__ = ["ImageServing", "DEVICE_INFO", "IMAGES_REFUSED"]
 
 DEVICE_INFO = Gauge(
-    "ml_serving_model_device_info", "Where a model runs (1 for its device and precision).", ["model", "device", "precision"]
+    "ml_serving_model_device_info",
+    "Where a model runs (1 for its device and precision).",
+    ["model", "device", "precision"],
 )
-IMAGES_REFUSED = Counter("ml_serving_images_refused_total", "Images refused as undecodable or out of limits.", ["model"])
+IMAGES_REFUSED = Counter(
+    "ml_serving_images_refused_total", "Images refused as undecodable or out of limits.", ["model"]
+)
 
 
 def _workers() -> int:
@@ -70,7 +74,10 @@ class ImageServing:
         )
 
     def parameters(self) -> dict[str, Any]:
-        return {**self.classifier.describe(), "accepts": "BYTES [n] (JPEG or PNG; base64 in JSON) or UINT8 [n, h, w, 3] / [n, h, w]"}
+        return {
+            **self.classifier.describe(),
+            "accepts": "BYTES [n] (JPEG or PNG; base64 in JSON) or UINT8 [n, h, w, 3] / [n, h, w]",
+        }
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -84,7 +91,9 @@ class ImageServing:
         inp = request.inputs[0]
         if inp.datatype == "BYTES":
             if not (len(inp.shape) == 1 or (len(inp.shape) == 2 and inp.shape[1] == 1)):
-                raise InvalidInput(f"Input '{inp.name}': BYTES shape {inp.shape}; expected [n], one encoded image per row")
+                raise InvalidInput(
+                    f"Input '{inp.name}': BYTES shape {inp.shape}; expected [n], one encoded image per row"
+                )
             values = decode_input(inp.name, "BYTES", inp.shape, inp.data).reshape(-1).tolist()
             images = [_encoded(inp.name, i, v) for i, v in enumerate(values)]
         elif inp.datatype == "UINT8":
@@ -94,7 +103,9 @@ class ImageServing:
                 )
             images = list(decode_input(inp.name, "UINT8", inp.shape, inp.data))
         else:
-            raise InvalidInput(f"Input '{inp.name}': datatype {inp.datatype}; expected BYTES (encoded images) or UINT8 (pixels)")
+            raise InvalidInput(
+                f"Input '{inp.name}': datatype {inp.datatype}; expected BYTES (encoded images) or UINT8 (pixels)"
+            )
         if not images:
             raise InvalidInput(f"Input '{inp.name}' has no images; expected at least one")
         return images

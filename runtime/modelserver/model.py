@@ -188,7 +188,9 @@ class MLflowModel(Model):
             raise GrpcException(exc.message, grpc_code(int(exc.status))) from None
         document = response.model_dump(exclude_none=True)
         outputs = [
-            InferOutput(name=o["name"], shape=o["shape"], datatype=o["datatype"], data=o["data"], parameters=o.get("parameters"))
+            InferOutput(
+                name=o["name"], shape=o["shape"], datatype=o["datatype"], data=o["data"], parameters=o.get("parameters")
+            )
             for o in document["outputs"]
         ]
         # Raw outputs, as Triton sends them: tritonclient.grpc reads no typed contents but BYTES.

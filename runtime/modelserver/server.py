@@ -22,9 +22,9 @@ import kserve
 import orjson
 import uvloop
 from fastapi import FastAPI
+from grpc import aio
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.errors import ModelNotFound as KServeModelNotFound
-from grpc import aio
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
 from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
 from kserve.protocol.grpc.server import GRPCServer

@@ -26,7 +26,18 @@ import numpy as np
 from runtime.decisions import Number, proportion_interval, sequential_test
 from runtime.spec import Progressive
 
-__all__ = ["HOLD", "PROMOTE", "ROLLBACK", "ACTIONS", "StepCounts", "Judgement", "Decision", "judge", "decide", "next_weight"]
+__all__ = [
+    "HOLD",
+    "PROMOTE",
+    "ROLLBACK",
+    "ACTIONS",
+    "StepCounts",
+    "Judgement",
+    "Decision",
+    "judge",
+    "decide",
+    "next_weight",
+]
 
 HOLD, PROMOTE, ROLLBACK = 0, 1, 2
 ACTIONS = ("hold", "promote", "rollback")
@@ -85,12 +96,18 @@ def _ratio(canary: np.ndarray, primary: np.ndarray) -> np.ndarray:
 def judge(progressive: Progressive, counts: StepCounts) -> Judgement:
     """The decision for array (or scalar) counts; see the module docstring for the rules."""
     errors = sequential_test(
-        counts.primary_errors, counts.primary_calls, counts.canary_errors, counts.canary_calls,
-        tau=progressive.max_error_rate_increase, alpha=progressive.alpha,
+        counts.primary_errors,
+        counts.primary_calls,
+        counts.canary_errors,
+        counts.canary_calls,
+        tau=progressive.max_error_rate_increase,
+        alpha=progressive.alpha,
     )
     low, high = np.asarray(errors.low), np.asarray(errors.high)
     has_both = (np.asarray(counts.primary_calls) > 0) & (np.asarray(counts.canary_calls) > 0)
-    fallback_low = np.nan_to_num(np.asarray(proportion_interval(counts.fallbacks, counts.answers, progressive.alpha).low))
+    fallback_low = np.nan_to_num(
+        np.asarray(proportion_interval(counts.fallbacks, counts.answers, progressive.alpha).low)
+    )
     ratio = _ratio(np.asarray(counts.canary_p99_s, float), np.asarray(counts.primary_p99_s, float))
     enough = np.asarray(counts.canary_calls) >= progressive.min_samples_per_step
     slow = enough & (ratio > progressive.max_p99_ratio)
@@ -101,8 +118,13 @@ def judge(progressive: Progressive, counts: StepCounts) -> Judgement:
     action = np.where(worse | (fallback_low > progressive.max_fallback_rate), ROLLBACK, action)
     scalar = np.ndim(action) == 0
     return Judgement(
-        int(action) if scalar else action, errors.difference, errors.low, errors.high, errors.p_value,
-        float(ratio) if scalar else ratio, float(fallback_low) if scalar else fallback_low,
+        int(action) if scalar else action,
+        errors.difference,
+        errors.low,
+        errors.high,
+        errors.p_value,
+        float(ratio) if scalar else ratio,
+        float(fallback_low) if scalar else fallback_low,
         bool(enough) if scalar else enough,
     )
 
@@ -116,8 +138,10 @@ def _reasons(progressive: Progressive, counts: StepCounts, j: Judgement) -> tupl
     p = progressive
     reasons = []
     if j.error_low > 0:
-        reasons.append(f"canary error rate is higher than the primary's: difference {j.error_difference:+.4f}, "
-                       f"confidence sequence [{j.error_low:+.4f}, {j.error_high:+.4f}] lies above 0")
+        reasons.append(
+            f"canary error rate is higher than the primary's: difference {j.error_difference:+.4f}, "
+            f"confidence sequence [{j.error_low:+.4f}, {j.error_high:+.4f}] lies above 0"
+        )
     if j.fallback_rate_low > p.max_fallback_rate:
         reasons.append(f"fallback rate is above {p.max_fallback_rate:g} (lower bound {j.fallback_rate_low:.4f})")
     if not j.enough_samples:
@@ -125,11 +149,15 @@ def _reasons(progressive: Progressive, counts: StepCounts, j: Judgement) -> tupl
     elif j.p99_ratio > p.max_p99_ratio:
         reasons.append(f"canary p99 is {j.p99_ratio:.2f}x the primary's (most {p.max_p99_ratio:g}x): {p.p99_action}")
     elif j.error_high > p.max_error_rate_increase:
-        reasons.append(f"error difference not yet shown below {p.max_error_rate_increase:g} "
-                       f"(confidence sequence up to {j.error_high:+.4f})")
+        reasons.append(
+            f"error difference not yet shown below {p.max_error_rate_increase:g} "
+            f"(confidence sequence up to {j.error_high:+.4f})"
+        )
     if j.action == PROMOTE:
-        reasons.append(f"error difference below {p.max_error_rate_increase:g} (confidence sequence up to "
-                       f"{j.error_high:+.4f}), p99 ratio {j.p99_ratio:.2f}, {counts.canary_calls:g} canary calls")
+        reasons.append(
+            f"error difference below {p.max_error_rate_increase:g} (confidence sequence up to "
+            f"{j.error_high:+.4f}), p99 ratio {j.p99_ratio:.2f}, {counts.canary_calls:g} canary calls"
+        )
     return tuple(reasons)
 
 
@@ -142,9 +170,12 @@ def decide(model: str, progressive: Progressive, weight: float, counts: StepCoun
     target = {"promote": next_weight(progressive, weight), "rollback": 0.0}.get(action, weight)
     evidence = {
         "counts": {k: float(v) for k, v in asdict(counts).items()},
-        "errorDifference": j.error_difference, "errorConfidenceSequence": [j.error_low, j.error_high],
-        "errorPValue": j.error_p_value, "alpha": progressive.alpha,
+        "errorDifference": j.error_difference,
+        "errorConfidenceSequence": [j.error_low, j.error_high],
+        "errorPValue": j.error_p_value,
+        "alpha": progressive.alpha,
         "p99Ratio": None if np.isnan(j.p99_ratio) else j.p99_ratio,
-        "fallbackRateLow": j.fallback_rate_low, "minSamplesPerStep": progressive.min_samples_per_step,
+        "fallbackRateLow": j.fallback_rate_low,
+        "minSamplesPerStep": progressive.min_samples_per_step,
     }
     return Decision(model, action, weight, target, _reasons(progressive, counts, j), evidence)

@@ -32,11 +32,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m runtime.promote", description=__doc__.split("\n\n")[1].strip())
     parser.add_argument("--stack", required=True, help="the environment (stacks/Pulumi.<stack>.yaml)")
     parser.add_argument("--model", default=None, help="only this model (default: every model with a progressive block)")
-    parser.add_argument("--prometheus", default=None, help=f"Prometheus base URL (default ${PROMETHEUS_ENV} or http://127.0.0.1:9090)")
-    parser.add_argument("--window-s", type=float, default=None, help="count the last N seconds (increase) instead of the live counters")
-    parser.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
+    parser.add_argument(
+        "--prometheus", default=None, help=f"Prometheus base URL (default ${PROMETHEUS_ENV} or http://127.0.0.1:9090)"
+    )
+    parser.add_argument(
+        "--window-s", type=float, default=None, help="count the last N seconds (increase) instead of the live counters"
+    )
+    parser.add_argument(
+        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the diff and evidence, write nothing")
-    parser.add_argument("--evidence", type=Path, default=None, help="also write the decisions and evidence as JSON here")
+    parser.add_argument(
+        "--evidence", type=Path, default=None, help="also write the decisions and evidence as JSON here"
+    )
     parser.add_argument("--report", type=Path, default=None, help="also write them as an HTML page with plots here")
     return parser
 
@@ -46,7 +54,9 @@ def _models(spec_models: dict[str, ModelSpec], only: str | None) -> list[str]:
         if only not in spec_models:
             raise SpecError([f"--model {only}: the stack has no such model (models: {', '.join(spec_models)})"])
         if spec_models[only].progressive is None:
-            raise SpecError([f"--model {only}: models.{only}.progressive is not set; add a progressive block to promote it"])
+            raise SpecError(
+                [f"--model {only}: models.{only}.progressive is not set; add a progressive block to promote it"]
+            )
         return [only]
     return [name for name, model in spec_models.items() if model.progressive is not None]
 
@@ -68,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         model = spec.models[name]
         canaries = [v for v in model.live_variants if v.role == "canary"]
         if not canaries:
-            found = shadow_proposals(name, model, shadow_counts(prom, name, args.window_s), step_counts(prom, name, model.primary.variant_name, "", args.window_s))
+            found = shadow_proposals(
+                name,
+                model,
+                shadow_counts(prom, name, args.window_s),
+                step_counts(prom, name, model.primary.variant_name, "", args.window_s),
+            )
             proposals.extend(found)
             print(f"{name}: no canary to promote" + "".join(f"\n  - proposal: {p['reason']}" for p in found))
             continue
@@ -83,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
     if diff:
         print(diff, end="")
     document = {
-        "stack": args.stack, "prometheus": prom.url, "autoMerge": spec.platform.auto_merge_promotions,
-        "decisions": [d.to_dict() for d in decisions], "proposals": proposals,
+        "stack": args.stack,
+        "prometheus": prom.url,
+        "autoMerge": spec.platform.auto_merge_promotions,
+        "decisions": [d.to_dict() for d in decisions],
+        "proposals": proposals,
     }
     if args.evidence is not None:
         args.evidence.write_text(json.dumps(document, indent=2, default=float) + "\n")

@@ -54,22 +54,30 @@ class Prometheus:
     def query(self, promql: str) -> list[dict[str, Any]]:
         """An instant query's result vector (Prometheus's ``/api/v1/query``)."""
         try:
-            response = httpx.get(f"{self.url.rstrip('/')}/api/v1/query", params={"query": promql}, timeout=self.timeout_s)
+            response = httpx.get(
+                f"{self.url.rstrip('/')}/api/v1/query", params={"query": promql}, timeout=self.timeout_s
+            )
         except httpx.HTTPError as exc:
-            raise PrometheusError(f"Prometheus at {self.url} could not be reached ({exc}); pass --prometheus URL") from None
+            raise PrometheusError(
+                f"Prometheus at {self.url} could not be reached ({exc}); pass --prometheus URL"
+            ) from None
         try:
             body = response.json()
         except ValueError:
             body = {}
         if response.status_code != 200 or body.get("status") != "success":
-            raise PrometheusError(f"Prometheus at {self.url} refused {promql!r}: HTTP {response.status_code} {body.get('error', response.text[:200])}")
+            raise PrometheusError(
+                f"Prometheus at {self.url} refused {promql!r}: HTTP {response.status_code} {body.get('error', response.text[:200])}"
+            )
         return body["data"]["result"]
 
     def by(self, label: str, promql: str) -> dict[str, float]:
         return {row["metric"].get(label, ""): float(row["value"][1]) for row in self.query(promql)}
 
 
-def _sum_by_variant(prom: Prometheus, metric: str, model: str, window_s: float | None, extra: str = "") -> dict[str, float]:
+def _sum_by_variant(
+    prom: Prometheus, metric: str, model: str, window_s: float | None, extra: str = ""
+) -> dict[str, float]:
     return prom.by("variant", f"sum by (variant) ({_over(_selector(metric, model, extra), window_s)})")
 
 
@@ -95,10 +103,14 @@ def step_counts(prom: Prometheus, model: str, primary: str, canary: str, window_
         return answered.get(variant, 0.0) + failed.get(variant, 0.0)
 
     return StepCounts(
-        primary_calls=calls(primary), primary_errors=failed.get(primary, 0.0),
-        canary_calls=calls(canary), canary_errors=failed.get(canary, 0.0),
-        answers=answers, fallbacks=fallbacks,
-        primary_p99_s=p99.get(primary, math.nan), canary_p99_s=p99.get(canary, math.nan),
+        primary_calls=calls(primary),
+        primary_errors=failed.get(primary, 0.0),
+        canary_calls=calls(canary),
+        canary_errors=failed.get(canary, 0.0),
+        answers=answers,
+        fallbacks=fallbacks,
+        primary_p99_s=p99.get(primary, math.nan),
+        canary_p99_s=p99.get(canary, math.nan),
     )
 
 

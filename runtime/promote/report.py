@@ -34,13 +34,15 @@ def _model(decision: dict[str, Any], margin: float) -> str:
     action = decision["action"]
     parts = [
         f'<h2>{escape(decision["model"])}: <span style="color:{_COLOURS.get(action, "#000")}">{escape(action)}</span>'
-        f' (canary weight {decision["weight"]:g} &rarr; {decision["next_weight"]:g})</h2>',
+        f" (canary weight {decision['weight']:g} &rarr; {decision['next_weight']:g})</h2>",
         "<ul>" + "".join(f"<li>{escape(reason)}</li>" for reason in decision["reasons"]) + "</ul>",
     ]
     if evidence.get("errorConfidenceSequence"):
         low, high = evidence["errorConfidenceSequence"]
-        parts.append("<p>Canary minus primary error rate: estimate and always-valid confidence sequence "
-                     f"(level {1 - evidence['alpha']:g}); dashed: 0 and the allowed increase.</p>")
+        parts.append(
+            "<p>Canary minus primary error rate: estimate and always-valid confidence sequence "
+            f"(level {1 - evidence['alpha']:g}); dashed: 0 and the allowed increase.</p>"
+        )
         parts.append(interval_chart(low, high, evidence["errorDifference"], margin))
         counts = evidence["counts"]
         rows = "".join(
@@ -54,7 +56,10 @@ def _model(decision: dict[str, Any], margin: float) -> str:
 
 def render_evidence(document: dict[str, Any], margins: dict[str, float]) -> str:
     """``document`` as ``promote --evidence`` writes it; ``margins``: maxErrorRateIncrease per model."""
-    sections = "".join(_model(d, margins.get(d["model"], 0.01)) for d in document["decisions"]) or "<p>No progressive model.</p>"
+    sections = (
+        "".join(_model(d, margins.get(d["model"], 0.01)) for d in document["decisions"])
+        or "<p>No progressive model.</p>"
+    )
     proposals = "".join(f"<li>{escape(p['reason'])}</li>" for p in document.get("proposals", []))
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"

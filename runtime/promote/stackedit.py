@@ -56,12 +56,16 @@ def apply_weight(text: str, stack: str, model: str, canary: str, weight: float, 
     config = document.get("config") or {}
     models = config.get(MODELS_KEY) or {}
     if model not in models:
-        raise SpecError([f"{source}: config.{MODELS_KEY}.{model}: no such model (models: {', '.join(models) or 'none'})"])
+        raise SpecError(
+            [f"{source}: config.{MODELS_KEY}.{model}: no such model (models: {', '.join(models) or 'none'})"]
+        )
     variants = models[model]["variants"]
     spec = validate_config(_plain(config), stack, source)
     names = [v.variant_name for v in spec.models[model].variants]
     if canary not in names:
-        raise SpecError([f"{source}: config.{MODELS_KEY}.{model}.variants: no variant named '{canary}' (have {', '.join(names)})"])
+        raise SpecError(
+            [f"{source}: config.{MODELS_KEY}.{model}.variants: no variant named '{canary}' (have {', '.join(names)})"]
+        )
     at = names.index(canary)
     primary_at = next(i for i, v in enumerate(spec.models[model].variants) if v.role == "primary")
     if weight >= 100:
@@ -95,10 +99,12 @@ def prune_lock(spec: StackSpec, stacks_dir: Path | None = None) -> tuple[ModelLo
     """
     old = read_lock(spec.stack, stacks_dir)
     named = {uri for _, uri in stack_uris(spec)}
-    new = old.model_copy(update={
-        "stack_uris": sorted(named),
-        "versions": {uri: entry for uri, entry in old.versions.items() if uri in named},
-    })
+    new = old.model_copy(
+        update={
+            "stack_uris": sorted(named),
+            "versions": {uri: entry for uri, entry in old.versions.items() if uri in named},
+        }
+    )
     check_lock(spec, new)
     return old, new
 

@@ -64,7 +64,9 @@ def _itemsize(datatype: str) -> int:
     return DATATYPES[datatype].itemsize
 
 
-def raw_to_array(name: str, datatype: str, shape: list[int], raw: memoryview | bytes, what: str = "Input") -> np.ndarray:
+def raw_to_array(
+    name: str, datatype: str, shape: list[int], raw: memoryview | bytes, what: str = "Input"
+) -> np.ndarray:
     """A flat array from raw tensor bytes, checked against its datatype and shape."""
     dtype = DATATYPES.get(datatype)
     if dtype is None:

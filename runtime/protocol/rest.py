@@ -35,9 +35,7 @@ def read_request(body: bytes, header_length: str | None = None) -> RestRequest:
     arrays = read_binary_inputs(document, tail) if isinstance(document, dict) else {}
     if arrays:
         # Validated with empty data in place of the raw tensors, which were checked on their own.
-        inputs = [
-            {**tensor, "data": []} if i in arrays else tensor for i, tensor in enumerate(document["inputs"])
-        ]
+        inputs = [{**tensor, "data": []} if i in arrays else tensor for i, tensor in enumerate(document["inputs"])]
         request = parse_request({**document, "inputs": inputs})
         for i, array in arrays.items():
             inp = request.inputs[i]

@@ -47,11 +47,16 @@ class PopularityRecommender(BaseEstimator):
         items = np.asarray(y, dtype=np.int64)
         self.n_items_ = int(items.max()) + 1
         self.global_ = np.log1p(np.bincount(items, minlength=self.n_items_)).astype(np.float64)
-        contexts = X["context"].where(X["context"].notna(), "").astype(str).to_numpy() if "context" in X else np.full(len(items), "")
+        contexts = (
+            X["context"].where(X["context"].notna(), "").astype(str).to_numpy()
+            if "context" in X
+            else np.full(len(items), "")
+        )
         self.contexts_ = sorted(set(contexts.tolist()) - {""})
-        self.by_context_ = np.stack([
-            np.log1p(np.bincount(items[contexts == name], minlength=self.n_items_)) for name in self.contexts_
-        ] or [self.global_]).astype(np.float64)
+        self.by_context_ = np.stack(
+            [np.log1p(np.bincount(items[contexts == name], minlength=self.n_items_)) for name in self.contexts_]
+            or [self.global_]
+        ).astype(np.float64)
         return self
 
     def _popular(self, contexts: np.ndarray | None, n: int) -> np.ndarray:
@@ -70,8 +75,15 @@ class PopularityRecommender(BaseEstimator):
 
 
 class ALSRecommender(PopularityRecommender):
-    def __init__(self, k: int = 10, factors: int = 16, regularization: float = 0.1, alpha: float = 20.0,
-                 iterations: int = 10, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        k: int = 10,
+        factors: int = 16,
+        regularization: float = 0.1,
+        alpha: float = 20.0,
+        iterations: int = 10,
+        random_state: int = 0,
+    ) -> None:
         super().__init__(k)
         self.factors = factors
         self.regularization = regularization
@@ -97,7 +109,9 @@ class ALSRecommender(PopularityRecommender):
         self.known_[u] = True
         return self
 
-    def _solve(self, rows: np.ndarray, cols: np.ndarray, confidence: np.ndarray, fixed: np.ndarray, n: int) -> np.ndarray:
+    def _solve(
+        self, rows: np.ndarray, cols: np.ndarray, confidence: np.ndarray, fixed: np.ndarray, n: int
+    ) -> np.ndarray:
         """Each row's factors given the other side's: ``(F'F + F'(C-I)F + reg I)^-1 F'C p``."""
         d = fixed.shape[1]
         gram = fixed.T @ fixed + self.regularization * np.eye(d)

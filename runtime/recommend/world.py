@@ -85,10 +85,14 @@ class TasteWorld:
             weights /= weights.sum(axis=1, keepdims=True)
             draws = visits[users] * items_per_visit
             picks = [rng.choice(self.n_items, size=n, p=w) for n, w in zip(draws, weights)]
-            frames.append(pd.DataFrame({
-                "user_id": np.repeat(users, draws).astype(np.int64),
-                "item_id": np.concatenate(picks).astype(np.int64),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "user_id": np.repeat(users, draws).astype(np.int64),
+                        "item_id": np.concatenate(picks).astype(np.int64),
+                    }
+                )
+            )
         frame = pd.concat(frames, ignore_index=True)
         context = np.asarray(CONTEXTS, dtype=object)[self.home_context[frame["user_id"].to_numpy()]]
         # Some visits are logged without a device: the context is optional to the models too.

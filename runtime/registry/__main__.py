@@ -17,12 +17,18 @@ from runtime.spec import STACKS_DIR, load_stack
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.registry", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    lock = commands.add_parser("lock", help="resolve the stack's models:/ URIs and write stacks/models.<stack>.lock.json")
+    lock = commands.add_parser(
+        "lock", help="resolve the stack's models:/ URIs and write stacks/models.<stack>.lock.json"
+    )
     check = commands.add_parser("check", help="verify the lock against the stack file, without the registry")
     for sub in (lock, check):
         sub.add_argument("--stack", required=True)
-        sub.add_argument("--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})")
-    lock.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: the stack's platform.mlflow.trackingUri)")
+        sub.add_argument(
+            "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
+        )
+    lock.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (default: the stack's platform.mlflow.trackingUri)"
+    )
     lock.add_argument(
         "--artifacts-destination",
         default=None,
@@ -39,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
 
         target = args.tracking_uri or spec.platform.mlflow.tracking_uri
         print(f"locking stack '{args.stack}' against {target} ...", flush=True)
-        resolved = resolve_lock(spec, args.tracking_uri, args.artifacts_destination, lambda line: print(f"  {line}", flush=True))
+        resolved = resolve_lock(
+            spec, args.tracking_uri, args.artifacts_destination, lambda line: print(f"  {line}", flush=True)
+        )
         path = lock_path(args.stack, args.stacks_dir)
         write_lock(resolved, path)
         print(f"wrote {path}")

@@ -71,18 +71,24 @@ def register_image_model(
     from runtime.vision.classifier import IMAGE_INPUT, MODEL_KIND
 
     if not images or len(images) != len(labels):
-        raise RegistrationError(f"model '{name}': {len(images)} images for {len(labels)} labels; expected as many, at least one")
+        raise RegistrationError(
+            f"model '{name}': {len(images)} images for {len(labels)} labels; expected as many, at least one"
+        )
     commit, tags = start_registration(name, code_path, experiment, tracking_uri)
     stats = image_frame(images)
-    predictions = np.concatenate([
-        model.forward(np.stack([model.prepare(v, i) for i, v in enumerate(images[s : s + 256], s)]))["class"]
-        for s in range(0, len(images), 256)
-    ])
+    predictions = np.concatenate(
+        [
+            model.forward(np.stack([model.prepare(v, i) for i, v in enumerate(images[s : s + 256], s)]))["class"]
+            for s in range(0, len(images), 256)
+        ]
+    )
     frame = stats.assign(image_sha256=[_content_digest(v) for v in images], label=np.asarray(labels).astype(str))
     with warnings.catch_warnings():
         # decode_failed is an integer column by design; MLflow's hint about missing values is advice.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
-        dataset = mlflow.data.from_pandas(frame, source=resolve_source(dataset_source), name=f"{name}-training", targets="label")
+        dataset = mlflow.data.from_pandas(
+            frame, source=resolve_source(dataset_source), name=f"{name}-training", targets="label"
+        )
     weights = Path(workdir) / "weights.pt"
     torch.save(model._net.state_dict(), weights)
     with mlflow.start_run(tags=tags) as run:
@@ -92,7 +98,9 @@ def register_image_model(
         if metrics:
             mlflow.log_metrics(metrics)
         profile = build_profile(
-            stats, {"class": predictions}, categorical=["decode_failed"],
+            stats,
+            {"class": predictions},
+            categorical=["decode_failed"],
             metadata={"dataset_digest": dataset.digest, IMAGE_PROFILE_INPUT: IMAGE_INPUT},
         )
         mlflow.log_text(profile.to_json(), PROFILE_ARTIFACT_NAME)

@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from runtime.errors import MLServingError
 from runtime.drift.profile import PROFILE_ARTIFACT_NAME, build_profile
+from runtime.errors import MLServingError
 
 __all__ = [
     "register_model",
@@ -85,7 +85,10 @@ def git_commit(code_path: Path | str) -> tuple[str, bool]:
         ).stdout.strip()
         status = subprocess.run(
             ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         raise RegistrationError(
@@ -215,7 +218,9 @@ def _log_run(
         mlflow.log_params(params)
     if metrics:
         mlflow.log_metrics(metrics)
-    profile = build_profile(features, predictions if profile_outputs else None, metadata={"dataset_digest": dataset.digest})
+    profile = build_profile(
+        features, predictions if profile_outputs else None, metadata={"dataset_digest": dataset.digest}
+    )
     mlflow.log_text(profile.to_json(), PROFILE_ARTIFACT)
     info = mlflow.sklearn.log_model(
         model,
@@ -224,6 +229,9 @@ def _log_run(
         input_example=features.head(5),
         skops_trusted_types=_trusted_types(model),
         # Stated, not inferred: inference loads the model in a fresh interpreter, seconds per version.
-        pip_requirements=[*mlflow.sklearn.get_default_pip_requirements(include_skops=True), f"mlflow=={mlflow.__version__}"],
+        pip_requirements=[
+            *mlflow.sklearn.get_default_pip_requirements(include_skops=True),
+            f"mlflow=={mlflow.__version__}",
+        ],
     )
     return info.model_uri

@@ -14,7 +14,13 @@ from contextlib import contextmanager
 
 from runtime.errors import LockError
 from runtime.registry.lock import LockedVersion, ModelLock, lock_command, stack_uris, storage_location
-from runtime.registry.register import DATASET_CONTEXT, DATASET_SOURCE_TAG, GIT_COMMIT_TAG, GIT_DIRTY_TAG, PROFILE_ARTIFACT
+from runtime.registry.register import (
+    DATASET_CONTEXT,
+    DATASET_SOURCE_TAG,
+    GIT_COMMIT_TAG,
+    GIT_DIRTY_TAG,
+    PROFILE_ARTIFACT,
+)
 from runtime.spec import StackSpec, parse_model_uri
 
 __all__ = ["resolve_lock", "FAST_FAIL_ENV"]

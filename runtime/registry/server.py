@@ -45,21 +45,37 @@ def local_registry(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination", str(folder / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra_args,
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(folder / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        *extra_args,
     ]
     log = (folder / "mlflow-server.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})}
+    )
     try:
         deadline = time.monotonic() + timeout_s
         while not _healthy(url):
             if process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited with {process.returncode}; see {folder / 'mlflow-server.log'}")
+                raise RuntimeError(
+                    f"mlflow server exited with {process.returncode}; see {folder / 'mlflow-server.log'}"
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"mlflow server at {url} not healthy within {timeout_s:g} s; see {folder / 'mlflow-server.log'}")
+                raise TimeoutError(
+                    f"mlflow server at {url} not healthy within {timeout_s:g} s; see {folder / 'mlflow-server.log'}"
+                )
             time.sleep(0.2)
         yield url
     finally:

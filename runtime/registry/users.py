@@ -60,10 +60,13 @@ def ensure_reader(url: str, admin_password: str, reader_password: str) -> bool:
             return False
         if found.status_code == 401:
             raise SystemExit("error: the admin credential was refused (MLFLOW_AUTH_ADMIN_PASSWORD)")
-        created = client.post("/api/2.0/mlflow/users/create",
-                              json={"username": READER_USERNAME, "password": reader_password})
+        created = client.post(
+            "/api/2.0/mlflow/users/create", json={"username": READER_USERNAME, "password": reader_password}
+        )
         if created.status_code != 200:
-            raise SystemExit(f"error: creating {READER_USERNAME} failed: HTTP {created.status_code} {created.text[:200]}")
+            raise SystemExit(
+                f"error: creating {READER_USERNAME} failed: HTTP {created.status_code} {created.text[:200]}"
+            )
         return True
 
 
@@ -77,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: set {' and '.join(missing)}", file=sys.stderr)
         return 2
     _wait_healthy(args.tracking_uri, args.timeout)
-    made = ensure_reader(args.tracking_uri, os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"],
-                         os.environ["ML_SERVING_MLFLOW_READER_PASSWORD"])
+    made = ensure_reader(
+        args.tracking_uri, os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"], os.environ["ML_SERVING_MLFLOW_READER_PASSWORD"]
+    )
     print(f"{READER_USERNAME}: {'created' if made else 'already there'}", flush=True)
     return 0
 

@@ -111,7 +111,9 @@ class ImageClassifier(mlflow.pyfunc.PythonModel):
         return next(self._net.parameters()).device
 
     # A DataFrame hint: MLflow infers no schema from it (the signature is stated) and converts nothing.
-    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
         """Images as a list, a Series or the ``image`` column of a DataFrame (bytes or UINT8 pixels),
         or one UINT8 array ``[n, height, width, 3]``."""
         if isinstance(model_input, pd.DataFrame):

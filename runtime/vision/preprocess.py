@@ -106,7 +106,9 @@ def decode_image(data: bytes, prep: Preprocessing, name: str = "image", index: i
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(prep.formats))
     except UnidentifiedImageError:
-        raise InvalidInput(f"{where}: not an image; expected the bytes of a {' or '.join(prep.formats)} image") from None
+        raise InvalidInput(
+            f"{where}: not an image; expected the bytes of a {' or '.join(prep.formats)} image"
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInput(f"{where}: refused as a decompression bomb ({exc})") from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -121,7 +123,11 @@ def decode_image(data: bytes, prep: Preprocessing, name: str = "image", index: i
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InvalidInput(f"{where}: the {kind} data is truncated or corrupt ({exc})") from None
     if image.mode != "RGB":
-        image = image.convert("RGBA").convert("RGB") if "A" in image.getbands() or image.mode == "P" else image.convert("RGB")
+        image = (
+            image.convert("RGBA").convert("RGB")
+            if "A" in image.getbands() or image.mode == "P"
+            else image.convert("RGB")
+        )
     return DecodedImage(image=image, width=width, height=height, format=kind)
 
 
@@ -133,7 +139,9 @@ def from_pixels(array: np.ndarray, prep: Preprocessing, name: str = "image", ind
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise InvalidInput(f"{where}: raw pixels of shape {list(array.shape)}; expected [height, width, 3] or [height, width]")
+        raise InvalidInput(
+            f"{where}: raw pixels of shape {list(array.shape)}; expected [height, width, 3] or [height, width]"
+        )
     height, width = array.shape[:2]
     _check_size(width, height, prep, where)
     image = Image.fromarray(np.ascontiguousarray(array)).convert("RGB")

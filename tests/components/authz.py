@@ -53,17 +53,24 @@ def _source(source: dict[str, Any], request: Request) -> bool:
     unknown = set(source) - {"principals", "notPrincipals", "namespaces", "notNamespaces"}
     if unknown:
         raise NotImplementedError(f"source fields {sorted(unknown)} are not modelled")
-    return (_any(source.get("principals"), request.principal) and _none(source.get("notPrincipals"), request.principal)
-            and _any(source.get("namespaces"), request.namespace)
-            and _none(source.get("notNamespaces"), request.namespace))
+    return (
+        _any(source.get("principals"), request.principal)
+        and _none(source.get("notPrincipals"), request.principal)
+        and _any(source.get("namespaces"), request.namespace)
+        and _none(source.get("notNamespaces"), request.namespace)
+    )
 
 
 def _operation(operation: dict[str, Any], request: Request) -> bool:
     unknown = set(operation) - {"methods", "notMethods", "paths", "notPaths"}
     if unknown:
         raise NotImplementedError(f"operation fields {sorted(unknown)} are not modelled")
-    return (_any(operation.get("methods"), request.method) and _none(operation.get("notMethods"), request.method)
-            and _any(operation.get("paths"), request.path) and _none(operation.get("notPaths"), request.path))
+    return (
+        _any(operation.get("methods"), request.method)
+        and _none(operation.get("notMethods"), request.method)
+        and _any(operation.get("paths"), request.path)
+        and _none(operation.get("notPaths"), request.path)
+    )
 
 
 def _rule(rule: dict[str, Any], request: Request) -> bool:
@@ -71,8 +78,9 @@ def _rule(rule: dict[str, Any], request: Request) -> bool:
         raise NotImplementedError("'when' conditions are not modelled")
     sources = [f.get("source", {}) for f in rule.get("from", [])]
     operations = [t.get("operation", {}) for t in rule.get("to", [])]
-    return ((not sources or any(_source(s, request) for s in sources))
-            and (not operations or any(_operation(o, request) for o in operations)))
+    return (not sources or any(_source(s, request) for s in sources)) and (
+        not operations or any(_operation(o, request) for o in operations)
+    )
 
 
 def allowed(policies: list[dict[str, Any]], request: Request) -> bool:

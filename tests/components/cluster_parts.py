@@ -24,13 +24,19 @@ __all__ = ["postgres", "s3_server", "s3_client", "stop", "wait_until"]
 _POSTGRES_USER = "postgres"  # the account Debian's package creates; the server refuses to run as root
 
 
-def wait_until(ready, what: str, timeout_s: float, process: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_until(
+    ready, what: str, timeout_s: float, process: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not ready():
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace') if log else ''}")
+            raise RuntimeError(
+                f"{what} exited with {process.returncode}:\n{log.read_text(errors='replace') if log else ''}"
+            )
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not ready within {timeout_s:g} s:\n{log.read_text(errors='replace') if log else ''}")
+            raise TimeoutError(
+                f"{what} not ready within {timeout_s:g} s:\n{log.read_text(errors='replace') if log else ''}"
+            )
         time.sleep(0.1)
 
 
@@ -59,11 +65,21 @@ def postgres(user: str, password: str, database: str) -> Iterator[tuple[str, int
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
         run(_binary("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "30", "start")
         psql = [_binary("psql"), "-h", str(folder), "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
-        run(*psql, "-c", f"CREATE ROLE {user} LOGIN PASSWORD '{password}'", "-c", f"CREATE DATABASE {database} OWNER {user}")
+        run(
+            *psql,
+            "-c",
+            f"CREATE ROLE {user} LOGIN PASSWORD '{password}'",
+            "-c",
+            f"CREATE DATABASE {database} OWNER {user}",
+        )
         yield "127.0.0.1", port
     finally:
         if (data / "postmaster.pid").exists():
-            subprocess.run(_as_postgres([_binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True, timeout=60)
+            subprocess.run(
+                _as_postgres([_binary("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -76,9 +92,12 @@ def s3_server(folder: Path) -> Iterator[str]:
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
+
         def ready() -> bool:
             try:
                 return httpx.get(f"{url}/moto-api/", timeout=1).status_code == 200
@@ -103,4 +122,10 @@ def stop(process: subprocess.Popen, timeout_s: float = 20) -> None:
 
 
 def s3_client(endpoint: str):
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-west-2", aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

@@ -15,14 +15,19 @@ from pathlib import Path
 __all__ = ["ROOT", "STACKS", "stack_renders"]
 
 ROOT = Path(__file__).resolve().parents[2]
-STACKS = tuple(sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml")))
+STACKS = tuple(
+    sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+)
 
 
 @cache
 def stack_renders() -> dict[str, dict]:
     running = {
         stack: subprocess.Popen(
-            [sys.executable, "-m", "components.render", "--stack", stack], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [sys.executable, "-m", "components.render", "--stack", stack],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for stack in STACKS
     }

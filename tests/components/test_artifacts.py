@@ -22,7 +22,9 @@ def test_bucket_is_kept_in_prod_and_exposes_the_mlflow_destination():
         assert force_destroy is False, f"{urn}: a retained bucket must not be force-destroyed"
         assert destination == f"s3://{name}/mlflow", urn
 
-    return pulumi.Output.all(store.bucket.urn, store.bucket.force_destroy, store.artifacts_destination, store.bucket_name).apply(check)
+    return pulumi.Output.all(
+        store.bucket.urn, store.bucket.force_destroy, store.artifacts_destination, store.bucket_name
+    ).apply(check)
 
 
 def _by_type(resources: list[dict], suffix: str) -> dict:

@@ -43,9 +43,13 @@ def test_cpu_node_group_is_untainted_and_sized_by_the_spec():
         urn, ami, taints, types, scaling = args
         assert ami == CPU_AMI_TYPE and not taints, urn
         assert types == PROD.cluster.cpu_nodes.instance_types, urn
-        assert (scaling["min_size"], scaling["max_size"]) == (PROD.cluster.cpu_nodes.min, PROD.cluster.cpu_nodes.max), urn
+        assert (scaling["min_size"], scaling["max_size"]) == (PROD.cluster.cpu_nodes.min, PROD.cluster.cpu_nodes.max), (
+            urn
+        )
 
-    return pulumi.Output.all(group.urn, group.ami_type, group.taints, group.instance_types, group.scaling_config).apply(check)
+    return pulumi.Output.all(group.urn, group.ami_type, group.taints, group.instance_types, group.scaling_config).apply(
+        check
+    )
 
 
 @pulumi.runtime.test
@@ -61,7 +65,11 @@ def test_eks_exposes_irsa_and_a_provider_from_its_kubeconfig():
         assert labels == {"istio-injection": "enabled"}, urn
 
     return pulumi.Output.all(
-        cluster.urn, cluster.oidc_provider_arn, cluster.oidc_provider_url, cluster.kubeconfig, cluster.namespace.metadata["labels"]
+        cluster.urn,
+        cluster.oidc_provider_arn,
+        cluster.oidc_provider_url,
+        cluster.kubeconfig,
+        cluster.namespace.metadata["labels"],
     ).apply(check)
 
 
@@ -102,7 +110,9 @@ def test_prod_render_has_eks_limited_public_endpoint_device_plugin_and_autoscale
     assert autoscaler["inputs"]["version"] == PROD.versions.cluster_autoscaler, autoscaler["urn"]
     account = autoscaler["inputs"]["values"]["rbac"]["serviceAccount"]
     role = next(r for r in resources if r["type"] == "aws:iam/role:Role" and r["name"] == "cluster-autoscaler-role")
-    assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/cluster-autoscaler-role"), autoscaler["urn"]
+    assert account["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/cluster-autoscaler-role"), autoscaler[
+        "urn"
+    ]
     assert "system:serviceaccount:kube-system:cluster-autoscaler" in role["inputs"]["assumeRolePolicy"], role["urn"]
 
 
@@ -110,7 +120,10 @@ def test_dev_renders_the_smaller_cluster_it_asks_for():
     resources = stack_renders()["dev"]["resources"]
     groups = [r for r in resources if r["type"] == "aws:eks/nodeGroup:NodeGroup"]
     assert [g["inputs"]["amiType"] for g in groups] == [CPU_AMI_TYPE], [g["urn"] for g in groups]
-    assert not any(r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"]["name"] == "nvidia-device-plugin" for r in resources)
+    assert not any(
+        r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"]["name"] == "nvidia-device-plugin"
+        for r in resources
+    )
     vpc = next(r for r in resources if r["type"] == "awsx:ec2:Vpc")
     assert vpc["inputs"]["numberOfAvailabilityZones"] == 2, vpc["urn"]
 
@@ -139,13 +152,17 @@ def test_everything_in_an_eks_cluster_waits_for_the_node_groups():
     provider = next(r for r in resources if r["type"] == "pulumi:providers:kubernetes")
     assert groups and groups <= set(provider["dependencies"]), provider["urn"]
     in_cluster = [r for r in resources if r["type"].startswith("kubernetes:")]
-    assert in_cluster and all(r["provider"] == provider["urn"] for r in in_cluster), [r["urn"] for r in in_cluster if r["provider"] != provider["urn"]]
+    assert in_cluster and all(r["provider"] == provider["urn"] for r in in_cluster), [
+        r["urn"] for r in in_cluster if r["provider"] != provider["urn"]
+    ]
 
 
 def test_created_subnets_carry_the_load_balancer_discovery_tags():
     vpc = next(r for r in stack_renders()["prod"]["resources"] if r["type"] == "awsx:ec2:Vpc")
     tags = {spec["type"]: spec["tags"] for spec in vpc["inputs"]["subnetSpecs"]}
-    assert tags == {"Public": {"kubernetes.io/role/elb": "1"}, "Private": {"kubernetes.io/role/internal-elb": "1"}}, vpc["urn"]
+    assert tags == {"Public": {"kubernetes.io/role/elb": "1"}, "Private": {"kubernetes.io/role/internal-elb": "1"}}, (
+        vpc["urn"]
+    )
 
 
 @pulumi.runtime.test
@@ -157,8 +174,14 @@ def test_existing_subnets_are_tagged_for_load_balancer_discovery():
 
     def check(urn):
         tags = {r.name: r.inputs for r in MONITOR.registrations if r.type == "aws:ec2/tag:Tag" and r.parent == urn}
-        assert tags["byo-subnet-a-elb"] == {"resourceId": "subnet-a", "key": "kubernetes.io/role/internal-elb", "value": "1"}, urn
-        assert tags["byo-subnet-b-elb"] == {"resourceId": "subnet-b", "key": "kubernetes.io/role/elb", "value": "1"}, urn
+        assert tags["byo-subnet-a-elb"] == {
+            "resourceId": "subnet-a",
+            "key": "kubernetes.io/role/internal-elb",
+            "value": "1",
+        }, urn
+        assert tags["byo-subnet-b-elb"] == {"resourceId": "subnet-b", "key": "kubernetes.io/role/elb", "value": "1"}, (
+            urn
+        )
 
     # The provider registers after every AWS resource of the cluster.
     return pulumi.Output.all(cluster.urn, cluster.provider.urn).apply(lambda args: check(args[0]))

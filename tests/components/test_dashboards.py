@@ -29,10 +29,14 @@ def _expressions() -> list[tuple[str, str]]:
     return out
 
 
-async def _exported(peer) -> set[str]:  # noqa: ANN001
-    p = peer()
-    spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100},
-                                {"model": "models:/m/3", "role": "shadow", "mirrorPercent": 100}])
+async def _exported(make_peer) -> set[str]:  # noqa: ANN001
+    p = make_peer()
+    spec = model_spec(
+        variants=[
+            {"model": "models:/m/1", "role": "primary", "weight": 100},
+            {"model": "models:/m/3", "role": "shadow", "mirrorPercent": 100},
+        ]
+    )
     async with serve(gateway_config(spec, {"v1": p.url, "v3": p.url})) as client:
         assert (await client.post("/v2/models/m/infer", json=v2([1.0]))).status_code == 200
         text = (await client.get("/metrics")).text
@@ -55,8 +59,10 @@ async def test_every_dashboard_and_promotion_query_names_an_exported_metric(peer
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by scripts/ensure-tools.sh")
 def test_every_dashboard_expression_parses_as_promql(tmp_path):
-    rules = [{"record": f"dashboard:expr{i}", "expr": expr.replace("$__rate_interval", "5m").replace("$model", "m")}
-             for i, (_, expr) in enumerate(_expressions())]
+    rules = [
+        {"record": f"dashboard:expr{i}", "expr": expr.replace("$__rate_interval", "5m").replace("$model", "m")}
+        for i, (_, expr) in enumerate(_expressions())
+    ]
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
     result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pytest
 
@@ -21,9 +19,17 @@ def gateway(name: str, spec=PROD, tokens: str | None = "t1,t2") -> Gateway:
 
 
 def registered(component: Gateway):
-    parts = [component.service_account, component.config_map, component.deployment, component.service,
-             component.hpa, component.pdb, component.istio_gateway, component.virtual_service,
-             component.authorization_policy]
+    parts = [
+        component.service_account,
+        component.config_map,
+        component.deployment,
+        component.service,
+        component.hpa,
+        component.pdb,
+        component.istio_gateway,
+        component.virtual_service,
+        component.authorization_policy,
+    ]
     return settled(component, *parts, *([component.tokens] if component.tokens else []))
 
 
@@ -97,8 +103,10 @@ def test_auth_without_tokens_is_refused():
 def test_the_tap_mounts_the_monitor_token_secret():
     from components.monitor import TOKEN_KEY, TOKEN_SECRET
 
-    component = Gateway("t-gw-tap", GatewayArgs(PROD, "ml-serving", tokens="t", monitor_url=MONITOR_URL,
-                                                 monitor_token_secret=TOKEN_SECRET))
+    component = Gateway(
+        "t-gw-tap",
+        GatewayArgs(PROD, "ml-serving", tokens="t", monitor_url=MONITOR_URL, monitor_token_secret=TOKEN_SECRET),
+    )
 
     def check(urn: str) -> None:
         _, deployment = only(urn, "Deployment")

@@ -15,7 +15,9 @@ PROD = load_stack("prod").platform
 
 @pulumi.runtime.test
 def test_releases_are_pinned_and_mtls_is_strict_mesh_wide():
-    cluster = Cluster("mesh-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-mesh"))
+    cluster = Cluster(
+        "mesh-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-mesh")
+    )
     mesh = Mesh("mesh-local", MeshArgs(LOCAL.versions, cluster))
     releases = [mesh.cert_manager, mesh.istio_base, mesh.istiod, mesh.ingress_gateway]
     expected = [LOCAL.versions.cert_manager, *[LOCAL.versions.istio] * 3]
@@ -45,12 +47,20 @@ def test_prod_orders_istio_base_istiod_gateway_and_kserve_after_cert_manager():
 
 
 def test_istiod_minimum_is_set_where_the_1_28_chart_reads_it():
-    releases = {r["inputs"]["name"]: r for r in stack_renders()["prod"]["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    releases = {
+        r["inputs"]["name"]: r
+        for r in stack_renders()["prod"]["resources"]
+        if r["type"] == "kubernetes:helm.sh/v3:Release"
+    }
     values = releases["istiod"]["inputs"]["values"]
     assert values["autoscaleMin"] == 2 and "pilot" not in values, releases["istiod"]["urn"]
 
 
 def test_the_ingress_gateway_waits_for_the_load_balancer_controller():
-    releases = {r["inputs"]["name"]: r for r in stack_renders()["prod"]["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release"}
+    releases = {
+        r["inputs"]["name"]: r
+        for r in stack_renders()["prod"]["resources"]
+        if r["type"] == "kubernetes:helm.sh/v3:Release"
+    }
     gateway = releases["istio-ingressgateway"]
     assert releases["aws-load-balancer-controller"]["urn"] in gateway["dependencies"], gateway["urn"]

@@ -18,14 +18,18 @@ LOCAL = load_stack("local").platform
 
 
 def _cluster(name: str, platform) -> Cluster:
-    return Cluster(name, ClusterArgs(platform.cluster, platform.versions, platform.namespace, cluster_name=f"ml-serving-{name}"))
+    return Cluster(
+        name, ClusterArgs(platform.cluster, platform.versions, platform.namespace, cluster_name=f"ml-serving-{name}")
+    )
 
 
 @pulumi.runtime.test
 def test_server_account_carries_an_irsa_role_and_the_url_is_cluster_local():
     cluster = _cluster("mlflow-eks", PROD)
     store = ArtifactStore("mlflow-eks-store", ArtifactStoreArgs(PROD.artifacts))
-    server = MlflowServer("mlflow-eks", MlflowServerArgs(PROD.mlflow, PROD.versions, PROD.images.runtime, cluster, store, retain=True))
+    server = MlflowServer(
+        "mlflow-eks", MlflowServerArgs(PROD.mlflow, PROD.versions, PROD.images.runtime, cluster, store, retain=True)
+    )
     account = server.service_account
 
     def check(args):
@@ -55,11 +59,16 @@ def test_prod_deployment_takes_the_postgres_uri_from_a_secret_and_writes_to_s3()
     uri_arg = args[args.index("--backend-store-uri") + 1]
     assert uri_arg == "$(MLFLOW_BACKEND_STORE_URI)", deployment["urn"]
     env = {e["name"]: e for e in container["env"]}
-    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-backend", "key": "backend-store-uri"}
+    assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "mlflow-backend",
+        "key": "backend-store-uri",
+    }
     assert args[args.index("--artifacts-destination") + 1].startswith("s3://"), deployment["urn"]
     assert container["image"] == PROD.images.runtime and container["readinessProbe"] and container["livenessProbe"]
     assert container["resources"]["requests"] and container["resources"]["limits"], deployment["urn"]
-    assert "postgresql+pg8000://" not in json.dumps(deployment), f"{deployment['urn']}: the backend URI must stay in the Secret"
+    assert "postgresql+pg8000://" not in json.dumps(deployment), (
+        f"{deployment['urn']}: the backend URI must stay in the Secret"
+    )
     secret = json.dumps(resources["mlflow-backend"]["inputs"])
     assert "postgresql+pg8000://mlflow:[secret]@mlflow-db-rds" in secret, resources["mlflow-backend"]["urn"]
     assert resources["mlflow-service"]["inputs"]["spec"]["type"] == "ClusterIP"
@@ -71,7 +80,11 @@ def test_prod_rds_is_encrypted_private_and_open_only_to_the_cluster():
     assert rds["storageEncrypted"] is True and rds["publiclyAccessible"] is False and rds["deletionProtection"] is True
     assert rds["multiAz"] is True and rds["instanceClass"] == PROD.mlflow.rds.instance_class
     ingress = resources["mlflow-db-sg"]["inputs"]["ingress"]
-    assert len(ingress) == 1 and ingress[0]["securityGroups"] == ["sg-ml-serving-prod-eks-managed"] and "cidrBlocks" not in ingress[0]
+    assert (
+        len(ingress) == 1
+        and ingress[0]["securityGroups"] == ["sg-ml-serving-prod-eks-managed"]
+        and "cidrBlocks" not in ingress[0]
+    )
     policy = json.loads(resources["mlflow-role-policy"]["inputs"]["policy"])
     objects = policy["Statement"][0]
     assert objects["Resource"].endswith("/mlflow/*"), "the MLflow role reaches only its bucket prefix"
@@ -108,11 +121,19 @@ def test_only_the_writers_write_the_platform_reads_and_people_sign_in():
         alias = ("POST", "/api/2.0/mlflow/registered-models/alias")
         download = ("GET", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model/MLmodel")
         verdicts = {
-            (writer, *register): True, (ci, *alias): True, (writer, *download): True,
-            (predictor, *download): True, (monitor, *download): True,
-            (predictor, *register): False, (monitor, *alias): False, (predictor, "DELETE", "/api/2.0/mlflow/runs/delete"): False,
-            (other, *download): False, (other, *register): False, (None, *alias): False,
-            (other, "GET", "/health"): True, (None, "GET", "/health"): True,
+            (writer, *register): True,
+            (ci, *alias): True,
+            (writer, *download): True,
+            (predictor, *download): True,
+            (monitor, *download): True,
+            (predictor, *register): False,
+            (monitor, *alias): False,
+            (predictor, "DELETE", "/api/2.0/mlflow/runs/delete"): False,
+            (other, *download): False,
+            (other, *register): False,
+            (None, *alias): False,
+            (other, "GET", "/health"): True,
+            (None, "GET", "/health"): True,
         }
         for (principal, method, path), expected in verdicts.items():
             assert allowed(policies, Request(principal, method, path)) is expected, (authz_urn, principal, method, path)
@@ -120,15 +141,25 @@ def test_only_the_writers_write_the_platform_reads_and_people_sign_in():
         container = pod["spec"]["containers"][0]
         args, env = container["args"], {e["name"]: e for e in container["env"]}
         assert args[args.index("--app-name") + 1] == "basic-auth", dep_urn
-        for name, key in (("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password"), ("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask-secret-key"),
-                          ("ML_SERVING_MLFLOW_READER_PASSWORD", "reader-password")):
+        for name, key in (
+            ("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password"),
+            ("MLFLOW_FLASK_SERVER_SECRET_KEY", "flask-secret-key"),
+            ("ML_SERVING_MLFLOW_READER_PASSWORD", "reader-password"),
+        ):
             assert env[name]["valueFrom"]["secretKeyRef"] == {"name": AUTH_SECRET, "key": key}, (dep_urn, name)
         mount = next(m for m in container["volumeMounts"] if m["name"] == "auth")
         assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"] == f"{mount['mountPath']}/basic_auth.ini", dep_urn
         assert container["lifecycle"]["postStart"]["exec"]["command"][:3] == ["python", "-m", "runtime.registry.users"]
         secrets = {m["metadata"]["name"]: m for _, m in of_kind(urn, "Secret")}
-        assert set(secrets[AUTH_SECRET]["stringData"]) == {"admin-password", "flask-secret-key", "reader-password", "basic_auth.ini"}
-        assert "[secret]" not in json.dumps(pod), "the generated passwords (the mocks' '[secret]') never reach the pod spec"
+        assert set(secrets[AUTH_SECRET]["stringData"]) == {
+            "admin-password",
+            "flask-secret-key",
+            "reader-password",
+            "basic_auth.ini",
+        }
+        assert "[secret]" not in json.dumps(pod), (
+            "the generated passwords (the mocks' '[secret]') never reach the pod spec"
+        )
         assert schema_problems(urn) == []
 
     return settled(server, server.deployment).apply(check)
@@ -143,7 +174,10 @@ def test_the_platform_parts_read_the_registry_as_the_reader_account():
     for where, container in (("serving-runtime", runtime), ("drift-deployment", drift["containers"][0])):
         env = {e["name"]: e for e in container["env"]}
         assert env["MLFLOW_TRACKING_USERNAME"]["value"] == READER_USERNAME, where
-        assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mlflow-auth", "key": "reader-password"}, where
+        assert env["MLFLOW_TRACKING_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "mlflow-auth",
+            "key": "reader-password",
+        }, where
     assert drift["serviceAccountName"] == "ml-serving-drift", "the identity the registry's policy lets read"
     assert resources["drift-sa"]["inputs"]["metadata"]["name"] == "ml-serving-drift"
 
@@ -177,7 +211,9 @@ def test_mlflow_and_its_postgres_start_after_istiods_injector(stack, pulumi_type
 
 def test_a_cluster_without_a_bucket_serves_artifacts_from_the_servers_own_claim():
     resources = stack_renders()["local"]["resources"]
-    claim = next(r for r in resources if r["type"] == "kubernetes:core/v1:PersistentVolumeClaim" and r["name"] == "mlflow-data")
+    claim = next(
+        r for r in resources if r["type"] == "kubernetes:core/v1:PersistentVolumeClaim" and r["name"] == "mlflow-data"
+    )
     deployment = next(r for r in resources if r["name"] == "mlflow-deployment")
     args = deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--artifacts-destination") + 1] == "/var/lib/mlflow/artifacts", deployment["urn"]

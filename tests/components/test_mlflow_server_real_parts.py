@@ -43,12 +43,16 @@ from tests.runtime.modelserver.servers import features
 STACK = "dev"
 PASSWORD = "rendered-Password_1"
 # The rendered URI's password is the render's placeholder, so the URI is taken apart by hand.
-_BACKEND = re.compile(r"(?P<scheme>[^:]+)://(?P<user>[^:]+):(?P<password>.*)@(?P<host>[^:/]+):(?P<port>[0-9]+)/(?P<database>\w+)")
+_BACKEND = re.compile(
+    r"(?P<scheme>[^:]+)://(?P<user>[^:]+):(?P<password>.*)@(?P<host>[^:/]+):(?P<port>[0-9]+)/(?P<database>\w+)"
+)
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-west-2"}
 
 
 def _object(kind: str, name: str) -> dict:
-    return next(m for _, m in kubernetes_objects(stack_renders()[STACK]) if m["kind"] == kind and m["metadata"]["name"] == name)
+    return next(
+        m for _, m in kubernetes_objects(stack_renders()[STACK]) if m["kind"] == kind and m["metadata"]["name"] == name
+    )
 
 
 def _expand(value: str, env: dict[str, str]) -> str:
@@ -122,7 +126,9 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
     deployment = _object("Deployment", "mlflow")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    secret_ref = next(v for v in container["env"] if v["name"] == "MLFLOW_BACKEND_STORE_URI")["valueFrom"]["secretKeyRef"]
+    secret_ref = next(v for v in container["env"] if v["name"] == "MLFLOW_BACKEND_STORE_URI")["valueFrom"][
+        "secretKeyRef"
+    ]
     rendered_uri = _object("Secret", secret_ref["name"])["stringData"][secret_ref["key"]]
     backend = _BACKEND.fullmatch(rendered_uri)
     assert backend and backend["scheme"] == "postgresql+pg8000" and backend["port"] == "5432", rendered_uri
@@ -131,14 +137,17 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
     assert destination.startswith("s3://") and prefix == "mlflow", destination
 
     _progress("rendered parts read")
-    with postgres(backend["user"], PASSWORD, backend["database"]) as (db_host, db_port), s3_server(tmp_path) as endpoint:
+    with (
+        postgres(backend["user"], PASSWORD, backend["database"]) as (db_host, db_port),
+        s3_server(tmp_path) as endpoint,
+    ):
         _progress("postgres and s3 up")
         s3_client(endpoint).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         # Every generated secret is the render's placeholder; the database is here, not in-cluster.
         replace = {SECRET_PLACEHOLDER: PASSWORD, f"{backend['host']}:{backend['port']}": f"{db_host}:{db_port}"}
         mounts = _mount_secrets(pod, container, tmp_path / "mounts", replace)
         env = _pod_env(container, replace)
-        for name, value in list(env.items()):
+        for name in list(env):
             for mount_path, folder in mounts.items():
                 env[name] = env[name].replace(mount_path, folder)
         env |= {**AWS, "MLFLOW_S3_ENDPOINT_URL": endpoint}
@@ -149,14 +158,20 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
         command = [str(Path(sys.executable).parent / container["command"][0]), *container["command"][1:], *args]
         log = tmp_path / "mlflow.log"
         with log.open("wb") as handle:
-            server = subprocess.Popen(command, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+            server = subprocess.Popen(
+                command, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            )
         url = f"http://127.0.0.1:{port}"
         model_server = None
         try:
             # The postStart hook, as the kubelet runs it once the container has started.
             hook = container["lifecycle"]["postStart"]["exec"]["command"]
             subprocess.run(
-                [sys.executable, *hook[1:], "--tracking-uri", url], env={**os.environ, **env}, cwd=ROOT, check=True, timeout=120,
+                [sys.executable, *hook[1:], "--tracking-uri", url],
+                env={**os.environ, **env},
+                cwd=ROOT,
+                check=True,
+                timeout=120,
                 capture_output=True,
             )
             wait_until(lambda: _healthy(f"{url}/health"), "mlflow server", 30, server, log)
@@ -169,7 +184,12 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
 
             model = LinearRegression().fit(data, target)
             registered = register_model(
-                model, name="fraud", features=data, target=target, dataset_source="synthetic://real-parts", tracking_uri=url,
+                model,
+                name="fraud",
+                features=data,
+                target=target,
+                dataset_source="synthetic://real-parts",
+                tracking_uri=url,
                 code_path=ROOT,
             )
             _progress(f"registered version {registered.version}")
@@ -179,9 +199,15 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
 
             spec = load_stack(STACK)
             fraud = spec.models["fraud"]
-            only = fraud.model_copy(update={"variants": [fraud.variants[0].model_copy(update={"model": f"models:/fraud/{registered.version}"})]})
+            only = fraud.model_copy(
+                update={
+                    "variants": [fraud.variants[0].model_copy(update={"model": f"models:/fraud/{registered.version}"})]
+                }
+            )
             lock = resolve_lock(spec.model_copy(update={"models": {"fraud": only}}), url)
-            storage_uri = storage_location(lock.versions[f"models:/fraud/{registered.version}"].storage_uri, destination)
+            storage_uri = storage_location(
+                lock.versions[f"models:/fraud/{registered.version}"].storage_uri, destination
+            )
             assert storage_uri.startswith(f"s3://{bucket}/{prefix}/"), storage_uri
 
             model_dir = tmp_path / "mnt-models"
@@ -190,18 +216,35 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
 
             runtime = _object("ClusterServingRuntime", SERVING_RUNTIME_NAME)["spec"]["containers"][0]
             isvc = next(m for _, m in kubernetes_objects(stack_renders()[STACK]) if m["kind"] == "InferenceService")
-            name, model_env = isvc["metadata"]["name"], {e["name"]: e["value"] for e in isvc["spec"]["predictor"]["model"].get("env", [])}
+            name, model_env = (
+                isvc["metadata"]["name"],
+                {e["name"]: e["value"] for e in isvc["spec"]["predictor"]["model"].get("env", [])},
+            )
             assert isvc["spec"]["predictor"]["model"]["runtime"] == SERVING_RUNTIME_NAME, isvc["metadata"]
             serve_port = free_port()
             serve_args = [a.replace("{{.Name}}", name) for a in runtime["args"]]
-            serve_args = _with(_with(_with(serve_args, "--model_dir", str(model_dir)), "--host", "127.0.0.1"), "--http_port", str(serve_port))
+            serve_args = _with(
+                _with(_with(serve_args, "--model_dir", str(model_dir)), "--host", "127.0.0.1"),
+                "--http_port",
+                str(serve_port),
+            )
             serve_log = tmp_path / "modelserver.log"
             with serve_log.open("wb") as handle:
                 model_server = subprocess.Popen(
-                    [sys.executable, *runtime["command"][1:], *serve_args], cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                    env={**os.environ, **_pod_env(runtime, replace), **model_env, "MLFLOW_TRACKING_URI": url}, start_new_session=True,
+                    [sys.executable, *runtime["command"][1:], *serve_args],
+                    cwd=ROOT,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **_pod_env(runtime, replace), **model_env, "MLFLOW_TRACKING_URI": url},
+                    start_new_session=True,
                 )
-            wait_until(lambda: _healthy(f"http://127.0.0.1:{serve_port}/v2/health/ready"), "model server", 90, model_server, serve_log)
+            wait_until(
+                lambda: _healthy(f"http://127.0.0.1:{serve_port}/v2/health/ready"),
+                "model server",
+                90,
+                model_server,
+                serve_log,
+            )
             _progress("model server ready")
 
             rows = features(5, seed=9)
@@ -210,7 +253,9 @@ def test_the_rendered_mlflow_server_on_postgres_and_s3_serves_a_version_from_its
             for column in rows.columns:
                 values = rows[column].to_numpy()
                 tensor = triton.InferInput(column, [len(rows)], "INT64" if values.dtype.kind == "i" else "FP64")
-                tensor.set_data_from_numpy(values.astype(np.int64 if values.dtype.kind == "i" else np.float64), binary_data=False)
+                tensor.set_data_from_numpy(
+                    values.astype(np.int64 if values.dtype.kind == "i" else np.float64), binary_data=False
+                )
                 inputs.append(tensor)
             result = client.infer(name, inputs)
             answer = result.as_numpy(result.get_response()["outputs"][0]["name"])

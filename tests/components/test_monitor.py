@@ -5,9 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from components.monitor import STATE_DIR, TOKEN_KEY, TOKEN_SECRET, DriftMonitor, DriftMonitorArgs
-from tests.components.authz import Request, allowed
 from runtime.spec import load_stack
 from runtime.wiring import MonitorConfig
+from tests.components.authz import Request, allowed
 from tests.components.locks import lock_for
 from tests.components.recorded import of_kind, schema_problems, settled
 from tests.components.renders import stack_renders
@@ -18,14 +18,19 @@ LOCK = lock_for(PROD, {"champion": 8})
 
 @pulumi.runtime.test
 def test_monitor_has_state_volume_and_the_locked_profiles():
-    component = DriftMonitor("t-drift", DriftMonitorArgs(PROD, LOCK, "ml-serving", mlflow_url="http://mlflow.ml-serving.svc.cluster.local:5000"))
+    component = DriftMonitor(
+        "t-drift",
+        DriftMonitorArgs(PROD, LOCK, "ml-serving", mlflow_url="http://mlflow.ml-serving.svc.cluster.local:5000"),
+    )
 
     def check(urn: str) -> None:
         [(cm_urn, config_map)] = of_kind(urn, "ConfigMap")
         config = MonitorConfig.model_validate_json(config_map["data"]["monitor.json"])
         assert sorted(config.models) == ["fraud", "recommender", "vision"], cm_urn
         assert config.profiles["fraud"]["v6"] == LOCK.versions["models:/fraud/6"].profile_uri, cm_urn
-        assert config.profiles["vision"]["champion"] == LOCK.versions["models:/vision-resnet@champion"].profile_uri, cm_urn
+        assert config.profiles["vision"]["champion"] == LOCK.versions["models:/vision-resnet@champion"].profile_uri, (
+            cm_urn
+        )
         assert config.state_dir == STATE_DIR, cm_urn
         [(pvc_urn, claim)] = of_kind(urn, "PersistentVolumeClaim")
         assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi", pvc_urn
@@ -45,26 +50,32 @@ def test_monitor_has_state_volume_and_the_locked_profiles():
         assert secret == {"secretName": "ml-serving-gateway-tokens", "optional": True}, dep_urn
         assert schema_problems(urn) == []
 
-    return settled(component, component.config_map, component.state, component.deployment, component.service).apply(check)
+    return settled(component, component.config_map, component.state, component.deployment, component.service).apply(
+        check
+    )
 
 
 def _prod_with_alert_rules():
     from runtime.spec import STACKS_DIR, read_stack_config, validate_config
 
     config, _ = read_stack_config(STACKS_DIR / "Pulumi.prod.yaml")
-    config["ml-serving:platform"]["monitor"] = {**config["ml-serving:platform"].get("monitor", {}), "prometheusRule": True}
+    config["ml-serving:platform"]["monitor"] = {
+        **config["ml-serving:platform"].get("monitor", {}),
+        "prometheusRule": True,
+    }
     return validate_config(config, "prod")
 
 
 @pulumi.runtime.test
 def test_alert_rules_and_webhook_secret_reach_the_cluster():
-    from components.monitor import ALERT_RULES_FILE
-
     import yaml
+
+    from components.monitor import ALERT_RULES_FILE
 
     spec = _prod_with_alert_rules()
     component = DriftMonitor(
-        "t-drift-alerts", DriftMonitorArgs(spec, LOCK, "ml-serving", webhook_url=pulumi.Output.secret("https://hooks.example/x"))
+        "t-drift-alerts",
+        DriftMonitorArgs(spec, LOCK, "ml-serving", webhook_url=pulumi.Output.secret("https://hooks.example/x")),
     )
 
     def check(urn: str) -> None:
@@ -73,7 +84,9 @@ def test_alert_rules_and_webhook_secret_reach_the_cluster():
         shipped = yaml.safe_load(ALERT_RULES_FILE.read_text())["groups"]
         assert rule["spec"]["groups"] == shipped, rule_urn
         assert {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]} >= {"ModelDatasetDrift"}, rule_urn
-        [(secret_urn, secret)] = [(u, m) for u, m in of_kind(urn, "Secret") if m["metadata"]["name"].endswith("-webhook")]
+        [(secret_urn, secret)] = [
+            (u, m) for u, m in of_kind(urn, "Secret") if m["metadata"]["name"].endswith("-webhook")
+        ]
         assert secret["stringData"]["url"] == "https://hooks.example/x", secret_urn
         [(dep_urn, deployment)] = of_kind(urn, "Deployment")
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -105,12 +118,17 @@ def _prod_with_clients(clients: list[str]):
 
 @pulumi.runtime.test
 def test_only_the_gateway_posts_rows_and_every_caller_needs_the_generated_token():
-    component = DriftMonitor("t-drift-authz", DriftMonitorArgs(_prod_with_clients(["ml-ops/label-joiner"]), LOCK, "ml-serving"))
+    component = DriftMonitor(
+        "t-drift-authz", DriftMonitorArgs(_prod_with_clients(["ml-ops/label-joiner"]), LOCK, "ml-serving")
+    )
 
     def check(urn: str) -> None:
         [(authz_urn, authz)] = of_kind(urn, "AuthorizationPolicy")
         [(_, deployment)] = of_kind(urn, "Deployment")
-        assert authz["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(), authz_urn
+        assert (
+            authz["spec"]["selector"]["matchLabels"].items()
+            <= deployment["spec"]["template"]["metadata"]["labels"].items()
+        ), authz_urn
         policies = [authz["spec"]]
         gateway = "cluster.local/ns/ml-serving/sa/ml-serving-gateway"
         joiner = "cluster.local/ns/ml-ops/sa/label-joiner"

@@ -7,7 +7,13 @@ import pytest
 
 from components.rollout import ModelRollout, ModelRolloutArgs
 from runtime.spec import load_stack
-from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GPU_NODE_LABEL, GPU_TAINT, LINEAGE_ANNOTATION_PREFIX, SERVING_RUNTIME_NAME
+from runtime.wiring import (
+    GATEWAY_SERVICE_ACCOUNT,
+    GPU_NODE_LABEL,
+    GPU_TAINT,
+    LINEAGE_ANNOTATION_PREFIX,
+    SERVING_RUNTIME_NAME,
+)
 from tests.components.locks import lock_for
 from tests.components.recorded import of_kind, schema_problems, settled
 
@@ -18,13 +24,22 @@ BUCKET = "s3://ml-serving-prod-artifacts/mlflow"
 
 def rollout(name: str, model: str) -> ModelRollout:
     args = ModelRolloutArgs(
-        model, PROD.models[model], LOCK, "ml-serving", artifacts_destination=BUCKET, gpu_image=PROD.platform.images.runtime_gpu
+        model,
+        PROD.models[model],
+        LOCK,
+        "ml-serving",
+        artifacts_destination=BUCKET,
+        gpu_image=PROD.platform.images.runtime_gpu,
     )
     return ModelRollout(name, args)
 
 
 def registered(component: ModelRollout):
-    children = [*component.inference_services.values(), *component.destination_rules.values(), component.authorization_policy]
+    children = [
+        *component.inference_services.values(),
+        *component.destination_rules.values(),
+        component.authorization_policy,
+    ]
     return settled(component, *children)
 
 
@@ -42,14 +57,20 @@ def test_one_inference_service_per_variant_with_the_locked_lineage():
             notes = manifest["metadata"]["annotations"]
             assert notes["serving.kserve.io/deploymentMode"] == "Standard", child_urn
             for key, value in {
-                "model-name": "fraud", "model-version": str(locked.version), "run-id": locked.run_id,
-                "git-commit": locked.git_commit, "dataset-digest": locked.dataset_digest, "artifact-uri": locked.artifact_uri,
+                "model-name": "fraud",
+                "model-version": str(locked.version),
+                "run-id": locked.run_id,
+                "git-commit": locked.git_commit,
+                "dataset-digest": locked.dataset_digest,
+                "artifact-uri": locked.artifact_uri,
             }.items():
                 assert notes[f"{LINEAGE_ANNOTATION_PREFIX}{key}"] == value, (child_urn, key)
             predictor = manifest["spec"]["predictor"]
             model = predictor["model"]
             assert model["modelFormat"] == {"name": "mlflow"} and model["runtime"] == SERVING_RUNTIME_NAME, child_urn
-            assert model["storageUri"] == f"{BUCKET}/{locked.artifact_uri.removeprefix('mlflow-artifacts:/')}", child_urn
+            assert model["storageUri"] == f"{BUCKET}/{locked.artifact_uri.removeprefix('mlflow-artifacts:/')}", (
+                child_urn
+            )
             assert model["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}, child_urn
             assert {"name": "ML_SERVING_MAX_BATCH_SIZE", "value": "50"} in model["env"], child_urn
             assert {"name": "ML_SERVING_MAX_LATENCY_MS", "value": "10"} in model["env"], child_urn
@@ -72,7 +93,9 @@ def test_gpu_model_gets_gpu_limits_toleration_and_node_selector_and_alias_pinned
         predictor = champion["spec"]["predictor"]
         assert predictor["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1", child_urn
         key, value, effect = GPU_TAINT
-        assert predictor["tolerations"] == [{"key": key, "operator": "Equal", "value": value, "effect": effect}], child_urn
+        assert predictor["tolerations"] == [{"key": key, "operator": "Equal", "value": value, "effect": effect}], (
+            child_urn
+        )
         assert predictor["nodeSelector"] == {GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1]}, child_urn
         assert predictor["model"]["image"] == PROD.platform.images.runtime_gpu, child_urn  # the CUDA torch build
         assert {"name": "ML_SERVING_HALF_PRECISION", "value": "true"} in predictor["model"]["env"], child_urn
@@ -125,7 +148,9 @@ def test_variants_output_carries_each_pinned_version_and_lineage():
         assert variants["v7"]["role"] == "shadow", urn
         assert variants["v7"]["version"] == 7, urn
         assert (variants["v7"]["runId"], variants["v7"]["gitCommit"], variants["v7"]["datasetDigest"]) == (
-            locked.run_id, locked.git_commit, locked.dataset_digest
+            locked.run_id,
+            locked.git_commit,
+            locked.dataset_digest,
         ), urn
 
     return pulumi.Output.all(component.urn, component.variants).apply(check)

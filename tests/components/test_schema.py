@@ -24,7 +24,9 @@ def test_every_object_of_every_stack_validates(stack):
     version = load_stack(stack).platform.cluster.kubernetes_version
     report = walk(stack_renders()[stack], version)
     kinds = {label.split()[0] for label in report.checked}
-    assert {"Namespace", "Deployment", "Secret", "Service", "PeerAuthentication", "ClusterServingRuntime"} <= kinds, report.checked
+    assert {"Namespace", "Deployment", "Secret", "Service", "PeerAuthentication", "ClusterServingRuntime"} <= kinds, (
+        report.checked
+    )
 
 
 def test_schemas_are_read_beside_the_repository():
@@ -47,16 +49,25 @@ def test_invalid_core_fields_are_named_with_their_path():
 
 
 def test_invalid_custom_resource_fields_are_named_with_their_path():
-    mtls = copy.deepcopy(_find(stack_renders()["prod"], "kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-strict-mtls"))
+    mtls = copy.deepcopy(
+        _find(stack_renders()["prod"], "kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-strict-mtls")
+    )
     mtls["inputs"]["spec"]["mtls"]["mode"] = "STRIKT"
-    runtime = copy.deepcopy(_find(stack_renders()["prod"], "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime", "serving-runtime"))
+    runtime = copy.deepcopy(
+        _find(stack_renders()["prod"], "kubernetes:serving.kserve.io/v1alpha1:ClusterServingRuntime", "serving-runtime")
+    )
     runtime["inputs"]["spec"]["containers"][0]["comand"] = ["python"]
     document = {**stack_renders()["prod"], "resources": [mtls, runtime]}
     with pytest.raises(SchemaViolation) as caught:
         walk(document)
     problems = caught.value.problems
-    assert any(p.startswith("PeerAuthentication istio-system/default") and "spec.mtls.mode: 'STRIKT'" in p for p in problems), problems
-    assert any(p.startswith("ClusterServingRuntime ml-serving-mlflow") and "spec.containers[0]" in p and "'comand'" in p for p in problems), problems
+    assert any(
+        p.startswith("PeerAuthentication istio-system/default") and "spec.mtls.mode: 'STRIKT'" in p for p in problems
+    ), problems
+    assert any(
+        p.startswith("ClusterServingRuntime ml-serving-mlflow") and "spec.containers[0]" in p and "'comand'" in p
+        for p in problems
+    ), problems
 
 
 def test_unknown_kserve_kind_is_an_error_and_other_groups_are_reported():

@@ -15,8 +15,12 @@ LOCAL = load_stack("local").platform
 
 @pulumi.runtime.test
 def test_runtime_serves_mlflow_over_v2_with_the_runtime_images_model_server():
-    cluster = Cluster("serving-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-s"))
-    serving = Serving("serving-local", ServingArgs(LOCAL.versions, cluster, LOCAL.images.runtime, "http://mlflow.test:5000"))
+    cluster = Cluster(
+        "serving-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-s")
+    )
+    serving = Serving(
+        "serving-local", ServingArgs(LOCAL.versions, cluster, LOCAL.images.runtime, "http://mlflow.test:5000")
+    )
     runtime = serving.serving_runtime
 
     def check(args):
@@ -28,7 +32,9 @@ def test_runtime_serves_mlflow_over_v2_with_the_runtime_images_model_server():
         assert container["image"] == LOCAL.images.runtime, urn
         assert container["command"] == ["python", "-m", "runtime.modelserver"], urn
         argv = container["args"]
-        assert argv[argv.index("--model_name") + 1] == "{{.Name}}" and argv[argv.index("--model_dir") + 1] == MODEL_DIR, urn
+        assert (
+            argv[argv.index("--model_name") + 1] == "{{.Name}}" and argv[argv.index("--model_dir") + 1] == MODEL_DIR
+        ), urn
         assert {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.test:5000"} in container["env"], urn
         assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready", urn
         assert version == LOCAL.versions.kserve, urn

@@ -18,8 +18,29 @@ from typing import Any
 import numpy as np
 
 MODEL = "echo"
-DATATYPES = ["BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64", "FP16", "FP32", "FP64", "BYTES"]
-CLIENTS = ["tritonclient.http/binary", "tritonclient.http/json", "tritonclient.grpc", "kserve.rest/binary", "kserve.rest/json", "kserve.grpc"]
+DATATYPES = [
+    "BOOL",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+]
+CLIENTS = [
+    "tritonclient.http/binary",
+    "tritonclient.http/json",
+    "tritonclient.grpc",
+    "kserve.rest/binary",
+    "kserve.rest/json",
+    "kserve.grpc",
+]
 
 
 class NotOffered(Exception):
@@ -86,7 +107,11 @@ class TritonHTTP(_Triton):
     async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
         tensors = _triton_inputs(self.m, inputs, binary_data=self.binary)
         names = outputs or [name for name, _, _ in inputs]
-        requested = [self.m.InferRequestedOutput(n, binary_data=self.binary) for n in names] if (outputs or not self.binary) else None
+        requested = (
+            [self.m.InferRequestedOutput(n, binary_data=self.binary) for n in names]
+            if (outputs or not self.binary)
+            else None
+        )
         r = self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters)
         response = r.get_response()
         found = {o["name"] for o in response["outputs"]}
@@ -123,7 +148,9 @@ class _KServe:
             t.set_data_from_numpy(array, binary_data=binary)
             tensors.append(t)
         requested = [RequestedOutput(n) for n in outputs] if outputs else None
-        return InferRequest(model, tensors, request_id=request_id or None, parameters=parameters, request_outputs=requested)
+        return InferRequest(
+            model, tensors, request_id=request_id or None, parameters=parameters, request_outputs=requested
+        )
 
     @staticmethod
     def _answer(response) -> Answer:
@@ -243,7 +270,11 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
 
         await case(f"infer {datatype}", echo)
     for shape, datatype in (((2, 3), "FP32"), ((2, 2, 2), "INT64")):
-        array = np.arange(int(np.prod(shape))).reshape(shape).astype(datatype.replace("FP", "float").replace("INT", "int").lower())
+        array = (
+            np.arange(int(np.prod(shape)))
+            .reshape(shape)
+            .astype(datatype.replace("FP", "float").replace("INT", "int").lower())
+        )
 
         async def tensor(array=array, datatype=datatype):
             answer = await client.infer([("x", array, datatype)], outputs=["predict"])
@@ -258,7 +289,9 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
 
     async def requested_outputs():
         answer = await client.infer([("a", sample("INT32"), "INT32"), ("b", sample("FP64"), "FP64")], outputs=["b"])
-        return sorted(answer.outputs) == ["b"] and _same(answer.outputs["b"], sample("FP64")), repr(sorted(answer.outputs))
+        return sorted(answer.outputs) == ["b"] and _same(answer.outputs["b"], sample("FP64")), repr(
+            sorted(answer.outputs)
+        )
 
     async def parameters():
         answer = await client.infer([("x", sample("FP64"), "FP64")], parameters={"tenant": "acme"})
@@ -284,7 +317,9 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
     ragged = [("a", sample("FP64"), "FP64"), ("b", np.arange(3.0), "FP64")]
     await case(
         "bad request: rows differ",
-        lambda: refused(lambda: client.infer(ragged), "StatusCode.INVALID_ARGUMENT" if grpc_client else "400", "same number of rows"),
+        lambda: refused(
+            lambda: client.infer(ragged), "StatusCode.INVALID_ARGUMENT" if grpc_client else "400", "same number of rows"
+        ),
     )
     await case(
         "bad request: unknown output",
@@ -314,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, addresses = target.partition("=")
         rest, grpc_address = addresses.split(",")
 
-        async def run() -> list[dict[str, Any]]:
+        async def run(rest: str = rest, grpc_address: str = grpc_address) -> list[dict[str, Any]]:
             return await run_cases(make_client(args.client, rest, grpc_address), args.client)
 
         for result in asyncio.run(run()):

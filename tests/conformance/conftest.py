@@ -48,18 +48,32 @@ def targets(tmp_path_factory) -> Iterator[list[Target]]:
     http, grpc = free_port(), free_port()
     server = Target("modelserver", f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc}")
     command = [sys.executable, "-m", "runtime.modelserver", "--model_name", "echo", "--model_dir", str(model_dir)]
-    processes = [_start([*command, "--http_port", str(http), "--grpc_port", str(grpc)], root / "modelserver.log", server.rest)]
+    processes = [
+        _start([*command, "--http_port", str(http), "--grpc_port", str(grpc)], root / "modelserver.log", server.rest)
+    ]
     try:
         spec = ModelSpec.model_validate(
             {"variants": [{"model": "models:/echo/1", "role": "primary", "weight": 100}], "latencyBudgetMs": 5000}
         )
         endpoints = {spec.primary.variant_name: VariantEndpoint(url=server.rest, model_name="echo")}
-        config = GatewayConfig(stack="conformance", models={"echo": spec}, endpoints={"echo": endpoints}, auth_required=False)
+        config = GatewayConfig(
+            stack="conformance", models={"echo": spec}, endpoints={"echo": endpoints}, auth_required=False
+        )
         (root / "gateway.json").write_text(config.model_dump_json(by_alias=True))
         http, grpc = free_port(), free_port()
         gateway = Target("gateway", f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc}")
-        command = [sys.executable, "-m", "runtime.gateway", "--config", str(root / "gateway.json"), "--host", "127.0.0.1"]
-        processes.append(_start([*command, "--port", str(http), "--grpc-port", str(grpc)], root / "gateway.log", gateway.rest))
+        command = [
+            sys.executable,
+            "-m",
+            "runtime.gateway",
+            "--config",
+            str(root / "gateway.json"),
+            "--host",
+            "127.0.0.1",
+        ]
+        processes.append(
+            _start([*command, "--port", str(http), "--grpc-port", str(grpc)], root / "gateway.log", gateway.rest)
+        )
         yield [server, gateway]
     finally:
         for process in reversed(processes):
@@ -70,6 +84,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if not MATRIX:
         return
     cases = list(dict.fromkeys(row["case"] for row in MATRIX))
+
     def column(row: dict) -> str:
         transport = "gRPC" if row["client"].endswith("grpc") else "REST"
         return f"{row['client']} over {transport} -> {row['target']}"

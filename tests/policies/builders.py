@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import (
     PolicyCustomTimeouts,
@@ -23,14 +24,18 @@ def _options() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], STACK_URN)
 
 
-def resource_args(resource_type: str, name: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> ResourceValidationArgs:
+def resource_args(
+    resource_type: str, name: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None
+) -> ResourceValidationArgs:
     return ResourceValidationArgs(resource_type, props, urn(resource_type, name), name, _options(), None, config)
 
 
 def policy_resource(
     resource_type: str, name: str, props: Mapping[str, Any], depends: Mapping[str, list[PolicyResource]] | None = None
 ) -> PolicyResource:
-    return PolicyResource(resource_type, props, urn(resource_type, name), name, _options(), None, None, [], dict(depends or {}))
+    return PolicyResource(
+        resource_type, props, urn(resource_type, name), name, _options(), None, None, [], dict(depends or {})
+    )
 
 
 def stack_args(*resources: PolicyResource, config: Mapping[str, Any] | None = None) -> StackValidationArgs:

@@ -6,8 +6,8 @@ import contextlib
 import queue
 import subprocess
 import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import grpc
 import pytest

@@ -79,7 +79,9 @@ def requests(stack: str, stacks_dir: Path | None, preview: str) -> dict:
     resources = []
     for r in monitor.registrations:
         options = analyzer_pb2.AnalyzerResourceOptions(parent=r.parent or root)
-        analyze.append(analyzer_pb2.AnalyzeRequest(type=r.type, name=r.name, urn=r.urn, properties=r.wire, options=options))
+        analyze.append(
+            analyzer_pb2.AnalyzeRequest(type=r.type, name=r.name, urn=r.urn, properties=r.wire, options=options)
+        )
         outputs = _first_preview_outputs(r) if first else _steady_outputs(r)
         resources.append(
             analyzer_pb2.AnalyzerResource(
@@ -91,7 +93,8 @@ def requests(stack: str, stacks_dir: Path | None, preview: str) -> dict:
                 parent=r.parent or root,
                 dependencies=list(r.dependencies),
                 propertyDependencies={
-                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v)) for k, v in r.property_dependencies.items()
+                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+                    for k, v in r.property_dependencies.items()
                 },
             )
         )

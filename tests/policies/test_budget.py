@@ -19,7 +19,9 @@ def resources_of(document: dict) -> list:
 
 def _validate(stack_path, document) -> Reports:
     reports = Reports()
-    cost_budget(StackValidationArgs(resources_of(document), {"stackFile": str(stack_path), "prices": "snapshot"}), reports)
+    cost_budget(
+        StackValidationArgs(resources_of(document), {"stackFile": str(stack_path), "prices": "snapshot"}), reports
+    )
     return reports
 
 
@@ -33,11 +35,23 @@ def test_over_budget_names_the_items_that_grow(tmp_path):
     reports = _validate(write_stack(tmp_path, EDITS["over-budget"]), document)
     assert len(reports) == 1
     text = reports.text()
-    assert "maximum monthly estimate of stack" in text and "$2,966.26, over its budget of $1,000.00" in text and "by $1,966.26" in text
+    assert (
+        "maximum monthly estimate of stack" in text
+        and "$2,966.26, over its budget of $1,000.00" in text
+        and "by $1,966.26" in text
+    )
     # Largest growth first: GPU nodes 0 -> 2 (1,468.76), CPU nodes 3 -> 6 (420.48 -> 840.96), then the disks.
     named = text.split("Items that grow to it: ")[1].split(". At its maximum")[0].split("; ")
-    assert [part.split(" ")[0] for part in named] == ["nodes/cluster-gpu", "nodes/cluster-cpu", "nodes/cluster-gpu/disk", "nodes/cluster-cpu/disk"]
-    assert "nodes/cluster-gpu $0.00 at minimum -> $1,468.76 at maximum (0 x g5.xlarge on-demand -> 2 x g5.xlarge on-demand)" in text
+    assert [part.split(" ")[0] for part in named] == [
+        "nodes/cluster-gpu",
+        "nodes/cluster-cpu",
+        "nodes/cluster-gpu/disk",
+        "nodes/cluster-cpu/disk",
+    ]
+    assert (
+        "nodes/cluster-gpu $0.00 at minimum -> $1,468.76 at maximum (0 x g5.xlarge on-demand -> 2 x g5.xlarge on-demand)"
+        in text
+    )
 
 
 def test_no_budget_no_check(tmp_path):
@@ -51,8 +65,21 @@ def test_checker_fails_an_over_budget_stack(tmp_path):
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"cost-budget": "mandatory"}))
     result = subprocess.run(
-        [sys.executable, "-m", "policies.check", "--stack", "costs", "--stacks-dir", str(path.parent), "--policy-config", str(config)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "policies.check",
+            "--stack",
+            "costs",
+            "--stacks-dir",
+            str(path.parent),
+            "--policy-config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("[mandatory]")]

@@ -38,13 +38,22 @@ def test_images_the_values_set_must_be_pinned():
         ("tolerations[0].image", "busybox"),
     ]
     reports = run(chart_pinned, release("1.28.1", values))
-    assert [m.split(" sets ")[1].split(" to ")[0] for m in reports.messages] == ["values.pilot.image", "values.controller.image", "values.tolerations[0].image"]
+    assert [m.split(" sets ")[1].split(" to ")[0] for m in reports.messages] == [
+        "values.pilot.image",
+        "values.controller.image",
+        "values.tolerations[0].image",
+    ]
 
 
 def test_releases_of_the_shipped_prod_render_are_pinned():
     from tests.components.renders import stack_renders
 
     releases = [r for r in stack_renders()["prod"]["resources"] if r["type"] == HELM_RELEASE]
-    assert {r["inputs"]["chart"].rsplit("/", 1)[-1] for r in releases} >= {"cert-manager", "istiod", "kserve", "cluster-autoscaler"}
+    assert {r["inputs"]["chart"].rsplit("/", 1)[-1] for r in releases} >= {
+        "cert-manager",
+        "istiod",
+        "kserve",
+        "cluster-autoscaler",
+    }
     for r in releases:
         assert not run(chart_pinned, resource_args(HELM_RELEASE, r["name"], r["inputs"])), r["urn"]

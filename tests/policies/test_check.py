@@ -52,7 +52,11 @@ def test_shipped_prod_stack_passes():
             "canary-weight-max",
         ),
         ('      fallback: {value: "popular-items"}\n', "", "fallback-required"),
-        ("  aws:region: us-west-2\n", "  aws:region: us-west-2\n  aws:secretKey: wJalrXUtnFEMIK7MDENG\n", "no-plaintext-secrets"),
+        (
+            "  aws:region: us-west-2\n",
+            "  aws:region: us-west-2\n  aws:secretKey: wJalrXUtnFEMIK7MDENG\n",
+            "no-plaintext-secrets",
+        ),
     ],
     ids=["canary-60", "no-fallback", "plaintext-secret-key"],
 )
@@ -82,7 +86,14 @@ def test_resource_rules_run_over_the_render_document():
     bucket_urn = "urn:pulumi:prod::ml-serving::aws:s3/bucket:Bucket::artifacts"
     document = {
         "resources": [
-            {"type": "aws:s3/bucket:Bucket", "name": "artifacts", "urn": bucket_urn, "parent": None, "custom": True, "inputs": {}},
+            {
+                "type": "aws:s3/bucket:Bucket",
+                "name": "artifacts",
+                "urn": bucket_urn,
+                "parent": None,
+                "custom": True,
+                "inputs": {},
+            },
             {
                 "type": "aws:s3/bucketVersioning:BucketVersioning",
                 "name": "artifacts-versioning",
@@ -102,7 +113,13 @@ def test_resource_rules_run_over_the_render_document():
         ]
     }
     loaded = LoadedStack(
-        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document,
+        "prod",
+        stack_file("prod"),
+        "stacks/Pulumi.prod.yaml",
+        config,
+        frozenset(secrets),
+        validate_config(config, "prod"),
+        document,
         yaml.safe_load(stack_file("prod").read_text()),
     )
     violations = evaluate(loaded, PolicyConfig({"all": "mandatory"}))
@@ -122,7 +139,11 @@ def test_resource_rules_run_over_the_render_document():
 @pytest.fixture(scope="module")
 def prod_render() -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "components.render", "--stack", "prod"], capture_output=True, text=True, cwd=ROOT, timeout=300
+        [sys.executable, "-m", "components.render", "--stack", "prod"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -131,7 +152,13 @@ def prod_render() -> dict:
 def _loaded(document: dict) -> LoadedStack:
     config, secrets = read_stack_config(stack_file("prod"))
     return LoadedStack(
-        "prod", stack_file("prod"), "stacks/Pulumi.prod.yaml", config, frozenset(secrets), validate_config(config, "prod"), document,
+        "prod",
+        stack_file("prod"),
+        "stacks/Pulumi.prod.yaml",
+        config,
+        frozenset(secrets),
+        validate_config(config, "prod"),
+        document,
         yaml.safe_load(stack_file("prod").read_text()),
     )
 

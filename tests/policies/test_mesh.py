@@ -15,7 +15,10 @@ HELM = "kubernetes:helm.sh/v3:Release"
 
 
 def service(name: str, service_type: str | None = None, **spec) -> dict:
-    props = {"metadata": {"name": name, "labels": {"app.kubernetes.io/name": name}}, "spec": {"selector": {"app": name}, **spec}}
+    props = {
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": name}},
+        "spec": {"selector": {"app": name}, **spec},
+    }
     if service_type:
         props["spec"]["type"] = service_type
     return props
@@ -34,12 +37,16 @@ def test_exposed_mlflow_service_is_reported(service_type):
 
 
 def test_mlflow_external_ips_are_reported():
-    reports = run(mlflow_not_public, resource_args(SERVICE, "tracking", service("mlflow-server", externalIPs=["203.0.113.7"])))
+    reports = run(
+        mlflow_not_public, resource_args(SERVICE, "tracking", service("mlflow-server", externalIPs=["203.0.113.7"]))
+    )
     assert "externalIPs" in reports.text()
 
 
 def test_public_gateway_service_is_not_mlflow():
-    assert not run(mlflow_not_public, resource_args(SERVICE, "istio-ingress", service("istio-ingressgateway", "LoadBalancer")))
+    assert not run(
+        mlflow_not_public, resource_args(SERVICE, "istio-ingress", service("istio-ingressgateway", "LoadBalancer"))
+    )
 
 
 def ingress(backend: str) -> dict:
@@ -61,11 +68,16 @@ def virtual_service(host: str, gateways: list[str] | None) -> dict:
 
 @pytest.mark.parametrize("gateways", [None, ["mesh"]])
 def test_mesh_internal_route_to_mlflow_passes(gateways):
-    assert not run(mlflow_not_public, resource_args(VIRTUAL_SERVICE, "mlflow", virtual_service("mlflow.ml-serving.svc.cluster.local", gateways)))
+    assert not run(
+        mlflow_not_public,
+        resource_args(VIRTUAL_SERVICE, "mlflow", virtual_service("mlflow.ml-serving.svc.cluster.local", gateways)),
+    )
 
 
 def test_ingress_gateway_route_to_mlflow_is_reported():
-    args = resource_args(VIRTUAL_SERVICE, "mlflow", virtual_service("mlflow.ml-serving.svc.cluster.local", ["istio-system/ingress"]))
+    args = resource_args(
+        VIRTUAL_SERVICE, "mlflow", virtual_service("mlflow.ml-serving.svc.cluster.local", ["istio-system/ingress"])
+    )
     reports = run(mlflow_not_public, args)
     assert len(reports) == 1 and "istio-system/ingress" in reports.messages[0]
 
@@ -80,7 +92,9 @@ def istiod() -> object:
 
 
 def peer_auth(name: str, mode: str, **spec) -> object:
-    return policy_resource(PEER_AUTH, name, {"metadata": {"namespace": "istio-system"}, "spec": {"mtls": {"mode": mode}, **spec}})
+    return policy_resource(
+        PEER_AUTH, name, {"metadata": {"namespace": "istio-system"}, "spec": {"mtls": {"mode": mode}, **spec}}
+    )
 
 
 def test_istio_with_strict_peer_authentication_passes():
@@ -131,4 +145,6 @@ def test_other_kinds_with_an_unknown_spec_are_not_read():
     from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, unknown_checking_proxy
 
     props = unknown_checking_proxy({"spec": UNKNOWN_OBJECT_VALUE})
-    assert not run(mlflow_not_public, resource_args("kubernetes:security.istio.io/v1:AuthorizationPolicy", "drift-authz", props))
+    assert not run(
+        mlflow_not_public, resource_args("kubernetes:security.istio.io/v1:AuthorizationPolicy", "drift-authz", props)
+    )

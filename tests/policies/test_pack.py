@@ -64,7 +64,10 @@ def test_pack_reports_a_spec_violation_from_the_gateway_config(analyzer):
     models = validate_config(config, "prod").models
     gateway = GatewayConfig(stack="prod", models=models, endpoints={}).model_dump_json(by_alias=True)
     request = analyzer_pb2.AnalyzeRequest(
-        type=CONFIG_MAP, name="gateway-config", urn=_urn(CONFIG_MAP, "gateway-config"), properties=_struct({"data": {"gateway.json": gateway}})
+        type=CONFIG_MAP,
+        name="gateway-config",
+        urn=_urn(CONFIG_MAP, "gateway-config"),
+        properties=_struct({"data": {"gateway.json": gateway}}),
     )
     diagnostics = analyzer.Analyze(request).diagnostics
     assert {d.policyName for d in diagnostics} == {"canary-weight-max"}

@@ -52,7 +52,9 @@ def stacks(tmp_path_factory) -> dict[str, Path]:
         assert edited.count(old) == 1, old
         edited = edited.replace(old, new)
     (folders["edited"] / "Pulumi.prod.yaml").write_text(edited)
-    leaky = prod.replace("  aws:region: us-west-2\n", "  aws:region: us-west-2\n  aws:secretKey: wJalrXUtnFEMIK7MDENG\n", 1)
+    leaky = prod.replace(
+        "  aws:region: us-west-2\n", "  aws:region: us-west-2\n  aws:secretKey: wJalrXUtnFEMIK7MDENG\n", 1
+    )
     (folders["shipped"] / "Pulumi.leaky.yaml").write_text(leaky)
     return folders
 
@@ -62,8 +64,20 @@ def shapes(stacks) -> dict[tuple[str, str], dict]:
     """(stacks folder, preview) -> the prod stack's requests, made side by side in subprocesses."""
     running = {
         (folder, kind): subprocess.Popen(
-            [sys.executable, "-m", "tests.policies.previews", "--stack", "prod", "--stacks-dir", str(stacks[folder]), "--preview", kind],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "tests.policies.previews",
+                "--stack",
+                "prod",
+                "--stacks-dir",
+                str(stacks[folder]),
+                "--preview",
+                kind,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for folder in ("shipped", "edited")
         for kind in PREVIEWS
@@ -174,8 +188,12 @@ def test_compliant_prod_passes(analyzer, shapes, kind):
 @pytest.mark.parametrize("kind", PREVIEWS)
 def test_sixty_percent_canary_and_missing_fallback_fail_mandatory(analyzer, shapes, kind):
     outcome = preview(analyzer, shapes["edited", kind])
-    gateway_config = "urn:pulumi:prod::ml-serving::ml-serving:index:Gateway$kubernetes:core/v1:ConfigMap::gateway-config"
-    assert outcome.mandatory() == [("canary-weight-max", gateway_config), ("fallback-required", gateway_config)], outcome.text()
+    gateway_config = (
+        "urn:pulumi:prod::ml-serving::ml-serving:index:Gateway$kubernetes:core/v1:ConfigMap::gateway-config"
+    )
+    assert outcome.mandatory() == [("canary-weight-max", gateway_config), ("fallback-required", gateway_config)], (
+        outcome.text()
+    )
     messages = {d.policyName: d.message for d in outcome.diagnostics}
     assert "= 60% of live traffic" in messages["canary-weight-max"]
     assert "ml-serving:models.recommender: no fallback" in messages["fallback-required"]
@@ -198,7 +216,9 @@ def test_permissive_mesh_fails_mandatory(analyzer, shapes, kind):
     outcome = preview(analyzer, shapes["shipped", kind], edit=permissive)
     rules = {rule for rule, _ in outcome.mandatory()}
     # The PeerAuthentication's inputs fail in both; with outputs known, the stack has no STRICT one either.
-    assert rules == ({"istio-mtls-strict"} if kind == "first" else {"istio-mtls-strict", "istio-mtls-declared"}), outcome.text()
+    assert rules == ({"istio-mtls-strict"} if kind == "first" else {"istio-mtls-strict", "istio-mtls-declared"}), (
+        outcome.text()
+    )
     assert "sets mTLS mode PERMISSIVE" in outcome.text()
 
 
@@ -211,7 +231,9 @@ def test_a_cloud_stack_without_its_rollout_spec_fails_mandatory(analyzer, shapes
 def test_plaintext_secret_in_the_stack_file_fails_in_the_pack(analyzer):
     leaky = "urn:pulumi:leaky::ml-serving::pulumi:pulumi:Stack::ml-serving-leaky"
     outcome = Outcome()
-    outcome.add(analyzer.Analyze(analyzer_pb2.AnalyzeRequest(type="pulumi:pulumi:Stack", name="ml-serving-leaky", urn=leaky)))
+    outcome.add(
+        analyzer.Analyze(analyzer_pb2.AnalyzeRequest(type="pulumi:pulumi:Stack", name="ml-serving-leaky", urn=leaky))
+    )
     assert outcome.mandatory() == [("no-plaintext-secrets", "")], outcome.text()
     assert "aws:secretKey holds a plaintext value" in outcome.text() and "wJalrXUtnFEMIK7MDENG" not in outcome.text()
 
@@ -239,13 +261,18 @@ def test_promotion_path_judges_what_staging_serves(analyzer, shapes, tmp_path):
     config = tmp_path / "prod.json"
     subprocess.run(
         [str(ROOT / "scripts" / "policy-config.sh"), "prod", str(config)],
-        check=True, capture_output=True, timeout=60, env={"PATH": os.environ["PATH"], "STAGING_SPEC": served.read_text()},
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={"PATH": os.environ["PATH"], "STAGING_SPEC": served.read_text()},
     )
     analyzer.Configure(_configure_request(config))
     try:
         outcome = preview(analyzer, shapes["shipped", "first"])
     finally:
         analyzer.Configure(_configure_request(ROOT / "policies" / "config" / "prod.json"))
-    gateway_config = "urn:pulumi:prod::ml-serving::ml-serving:index:Gateway$kubernetes:core/v1:ConfigMap::gateway-config"
+    gateway_config = (
+        "urn:pulumi:prod::ml-serving::ml-serving:index:Gateway$kubernetes:core/v1:ConfigMap::gateway-config"
+    )
     assert outcome.mandatory() == [("promotion-path", gateway_config)], outcome.text()
     assert "canary v6 (models:/fraud/6) takes 10% of live traffic in prod but the spec staging serves" in outcome.text()

@@ -53,7 +53,11 @@ def test_shipped_prod_canaries_are_within_the_limit():
 def test_canary_above_the_limit_is_reported():
     reports = run(canary_weight_max, spec_args(prod_models(canary_at(60))))
     assert len(reports) == 1
-    assert "ml-serving:models.fraud" in reports.messages[0] and "60%" in reports.messages[0] and "50%" in reports.messages[0]
+    assert (
+        "ml-serving:models.fraud" in reports.messages[0]
+        and "60%" in reports.messages[0]
+        and "50%" in reports.messages[0]
+    )
 
 
 def test_limit_is_configurable_and_prod_only():
@@ -62,7 +66,9 @@ def test_limit_is_configurable_and_prod_only():
     assert len(reports) == 1 and "ml-serving:models.recommender" in reports.messages[0]
     assert len(run(canary_weight_max, spec_args(models, maxCanaryWeight=20))) == 2
     assert not run(canary_weight_max, spec_args(models, stack="dev", maxCanaryWeight=20))
-    assert len(run(canary_weight_max, spec_args(models, stack="dev", maxCanaryWeight=20, productionStacks=["dev"]))) == 2
+    assert (
+        len(run(canary_weight_max, spec_args(models, stack="dev", maxCanaryWeight=20, productionStacks=["dev"]))) == 2
+    )
 
 
 def test_fallback_required_in_prod_only():
@@ -116,7 +122,9 @@ def test_unloadable_staging_stack_is_reported(tmp_path):
 def gateway_config_map(models, data=None) -> object:
     config = GatewayConfig(stack="prod", models=models, endpoints={})
     return resource_args(
-        "kubernetes:core/v1:ConfigMap", "gateway-config", {"data": data or {"gateway.json": config.model_dump_json(by_alias=True)}}
+        "kubernetes:core/v1:ConfigMap",
+        "gateway-config",
+        {"data": data or {"gateway.json": config.model_dump_json(by_alias=True)}},
     )
 
 
@@ -161,7 +169,10 @@ def test_staging_served_spec_from_its_stack_output_decides_the_promotion_path(tm
     output.write_text(staging.model_dump_json(by_alias=True))
     assert not run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output)))
     output.write_text("{}")
-    assert "not the staging stack's specJson output" in run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output))).text()
+    assert (
+        "not the staging stack's specJson output"
+        in run(promotion_path, spec_args(prod_models(), stagingSpecFile=str(output))).text()
+    )
 
 
 def test_rollout_spec_found_needs_the_gateway_config_map_on_a_cloud_stack():

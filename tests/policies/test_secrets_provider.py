@@ -63,7 +63,9 @@ def test_base64_of_plain_text_is_reported_with_the_command_to_fix_it():
     reports = run(secrets_decryptable, file_args("prod", document))
     assert len(reports) == 2, reports.text()  # no encryptedkey under KMS, and the value itself
     assert "encryptedkey" in reports.messages[0]
-    assert reports.messages[1].startswith("ml-serving:gatewayTokens holds a secure value no secrets provider can decrypt")
+    assert reports.messages[1].startswith(
+        "ml-serving:gatewayTokens holds a secure value no secrets provider can decrypt"
+    )
     assert "`pulumi config set --secret ml-serving:gatewayTokens <value> --stack prod`" in reports.messages[1]
 
 

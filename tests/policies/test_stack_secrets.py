@@ -11,7 +11,9 @@ from tests.policies.builders import run
 
 
 def file_args(config: dict, secret_keys: set[str] = frozenset()) -> StackFileArgs:
-    return StackFileArgs(stack="prod", path="stacks/Pulumi.prod.yaml", config=config, secret_keys=frozenset(secret_keys))
+    return StackFileArgs(
+        stack="prod", path="stacks/Pulumi.prod.yaml", config=config, secret_keys=frozenset(secret_keys)
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,17 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 RDS = "aws:rds/instance:Instance"
 
-ALL_BLOCKED = {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True}
+ALL_BLOCKED = {
+    "blockPublicAcls": True,
+    "blockPublicPolicy": True,
+    "ignorePublicAcls": True,
+    "restrictPublicBuckets": True,
+}
 
 
-def bucket_with(*, sse: bool = True, versioning: str = "Enabled", block: dict | None = ALL_BLOCKED, by_dependency: bool = False):
+def bucket_with(
+    *, sse: bool = True, versioning: str = "Enabled", block: dict | None = ALL_BLOCKED, by_dependency: bool = False
+):
     bucket = policy_resource(BUCKET, "artifacts", {"id": "artifacts-id", "bucket": "ml-artifacts"})
 
     def helper(resource_type: str, name: str, props: dict):
@@ -26,9 +33,15 @@ def bucket_with(*, sse: bool = True, versioning: str = "Enabled", block: dict | 
 
     resources = [bucket]
     if sse:
-        resources.append(helper(SSE, "artifacts-sse", {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}))
+        resources.append(
+            helper(
+                SSE, "artifacts-sse", {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}
+            )
+        )
     if versioning:
-        resources.append(helper(VERSIONING, "artifacts-versioning", {"versioningConfiguration": {"status": versioning}}))
+        resources.append(
+            helper(VERSIONING, "artifacts-versioning", {"versioningConfiguration": {"status": versioning}})
+        )
     if block is not None:
         resources.append(helper(BLOCK, "artifacts-public-access", block))
     return resources
@@ -71,7 +84,9 @@ def test_inline_encryption_and_versioning_count():
         "legacy",
         {
             "id": "legacy-id",
-            "serverSideEncryptionConfiguration": {"rule": {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}},
+            "serverSideEncryptionConfiguration": {
+                "rule": {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+            },
             "versioning": {"enabled": True},
         },
     )
@@ -80,7 +95,9 @@ def test_inline_encryption_and_versioning_count():
 
 
 def test_encrypted_private_rds_passes():
-    args = resource_args(RDS, "mlflow-db", {"storageEncrypted": True, "publiclyAccessible": False, "engine": "postgres"})
+    args = resource_args(
+        RDS, "mlflow-db", {"storageEncrypted": True, "publiclyAccessible": False, "engine": "postgres"}
+    )
     assert not run(rds_encrypted_private, args)
 
 
@@ -109,8 +126,21 @@ def test_rds_rule_ignores_other_types():
         (SSE, {"bucket": "b", "rules": [{"bucketKeyEnabled": True}]}, "sseAlgorithm"),
         (VERSIONING, {"bucket": "b", "versioningConfiguration": {"status": "Enabled"}}, None),
         (VERSIONING, {"bucket": "b", "versioningConfiguration": {"status": "Suspended"}}, "'Suspended'"),
-        (BLOCK, dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True), None),
-        (BLOCK, {"blockPublicAcls": True, "blockPublicPolicy": False, "ignorePublicAcls": True, "restrictPublicBuckets": True}, "blockPublicPolicy"),
+        (
+            BLOCK,
+            dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True),
+            None,
+        ),
+        (
+            BLOCK,
+            {
+                "blockPublicAcls": True,
+                "blockPublicPolicy": False,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
+            "blockPublicPolicy",
+        ),
     ],
 )
 def test_bucket_settings_are_judged_on_their_own_inputs(resource_type, props, expected):

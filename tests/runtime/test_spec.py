@@ -165,7 +165,9 @@ INVARIANTS = [
     ),
     (
         "breaker minimum beyond its window",
-        lambda c: c["ml-serving:models"]["fraud"].update(circuitBreaker={"failureRatePercent": 50, "windowCalls": 10, "minimumCalls": 20}),
+        lambda c: c["ml-serving:models"]["fraud"].update(
+            circuitBreaker={"failureRatePercent": 50, "windowCalls": 10, "minimumCalls": 20}
+        ),
         "ml-serving:models.fraud.circuitBreaker.minimumCalls: is 20 but the window holds 10 calls; expected at most windowCalls",
     ),
     (
@@ -253,7 +255,9 @@ def test_model_uri_forms(uri, name, version, alias):
     assert (parsed.name, parsed.version, parsed.alias, parsed.uri) == (name, version, alias, uri)
 
 
-@pytest.mark.parametrize("uri", ["models:/fraud", "models:/fraud/0", "models:/fraud/x", "runs:/abc/model", "models:/@a"])
+@pytest.mark.parametrize(
+    "uri", ["models:/fraud", "models:/fraud/0", "models:/fraud/x", "runs:/abc/model", "models:/@a"]
+)
 def test_model_uri_rejects(uri):
     with pytest.raises(ValueError, match="expected 'models:/<name>/<version>'"):
         parse_model_uri(uri)
@@ -271,7 +275,9 @@ def test_importing_the_spec_loads_neither_pulumi_nor_fastapi():
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'pulumi', 'fastapi', 'starlette', 'kserve', 'mlflow'})\n"
         "print(','.join(bad))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=STACKS_DIR.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=STACKS_DIR.parent
+    )
     assert out.stdout.strip() == ""
 
 
@@ -293,16 +299,37 @@ def test_the_experiment_names_its_arms():
     assert load_stack("prod").models["fraud"].arms is None
 
 
-@pytest.mark.parametrize(("changes", "at", "expected"), [
-    ({"routing": None}, "ml-serving:models.recommender.routing", "an experiment needs sticky routing"),
-    ({"variants": [{"model": "models:/recommender-popular/2", "role": "primary", "weight": 100}]},
-     "ml-serving:models.recommender.experiment", "exactly one canary (found 0)"),
-    ({"variants": [{"model": "models:/a/1", "role": "primary", "weight": 100},
-                   {"model": "models:/b/2", "role": "canary", "weight": 0}]},
-     "ml-serving:models.recommender.variants[1].weight", "weights above 0"),
-    ({"experiment": {"minimumDetectableLift": 0}}, "ml-serving:models.recommender.experiment.minimumDetectableLift", "greater than 0"),
-    ({"experiment": {"outcome": "purchase"}}, "ml-serving:models.recommender.experiment.outcome", "'click' or 'conversion'"),
-])
+@pytest.mark.parametrize(
+    ("changes", "at", "expected"),
+    [
+        ({"routing": None}, "ml-serving:models.recommender.routing", "an experiment needs sticky routing"),
+        (
+            {"variants": [{"model": "models:/recommender-popular/2", "role": "primary", "weight": 100}]},
+            "ml-serving:models.recommender.experiment",
+            "exactly one canary (found 0)",
+        ),
+        (
+            {
+                "variants": [
+                    {"model": "models:/a/1", "role": "primary", "weight": 100},
+                    {"model": "models:/b/2", "role": "canary", "weight": 0},
+                ]
+            },
+            "ml-serving:models.recommender.variants[1].weight",
+            "weights above 0",
+        ),
+        (
+            {"experiment": {"minimumDetectableLift": 0}},
+            "ml-serving:models.recommender.experiment.minimumDetectableLift",
+            "greater than 0",
+        ),
+        (
+            {"experiment": {"outcome": "purchase"}},
+            "ml-serving:models.recommender.experiment.outcome",
+            "'click' or 'conversion'",
+        ),
+    ],
+)
 def test_experiment_problems_name_the_key(changes, at, expected):
     problems = problems_of(_with_recommender(**changes))
     assert len(problems) == 1 and f"{at}: " in problems[0] and expected in problems[0], problems

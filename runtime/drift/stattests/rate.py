@@ -16,7 +16,11 @@ __all__ = ["rate"]
 
 
 def rate(
-    reference_hits: int, reference_rows: int, current_hits: int, current_rows: int, threshold: float = 0.05,
+    reference_hits: int,
+    reference_rows: int,
+    current_hits: int,
+    current_rows: int,
+    threshold: float = 0.05,
     alternative: Literal["two-sided", "greater"] = "two-sided",
 ) -> TestResult:
     """Is the current share ``current_hits / current_rows`` different from (``greater``: above)

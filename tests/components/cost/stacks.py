@@ -31,7 +31,10 @@ EDITS: dict[str, list[tuple[str, str]]] = {
     "min3": [("autoscaling: {min: 2, max: 4}", "autoscaling: {min: 3, max: 4}")],
     "over-budget": [("monthlyBudgetUsd: 5000", "monthlyBudgetUsd: 1000")],
     "spot": [
-        ("cpuNodes: {instanceTypes: [m6i.xlarge], min: 2, max: 6}", "cpuNodes: {instanceTypes: [m6i.xlarge], min: 2, max: 6, capacityType: SPOT}"),
+        (
+            "cpuNodes: {instanceTypes: [m6i.xlarge], min: 2, max: 6}",
+            "cpuNodes: {instanceTypes: [m6i.xlarge], min: 2, max: 6, capacityType: SPOT}",
+        ),
         ("        controlPlaneLogsGb: 10\n", "        controlPlaneLogsGb: 10\n        spotDiscountPercent: 60\n"),
     ],
 }
@@ -51,8 +54,14 @@ def write_stack(folder: Path, edits: list[tuple[str, str]]) -> Path:
     path.write_text(text)
     uris = sorted(set(re.findall(r'"(models:/[^"]+)"', text)))
     entries = json.loads((HERE / "locked_versions.json").read_text())
-    lock = {"artifactsDestination": None, "format": 1, "stack": "costs", "stackUris": uris,
-            "trackingUri": "http://127.0.0.1:47575", "versions": {uri: entries[uri] for uri in uris}}
+    lock = {
+        "artifactsDestination": None,
+        "format": 1,
+        "stack": "costs",
+        "stackUris": uris,
+        "trackingUri": "http://127.0.0.1:47575",
+        "versions": {uri: entries[uri] for uri in uris},
+    }
     (folder / "models.costs.lock.json").write_text(json.dumps(lock, indent=2, sort_keys=True))
     return path
 
@@ -66,7 +75,9 @@ def rendered() -> dict[str, tuple[StackSpec, dict, Path]]:
     running = {
         name: subprocess.Popen(
             [sys.executable, "-m", "components.render", "--stack", "costs", "--stacks-dir", str(path.parent)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for name, path in paths.items()
     }

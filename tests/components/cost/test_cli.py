@@ -11,7 +11,9 @@ from tests.components.cost.stacks import ROOT, write_stack
 
 
 def cost(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "components.cost", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "components.cost", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
 
 
 def test_json_estimate_says_which_prices_and_from_when(tmp_path):
@@ -45,8 +47,21 @@ def test_bad_usage_names_the_key(tmp_path):
 def test_usage_file_overrides_the_stack_file(tmp_path):
     path = write_stack(tmp_path, [])
     usage = tmp_path / "usage.yml"
-    usage.write_text("version: 0.1\nresource_usage:\n  platform: {internetEgressGb: 150}\n  models.fraud: {expectedRps: 400}\n")
-    result = cost("--stack", "costs", "--stacks-dir", str(path.parent), "--prices", "snapshot", "--format", "json", "--usage", str(usage))
+    usage.write_text(
+        "version: 0.1\nresource_usage:\n  platform: {internetEgressGb: 150}\n  models.fraud: {expectedRps: 400}\n"
+    )
+    result = cost(
+        "--stack",
+        "costs",
+        "--stacks-dir",
+        str(path.parent),
+        "--prices",
+        "snapshot",
+        "--format",
+        "json",
+        "--usage",
+        str(usage),
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     items = {i["name"]: i["monthlyUsd"]["expected"] for i in document["items"]}

@@ -27,7 +27,11 @@ def test_a_shadow_shows_as_two_nodes_and_the_models_shadow_share():
     ]
     assert changes["total"]["delta"]["expected"] == 290.32
     (fraud,) = changes["models"]
-    assert fraud["shadowDelta"]["expected"] == fraud["delta"]["expected"] == pytest.approx(2 * 3100 / 3920 * 0.192 * 730, abs=0.01)
+    assert (
+        fraud["shadowDelta"]["expected"]
+        == fraud["delta"]["expected"]
+        == pytest.approx(2 * 3100 / 3920 * 0.192 * 730, abs=0.01)
+    )
     table = diff_table(changes)
     assert "| `nodes/cluster-cpu` | changed: 5 x m6i.xlarge on-demand | 700.80 | +280.32 | 840.96 | 0.00 |" in table
     assert "| **total** |  | **1,332.34** | **+290.32** | **2,966.26** | **0.00** |" in table
@@ -45,12 +49,24 @@ def test_no_change_and_a_new_stack():
 def test_cli_diff_and_render_paths(tmp_path):
     spec, document, path = rendered()["shadow"]
     (tmp_path / "render.json").write_text(json.dumps(document))
-    result = cost("--stack", "costs", "--stacks-dir", str(path.parent), "--render", str(tmp_path / "render.json"),
-                  "--prices", "snapshot", "--format", "json")
+    result = cost(
+        "--stack",
+        "costs",
+        "--stacks-dir",
+        str(path.parent),
+        "--render",
+        str(tmp_path / "render.json"),
+        "--prices",
+        "snapshot",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     (tmp_path / "head.json").write_text(result.stdout)
     (tmp_path / "base.json").write_text(json.dumps(estimate_of("base")))
     shown = cost("--diff", str(tmp_path / "base.json"), str(tmp_path / "head.json"))
     assert shown.returncode == 0 and "**+290.32**" in shown.stdout
     broken = cost("--diff", str(tmp_path / "base.json"), str(tmp_path / "absent.json"))
-    assert broken.returncode == 2 and broken.stderr.startswith(f"error: {tmp_path / 'absent.json'}: expected an estimate")
+    assert broken.returncode == 2 and broken.stderr.startswith(
+        f"error: {tmp_path / 'absent.json'}: expected an estimate"
+    )

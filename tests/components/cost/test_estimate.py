@@ -87,8 +87,22 @@ def test_prod_items_sum_to_its_total():
     for scenario in SCENARIOS:
         parts = sum(item["monthlyUsd"][scenario] for item in document["items"])
         assert document["totalMonthlyUsd"][scenario] == pytest.approx(parts, abs=1e-6)
-    assert document["totalMonthlyUsd"]["max"] >= document["totalMonthlyUsd"]["expected"] >= document["totalMonthlyUsd"]["min"] > 0
-    assert {i["name"].split("/")[0] for i in document["items"]} >= {"eks", "nodes", "nat", "lb", "rds", "s3", "transfer", "volume"}
+    assert (
+        document["totalMonthlyUsd"]["max"]
+        >= document["totalMonthlyUsd"]["expected"]
+        >= document["totalMonthlyUsd"]["min"]
+        > 0
+    )
+    assert {i["name"].split("/")[0] for i in document["items"]} >= {
+        "eks",
+        "nodes",
+        "nat",
+        "lb",
+        "rds",
+        "s3",
+        "transfer",
+        "volume",
+    }
 
 
 def changed(before, after) -> dict[str, dict[str, float]]:
@@ -161,8 +175,12 @@ def test_control_plane_rate_follows_the_eks_support_calendar():
     import datetime
 
     spec, document, _ = rendered()["base"]
-    during = estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), today=datetime.date(2026, 3, 23))
-    after = estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), today=datetime.date(2026, 3, 24))
+    during = estimate(
+        spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), today=datetime.date(2026, 3, 23)
+    )
+    after = estimate(
+        spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), today=datetime.date(2026, 3, 24)
+    )
     assert monthly(during)["eks/ml-serving-costs"]["min"] == pytest.approx(H * 0.10)
     assert monthly(after)["eks/ml-serving-costs"]["min"] == pytest.approx(H * 0.60)
     assert any("left EKS standard support on 2026-03-23" in w for w in after.findings.warnings)
@@ -193,7 +211,9 @@ def test_replica_throughput_from_bench_results(tmp_path, monkeypatch):
 
     _, document, _ = rendered()["base"]
     spec = load_stack_file(write_stack(tmp_path / "stack", [("      replicaRps: 100\n", "")]))
-    (fraud,) = model_costs(estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), bench_rps_per_cpu=40.0))
+    (fraud,) = model_costs(
+        estimate(spec, document, "us-west-2", PriceBook.from_snapshot("us-west-2"), bench_rps_per_cpu=40.0)
+    )
     # 40 req/s per CPU x the model's 3 CPUs (the sidecar's CPU serves no predictions): 120 req/s.
     assert fraud.replica_rps == 120 and fraud.replica_rps_source.startswith("bench/modelserver.py")
     assert fraud.per_million_at_capacity == pytest.approx(3100 / 3920 * CPU_NODE / (120 * 3600) * 1e6, abs=1e-4)
@@ -205,14 +225,18 @@ def test_replica_throughput_from_bench_results(tmp_path, monkeypatch):
 def test_spot_group_is_priced_at_the_declared_discount():
     # capacityType reaches the render's node group; 60% off on-demand, the disks unchanged.
     _, document, _ = rendered()["spot"]
-    (cpu,) = [r for r in document["resources"] if r["name"] == "cluster-cpu" and r["type"] == "aws:eks/nodeGroup:NodeGroup"]
+    (cpu,) = [
+        r for r in document["resources"] if r["name"] == "cluster-cpu" and r["type"] == "aws:eks/nodeGroup:NodeGroup"
+    ]
     assert cpu["inputs"]["capacityType"] == "SPOT"
     delta = changed(run("base"), run("spot"))
-    assert delta == {"nodes/cluster-cpu": {
-        "min": round(round(3 * H * CPU_NODE * 0.4, 2) - round(3 * H * CPU_NODE, 2), 2),
-        "expected": round(round(3 * H * CPU_NODE * 0.4, 2) - round(3 * H * CPU_NODE, 2), 2),
-        "max": round(round(6 * H * CPU_NODE * 0.4, 2) - round(6 * H * CPU_NODE, 2), 2),
-    }}
+    assert delta == {
+        "nodes/cluster-cpu": {
+            "min": round(round(3 * H * CPU_NODE * 0.4, 2) - round(3 * H * CPU_NODE, 2), 2),
+            "expected": round(round(3 * H * CPU_NODE * 0.4, 2) - round(3 * H * CPU_NODE, 2), 2),
+            "max": round(round(6 * H * CPU_NODE * 0.4, 2) - round(6 * H * CPU_NODE, 2), 2),
+        }
+    }
     assert monthly(run("spot"))["nodes/cluster-cpu"]["min"] == 168.19
     (fraud,) = model_costs(run("spot"))
     assert fraud.variants[0].replica_hourly_usd == pytest.approx(3100 / 3920 * CPU_NODE * 0.4)

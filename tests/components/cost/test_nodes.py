@@ -26,7 +26,9 @@ def test_two_and_eight_vcpu_types():
 def test_every_type_reserves_less_than_it_has():
     for t in INSTANCE_TYPES.values():
         node = allocatable(t)
-        assert 0 < node.cpu_m < t.vcpu * 1000 and 0 < node.memory_mib < t.memory_gib * 1024 and node.pods == max_pods(t), t.name
+        assert (
+            0 < node.cpu_m < t.vcpu * 1000 and 0 < node.memory_mib < t.memory_gib * 1024 and node.pods == max_pods(t)
+        ), t.name
 
 
 def test_unknown_instance_type_names_the_table():

@@ -25,24 +25,48 @@ REGION = "us-west-2"
 
 
 def client():
-    return boto3.client("pricing", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "pricing", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
 
 
 def product(sku: str, usagetype: str, unit: str, *tiers: tuple[str, str], family: str = "Compute Instance") -> str:
     """One PriceList entry; ``tiers`` are (beginRange, USD) pairs."""
     dimensions = {
-        f"{sku}.JRTCKXETXF.{i}": {"unit": unit, "beginRange": begin, "endRange": "Inf", "description": "recorded",
-                                  "appliesTo": [], "rateCode": f"{sku}.JRTCKXETXF.{i}", "pricePerUnit": {"USD": usd}}
+        f"{sku}.JRTCKXETXF.{i}": {
+            "unit": unit,
+            "beginRange": begin,
+            "endRange": "Inf",
+            "description": "recorded",
+            "appliesTo": [],
+            "rateCode": f"{sku}.JRTCKXETXF.{i}",
+            "pricePerUnit": {"USD": usd},
+        }
         for i, (begin, usd) in enumerate(tiers)
     }
-    return json.dumps({
-        "product": {"productFamily": family, "attributes": {"usagetype": usagetype, "regionCode": REGION}, "sku": sku},
-        "serviceCode": "recorded",
-        "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {"priceDimensions": dimensions, "sku": sku, "effectiveDate": "2026-11-01T00:00:00Z",
-                                                    "offerTermCode": "JRTCKXETXF", "termAttributes": {}}}},
-        "version": "20261101000000",
-        "publicationDate": "2026-11-01T00:00:00Z",
-    })
+    return json.dumps(
+        {
+            "product": {
+                "productFamily": family,
+                "attributes": {"usagetype": usagetype, "regionCode": REGION},
+                "sku": sku,
+            },
+            "serviceCode": "recorded",
+            "terms": {
+                "OnDemand": {
+                    f"{sku}.JRTCKXETXF": {
+                        "priceDimensions": dimensions,
+                        "sku": sku,
+                        "effectiveDate": "2026-11-01T00:00:00Z",
+                        "offerTermCode": "JRTCKXETXF",
+                        "termAttributes": {},
+                    }
+                }
+            },
+            "version": "20261101000000",
+            "publicationDate": "2026-11-01T00:00:00Z",
+        }
+    )
 
 
 def params(key: str, token: str | None = None) -> dict:
@@ -61,8 +85,14 @@ def test_parses_botocores_own_example_response():
 def test_instance_price_with_the_filters_sent():
     pricing = client()
     with Stubber(pricing) as stub:
-        stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": [product("SKU1", "USW2-BoxUsage:m6i.xlarge", "Hrs", ("0", "0.1920000000"))]},
-                          params("ec2/m6i.xlarge/hour"))
+        stub.add_response(
+            "get_products",
+            {
+                "FormatVersion": "aws_v1",
+                "PriceList": [product("SKU1", "USW2-BoxUsage:m6i.xlarge", "Hrs", ("0", "0.1920000000"))],
+            },
+            params("ec2/m6i.xlarge/hour"),
+        )
         price = PriceList(pricing, REGION).lookup("ec2/m6i.xlarge/hour")
         stub.assert_no_pending_responses()
     assert (price.usd, price.unit, price.as_of, price.origin) == (0.192, "Hrs", "2026-11-01", "live")
@@ -73,8 +103,20 @@ def test_instance_price_with_the_filters_sent():
 
 def test_usagetype_picks_the_charge_and_tiers_start_at_the_first_positive_one():
     pricing = client()
-    nat = [product("HRS", "USW2-NatGateway-Hours", "Hrs", ("0", "0.045")), product("GB", "USW2-NatGateway-Bytes", "GB", ("0", "0.045"))]
-    transfer = [product("OUT", "USW2-DataTransfer-Out-Bytes", "GB", ("0", "0.0000000000"), ("100", "0.0900000000"), ("10240", "0.0850000000"))]
+    nat = [
+        product("HRS", "USW2-NatGateway-Hours", "Hrs", ("0", "0.045")),
+        product("GB", "USW2-NatGateway-Bytes", "GB", ("0", "0.045")),
+    ]
+    transfer = [
+        product(
+            "OUT",
+            "USW2-DataTransfer-Out-Bytes",
+            "GB",
+            ("0", "0.0000000000"),
+            ("100", "0.0900000000"),
+            ("10240", "0.0850000000"),
+        )
+    ]
     with Stubber(pricing) as stub:
         stub.add_response("get_products", {"PriceList": nat[:1], "NextToken": "page-2"}, params("vpc/nat-gateway-gb"))
         stub.add_response("get_products", {"PriceList": nat[1:]}, params("vpc/nat-gateway-gb", "page-2"))
@@ -88,7 +130,11 @@ def test_usagetype_picks_the_charge_and_tiers_start_at_the_first_positive_one():
 def test_s3_requests_are_priced_per_thousand():
     pricing = client()
     with Stubber(pricing) as stub:
-        stub.add_response("get_products", {"PriceList": [product("PUT", "USW2-Requests-Tier1", "Requests", ("0", "0.0000050000"))]}, params("s3/put-1k"))
+        stub.add_response(
+            "get_products",
+            {"PriceList": [product("PUT", "USW2-Requests-Tier1", "Requests", ("0", "0.0000050000"))]},
+            params("s3/put-1k"),
+        )
         assert PriceList(pricing, REGION).lookup("s3/put-1k").usd == pytest.approx(0.005)
 
 
@@ -105,7 +151,11 @@ def test_estimate_on_live_prices_with_a_product_missing():
                 stub.add_response("get_products", {"FormatVersion": "aws_v1", "PriceList": []}, params(key))
                 continue
             usd = 0.2 if key == "ec2/m6i.xlarge/hour" else snapshot[key].usd / query.multiplier
-            stub.add_response("get_products", {"PriceList": [product(f"S{i}", f"USW2-{query.usagetype_suffix or 'Usage'}", "Hrs", ("0", repr(usd)))]}, params(key))
+            stub.add_response(
+                "get_products",
+                {"PriceList": [product(f"S{i}", f"USW2-{query.usagetype_suffix or 'Usage'}", "Hrs", ("0", repr(usd)))]},
+                params(key),
+            )
         book = PriceBook.from_snapshot(REGION, live=PriceList(pricing, REGION))
         live = estimate(spec, document, REGION, book)
         stub.assert_no_pending_responses()
@@ -131,7 +181,11 @@ def test_cache_answers_within_its_ttl(tmp_path):
     pricing = client()
     cache = PriceCache(tmp_path / "prices.json", today=datetime.date(2026, 12, 1))
     with Stubber(pricing) as stub:
-        stub.add_response("get_products", {"PriceList": [product("E", "USW2-AmazonEKS-Hours:perCluster", "Hours", ("0", "0.10"))]}, params("eks/cluster-hour"))
+        stub.add_response(
+            "get_products",
+            {"PriceList": [product("E", "USW2-AmazonEKS-Hours:perCluster", "Hours", ("0", "0.10"))]},
+            params("eks/cluster-hour"),
+        )
         assert PriceList(pricing, REGION, cache).lookup("eks/cluster-hour").origin == "live"
         # No response is queued: a second call would fail the stubber.
         assert PriceList(pricing, REGION, cache).lookup("eks/cluster-hour").origin == "cache"
@@ -145,12 +199,19 @@ def test_refresh_rewrites_the_snapshot_with_sources(tmp_path):
     pricing = client()
     with Stubber(pricing) as stub:
         for key in sorted(load_snapshot(REGION, path)):
-            answer = [] if key == "cloudwatch/logs-ingest-gb" else [product("R", f"USW2-{query_for(key, REGION).usagetype_suffix or 'Usage'}", "Hrs", ("0", "1.5"))]
+            answer = (
+                []
+                if key == "cloudwatch/logs-ingest-gb"
+                else [product("R", f"USW2-{query_for(key, REGION).usagetype_suffix or 'Usage'}", "Hrs", ("0", "1.5"))]
+            )
             stub.add_response("get_products", {"PriceList": answer}, params(key))
         refreshed, missing = refresh_snapshot(REGION, PriceList(pricing, REGION), path)
     assert missing == ["cloudwatch/logs-ingest-gb"] and refreshed == len(load_snapshot(REGION, path)) - 1
     prices = load_snapshot(REGION, path)
-    assert prices["eks/cluster-hour"].source == "AWS Price List API: AmazonEKS sku R" and prices["eks/cluster-hour"].as_of == "2026-11-01"
+    assert (
+        prices["eks/cluster-hour"].source == "AWS Price List API: AmazonEKS sku R"
+        and prices["eks/cluster-hour"].as_of == "2026-11-01"
+    )
     assert prices["cloudwatch/logs-ingest-gb"].usd == 0.5  # kept, with its old source and date
 
 
@@ -162,8 +223,15 @@ def test_every_snapshot_key_has_a_query():
 def test_auto_goes_live_only_with_credentials(monkeypatch, tmp_path):
     from components.cost.cli import price_book
 
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for var in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(var, raising=False)
     for var in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
         monkeypatch.setenv(var, str(tmp_path / "absent"))

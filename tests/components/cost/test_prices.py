@@ -36,7 +36,9 @@ def test_missing_price_and_region_are_named():
     book = PriceBook.from_snapshot("us-west-2")
     with pytest.raises(MLServingError, match="no price for ec2/x9.huge/hour in us-west-2"):
         book.get("ec2/x9.huge/hour")
-    with pytest.raises(MLServingError, match=r"no figures for region 'ap-south-7'.*--refresh-prices --region ap-south-7"):
+    with pytest.raises(
+        MLServingError, match=r"no figures for region 'ap-south-7'.*--refresh-prices --region ap-south-7"
+    ):
         PriceBook.from_snapshot("ap-south-7")
 
 

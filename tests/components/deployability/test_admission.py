@@ -18,7 +18,9 @@ def test_the_chart_builtins_are_read_from_the_pinned_template_with_their_switche
     assert "kserve-mlserver" in runtimes and "kserve-sklearnserver" in runtimes, sorted(runtimes)
     assert runtimes["kserve-mlserver"]["disabled"] is True  # the stack switches it off
     assert runtimes["kserve-sklearnserver"]["disabled"] is False
-    assert {"name": "mlflow", "version": "2", "autoSelect": True, "priority": 1} in runtimes["kserve-mlserver"]["supportedModelFormats"]
+    assert {"name": "mlflow", "version": "2", "autoSelect": True, "priority": 1} in runtimes["kserve-mlserver"][
+        "supportedModelFormats"
+    ]
 
 
 def test_mlserver_left_on_with_our_runtime_at_its_priority_is_denied():
@@ -44,7 +46,9 @@ def test_no_shared_protocol_means_no_clash():
     document = render_of("local")
     release_values(document, "serving-kserve")["kserve"].pop("servingruntime")
     _formats(document)[0]["priority"] = 1
-    resource(document, _RUNTIME, "serving-runtime")["inputs"]["spec"]["protocolVersions"] = ["v1"]  # mlserver is v2 only
+    resource(document, _RUNTIME, "serving-runtime")["inputs"]["spec"]["protocolVersions"] = [
+        "v1"
+    ]  # mlserver is v2 only
     assert findings(document, "kserve-runtime-admission") == []
 
 
@@ -60,4 +64,6 @@ def test_an_inference_service_on_a_runtime_nobody_creates_is_named():
     isvc = resource(document, "kubernetes:serving.kserve.io/v1beta1:InferenceService", "rollout-fraud-v1-isvc")
     isvc["inputs"]["spec"]["predictor"]["model"]["runtime"] = "kserve-mlserver"  # disabled by the stack
     finding = only(document, "kserve-runtime-admission")
-    assert finding.resource.startswith("InferenceService ml-serving/fraud-v1") and "'kserve-mlserver'" in finding.message, finding
+    assert (
+        finding.resource.startswith("InferenceService ml-serving/fraud-v1") and "'kserve-mlserver'" in finding.message
+    ), finding

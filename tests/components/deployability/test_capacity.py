@@ -22,10 +22,16 @@ def test_a_gpu_pod_larger_than_the_groups_first_instance_type_is_named():
     document = render_of("prod")
     resource(document, _GROUP, "cluster-gpu")["inputs"]["instanceTypes"] = ["g5.xlarge", "g5.2xlarge"]
     found = findings(document, "scheduling")
-    assert {f.resource.split(" (")[0] for f in found} == {"InferenceService ml-serving/vision-champion", "InferenceService ml-serving/vision-v9"}
+    assert {f.resource.split(" (")[0] for f in found} == {
+        "InferenceService ml-serving/vision-champion",
+        "InferenceService ml-serving/vision-v9",
+    }
     message = found[0].message
     assert "requests 4100m CPU, 16512Mi, 1 GPU per pod (the Istio sidecar included)" in message, message
-    assert "g5.xlarge offers 3785m CPU, 15351Mi, 1 GPU" in message and "sizes a group by its first instance type" in message
+    assert (
+        "g5.xlarge offers 3785m CPU, 15351Mi, 1 GPU" in message
+        and "sizes a group by its first instance type" in message
+    )
 
 
 def test_minimum_replicas_beyond_the_groups_maximum_are_named():
@@ -40,7 +46,9 @@ def test_the_device_plugin_with_its_chart_default_affinity_leaves_gpu_pods_pendi
     document = render_of("prod")
     release_values(document, "cluster-nvidia-device-plugin").pop("affinity")  # back to the NFD-label affinity
     found = findings(document, "scheduling")
-    assert len(found) == 2 and all("no NVIDIA device plugin pod schedules on cluster-gpu" in f.message for f in found), found
+    assert len(found) == 2 and all(
+        "no NVIDIA device plugin pod schedules on cluster-gpu" in f.message for f in found
+    ), found
 
 
 def test_without_a_device_plugin_release_gpu_pods_are_named():

@@ -26,7 +26,9 @@ def test_a_lock_from_another_registry_fails_unless_marked_as_a_stand_in():
     spec, lock = load_stack("prod"), read_lock("prod")
     unmarked = lock.model_copy(update={"stand_in": None})
     (error,) = lock_registry(spec, unmarked)
-    assert not error.warning and lock.tracking_uri in error.message and spec.platform.mlflow.tracking_uri in error.message
+    assert (
+        not error.warning and lock.tracking_uri in error.message and spec.platform.mlflow.tracking_uri in error.message
+    )
     assert "python -m runtime.registry lock --stack prod" in error.message
     (warning,) = lock_registry(spec, lock)
     assert warning.warning and warning.message.startswith("stand-in lock")
@@ -37,10 +39,15 @@ def test_the_command_fails_on_a_stack_whose_gpu_group_starts_with_a_small_instan
     stacks = tmp_path / "stacks"
     shutil.copytree(ROOT / "stacks", stacks)
     prod = stacks / "Pulumi.prod.yaml"
-    prod.write_text(prod.read_text().replace("instanceTypes: [g5.2xlarge, g6.2xlarge]", "instanceTypes: [g5.xlarge, g5.2xlarge]"))
+    prod.write_text(
+        prod.read_text().replace("instanceTypes: [g5.2xlarge, g6.2xlarge]", "instanceTypes: [g5.xlarge, g5.2xlarge]")
+    )
     run = subprocess.run(
         [sys.executable, "-m", "components.deployability", "--stack", "prod", "--stacks-dir", str(stacks)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert run.returncode == 1, run.stderr
     lines = [line for line in run.stdout.splitlines() if line.startswith("[error]")]
@@ -49,5 +56,11 @@ def test_the_command_fails_on_a_stack_whose_gpu_group_starts_with_a_small_instan
 
 
 def test_the_command_exits_2_without_a_traceback_on_an_unknown_stack():
-    run = subprocess.run([sys.executable, "-m", "components.deployability", "--stack", "nope"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "components.deployability", "--stack", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr and "nope" in run.stderr, run.stderr

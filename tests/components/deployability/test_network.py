@@ -11,7 +11,9 @@ def test_without_the_controller_the_gateway_service_never_gets_an_address():
     document = render_of("prod")
     document["resources"] = [r for r in document["resources"] if r["name"] != "cluster-lb-controller"]
     finding = only(document, "load-balancer")
-    assert finding.resource.startswith("Helm release istio-ingress/istio-ingressgateway (chart gateway 1.28.1)"), finding
+    assert finding.resource.startswith("Helm release istio-ingress/istio-ingressgateway (chart gateway 1.28.1)"), (
+        finding
+    )
     assert "the Service never gets an address and Helm's wait on it times out" in finding.message, finding
 
 

@@ -13,7 +13,10 @@ def test_without_a_storage_class_every_claim_of_the_stack_stays_pending():
     document["resources"] = [r for r in document["resources"] if (r["type"], r["name"]) != _CLASS]
     found = findings(document, "volume-binding")
     where = sorted(f.resource.split(" (")[0] for f in found)
-    assert where == ["PersistentVolumeClaim ml-serving/ml-serving-drift-state", "StatefulSet ml-serving/mlflow-postgres"], where
+    assert where == [
+        "PersistentVolumeClaim ml-serving/ml-serving-drift-state",
+        "StatefulSet ml-serving/mlflow-postgres",
+    ], where
     assert all("StorageClass 'gp3', which the stack does not create" in f.message for f in found)
 
 
@@ -57,7 +60,8 @@ def test_a_pvc_uri_names_a_claim_of_the_stack():
     document = render_of("local")
     assert all(
         r["inputs"]["spec"]["predictor"]["model"]["storageUri"].startswith("pvc://mlflow-data/artifacts/")
-        for r in document["resources"] if r["type"] == _ISVC
+        for r in document["resources"]
+        if r["type"] == _ISVC
     )
     isvc = resource(document, _ISVC, "rollout-fraud-v2-isvc")
     isvc["inputs"]["spec"]["predictor"]["model"]["storageUri"] = "pvc://models/fraud"
@@ -70,4 +74,7 @@ def test_an_s3_download_behind_a_plain_sidecar_is_named():
     release_values(document, "mesh-istiod").pop("env")
     found = findings(document, "storage-uri")
     assert found and all("storage-initializer init container" in f.message for f in found), found
-    assert {f.resource.split(" (")[0] for f in found} >= {"InferenceService ml-serving/fraud-v5", "InferenceService ml-serving/vision-champion"}
+    assert {f.resource.split(" (")[0] for f in found} >= {
+        "InferenceService ml-serving/fraud-v5",
+        "InferenceService ml-serving/vision-champion",
+    }

@@ -165,7 +165,9 @@ async def test_a_request_with_an_optional_input_others_omit_keeps_it():
         return columns["a"] + 100 * x
 
     batcher = AdaptiveBatcher(model, max_batch_size=64, max_latency_ms=50)
-    payloads = [{"a": np.array([float(i)])} if i % 2 else {"a": np.array([float(i)]), "x": np.array([1.0])} for i in range(12)]
+    payloads = [
+        {"a": np.array([float(i)])} if i % 2 else {"a": np.array([float(i)]), "x": np.array([1.0])} for i in range(12)
+    ]
     results = await asyncio.gather(*(batcher.predict(p, 1) for p in payloads))
     await batcher.close()
     for i, result in enumerate(results):

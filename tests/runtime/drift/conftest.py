@@ -20,6 +20,7 @@ def settings(**values) -> MonitorSettings:
     """Monitor settings with the tests' token."""
     return MonitorSettings(tokens=TOKEN, **values)
 
+
 CATEGORIES = np.array(["fr", "de", "us", "es", "it"], dtype=object)
 CATEGORY_P = [0.4, 0.25, 0.2, 0.1, 0.05]
 
@@ -27,12 +28,14 @@ CATEGORY_P = [0.4, 0.25, 0.2, 0.1, 0.05]
 def make_rows(n: int, seed: int, shift: float = 0.0, scale: float = 1.0) -> pd.DataFrame:
     """Rows of the reference distribution; ``shift``/``scale`` move 'amount' in units of its std."""
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "amount": rng.normal(100.0, 20.0, n) * scale + shift * 20.0 + 100.0 * (1 - scale),
-        "tenure": rng.exponential(3.0, n),
-        "score": rng.uniform(0.0, 1.0, n),
-        "country": CATEGORIES[rng.choice(5, n, p=CATEGORY_P)],
-    })
+    return pd.DataFrame(
+        {
+            "amount": rng.normal(100.0, 20.0, n) * scale + shift * 20.0 + 100.0 * (1 - scale),
+            "tenure": rng.exponential(3.0, n),
+            "score": rng.uniform(0.0, 1.0, n),
+            "country": CATEGORIES[rng.choice(5, n, p=CATEGORY_P)],
+        }
+    )
 
 
 def predict(rows: pd.DataFrame) -> np.ndarray:
@@ -55,8 +58,9 @@ def monitor_config(state_dir: str, profile_path: str | None = None, **drift) -> 
         "drift": {"windowRows": 1_000, "pValue": 0.01, "driftShare": 0.25, **drift},
     }
     profiles = {"fraud": {"v3": profile_path}} if profile_path else {}
-    return MonitorConfig.model_validate({"stack": "test", "models": {"fraud": spec}, "profiles": profiles,
-                                         "stateDir": state_dir})
+    return MonitorConfig.model_validate(
+        {"stack": "test", "models": {"fraud": spec}, "profiles": profiles, "stateDir": state_dir}
+    )
 
 
 def columns(rows: pd.DataFrame) -> dict[str, list]:

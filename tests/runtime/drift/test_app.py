@@ -25,8 +25,13 @@ async def client(profile_path, tmp_path):
 
 
 def tap(rows, variant="v3", request_id="r", outputs=True) -> dict:
-    record = {"model": "fraud", "variant": variant, "requestId": request_id, "timestamp": time.time(),
-              "inputs": columns(rows)}
+    record = {
+        "model": "fraud",
+        "variant": variant,
+        "requestId": request_id,
+        "timestamp": time.time(),
+        "inputs": columns(rows),
+    }
     if outputs:
         record["outputs"] = {"predict": predict(rows).tolist()}
     return {"records": [record]}
@@ -65,12 +70,20 @@ async def test_each_record_stands_alone_and_the_ones_not_counted_are_counted(cli
     """The gateway taps every model: one record of an unmonitored model (or a bad one) must not
     cost the monitored records of the same batch."""
     good = tap(make_rows(300, seed=1), request_id="good")["records"][0]
-    body = {"records": [
-        {"model": "nope", "variant": "v3", "requestId": "a", "timestamp": 0, "inputs": {"x": [1.0]}},
-        good,
-        {"model": "fraud", "variant": "v9", "requestId": "b", "timestamp": 0, "inputs": {}},
-        {"model": "fraud", "variant": "v3", "requestId": "c", "timestamp": 0, "inputs": {"amount": [1.0, 2.0], "score": [0.5]}},
-    ]}
+    body = {
+        "records": [
+            {"model": "nope", "variant": "v3", "requestId": "a", "timestamp": 0, "inputs": {"x": [1.0]}},
+            good,
+            {"model": "fraud", "variant": "v9", "requestId": "b", "timestamp": 0, "inputs": {}},
+            {
+                "model": "fraud",
+                "variant": "v3",
+                "requestId": "c",
+                "timestamp": 0,
+                "inputs": {"amount": [1.0, 2.0], "score": [0.5]},
+            },
+        ]
+    }
     response = await client.post(INGEST_PATH, json=body)
     assert response.status_code == 202
     answer = response.json()
@@ -87,16 +100,27 @@ async def test_each_record_stands_alone_and_the_ones_not_counted_are_counted(cli
 
 async def test_kserve_logger_cloudevents_feed_the_same_windows(client):
     rows = make_rows(1_000, seed=3)
-    v2 = {"inputs": [{"name": n, "shape": [1_000], "datatype": "BYTES" if n == "country" else "FP64", "data": v}
-                     for n, v in columns(rows).items()]}
-    headers = {"ce-type": REQUEST_TYPE, "ce-id": "abc", "ce-inferenceservicename": "fraud-v4",
-               "ce-specversion": "1.0", "ce-source": "http://fraud-v4"}
+    v2 = {
+        "inputs": [
+            {"name": n, "shape": [1_000], "datatype": "BYTES" if n == "country" else "FP64", "data": v}
+            for n, v in columns(rows).items()
+        ]
+    }
+    headers = {
+        "ce-type": REQUEST_TYPE,
+        "ce-id": "abc",
+        "ce-inferenceservicename": "fraud-v4",
+        "ce-specversion": "1.0",
+        "ce-source": "http://fraud-v4",
+    }
     response = await client.post(CLOUDEVENTS_PATH, json=v2, headers=headers)
     assert response.status_code == 202 and response.json() == {"rows": 1_000}
-    outputs = {"outputs": [{"name": "predict", "shape": [1_000, 1], "datatype": "INT64",
-                            "data": predict(rows).tolist()}]}
-    response = await client.post(CLOUDEVENTS_PATH + "?model=fraud&variant=v3", json=outputs,
-                                 headers={**headers, "ce-type": RESPONSE_TYPE})
+    outputs = {
+        "outputs": [{"name": "predict", "shape": [1_000, 1], "datatype": "INT64", "data": predict(rows).tolist()}]
+    }
+    response = await client.post(
+        CLOUDEVENTS_PATH + "?model=fraud&variant=v3", json=outputs, headers={**headers, "ce-type": RESPONSE_TYPE}
+    )
     assert response.status_code == 202
     status = (await client.get("/status/fraud")).json()["variants"]
     assert status["v4"]["windows"] == 1 and not status["v4"]["last"]["dataset_drifted"]
@@ -108,7 +132,7 @@ async def test_kserve_logger_cloudevents_feed_the_same_windows(client):
 
 async def test_delayed_labels_give_accuracy_and_precision_per_variant(client):
     rows = make_rows(1, seed=1)
-    for i, (pred, label) in enumerate([(1, 1), (1, 0), (0, 0), (0, 0)]):
+    for i, (pred, _label) in enumerate([(1, 1), (1, 0), (0, 0), (0, 0)]):
         body = tap(rows, request_id=f"q{i}", outputs=False)
         body["records"][0]["outputs"] = {"predict": [pred]}
         assert (await client.post(INGEST_PATH, json=body)).status_code == 202
@@ -163,14 +187,20 @@ async def test_writers_and_readers_need_the_token_and_probes_do_not(profile_path
     app = create_app(monitor_config(str(tmp_path / "state"), profile_path), settings())
     rows = tap(make_rows(10, seed=1))
     calls = [
-        ("POST", INGEST_PATH, rows), ("POST", CLOUDEVENTS_PATH, {}), ("POST", "/labels/fraud", {"labels": [{"requestId": "r", "label": 1}]}),
-        ("GET", "/labels/fraud", None), ("GET", "/status/fraud", None), ("GET", "/report/fraud", None),
+        ("POST", INGEST_PATH, rows),
+        ("POST", CLOUDEVENTS_PATH, {}),
+        ("POST", "/labels/fraud", {"labels": [{"requestId": "r", "label": 1}]}),
+        ("GET", "/labels/fraud", None),
+        ("GET", "/status/fraud", None),
+        ("GET", "/report/fraud", None),
     ]
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://monitor") as anyone:
             for method, path, body in calls:
-                for headers, expected in (({}, "missing 'Authorization: Bearer <token>' header"),
-                                          ({"authorization": "Bearer forged"}, "invalid bearer token")):
+                for headers, expected in (
+                    ({}, "missing 'Authorization: Bearer <token>' header"),
+                    ({"authorization": "Bearer forged"}, "invalid bearer token"),
+                ):
                     response = await anyone.request(method, path, json=body, headers=headers)
                     assert response.status_code == 401, (method, path, response.text)
                     assert response.json() == {"error": expected}

@@ -16,17 +16,25 @@ def test_binary_mode_v1_request():
 
 
 def test_structured_mode_v2_response():
-    body = {"specversion": "1.0", "type": RESPONSE_TYPE, "id": "7", "source": "x",
-            "data": {"outputs": [{"name": "p", "shape": [2, 1], "datatype": "FP32", "data": [[0.1], [0.9]]}]}}
+    body = {
+        "specversion": "1.0",
+        "type": RESPONSE_TYPE,
+        "id": "7",
+        "source": "x",
+        "data": {"outputs": [{"name": "p", "shape": [2, 1], "datatype": "FP32", "data": [[0.1], [0.9]]}]},
+    }
     event = parse_event({"content-type": "application/cloudevents+json"}, json.dumps(body).encode())
     assert event.type == RESPONSE_TYPE and event.columns == {"p": [0.1, 0.9]}
 
 
-@pytest.mark.parametrize(("headers", "body", "message"), [
-    ({"ce-type": REQUEST_TYPE, "ce-id": "1"}, b"{", "body: not valid JSON"),
-    ({"ce-type": REQUEST_TYPE}, b"{}", "ce-id: missing"),
-    ({"ce-type": REQUEST_TYPE, "ce-id": "1"}, b'{"rows": []}', "expected 'inputs' (V2) or 'instances' (V1)"),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "message"),
+    [
+        ({"ce-type": REQUEST_TYPE, "ce-id": "1"}, b"{", "body: not valid JSON"),
+        ({"ce-type": REQUEST_TYPE}, b"{}", "ce-id: missing"),
+        ({"ce-type": REQUEST_TYPE, "ce-id": "1"}, b'{"rows": []}', "expected 'inputs' (V2) or 'instances' (V1)"),
+    ],
+)
 def test_bad_events_are_named(headers, body, message):
     with pytest.raises(InvalidInput, match=re.escape(message)):
         parse_event(headers, body)

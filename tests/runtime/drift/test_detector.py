@@ -21,8 +21,9 @@ from .conftest import CATEGORIES, make_rows, predict
 
 def _window(reference, drift: Drift, rows: pd.DataFrame, preds=None, seed: int = 0):
     monitor = VariantMonitor("fraud", "v3", reference, drift, reservoir=2_000, seed=seed)
-    reports = monitor.ingest({c: rows[c].to_numpy() for c in rows.columns},
-                             {"fraud": predict(rows) if preds is None else preds})
+    reports = monitor.ingest(
+        {c: rows[c].to_numpy() for c in rows.columns}, {"fraud": predict(rows) if preds is None else preds}
+    )
     assert len(reports) == 1
     return reports[0]
 
@@ -48,14 +49,16 @@ def _detected(report, name: str) -> bool:
 
 def test_mean_shift_is_detected_within_one_window(reference):
     drift = Drift(window_rows=1_000, p_value=0.01)
-    assert all(_detected(_window(reference, drift, make_rows(1_000, seed=s, shift=0.5), seed=s), "amount")
-               for s in range(20))
+    assert all(
+        _detected(_window(reference, drift, make_rows(1_000, seed=s, shift=0.5), seed=s), "amount") for s in range(20)
+    )
 
 
 def test_variance_change_is_detected_within_one_window(reference):
     drift = Drift(window_rows=1_000, p_value=0.01)
-    assert all(_detected(_window(reference, drift, make_rows(1_000, seed=s, scale=1.5), seed=s), "amount")
-               for s in range(20))
+    assert all(
+        _detected(_window(reference, drift, make_rows(1_000, seed=s, scale=1.5), seed=s), "amount") for s in range(20)
+    )
 
 
 def test_new_category_is_detected_within_one_window(reference):
@@ -133,7 +136,8 @@ def test_a_few_missing_values_where_the_reference_had_as_many_do_not_drift():
     live = make_rows(1_000, seed=23)
     live.loc[live.sample(frac=0.05, random_state=2).index, "amount"] = np.nan
     report = VariantMonitor("fraud", "v3", profile, Drift(window_rows=1_000)).ingest(
-        {c: live[c].tolist() for c in live.columns})[0]
+        {c: live[c].tolist() for c in live.columns}
+    )[0]
     amount = next(f for f in report.features if f.name == "amount")
     assert not amount.drifted and amount.missing_rate == pytest.approx(0.05)
     assert amount.reference_missing_rate == pytest.approx(0.05)

@@ -33,7 +33,9 @@ def test_statistics_mean_what_they_say_and_failures_are_counted():
     assert list(frame["width"][:3]) == [60, 40, 40] and frame["aspect"][0] == pytest.approx(2.0)
     assert frame["brightness"][0] == pytest.approx(20 / 255, abs=0.02)
     assert frame["contrast"][1] == pytest.approx(0.0, abs=1e-6)
-    assert frame["mean_b"][1] == pytest.approx(30 / 255, abs=1e-3) and frame["mean_r"][1] == pytest.approx(230 / 255, abs=1e-3)
+    assert frame["mean_b"][1] == pytest.approx(30 / 255, abs=1e-3) and frame["mean_r"][1] == pytest.approx(
+        230 / 255, abs=1e-3
+    )
     assert frame["decode_failed"].tolist()[:5] == [0, 0, 0, 1, 1]
     assert frame["decode_failed"].isna().tolist()[5] and frame["width"].isna().tolist()[3:] == [True, True, True]
 
@@ -43,7 +45,9 @@ def test_inputs_are_left_alone_without_an_image_profile():
     assert expand_images(inputs, {}) is inputs
 
 
-@pytest.mark.parametrize(("shift", "expected"), [("darker", {"brightness", "mean_r"}), ("rotated", {"width", "height", "aspect", "edges_x"})])
+@pytest.mark.parametrize(
+    ("shift", "expected"), [("darker", {"brightness", "mean_r"}), ("rotated", {"width", "height", "aspect", "edges_x"})]
+)
 def test_a_changed_camera_is_flagged_and_the_same_camera_is_not(image_profile, shift, expected):
     monitor = VariantMonitor("vision", "v1", image_profile, Drift(window_rows=240, p_value=0.01, drift_share=0.3))
     same, _ = heldout()

@@ -15,8 +15,17 @@ from .conftest import AUTH, monitor_config, settings
 
 
 def _served(count: int, start: int = 0) -> dict:
-    records = [{"model": "fraud", "variant": "v3", "requestId": f"r{i}", "timestamp": 1_000.0 + i,
-                "inputs": {}, "outputs": {"predict": [i % 2]}} for i in range(start, start + count)]
+    records = [
+        {
+            "model": "fraud",
+            "variant": "v3",
+            "requestId": f"r{i}",
+            "timestamp": 1_000.0 + i,
+            "inputs": {},
+            "outputs": {"predict": [i % 2]},
+        }
+        for i in range(start, start + count)
+    ]
     return {"records": records}
 
 
@@ -48,8 +57,12 @@ async def test_a_label_write_appends_a_line_off_the_request_and_survives_a_resta
     async with restarted.router.lifespan_context(restarted):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(restarted), base_url="http://m", headers=AUTH) as c:
             assert (await c.get("/labels/fraud")).json() == before
-            assert (await c.post("/labels/fraud", json={"labels": [{"requestId": "r8", "label": 0}]})).json()["matched"] == 1
-            assert (await c.post("/labels/fraud", json={"labels": [{"requestId": "r7", "label": 1}]})).json()["matched"] == 0
+            assert (await c.post("/labels/fraud", json={"labels": [{"requestId": "r8", "label": 0}]})).json()[
+                "matched"
+            ] == 1
+            assert (await c.post("/labels/fraud", json={"labels": [{"requestId": "r7", "label": 1}]})).json()[
+                "matched"
+            ] == 0
 
 
 async def test_the_journal_is_compacted_and_a_torn_line_or_an_older_generation_is_ignored(tmp_path):

@@ -29,7 +29,10 @@ def _start(config_path: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "ML_SERVING_DRIFT_PERSIST_INTERVAL_S": "0", "ML_SERVING_DRIFT_TOKENS": TOKEN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "runtime.drift", "--config", str(config_path), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -65,9 +68,17 @@ def test_killed_monitor_restarts_from_its_persisted_state(reference, tmp_path):
         assert listening == {"127.0.0.1"}, listening
         for i in range(5):
             rows = make_rows(300, seed=i)
-            record = {"model": "fraud", "variant": "v3", "requestId": f"r{i}", "timestamp": time.time(),
-                      "inputs": columns(rows), "outputs": {"predict": predict(rows).tolist()}}
-            response = httpx.post(f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, headers=AUTH, timeout=10)
+            record = {
+                "model": "fraud",
+                "variant": "v3",
+                "requestId": f"r{i}",
+                "timestamp": time.time(),
+                "inputs": columns(rows),
+                "outputs": {"predict": predict(rows).tolist()},
+            }
+            response = httpx.post(
+                f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, headers=AUTH, timeout=10
+            )
             assert response.status_code == 202
         before = _status(port)
     finally:
@@ -82,7 +93,13 @@ def test_killed_monitor_restarts_from_its_persisted_state(reference, tmp_path):
         assert (after["rows_seen"], after["windows"], after["window_rows"]) == (1_500, 1, 500)
         assert after["last"] == before["last"]
         rows = make_rows(500, seed=9)
-        record = {"model": "fraud", "variant": "v3", "requestId": "s", "timestamp": time.time(), "inputs": columns(rows)}
+        record = {
+            "model": "fraud",
+            "variant": "v3",
+            "requestId": "s",
+            "timestamp": time.time(),
+            "inputs": columns(rows),
+        }
         httpx.post(f"http://127.0.0.1:{port}{INGEST_PATH}", json={"records": [record]}, headers=AUTH, timeout=10)
         resumed = _status(port)
         assert (resumed["rows_seen"], resumed["windows"], resumed["window_rows"]) == (2_000, 2, 0)
@@ -103,6 +120,12 @@ def test_cli_errors_name_the_problem_without_traceback(tmp_path):
         (["--config", str(bad)], "stateDir: Input should be a valid string"),
     ):
         env = {k: v for k, v in os.environ.items() if k != "ML_SERVING_MONITOR_CONFIG"}
-        result = subprocess.run([sys.executable, "-m", "runtime.drift", *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "runtime.drift", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode != 0 and expected in result.stderr and "Traceback" not in result.stderr

@@ -21,12 +21,14 @@ from runtime.drift.profile import (
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(7)
     n = 5_000
-    return pd.DataFrame({
-        "amount": rng.lognormal(3.0, 1.0, n),
-        "age": rng.integers(18, 90, n),
-        "country": rng.choice(["fr", "de", "us"], n, p=[0.5, 0.3, 0.2]),
-        "is_new": rng.random(n) < 0.1,
-    })
+    return pd.DataFrame(
+        {
+            "amount": rng.lognormal(3.0, 1.0, n),
+            "age": rng.integers(18, 90, n),
+            "country": rng.choice(["fr", "de", "us"], n, p=[0.5, 0.3, 0.2]),
+            "is_new": rng.random(n) < 0.1,
+        }
+    )
 
 
 def test_build_profile_types_bins_and_sample(frame):

@@ -61,8 +61,11 @@ async def _until(condition, seconds: float = 10.0) -> None:
 def _tap(shift: float, seed: int) -> dict:
     rows = make_rows(1_000, seed=seed, shift=shift)
     rows["tenure"] = rows["tenure"] + shift * 3
-    return {"records": [{"model": "fraud", "variant": "v3", "requestId": f"r{seed}", "timestamp": 0.0,
-                         "inputs": columns(rows)}]}
+    return {
+        "records": [
+            {"model": "fraud", "variant": "v3", "requestId": f"r{seed}", "timestamp": 0.0, "inputs": columns(rows)}
+        ]
+    }
 
 
 @pytest.fixture
@@ -73,10 +76,14 @@ def profile_path(reference, tmp_path):
 async def test_webhook_fires_on_the_transition_into_drift_retries_and_never_blocks(profile_path, tmp_path):
     receiver = Receiver()
     async with receiver as url:
-        app = create_app(monitor_config(str(tmp_path / "state"), profile_path),
-                         settings(webhook_url=url, webhook_backoff_s=0.01, persist_interval_s=60))
+        app = create_app(
+            monitor_config(str(tmp_path / "state"), profile_path),
+            settings(webhook_url=url, webhook_backoff_s=0.01, persist_interval_s=60),
+        )
         async with app.router.lifespan_context(app):
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://m", headers=AUTH) as client:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app), base_url="http://m", headers=AUTH
+            ) as client:
                 receiver.release.clear()
                 assert (await client.post(INGEST_PATH, json=_tap(1.0, 1))).status_code == 202
                 await _until(receiver.entered.is_set)  # first attempt failed; the retry is held open
@@ -123,7 +130,7 @@ async def test_nothing_queued_is_lost_across_a_monitor_restart(profile_path, tmp
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://m", headers=AUTH) as c:
                 assert (await c.post(INGEST_PATH, json=_tap(1.0, 1))).status_code == 202
                 await _until(lambda: app.state.service.notifier.failed >= 1)
-                assert 'ml_serving_drift_webhook_pending 1.0' in (await c.get("/metrics")).text
+                assert "ml_serving_drift_webhook_pending 1.0" in (await c.get("/metrics")).text
         # stopped with the receiver still down: the drain gives up at its deadline, the event stays
         assert len(list((tmp_path / "state" / "_outbox").glob("*.json"))) == 1 and receiver.events == []
 
@@ -143,8 +150,9 @@ async def test_stop_drains_the_outbox_within_its_deadline(profile_path, tmp_path
     receiver = FlakyReceiver()
     receiver.down = False
     async with receiver as url:
-        app = create_app(monitor_config(str(tmp_path / "state"), profile_path),
-                         settings(webhook_url=url, webhook_drain_s=10))
+        app = create_app(
+            monitor_config(str(tmp_path / "state"), profile_path), settings(webhook_url=url, webhook_drain_s=10)
+        )
         async with app.router.lifespan_context(app):
             service = app.state.service
             service.ingest("fraud", "v3", _tap(1.0, 3)["records"][0]["inputs"], {})

@@ -99,10 +99,19 @@ def test_guardrail_breach_keeps_a(spec):
     store = ExperimentStore(spec.arms)
     for _ in _fill(store, 3000, 240, 3000, 420):
         look(store, spec)
-    report = {"variants": [
-        {"variant": "popular", "requests": 5000, "error_rate": 0.001, "fallback_rate": 0.0, "p50_ms": 3, "p99_ms": 20},
-        {"variant": "als", "requests": 5000, "error_rate": 0.05, "fallback_rate": 0.0, "p50_ms": 4, "p99_ms": 30},
-    ]}
+    report = {
+        "variants": [
+            {
+                "variant": "popular",
+                "requests": 5000,
+                "error_rate": 0.001,
+                "fallback_rate": 0.0,
+                "p50_ms": 3,
+                "p99_ms": 20,
+            },
+            {"variant": "als", "requests": 5000, "error_rate": 0.05, "fallback_rate": 0.0, "p50_ms": 4, "p99_ms": 30},
+        ]
+    }
     r = build_readout("recommender", spec, store, report)
     assert r["decision"] == "A wins" and "error rate" in r["reason"]
     assert r["guardrails"]["arms"]["B"]["error_rate"] == 0.05

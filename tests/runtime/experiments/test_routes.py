@@ -13,12 +13,15 @@ from runtime.drift.settings import MonitorSettings
 from runtime.experiments.routes import MAX_OUTCOME_BYTES
 from runtime.wiring import INGEST_PATH, MonitorConfig
 
+
 @pytest.fixture
 def config(spec, tmp_path):
     profile = build_profile(pd.DataFrame({"user_id": range(200), "context": ["web", "tv"] * 100}))
     path = profile.save(tmp_path)
     profiles = {"recommender": {"popular": str(path), "als": str(path)}}
-    return MonitorConfig(stack="test", models={"recommender": spec}, profiles=profiles, state_dir=str(tmp_path / "state"))
+    return MonitorConfig(
+        stack="test", models={"recommender": spec}, profiles=profiles, state_dir=str(tmp_path / "state")
+    )
 
 
 MONITOR_TOKEN = "monitor-secret"
@@ -37,8 +40,13 @@ async def _client(app, token: str | None = MONITOR_TOKEN):
 def _served(users, variant, key_in="routingKey"):
     records = []
     for user in users:
-        record = {"model": "recommender", "variant": variant, "requestId": f"r-{user}", "timestamp": time.time(),
-                  "inputs": {"user_id": [user]}}
+        record = {
+            "model": "recommender",
+            "variant": variant,
+            "requestId": f"r-{user}",
+            "timestamp": time.time(),
+            "inputs": {"user_id": [user]},
+        }
         if key_in == "routingKey":
             record["routingKey"] = str(user)
         records.append(record)
@@ -60,8 +68,13 @@ async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
         assert (await client.post(INGEST_PATH, json=_served(range(300, 600), "als", key_in="input"))).status_code == 202
         answer = await client.post("/outcomes/recommender", json=_clicks(range(0, 30)), headers=AUTH)
         assert answer.status_code == 202 and answer.json() == {"joined": 30, "unknown": []}
-        by_request = {"outcomes": [{"kind": "click", "requestId": f"r-{u}", "timestamp": time.time(), "value": 2.0}
-                                   for u in range(300, 420)] + [{"kind": "click", "userId": "stranger", "timestamp": 1.0}]}
+        by_request = {
+            "outcomes": [
+                {"kind": "click", "requestId": f"r-{u}", "timestamp": time.time(), "value": 2.0}
+                for u in range(300, 420)
+            ]
+            + [{"kind": "click", "userId": "stranger", "timestamp": 1.0}]
+        }
         answer = await client.post("/outcomes/recommender", json=by_request, headers=AUTH)
         assert answer.json() == {"joined": 120, "unknown": ["stranger"]}
         readout = (await client.get("/experiments/recommender")).json()
@@ -79,19 +92,25 @@ async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
         restored = (await client.get("/experiments/recommender")).json()
         assert restored["arms"] == readout["arms"] and restored["history"] == readout["history"]
         # Request ids are remembered across the restart too.
-        answer = await client.post("/outcomes/recommender", json={"outcomes": [
-            {"kind": "conversion", "requestId": "r-5", "timestamp": time.time()}]}, headers=AUTH)
+        answer = await client.post(
+            "/outcomes/recommender",
+            json={"outcomes": [{"kind": "conversion", "requestId": "r-5", "timestamp": time.time()}]},
+            headers=AUTH,
+        )
         assert answer.json()["joined"] == 1
 
 
-@pytest.mark.parametrize(("headers", "body", "status", "message"), [
-    ({}, _clicks([1]), 401, "missing 'Authorization: Bearer <token>' header"),
-    ({"authorization": "Bearer wrong"}, _clicks([1]), 401, "invalid bearer token"),
-    (AUTH, {"outcomes": [{"kind": "click", "timestamp": 1.0}]}, 400, "needs userId or requestId"),
-    (AUTH, {"outcomes": [{"kind": "purchase", "userId": "1", "timestamp": 1.0}]}, 400, "outcomes.0.kind"),
-    (AUTH, {"outcomes": []}, 400, "outcomes: List should have at least 1 item"),
-    (AUTH, _clicks([1], extra_field=1), 400, "outcomes.0.extra_field"),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "message"),
+    [
+        ({}, _clicks([1]), 401, "missing 'Authorization: Bearer <token>' header"),
+        ({"authorization": "Bearer wrong"}, _clicks([1]), 401, "invalid bearer token"),
+        (AUTH, {"outcomes": [{"kind": "click", "timestamp": 1.0}]}, 400, "needs userId or requestId"),
+        (AUTH, {"outcomes": [{"kind": "purchase", "userId": "1", "timestamp": 1.0}]}, 400, "outcomes.0.kind"),
+        (AUTH, {"outcomes": []}, 400, "outcomes: List should have at least 1 item"),
+        (AUTH, _clicks([1], extra_field=1), 400, "outcomes.0.extra_field"),
+    ],
+)
 async def test_bad_outcome_requests_are_refused_with_the_reason(config, headers, body, status, message):
     app = _app(config)
     async with app.router.lifespan_context(app), await _client(app, token=None) as client:

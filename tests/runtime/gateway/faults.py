@@ -51,10 +51,14 @@ class Process:
             self.process.wait()
 
 
-def start(command: list[str], url: str, ready: str, log: Path, env: dict[str, str] | None = None, timeout_s: float = 60) -> Process:
+def start(
+    command: list[str], url: str, ready: str, log: Path, env: dict[str, str] | None = None, timeout_s: float = 60
+) -> Process:
     """Start ``command`` and return once ``url + ready`` answers 200 (raise with its log if not)."""
     with log.open("w") as handle:
-        process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     proc = Process(process, url, log)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -76,8 +80,13 @@ def start_peer(log: Path, mode: str = "answer") -> Process:
     return start(command, f"http://127.0.0.1:{port}", "/v2/models/m/ready", log)
 
 
-def start_gateway(models: dict[str, dict[str, Any]], urls: dict[str, dict[str, str]], work: Path, env: dict[str, str] | None = None,
-                  name: str = "gateway") -> Process:
+def start_gateway(
+    models: dict[str, dict[str, Any]],
+    urls: dict[str, dict[str, str]],
+    work: Path,
+    env: dict[str, str] | None = None,
+    name: str = "gateway",
+) -> Process:
     """The gateway process for ``models`` (stack-file specs) whose variants are at ``urls``."""
     config = GatewayConfig(
         stack="faults",
@@ -134,8 +143,14 @@ class Shot:
         return self.status == 200 and self.fallback is None
 
 
-async def drive(url: str, concurrency: int, seconds: float, value: Callable[[int], float] = lambda i: float(i % 97),
-                on_tick: Callable[[float], None] | None = None, pace_s: float = 0.0) -> list[Shot]:
+async def drive(
+    url: str,
+    concurrency: int,
+    seconds: float,
+    value: Callable[[int], float] = lambda i: float(i % 97),
+    on_tick: Callable[[float], None] | None = None,
+    pace_s: float = 0.0,
+) -> list[Shot]:
     """``concurrency`` clients, each sending its next request when its last one is answered (and
     no sooner than ``pace_s`` after it sent the last), for ``seconds``; every answer recorded (a
     transport error is status 0). ``on_tick(elapsed)`` is called about every 10 ms, to inject a
@@ -154,7 +169,9 @@ async def drive(url: str, concurrency: int, seconds: float, value: Callable[[int
                 sent = time.monotonic()
                 next_at = sent + pace_s * rng.uniform(0.5, 1.5)
                 try:
-                    async with session.post(url, data=body(v), headers={"content-type": "application/json"}) as response:
+                    async with session.post(
+                        url, data=body(v), headers={"content-type": "application/json"}
+                    ) as response:
                         payload = await response.read()
                         status, headers = response.status, response.headers
                 except (aiohttp.ClientError, TimeoutError):
@@ -166,7 +183,18 @@ async def drive(url: str, concurrency: int, seconds: float, value: Callable[[int
                 data = orjson.loads(payload)["outputs"][0]["data"] if status == 200 else None
                 timing = headers.get("server-timing", "")
                 server = float(timing.split("dur=")[1]) if "dur=" in timing else None
-                shots.append(Shot(sent, latency, server, status, headers.get("x-ml-serving-variant"), headers.get("x-ml-serving-fallback"), v, data))
+                shots.append(
+                    Shot(
+                        sent,
+                        latency,
+                        server,
+                        status,
+                        headers.get("x-ml-serving-variant"),
+                        headers.get("x-ml-serving-fallback"),
+                        v,
+                        data,
+                    )
+                )
 
         async def ticks() -> None:
             while time.monotonic() < until:
@@ -192,7 +220,9 @@ async def drive_measured(url: str, concurrency: int, seconds: float, **kwargs: A
     """``drive``, and beside it how late a separate process on this machine wakes from a 5 ms
     sleep (ms): the scheduling delay every process here suffers at that moment, which no
     gateway can make up for. On a quiet machine it is well under a millisecond."""
-    probe = await asyncio.create_subprocess_exec(sys.executable, "-c", _LAG_PROBE, str(seconds), stdout=asyncio.subprocess.PIPE)
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _LAG_PROBE, str(seconds), stdout=asyncio.subprocess.PIPE
+    )
     try:
         shots = await drive(url, concurrency, seconds, **kwargs)
         out, _ = await probe.communicate()

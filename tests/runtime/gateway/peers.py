@@ -98,7 +98,9 @@ def make_app(state: PeerState) -> Starlette:
         if mode == "fail" or (mode == "poison" and poisoned):
             return Response(b'{"error": "model failed"}', status_code=500, media_type="application/json")
         if mode == "reject_negative" and poisoned:
-            return Response(b'{"error": "Input \'x\': negative values"}', status_code=400, media_type="application/json")
+            return Response(
+                b'{"error": "Input \'x\': negative values"}', status_code=400, media_type="application/json"
+            )
         if mode == "garbage":
             return Response(b'{"outputs": [{"name": "predict", "sha', media_type="application/json")
         if mode == "blackhole":
@@ -110,25 +112,33 @@ def make_app(state: PeerState) -> Starlette:
         rows = [v + state.offset for v in _rows(body["inputs"][0])]
         if mode == "wrong_rows":
             rows = rows[:-1]
-        answer = orjson.dumps({
-            "model_name": request.path_params["name"],
-            "model_version": "1",
-            "id": body.get("id"),
-            "outputs": [{"name": "predict", "shape": [len(rows)], "datatype": "FP64", "data": rows}],
-        })
+        answer = orjson.dumps(
+            {
+                "model_name": request.path_params["name"],
+                "model_version": "1",
+                "id": body.get("id"),
+                "outputs": [{"name": "predict", "shape": [len(rows)], "datatype": "FP64", "data": rows}],
+            }
+        )
         if mode == "reset":
-            return StreamingResponse(_broken(answer), media_type="application/json", headers={"content-length": str(len(answer))})
+            return StreamingResponse(
+                _broken(answer), media_type="application/json", headers={"content-length": str(len(answer))}
+            )
         return Response(answer, media_type="application/json")
 
     async def control(request: Request) -> Response:
         for key, value in orjson.loads(await request.body()).items():
             if key not in ("mode", "delay_s", "hang_s", "offset"):
-                return Response(orjson.dumps({"error": f"unknown key '{key}'"}), status_code=400, media_type="application/json")
+                return Response(
+                    orjson.dumps({"error": f"unknown key '{key}'"}), status_code=400, media_type="application/json"
+                )
             setattr(state, key, value)
         return Response(orjson.dumps({"mode": state.mode, "calls": state.calls}), media_type="application/json")
 
     async def ready(request: Request) -> Response:
-        return Response(orjson.dumps({"name": request.path_params["name"], "ready": True}), media_type="application/json")
+        return Response(
+            orjson.dumps({"name": request.path_params["name"], "ready": True}), media_type="application/json"
+        )
 
     async def metadata(request: Request) -> Response:
         doc = {
@@ -160,8 +170,13 @@ class ThreadServer:
 
     def __init__(self, app) -> None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning",
-            lifespan="off", timeout_graceful_shutdown=1, access_log=False,
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -199,8 +214,15 @@ def main() -> None:
     parser.add_argument("--numpy-binary", action="store_true", help="read binary tensors with numpy")
     args = parser.parse_args()
     state = PeerState(mode=args.mode, delay_s=args.delay_s, numpy_binary=args.numpy_binary)
-    uvicorn.run(make_app(state), host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False, loop="uvloop", http="httptools")
+    uvicorn.run(
+        make_app(state),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ async def test_garbage_or_a_wrong_number_of_rows_falls_back(peer, mode, coalesce
     p = peer(mode=mode)
     config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=2000), {"v1": p.url})
     async with serve(config, Settings(coalesce=coalesce)) as client:
-        answers = await asyncio.gather(*(client.post("/v2/models/m/infer", json=v2([float(i), 1.0])) for i in range(12)))
+        answers = await asyncio.gather(
+            *(client.post("/v2/models/m/infer", json=v2([float(i), 1.0])) for i in range(12))
+        )
     for response in answers:
         assert response.status_code == 200, response.text
         assert response.headers["x-ml-serving-fallback"] == "bad_response"
@@ -40,7 +42,11 @@ def test_checked_names_what_is_wrong():
 
 
 def test_split_shares_rows_in_order_and_refuses_data_that_does_not_fill_the_shape():
-    response = {"model_name": "m", "id": "first", "outputs": [{"name": "p", "shape": [3, 2], "datatype": "FP64", "data": [[1, 2], [3, 4], [5, 6]]}]}
+    response = {
+        "model_name": "m",
+        "id": "first",
+        "outputs": [{"name": "p", "shape": [3, 2], "datatype": "FP64", "data": [[1, 2], [3, 4], [5, 6]]}],
+    }
     first, second = split(response, [1, 2])
     assert first["outputs"][0] == {"name": "p", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}
     assert second["outputs"][0]["data"] == [3, 4, 5, 6] and "id" not in second

@@ -26,16 +26,44 @@ async def client(peer):
         (b"[1, 2]", 400, "JSON object"),
         (b'{"inputs": []}', 400, "inputs"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64"}]}', 400, "inputs[0].data"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FLOAT", "data": [1]}]}', 400, "Input 'x': unknown datatype 'FLOAT'"),
-        (b'{"inputs": [{"name": "x", "shape": [3], "datatype": "FP64", "data": [1, 2]}]}', 400, "Input 'x': shape [3] holds 3 values but data has 2"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": ["a"]}]}', 400, "Input 'x': INT64 data must be numbers"),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FLOAT", "data": [1]}]}',
+            400,
+            "Input 'x': unknown datatype 'FLOAT'",
+        ),
+        (
+            b'{"inputs": [{"name": "x", "shape": [3], "datatype": "FP64", "data": [1, 2]}]}',
+            400,
+            "Input 'x': shape [3] holds 3 values but data has 2",
+        ),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": ["a"]}]}',
+            400,
+            "Input 'x': INT64 data must be numbers",
+        ),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [null]}]}', 400, "Input 'x'"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}], "extra": 1}', 400, "extra"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}, {"name": "x", "shape": [1], "datatype": "FP64", "data": [2]}]}', 400, "Input 'x' appears more than once"),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}, {"name": "x", "shape": [1], "datatype": "FP64", "data": [2]}]}',
+            400,
+            "Input 'x' appears more than once",
+        ),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT64", "data": [1e30]}]}', 400, "Input 'x'"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": [3000000000]}]}', 400, "out of range for INT32"),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1], "datatype": "INT32", "data": [3000000000]}]}',
+            400,
+            "out of range for INT32",
+        ),
         (b'{"inputs": [{"name": "x", "shape": [-1], "datatype": "FP64", "data": []}]}', 400, "negative dimension"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": ' + b"[" * 900 + b'"a"' + b"]" * 900 + b"}]}", 400, "Input 'x': data is nested 900 levels deep"),
+        (
+            b'{"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": '
+            + b"[" * 900
+            + b'"a"'
+            + b"]" * 900
+            + b"}]}",
+            400,
+            "Input 'x': data is nested 900 levels deep",
+        ),
     ],
 )
 async def test_bad_v2_input_is_400_naming_the_field(client, body, status, needle):

@@ -34,7 +34,9 @@ def test_tokens_from_env_string_and_file(tmp_path):
 
 
 def test_auth_required_without_tokens_refuses_to_start():
-    config = gateway_config(model_spec(variants=ONE), {"v1": "http://127.0.0.1:9"}).model_copy(update={"auth_required": True})
+    config = gateway_config(model_spec(variants=ONE), {"v1": "http://127.0.0.1:9"}).model_copy(
+        update={"auth_required": True}
+    )
     with pytest.raises(MLServingError, match="ML_SERVING_GATEWAY_TOKENS"):
         create_app(config, Settings(tokens=None, tokens_file=None))
 

@@ -19,7 +19,9 @@ from tests.runtime.gateway.test_tap import Receiver
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 
 
-def binary_request(array: np.ndarray, datatype: str = "FP32", name: str = "x", **kwargs) -> tuple[bytes, dict[str, str]]:
+def binary_request(
+    array: np.ndarray, datatype: str = "FP32", name: str = "x", **kwargs
+) -> tuple[bytes, dict[str, str]]:
     tensor = triton.InferInput(name, list(array.shape), datatype)
     tensor.set_data_from_numpy(array, binary_data=True)
     body, header_length = triton.InferenceServerClient.generate_request_body([tensor], **kwargs)
@@ -29,7 +31,9 @@ def binary_request(array: np.ndarray, datatype: str = "FP32", name: str = "x", *
 def triton_result(response: httpx.Response) -> triton.InferResult:
     assert response.status_code == 200, response.text
     length = response.headers.get("inference-header-content-length")
-    return triton.InferenceServerClient.parse_response_body(response.content, header_length=int(length) if length else None)
+    return triton.InferenceServerClient.parse_response_body(
+        response.content, header_length=int(length) if length else None
+    )
 
 
 async def test_a_binary_request_is_routed_answered_and_echoes_its_id(peer):
@@ -67,7 +71,8 @@ async def test_sticky_key_from_a_binary_input_routes_as_the_json_one(peer):
             body, headers = binary_request(users, "INT64", name="user")
             binary = await client.post("/v2/models/m/infer", content=body, headers=headers)
             plain = await client.post(
-                "/v2/models/m/infer", json={"inputs": [{"name": "user", "shape": [1], "datatype": "INT64", "data": [user]}]}
+                "/v2/models/m/infer",
+                json={"inputs": [{"name": "user", "shape": [1], "datatype": "INT64", "data": [user]}]},
             )
             assert binary.headers["x-ml-serving-variant"] == plain.headers["x-ml-serving-variant"], user
 
@@ -105,7 +110,9 @@ async def test_binary_requests_are_mirrored_compared_and_tapped(peer):
         config = gateway_config(spec, {"v1": primary.url, "v2": shadow.url}, monitor_url=receiver.url)
         async with serve(config, Settings(tap_batch_size=1, tap_flush_ms=10)) as client:
             body, headers = binary_request(np.array([[1.5, 2.5]], dtype=np.float32))
-            triton_result(await client.post("/v2/models/m/infer", content=body, headers={**headers, "x-request-id": "t1"}))
+            triton_result(
+                await client.post("/v2/models/m/infer", content=body, headers={**headers, "x-request-id": "t1"})
+            )
             await wait_for(lambda: shadow.state.calls == 1 and receiver.batches)
             await wait_for(lambda: client.app.state.gateway.routes["m"].stats.shadows["v2"].compared == 1)
             stats = client.app.state.gateway.routes["m"].stats.shadows["v2"]

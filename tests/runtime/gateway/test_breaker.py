@@ -99,7 +99,9 @@ def test_a_released_call_is_neither_success_nor_failure():
 
 def test_failure_rate_opens_only_past_the_minimum_number_of_calls():
     clock = Clock()
-    spec = CircuitBreaker(failure_threshold=1000, cooldown_ms=100, failure_rate_percent=50, window_calls=10, minimum_calls=6)
+    spec = CircuitBreaker(
+        failure_threshold=1000, cooldown_ms=100, failure_rate_percent=50, window_calls=10, minimum_calls=6
+    )
     breaker = Breaker(spec, clock=clock)
     for ok in (False, False, True, False, True):
         breaker.record(breaker.acquire(), ok)
@@ -109,7 +111,9 @@ def test_failure_rate_opens_only_past_the_minimum_number_of_calls():
 
 
 def test_a_steady_low_failure_rate_never_trips_the_rate_breaker():
-    spec = CircuitBreaker(failure_threshold=1000, cooldown_ms=100, failure_rate_percent=20, window_calls=100, minimum_calls=50)
+    spec = CircuitBreaker(
+        failure_threshold=1000, cooldown_ms=100, failure_rate_percent=20, window_calls=100, minimum_calls=50
+    )
     breaker = Breaker(spec, clock=Clock())
     for i in range(10_000):
         breaker.record(breaker.acquire(), i % 20 != 0)  # 5 % of calls fail, some back to back

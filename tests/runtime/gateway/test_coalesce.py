@@ -88,7 +88,9 @@ async def test_a_stalled_variant_serves_again_as_soon_as_it_recovers(peer):
     """A black hole for 1 s under load, then healthy: the next calls reach it (finding: the
     stalled sends kept the variant's slots, so it answered nothing for minutes after)."""
     p = peer(mode="blackhole")
-    spec = model_spec(variants=ONE, latencyBudgetMs=100, circuitBreaker={"failureThreshold": 1_000_000, "cooldownMs": 100})
+    spec = model_spec(
+        variants=ONE, latencyBudgetMs=100, circuitBreaker={"failureThreshold": 1_000_000, "cooldownMs": 100}
+    )
     async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
 
         async def load(seconds: float) -> list[str]:
@@ -104,7 +106,9 @@ async def test_a_stalled_variant_serves_again_as_soon_as_it_recovers(peer):
         await wait_for_async(lambda: _variant(client, 1.0), "v1", timeout_s=1.0)
         assert time.monotonic() - recovered < 0.5
         after = [v for seen in await asyncio.gather(*(load(0.3) for _ in range(16))) for v in seen]
-    assert after.count("v1") / len(after) > 0.95, f"{after.count('fallback')} of {len(after)} still fell back after recovery"
+    assert after.count("v1") / len(after) > 0.95, (
+        f"{after.count('fallback')} of {len(after)} still fell back after recovery"
+    )
 
 
 async def wait_for_async(probe, expected, timeout_s: float) -> None:
@@ -139,7 +143,9 @@ async def test_one_callers_poison_row_costs_only_its_own_request(peer):
         else:
             assert response.headers["x-ml-serving-variant"] == "v1", f"request {value} paid for another's poison row"
             assert response.json()["outputs"][0]["data"] == [value]
-    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, "one poison row opened the breaker"
+    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, (
+        "one poison row opened the breaker"
+    )
 
 
 async def test_a_failed_joined_call_counts_one_breaker_failure(peer):
@@ -150,12 +156,16 @@ async def test_a_failed_joined_call_counts_one_breaker_failure(peer):
         metrics = (await client.get("/metrics")).text
     assert {a.headers["x-ml-serving-fallback"] for a in answers} == {"disconnected"}
     assert p.state.calls == 3, "ten queued callers should have shared one upstream call"
-    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, "one failed upstream call opened a breaker of threshold 3"
+    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, (
+        "one failed upstream call opened a breaker of threshold 3"
+    )
 
 
 async def test_callers_that_leave_take_their_requests_off_the_queue(peer):
     p = peer(mode="blackhole")
-    spec = model_spec(variants=ONE, latencyBudgetMs=300, circuitBreaker={"failureThreshold": 1_000_000, "cooldownMs": 100})
+    spec = model_spec(
+        variants=ONE, latencyBudgetMs=300, circuitBreaker={"failureThreshold": 1_000_000, "cooldownMs": 100}
+    )
     async with serve(gateway_config(spec, {"v1": p.url}), Settings(coalesce=True)) as client:
         coalescer = client.app.state.gateway.routes["m"].targets["v1"].coalescer
         tasks = [asyncio.create_task(client.post("/v2/models/m/infer", json=one(float(i)))) for i in range(40)]
@@ -174,6 +184,11 @@ async def test_poison_rows_never_open_the_breaker_of_a_model_server_that_answers
         metrics = (await client.get("/metrics")).text
         calls = p.state.calls
     for value, response in zip(values, answers):
-        assert response.headers["x-ml-serving-variant"] == ("fallback" if value < 0 else "v1"), (value, response.headers)
+        assert response.headers["x-ml-serving-variant"] == ("fallback" if value < 0 else "v1"), (
+            value,
+            response.headers,
+        )
     assert calls - 2 < len(values) + 4, f"{calls - 2} upstream calls to sort out 10 callers"
-    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, "three poison rows opened the breaker"
+    assert 'ml_serving_gateway_breaker_state{model="m",variant="v1"} 0.0' in metrics, (
+        "three poison rows opened the breaker"
+    )

@@ -115,7 +115,9 @@ async def test_without_fallback_nothing_answering_is_503(peer):
 
 async def test_model_server_rejection_is_passed_through(peer):
     p = peer()
-    config = gateway_config(model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}]), {"v1": p.url})
+    config = gateway_config(
+        model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}]), {"v1": p.url}
+    )
     async with serve(config) as client:
         # The peer answers 404 for a path it does not serve: the gateway passes a 4xx on.
         client.app.state.gateway.routes["m"].targets["v1"].path = "/v2/models/m/nope"
@@ -194,5 +196,7 @@ async def test_a_slow_success_admitted_before_the_breaker_opened_does_not_close_
             assert failed.headers["x-ml-serving-fallback"] == "http_5xx"
         assert (await slow).headers["x-ml-serving-variant"] == "v1"
         after = await client.post("/v2/models/m/infer", json=v2([1.0]))
-    assert after.headers["x-ml-serving-fallback"] == "breaker_open", "a stale success closed the breaker before its cool-down"
+    assert after.headers["x-ml-serving-fallback"] == "breaker_open", (
+        "a stale success closed the breaker before its cool-down"
+    )
     assert p.state.calls == 3

@@ -24,6 +24,8 @@ def test_first_matching_rule_wins_per_row():
 
 
 def test_type_mismatch_and_missing_input_do_not_match():
-    fallback = Fallback.model_validate({"value": "ok", "rules": [{"when": {"input": "amount", "op": "lt", "value": 5}, "then": "low"}]})
+    fallback = Fallback.model_validate(
+        {"value": "ok", "rules": [{"when": {"input": "amount", "op": "lt", "value": 5}, "then": "low"}]}
+    )
     assert fallback_rows(fallback, {"amount": ["three", 2]}, 2) == ["ok", "low"]
     assert fallback_rows(fallback, {"other": [1, 2]}, 2) == ["ok", "ok"]

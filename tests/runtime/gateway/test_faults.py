@@ -22,7 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.gateway.faults import Process, control, drive, drive_measured, percentile, recovery_s, start_gateway, start_peer
+from tests.runtime.gateway.faults import (
+    Process,
+    control,
+    drive,
+    drive_measured,
+    percentile,
+    recovery_s,
+    start_gateway,
+    start_peer,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,13 +41,25 @@ COOLDOWN_MS = 300.0
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 MODELS = {
     # The breaker never opens: every call meets the fault, which is what the budget must survive.
-    "m": {"variants": ONE, "latencyBudgetMs": BUDGET_MS, "fallback": {"value": -1},
-          "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": COOLDOWN_MS}},
-    "r": {"variants": ONE, "latencyBudgetMs": BUDGET_MS, "fallback": {"value": -1},
-          "circuitBreaker": {"failureThreshold": 3, "cooldownMs": COOLDOWN_MS}},
+    "m": {
+        "variants": ONE,
+        "latencyBudgetMs": BUDGET_MS,
+        "fallback": {"value": -1},
+        "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": COOLDOWN_MS},
+    },
+    "r": {
+        "variants": ONE,
+        "latencyBudgetMs": BUDGET_MS,
+        "fallback": {"value": -1},
+        "circuitBreaker": {"failureThreshold": 3, "cooldownMs": COOLDOWN_MS},
+    },
     # Isolation, not time: a budget no re-send on a busy machine runs out of.
-    "p": {"variants": ONE, "latencyBudgetMs": 2000, "fallback": {"value": -1},
-          "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": COOLDOWN_MS}},
+    "p": {
+        "variants": ONE,
+        "latencyBudgetMs": 2000,
+        "fallback": {"value": -1},
+        "circuitBreaker": {"failureThreshold": 1_000_000, "cooldownMs": COOLDOWN_MS},
+    },
     # In front of a second, healthy peer: the control measured beside each fault.
     "c": {"variants": ONE, "latencyBudgetMs": 2000, "fallback": {"value": -1}},
 }
@@ -103,15 +124,27 @@ async def test_every_answer_within_budget_and_none_an_error(platform, peer, faul
     slack_p99, slack_max = max(percentile(own, 99), percentile(lag, 99)), max(max(own), max(lag))
     assert len(shots) > 50, f"only {len(shots)} answers in a second"
     failed = [s for s in shots if s.failed]
-    assert not failed, f"{len(failed)} of {len(shots)} clients saw an error under '{fault}' though a fallback is declared: {failed[:3]}"
-    assert all(s.fallback is not None and s.data == [-1] for s in shots), "an answer passed the fault on as a prediction"
+    assert not failed, (
+        f"{len(failed)} of {len(shots)} clients saw an error under '{fault}' though a fallback is declared: {failed[:3]}"
+    )
+    assert all(s.fallback is not None and s.data == [-1] for s in shots), (
+        "an answer passed the fault on as a prediction"
+    )
     server = [s.server_ms for s in shots]
-    noise = (f"(the gateway's own time on a healthy answer meanwhile: p99 {percentile(own, 99):.1f} ms, max {max(own):.1f} ms; "
-             f"scheduling delay: p99 {percentile(lag, 99):.1f} ms, max {max(lag):.1f} ms)")
-    assert percentile(server, 99) <= BUDGET_MS + 5 + slack_p99, f"p99 {percentile(server, 99):.1f} ms for a budget of {BUDGET_MS:g} ms {noise}"
-    assert max(server) <= BUDGET_MS + 25 + slack_max, f"an answer took {max(server):.1f} ms for a budget of {BUDGET_MS:g} ms {noise}"
+    noise = (
+        f"(the gateway's own time on a healthy answer meanwhile: p99 {percentile(own, 99):.1f} ms, max {max(own):.1f} ms; "
+        f"scheduling delay: p99 {percentile(lag, 99):.1f} ms, max {max(lag):.1f} ms)"
+    )
+    assert percentile(server, 99) <= BUDGET_MS + 5 + slack_p99, (
+        f"p99 {percentile(server, 99):.1f} ms for a budget of {BUDGET_MS:g} ms {noise}"
+    )
+    assert max(server) <= BUDGET_MS + 25 + slack_max, (
+        f"an answer took {max(server):.1f} ms for a budget of {BUDGET_MS:g} ms {noise}"
+    )
     client = max(s.latency_ms for s in shots)
-    assert client <= BUDGET_MS + 250 + slack_max, f"a client waited {client:.0f} ms for a budget of {BUDGET_MS:g} ms {noise}"
+    assert client <= BUDGET_MS + 250 + slack_max, (
+        f"a client waited {client:.0f} ms for a budget of {BUDGET_MS:g} ms {noise}"
+    )
 
 
 @pytest.mark.parametrize("fault", ["black hole", "5xx", "reset mid-response"])
@@ -127,11 +160,15 @@ async def test_after_a_fault_the_variant_serves_within_cooldown_and_one_probe(pl
     shots, lag = await drive_measured(url(platform, "r"), concurrency=8, seconds=2.2, on_tick=schedule, pace_s=0.05)
     assert not [s for s in shots if s.failed]
     during = [s for s in shots if s.arrived < ended[0] - BUDGET_MS / 1000]
-    assert during and not any(s.from_model for s in during), f"answered by the model during '{fault}': {[s for s in during if s.from_model][:3]}"
+    assert during and not any(s.from_model for s in during), (
+        f"answered by the model during '{fault}': {[s for s in during if s.from_model][:3]}"
+    )
     assert any(s.fallback == "breaker_open" for s in during), "the breaker never opened under the fault"
     recovered = recovery_s(shots, ended[0])
     bound = (COOLDOWN_MS + BUDGET_MS + max(lag)) / 1000 + 0.05
-    assert recovered is not None and recovered <= bound, f"served again after {recovered} s; expected within {bound:.2f} s"
+    assert recovered is not None and recovered <= bound, (
+        f"served again after {recovered} s; expected within {bound:.2f} s"
+    )
     settled = [s for s in shots if s.sent > ended[0] + bound]
     share = sum(s.from_model for s in settled) / max(len(settled), 1)
     assert share > 0.9, f"{share:.0%} of the requests after recovery were answered by the model"
@@ -139,7 +176,13 @@ async def test_after_a_fault_the_variant_serves_within_cooldown_and_one_probe(pl
 
 async def test_a_poison_row_costs_only_its_own_request(platform, peer):
     control(peer, mode="poison", delay_s=0.01)
-    shots = await drive(url(platform, "p"), concurrency=16, seconds=1.5, value=lambda i: -1.0 - i if i % 8 == 3 else float(i), pace_s=0.05)
+    shots = await drive(
+        url(platform, "p"),
+        concurrency=16,
+        seconds=1.5,
+        value=lambda i: -1.0 - i if i % 8 == 3 else float(i),
+        pace_s=0.05,
+    )
     poisoned = [s for s in shots if s.value < 0]
     clean = [s for s in shots if s.value >= 0]
     assert poisoned and clean and not [s for s in shots if s.failed]

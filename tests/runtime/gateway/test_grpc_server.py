@@ -58,7 +58,11 @@ async def test_variant_and_fallback_reason_come_back_as_trailing_metadata():
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
             request = pb.ModelInferRequest(
                 model_name="m",
-                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP64", shape=[2], contents=pb.InferTensorContents(fp64_contents=[1, 2]))],
+                inputs=[
+                    pb.ModelInferRequest.InferInputTensor(
+                        name="x", datatype="FP64", shape=[2], contents=pb.InferTensorContents(fp64_contents=[1, 2])
+                    )
+                ],
             )
             call = stub.ModelInfer(request, metadata=(("x-request-id", "f-1"),))
             response = await call
@@ -103,7 +107,9 @@ async def test_bad_input_and_missing_token_are_refused_before_any_upstream_call(
         async with grpc.aio.insecure_channel(f"127.0.0.1:{client.app.state.grpc_port}") as channel:
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
             short = pb.ModelInferRequest(
-                model_name="m", inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[2])], raw_input_contents=[b"\0" * 4]
+                model_name="m",
+                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[2])],
+                raw_input_contents=[b"\0" * 4],
             )
             with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
                 await stub.ModelInfer(short)

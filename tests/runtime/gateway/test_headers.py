@@ -30,9 +30,13 @@ def test_request_id_is_kept_or_made():
 
 async def test_request_id_reaches_the_model_server_and_the_client(peer):
     p = peer()
-    config = gateway_config(model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}]), {"v1": p.url})
+    config = gateway_config(
+        model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}]), {"v1": p.url}
+    )
     async with serve(config) as client:
-        response = await client.post("/v2/models/m/infer", json=v2([1.0]), headers={"x-request-id": "r-42", "cookie": "c=1"})
+        response = await client.post(
+            "/v2/models/m/infer", json=v2([1.0]), headers={"x-request-id": "r-42", "cookie": "c=1"}
+        )
     assert response.headers["x-request-id"] == "r-42"
     assert p.state.headers[-1]["x-request-id"] == "r-42"
     assert "cookie" not in p.state.headers[-1]
@@ -44,7 +48,9 @@ async def test_the_gateways_bearer_token_never_reaches_a_model_server(peer, monk
     spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}])
     config = gateway_config(spec, {"v1": p.url}).model_copy(update={"auth_required": True})
     async with serve(config) as client:
-        response = await client.post("/v2/models/m/infer", json=v2([1.0]), headers={"authorization": "Bearer s3cret-token"})
+        response = await client.post(
+            "/v2/models/m/infer", json=v2([1.0]), headers={"authorization": "Bearer s3cret-token"}
+        )
     assert response.status_code == 200, response.text
     assert p.state.headers, "the model server saw no request"
     assert all("s3cret-token" not in " ".join(h.values()) for h in p.state.headers)

@@ -33,11 +33,14 @@ def test_serves_from_a_config_file(tmp_path, peer):
     p = peer()
     spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}])
     config = tmp_path / "gateway.json"
-    config.write_text(gateway_config(spec, {"v1": p.url}).model_copy(update={"auth_required": True}).model_dump_json(by_alias=True))
+    config.write_text(
+        gateway_config(spec, {"v1": p.url}).model_copy(update={"auth_required": True}).model_dump_json(by_alias=True)
+    )
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "runtime.gateway", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env={**os.environ, "ML_SERVING_GATEWAY_CONFIG": str(config), "ML_SERVING_GATEWAY_TOKENS": "t1,t2"},
+        cwd=ROOT,
+        env={**os.environ, "ML_SERVING_GATEWAY_CONFIG": str(config), "ML_SERVING_GATEWAY_TOKENS": "t1,t2"},
     )
     try:
         url = f"http://127.0.0.1:{port}"

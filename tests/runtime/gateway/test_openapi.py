@@ -38,7 +38,17 @@ def gateway_url(tmp_path_factory) -> Iterator[str]:
     try:
         config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=2000, fallback={"value": 0}), {"v1": peer.url})
         (root / "gateway.json").write_text(config.model_dump_json(by_alias=True))
-        command = [sys.executable, "-m", "runtime.gateway", "--config", str(root / "gateway.json"), "--host", "127.0.0.1", "--port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "runtime.gateway",
+            "--config",
+            str(root / "gateway.json"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         gateway = _process(command, root / "gateway.log", f"http://127.0.0.1:{port}")
         try:
             yield gateway.url
@@ -60,10 +70,12 @@ def test_no_request_the_document_allows_gets_a_5xx(gateway_url):
 
         @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy())
-        def call(case) -> None:
+        def call(case, operation=operation) -> None:
             response = case.call(base_url=gateway_url, timeout=10)
             seen.setdefault(operation.label, set()).add(response.status_code)
-            assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+            assert response.status_code < 500, (
+                f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+            )
 
         call()
     assert 400 in seen["POST /v2/models/{model}/infer"], f"the fuzzer's bodies reached the codec: {seen}"

@@ -30,7 +30,9 @@ async def test_an_unforeseen_client_fault_frees_the_probe_slot():
     breaker.record(breaker.acquire(), False)
     now[0] = 1.0  # past the cool-down: half-open, one probe allowed
     spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}])
-    route = ModelRoute("m", spec, {"v1": Target("v1", ExplodingUpstream(), "/v2/models/m/infer", breaker)}, GatewayMetrics())
+    route = ModelRoute(
+        "m", spec, {"v1": Target("v1", ExplodingUpstream(), "/v2/models/m/infer", breaker)}, GatewayMetrics()
+    )
     inbound = parse_v2(orjson.dumps(v2([1.0])))
     with pytest.raises(RuntimeError, match="client fault"):
         await route.infer(inbound, {}, None, time.monotonic())

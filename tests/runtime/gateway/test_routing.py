@@ -24,7 +24,9 @@ def _within(counts: Counter, weights: dict[str, float], n: int, sigmas: float = 
     for name, weight in weights.items():
         p = weight / 100
         tolerance = sigmas * math.sqrt(n * p * (1 - p))
-        assert abs(counts[name] - n * p) <= tolerance, f"{name}: {counts[name]} of {n}, expected {n * p:.0f} ± {tolerance:.0f}"
+        assert abs(counts[name] - n * p) <= tolerance, (
+            f"{name}: {counts[name]} of {n}, expected {n * p:.0f} ± {tolerance:.0f}"
+        )
 
 
 def test_weights_hold_within_statistical_tolerance():
@@ -44,7 +46,9 @@ def test_sticky_keys_spread_by_weight_and_never_move():
 
 def test_stable_point_is_identical_across_processes():
     # Another interpreter with another hash seed must place keys exactly where this one does.
-    code = "from runtime.gateway.routing import stable_point; print(repr([stable_point('m', f'k{i}') for i in range(5)]))"
+    code = (
+        "from runtime.gateway.routing import stable_point; print(repr([stable_point('m', f'k{i}') for i in range(5)]))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert out.stdout.strip() == repr([stable_point("m", f"k{i}") for i in range(5)])

@@ -42,9 +42,21 @@ def _spec(weight_a: float):
 def _gateway(config_path: Path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "runtime.gateway", "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env={**os.environ, "ML_SERVING_GATEWAY_COALESCE": "false"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "runtime.gateway",
+            "--config",
+            str(config_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "ML_SERVING_GATEWAY_COALESCE": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,6 +81,7 @@ def _assignments(url: str) -> dict[str, str]:
         limit = asyncio.Semaphore(8)
         body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+
             async def one(user: str) -> None:
                 async with limit:
                     response = await client.post("/v2/models/m/infer", json=body, headers={"x-user-id": user})

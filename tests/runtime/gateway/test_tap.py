@@ -87,7 +87,11 @@ async def test_dead_or_slow_monitor_never_slows_requests(peer):
                 assert all(a.status_code == 200 for a in answers)
                 assert elapsed < 2.0, f"30 requests took {elapsed:.2f} s with a bad monitor at {url}"
                 text = (await client.get("/metrics")).text
-                dropped = [line for line in text.splitlines() if line.startswith("ml_serving_gateway_tap_records_total{outcome=\"dropped")]
+                dropped = [
+                    line
+                    for line in text.splitlines()
+                    if line.startswith('ml_serving_gateway_tap_records_total{outcome="dropped')
+                ]
                 assert sum(float(line.split()[-1]) for line in dropped) > 0, text
 
 
@@ -139,7 +143,11 @@ async def test_the_queue_holds_at_most_its_bytes_while_the_monitor_is_down(peer)
             assert tap.queued_bytes <= bound
             metrics = (await client.get("/metrics")).text
     assert 'ml_serving_gateway_tap_records_total{outcome="dropped_full"}' in metrics
-    dropped = next(line for line in metrics.splitlines() if line.startswith('ml_serving_gateway_tap_records_total{outcome="dropped_full"}'))
+    dropped = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('ml_serving_gateway_tap_records_total{outcome="dropped_full"}')
+    )
     assert float(dropped.split()[-1]) > 20, dropped
 
 
@@ -154,8 +162,12 @@ async def test_the_tap_authenticates_to_the_real_monitor_with_the_shared_token(p
     spec = model_spec(variants=ONE)
     profile = build_profile(pd.DataFrame({"x": [float(i % 7) for i in range(200)]}))
     monitor = monitor_app(
-        MonitorConfig(stack="t", models={"m": spec}, profiles={"m": {"v1": str(profile.save(tmp_path))}},
-                      state_dir=str(tmp_path / "state")),
+        MonitorConfig(
+            stack="t",
+            models={"m": spec},
+            profiles={"m": {"v1": str(profile.save(tmp_path))}},
+            state_dir=str(tmp_path / "state"),
+        ),
         MonitorSettings(tokens="shared-secret"),
     )
     token_file = tmp_path / "monitor-token"
@@ -164,8 +176,10 @@ async def test_the_tap_authenticates_to_the_real_monitor_with_the_shared_token(p
     server = ThreadServer(monitor).start()
     try:
         status = f"{server.url}/status/m"
-        for settings, outcome in ((Settings(tap_flush_ms=10), "dropped_error"),
-                                  (Settings(tap_flush_ms=10, monitor_token_file=str(token_file)), "sent")):
+        for settings, outcome in (
+            (Settings(tap_flush_ms=10), "dropped_error"),
+            (Settings(tap_flush_ms=10, monitor_token_file=str(token_file)), "sent"),
+        ):
             config = gateway_config(spec, {"v1": p.url}, monitor_url=server.url)
             async with serve(config, settings) as client:
                 for _ in range(3):
@@ -194,7 +208,6 @@ async def test_nothing_queued_is_lost_across_a_monitor_restart(peer, tmp_path):
 
     import httpx
     import pandas as pd
-    import uvicorn
 
     from runtime.drift.app import create_app as monitor_app
     from runtime.drift.profile import build_profile
@@ -203,7 +216,9 @@ async def test_nothing_queued_is_lost_across_a_monitor_restart(peer, tmp_path):
 
     spec = model_spec(variants=ONE)
     profile = str(build_profile(pd.DataFrame({"x": [float(i % 7) for i in range(200)]})).save(tmp_path))
-    config = MonitorConfig(stack="t", models={"m": spec}, profiles={"m": {"v1": profile}}, state_dir=str(tmp_path / "state"))
+    config = MonitorConfig(
+        stack="t", models={"m": spec}, profiles={"m": {"v1": profile}}, state_dir=str(tmp_path / "state")
+    )
     settings = MonitorSettings(tokens="t", persist_interval_s=0)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -15,8 +15,18 @@ import psutil
 
 from runtime.local.layout import REPO_ROOT
 
-__all__ = ["Terminal", "free_ports", "wait", "text", "tree", "nothing_left", "tiny_parts", "makefile", "spawn",
-           "clean_up"]
+__all__ = [
+    "Terminal",
+    "free_ports",
+    "wait",
+    "text",
+    "tree",
+    "nothing_left",
+    "tiny_parts",
+    "makefile",
+    "spawn",
+    "clean_up",
+]
 
 _SEEN: list[psutil.Process] = []
 """Every process ``tree`` returned: what ``clean_up`` stops if a test fails half-way."""
@@ -29,8 +39,14 @@ class Terminal:
         self.master, slave = os.openpty()
         # setsid -c: a new session whose controlling terminal is this one, so ^C reaches its
         # foreground process group as it does in a real terminal.
-        self.proc = subprocess.Popen(["setsid", "-c", "bash", "-c", command], stdin=slave, stdout=slave, stderr=slave,
-                                     cwd=REPO_ROOT, close_fds=True)
+        self.proc = subprocess.Popen(
+            ["setsid", "-c", "bash", "-c", command],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=REPO_ROOT,
+            close_fds=True,
+        )
         os.close(slave)
         self.output = bytearray()
         threading.Thread(target=self._read, daemon=True).start()

@@ -67,16 +67,18 @@ def _peer() -> Starlette:
         last = {"dataset_drifted": drifted, "features": [{"name": "brightness", "drifted": drifted}]}
         return JSONResponse({"variants": {"v1": {"rows_seen": seen.get("images", 0), "windows": 1, "last": last}}})
 
-    app = Starlette(routes=[
-        *_recommender_routes(seen),
-        Route("/v2/models/fraud/infer", infer, methods=["POST"]),
-        Route("/status/fraud", status),
-        Route("/rollouts/fraud/report", report),
-        Route("/v2/health/ready", ready),
-        Route("/v2/models/vision/infer", classify, methods=["POST"]),
-        Route("/status/vision", vision_status),
-        Route("/rollouts/vision/report", report),
-    ])
+    app = Starlette(
+        routes=[
+            *_recommender_routes(seen),
+            Route("/v2/models/fraud/infer", infer, methods=["POST"]),
+            Route("/status/fraud", status),
+            Route("/rollouts/fraud/report", report),
+            Route("/v2/health/ready", ready),
+            Route("/v2/models/vision/infer", classify, methods=["POST"]),
+            Route("/status/vision", vision_status),
+            Route("/rollouts/vision/report", report),
+        ]
+    )
     app.state.seen = seen
     return app
 

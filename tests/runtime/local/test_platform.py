@@ -75,12 +75,28 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
     prometheus_port = first + 9
     output = tmp_path / "up.log"
     argv = [
-        sys.executable, "-m", "runtime.local", "up",
-        "--stacks-dir", str(_test_stack(tmp_path / "stacks")),
-        "--state-dir", str(tmp_path / "state"),
-        "--mlflow-port", str(mlflow_port), "--gateway-port", str(gateway_port),
-        "--monitor-port", str(monitor_port), "--model-server-base-port", str(base),
-        "--gateway-grpc-port", str(grpc_port), "--prometheus-port", str(prometheus_port), "--train-rows", "400",
+        sys.executable,
+        "-m",
+        "runtime.local",
+        "up",
+        "--stacks-dir",
+        str(_test_stack(tmp_path / "stacks")),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--mlflow-port",
+        str(mlflow_port),
+        "--gateway-port",
+        str(gateway_port),
+        "--monitor-port",
+        str(monitor_port),
+        "--model-server-base-port",
+        str(base),
+        "--gateway-grpc-port",
+        str(grpc_port),
+        "--prometheus-port",
+        str(prometheus_port),
+        "--train-rows",
+        "400",
     ]
     # As a person runs it: `make up 2>&1 | tee log` in a terminal, stopped with Ctrl-C at the end.
     terminal = Terminal(f"make -f {makefile(tmp_path, argv)} up 2>&1 | tee {output}")
@@ -94,13 +110,18 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             assert f"{part} ready in" in text_now, text_now
         assert "training fraud versions 1..3" in text_now and "registered fraud versions 1..3 with lineage" in text_now
         started = tree(terminal.proc.pid)
-        assert "registered recommender-popular versions 1..1" in text_now and "registered recommender-als versions 1..1" in text_now
+        assert (
+            "registered recommender-popular versions 1..1" in text_now
+            and "registered recommender-als versions 1..1" in text_now
+        )
         assert len(started) >= 11, started  # bash, make, tee, the platform, MLflow, 5 model servers, ...
 
         assert f"grpc://127.0.0.1:{grpc_port} model_name=fraud" in text_now, text_now
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
-            assert stub.ModelReady(pb.ModelReadyRequest(name="fraud"), timeout=30).ready, "the gateway's gRPC service answers"
+            assert stub.ModelReady(pb.ModelReadyRequest(name="fraud"), timeout=30).ready, (
+                "the gateway's gRPC service answers"
+            )
 
         gateway = f"http://127.0.0.1:{gateway_port}"
         frame = normal_rows(120, seed=5)
@@ -121,12 +142,14 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
 
             def counted():
                 token = (tmp_path / "state" / "monitor-token").read_text()
-                status = client.get(f"http://127.0.0.1:{monitor_port}/status/fraud",
-                                    headers={"authorization": f"Bearer {token}"}).json()["variants"]
+                status = client.get(
+                    f"http://127.0.0.1:{monitor_port}/status/fraud", headers={"authorization": f"Bearer {token}"}
+                ).json()["variants"]
                 return status if all(status[v]["rows_seen"] == n for v, n in served_rows.items()) else None
 
             status = wait(counted, 30, f"the drift monitor did not count {served_rows}")
             assert status["v3"]["rows_seen"] == 0, "the monitor is fed what was served, not the shadow's mirror"
+
             def mirrored():
                 report = client.get(f"{gateway}/rollouts/fraud/report").json()
                 return report if report["shadows"][0]["mirrored"] > 0 else None
@@ -142,13 +165,18 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
                 assert response.status_code == 200 and "x-ml-serving-fallback" not in response.headers, response.text
                 outputs = {o["name"]: o for o in response.json()["outputs"]}
                 assert outputs["items"]["shape"] == [1, 10] and outputs["scores"]["shape"] == [1, 10]
-                assert arms.setdefault(user, response.headers["x-ml-serving-variant"]) == response.headers["x-ml-serving-variant"]
+                assert (
+                    arms.setdefault(user, response.headers["x-ml-serving-variant"])
+                    == response.headers["x-ml-serving-variant"]
+                )
             assert set(arms.values()) == {"popular", "als"}, arms
 
             def exposed():
                 token = (tmp_path / "state" / "monitor-token").read_text()
-                readout = client.get(f"http://127.0.0.1:{monitor_port}/experiments/recommender",
-                                     headers={"authorization": f"Bearer {token}"}).json()
+                readout = client.get(
+                    f"http://127.0.0.1:{monitor_port}/experiments/recommender",
+                    headers={"authorization": f"Bearer {token}"},
+                ).json()
                 arm_counts = readout["arms"]
                 return readout if arm_counts["A"]["exposures"] + arm_counts["B"]["exposures"] == 24 else None
 
@@ -163,8 +191,10 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             def scraped():
                 up = client.get(f"{prometheus}/api/v1/query", params={"query": "up"}).json()["data"]["result"]
                 jobs = {row["metric"]["job"] for row in up if row["value"][1] == "1"}
-                answered = client.get(f"{prometheus}/api/v1/query", params={
-                    "query": 'sum(ml_serving_gateway_requests_total{model="fraud"})'}).json()["data"]["result"]
+                answered = client.get(
+                    f"{prometheus}/api/v1/query",
+                    params={"query": 'sum(ml_serving_gateway_requests_total{model="fraud"})'},
+                ).json()["data"]["result"]
                 return jobs if answered and float(answered[0]["value"][1]) == 40 else None
 
             jobs = wait(scraped, 60, "Prometheus did not scrape the gateway's 40 fraud answers")
@@ -172,8 +202,24 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             groups = client.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
             assert any(rule["type"] == "alerting" for group in groups for rule in group["rules"]), groups
         evidence = tmp_path / "evidence.json"
-        assert promote(["--stack", "local", "--stacks-dir", str(tmp_path / "stacks"), "--prometheus", prometheus,
-                        "--model", "fraud", "--dry-run", "--evidence", str(evidence)]) == 0
+        assert (
+            promote(
+                [
+                    "--stack",
+                    "local",
+                    "--stacks-dir",
+                    str(tmp_path / "stacks"),
+                    "--prometheus",
+                    prometheus,
+                    "--model",
+                    "fraud",
+                    "--dry-run",
+                    "--evidence",
+                    str(evidence),
+                ]
+            )
+            == 0
+        )
         (decision,) = json.loads(evidence.read_text())["decisions"]
         assert decision["action"] == "hold" and decision["weight"] == 50
         assert decision["evidence"]["counts"]["canary_calls"] == served_rows["v2"] // 3
@@ -184,11 +230,17 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         layout = Layout.resolve(load_stack("local", tmp_path / "stacks"), settings)
         said: list[str] = []
         assert ensure_versions(layout, said.append) == {}
-        assert said == [f"  registry has {name}: reusing them" for name in
-                        ("fraud versions 1..3", "recommender-popular versions 1..1", "recommender-als versions 1..1")]
+        assert said == [
+            f"  registry has {name}: reusing them"
+            for name in ("fraud versions 1..3", "recommender-popular versions 1..1", "recommender-als versions 1..1")
+        ]
         # Ctrl-C: tee dies at once, so whatever the platform prints while it stops hits a dead pipe.
         terminal.ctrl_c()
-        nothing_left(started, [mlflow_port, gateway_port, grpc_port, monitor_port, prometheus_port, *range(base, base + 5)], timeout_s=90)
+        nothing_left(
+            started,
+            [mlflow_port, gateway_port, grpc_port, monitor_port, prometheus_port, *range(base, base + 5)],
+            timeout_s=90,
+        )
     finally:
         terminal.close()
     assert (tmp_path / "state" / "mlflow.db").exists() and (tmp_path / "state" / "logs" / "gateway.log").exists()

@@ -36,7 +36,9 @@ def test_promtool_accepts_the_config_and_its_alert_rules(layout, tmp_path):
 
 
 def test_the_part_listens_where_the_layout_says(layout, tmp_path):
-    part = prometheus_part("/usr/bin/prometheus", tmp_path / "p.yml", tmp_path / "data", layout.host, layout.prometheus_port)
+    part = prometheus_part(
+        "/usr/bin/prometheus", tmp_path / "p.yml", tmp_path / "data", layout.host, layout.prometheus_port
+    )
     assert part.ready_url == "http://127.0.0.1:29090/-/ready"
     assert "--web.listen-address=127.0.0.1:29090" in part.argv
     assert layout.prometheus_url == "http://127.0.0.1:29090"

@@ -21,7 +21,16 @@ import psutil
 import pytest
 
 from tests.runtime.local.stops import (
-    Terminal, clean_up, free_ports, makefile, nothing_left, spawn, text, tiny_parts, tree, wait,
+    Terminal,
+    clean_up,
+    free_ports,
+    makefile,
+    nothing_left,
+    spawn,
+    text,
+    tiny_parts,
+    tree,
+    wait,
 )
 from tests.runtime.local.tiny_platform import READY_LINE
 
@@ -41,8 +50,9 @@ def test_ctrl_c_in_a_terminal_with_output_through_tee(tmp_path) -> None:
     try:
         wait(lambda: READY_LINE in text(log), 60, "the platform was not ready")
         procs = tree(terminal.proc.pid)
-        assert len(tiny_parts(procs)) == 3 and any("sleep(600)" in " ".join(p.cmdline()) for p in procs), \
+        assert len(tiny_parts(procs)) == 3 and any("sleep(600)" in " ".join(p.cmdline()) for p in procs), (
             "three parts and the worker one of them forked"
+        )
         terminal.ctrl_c()
         nothing_left(procs, ports)
     finally:
@@ -102,7 +112,9 @@ def test_a_signal_during_start_up(tmp_path, phase, sig) -> None:
     not yet ready: the signal goes to the platform's process alone, as ``kill <pid>`` sends it."""
     ports = free_ports(3)
     output = tmp_path / "out"
-    platform = spawn(_tiny(tmp_path, ports, "--job-s", "60" if phase.startswith("job") else "0", "--slow-s", "60"), output)
+    platform = spawn(
+        _tiny(tmp_path, ports, "--job-s", "60" if phase.startswith("job") else "0", "--slow-s", "60"), output
+    )
     try:
         wait(lambda: phase in text(output), 60, f"start-up did not reach {phase!r}")
         if phase.startswith("job"):
@@ -119,10 +131,26 @@ def test_a_signal_during_start_up(tmp_path, phase, sig) -> None:
 
 def _real_up(tmp_path: Path, ports: list[int]) -> list[str]:
     mlflow, gateway, monitor, base, grpc, prometheus = ports
-    return [sys.executable, "-m", "runtime.local", "up", "--state-dir", str(tmp_path / "state"),
-            "--mlflow-port", str(mlflow), "--gateway-port", str(gateway), "--monitor-port", str(monitor),
-            "--model-server-base-port", str(base), "--gateway-grpc-port", str(grpc),
-            "--prometheus-port", str(prometheus)]
+    return [
+        sys.executable,
+        "-m",
+        "runtime.local",
+        "up",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--mlflow-port",
+        str(mlflow),
+        "--gateway-port",
+        str(gateway),
+        "--monitor-port",
+        str(monitor),
+        "--model-server-base-port",
+        str(base),
+        "--gateway-grpc-port",
+        str(grpc),
+        "--prometheus-port",
+        str(prometheus),
+    ]
 
 
 def _mlflow_started(pid: int) -> list[psutil.Process] | None:

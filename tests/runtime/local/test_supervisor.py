@@ -11,7 +11,6 @@ import pytest
 from runtime.local.process import PartFailed, PortInUse
 from runtime.local.supervisor import Supervisor
 
-
 _BEFORE: set[int] = set()
 
 
@@ -99,8 +98,9 @@ def test_dead_part_is_restarted_with_backoff(tmp_path, tiny_part) -> None:
         old_pid = next(s.pid for s in supervisor.status() if s.name == "steady")
         os.kill(old_pid, signal.SIGKILL)
         _wait_for(lambda: any(s.name == "flaky" and s.restarts >= 4 for s in supervisor.status()))
-        _wait_for(lambda: any(s.name == "steady" and s.state == "ready" and s.pid != old_pid
-                              for s in supervisor.status()))
+        _wait_for(
+            lambda: any(s.name == "steady" and s.state == "ready" and s.pid != old_pid for s in supervisor.status())
+        )
     finally:
         supervisor.stop()
     waits = [line.split("restarting in ")[1].split(" s")[0] for line in said if line.startswith("  flaky exited")]

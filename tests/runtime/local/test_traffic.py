@@ -12,8 +12,13 @@ def test_v2_request_round_trips_through_the_codec() -> None:
     assert body["id"] == "abc"
     types = {i["name"]: i["datatype"] for i in body["inputs"]}
     assert types == {
-        "amount": "FP64", "hour": "INT64", "merchant_category": "BYTES", "distance_km": "FP64",
-        "card_age_days": "INT64", "foreign": "BOOL", "txn_last_24h": "INT64",
+        "amount": "FP64",
+        "hour": "INT64",
+        "merchant_category": "BYTES",
+        "distance_km": "FP64",
+        "card_age_days": "INT64",
+        "foreign": "BOOL",
+        "txn_last_24h": "INT64",
     }
     columns = decode_inputs(parse_request(json.dumps(body)))
     assert columns["amount"].tolist() == frame["amount"].tolist()
@@ -29,7 +34,7 @@ def test_drifted_traffic_is_shifted_where_a_fraud_wave_would_be() -> None:
 
 def test_curl_example_is_a_complete_command() -> None:
     command = curl_example("http://127.0.0.1:8080", "fraud", token_file="/s/gateway-token")
-    assert command.startswith("curl -s -H \"Authorization: Bearer $(cat /s/gateway-token)\"")
+    assert command.startswith('curl -s -H "Authorization: Bearer $(cat /s/gateway-token)"')
     assert "http://127.0.0.1:8080/v2/models/fraud/infer" in command
     body = json.loads(command.split(" -d '", 1)[1].rstrip("'"))
     assert {i["name"] for i in body["inputs"]} >= {"amount", "merchant_category"}

@@ -33,7 +33,11 @@ def body(images: list) -> dict:
     """JPEG/PNG as base64 BYTES; a lone raw image as UINT8 pixels."""
     if len(images) == 1 and isinstance(images[0], np.ndarray):
         array = images[0][None]
-        return {"inputs": [{"name": "image", "datatype": "UINT8", "shape": list(array.shape), "data": array.ravel().tolist()}]}
+        return {
+            "inputs": [
+                {"name": "image", "datatype": "UINT8", "shape": list(array.shape), "data": array.ravel().tolist()}
+            ]
+        }
     files = [png(v) if isinstance(v, np.ndarray) else v for v in images]
     data = [base64.b64encode(f).decode() for f in files]
     return {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [len(data)], "data": data}]}
@@ -53,12 +57,15 @@ async def test_heldout_accuracy_through_the_gateway_matches_in_process(vision_se
 
     images, labels = heldout()
     mlflow.set_tracking_uri(registered()["tracking_uri"])
-    in_process = mlflow.pyfunc.load_model(registered()["uri"]).unwrap_python_model().predict(None, pd.Series(images))["class"]
+    in_process = (
+        mlflow.pyfunc.load_model(registered()["uri"]).unwrap_python_model().predict(None, pd.Series(images))["class"]
+    )
     rng = np.random.default_rng(0)
     cuts = np.cumsum(rng.integers(1, 5, len(images)))
     groups = [list(range(a, min(b, len(images)))) for a, b in zip([0, *cuts], cuts) if a < len(images)]
     spec = model_spec(
-        variants=[{"model": "models:/vision/1", "role": "primary", "weight": 100}], latencyBudgetMs=20000,
+        variants=[{"model": "models:/vision/1", "role": "primary", "weight": 100}],
+        latencyBudgetMs=20000,
         fallback={"value": "unknown"},
     )
     config = gateway_config(spec, {"v1": vision_server.url}, model="vision", max_body_bytes=4_000_000)
@@ -91,7 +98,8 @@ async def test_a_bad_image_gets_400_naming_it_through_the_gateway(vision_server)
     data = [base64.b64encode(good).decode(), base64.b64encode(b"not an image at all").decode()]
     async with serve(config) as client:
         response = await client.post(
-            "/v2/models/vision/infer", json={"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2], "data": data}]}
+            "/v2/models/vision/infer",
+            json={"inputs": [{"name": "image", "datatype": "BYTES", "shape": [2], "data": data}]},
         )
         assert response.status_code == 400
         assert response.json()["error"].startswith("Input 'image'[1]: not an image")
@@ -118,6 +126,8 @@ def test_tritonclient_sends_encoded_and_raw_images_as_binary_tensors(vision_serv
         result = client.infer("vision", [pixels])
         alone = httpx.post(f"{vision_server.url}/v2/models/vision/infer", json=body([raw]), timeout=30).json()
         assert result.as_numpy("scores").shape == (1, 10)
-        assert [c.decode() if isinstance(c, bytes) else str(c) for c in result.as_numpy("class")] == next(o for o in alone["outputs"] if o["name"] == "class")["data"]
+        assert [c.decode() if isinstance(c, bytes) else str(c) for c in result.as_numpy("class")] == next(
+            o for o in alone["outputs"] if o["name"] == "class"
+        )["data"]
     finally:
         client.close()

@@ -4,7 +4,6 @@ import asyncio
 import base64
 
 import numpy as np
-import pytest
 
 from runtime.errors import InvalidInput
 from runtime.modelserver.images import ImageServing
@@ -38,7 +37,9 @@ def encoded(*images: bytes) -> dict:
 
 
 def pixels(array: np.ndarray) -> dict:
-    return {"inputs": [{"name": "image", "datatype": "UINT8", "shape": list(array.shape), "data": array.ravel().tolist()}]}
+    return {
+        "inputs": [{"name": "image", "datatype": "UINT8", "shape": list(array.shape), "data": array.ravel().tolist()}]
+    }
 
 
 def mixed_requests(count: int, seed: int = 0) -> list[dict]:
@@ -54,9 +55,7 @@ def mixed_requests(count: int, seed: int = 0) -> list[dict]:
             continue
         picked = [images[j] for j in rng.choice(len(images), size=int(rng.integers(1, 6)), replace=False)]
         as_pixels = [p if isinstance(p, np.ndarray) else None for p in picked]
-        files = [
-            p if isinstance(p, bytes) else (jpeg(a) if kind == 0 else png(a)) for p, a in zip(picked, as_pixels)
-        ]
+        files = [p if isinstance(p, bytes) else (jpeg(a) if kind == 0 else png(a)) for p, a in zip(picked, as_pixels)]
         out.append(encoded(*files))
     return out
 
@@ -117,8 +116,12 @@ async def test_bad_images_fail_their_own_request_only():
     bad = {
         "not-an-image": encoded(good_files[0], b"plain text, not a picture"),
         "truncated": encoded(good_files[1][: len(good_files[1]) // 3]),
-        "not-base64": {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["%%% not base64 %%%"]}]},
-        "two-inputs": {"inputs": [encoded(good_files[0])["inputs"][0], {**encoded(good_files[1])["inputs"][0], "name": "other"}]},
+        "not-base64": {
+            "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["%%% not base64 %%%"]}]
+        },
+        "two-inputs": {
+            "inputs": [encoded(good_files[0])["inputs"][0], {**encoded(good_files[1])["inputs"][0], "name": "other"}]
+        },
         "float-pixels": {"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 2, 2, 3], "data": [0.0] * 12}]},
         "pixels-of-two-channels": pixels(np.zeros((1, 4, 4, 2), dtype=np.uint8)),
     }
@@ -131,10 +134,13 @@ async def test_bad_images_fail_their_own_request_only():
     expected = await alone(good)
     for want, have in zip(expected, got[: len(good)]):
         assert list(have["class"]) == list(want["class"])
-    errors = dict(zip(bad, got[len(good):]))
+    errors = dict(zip(bad, got[len(good) :]))
     assert all(isinstance(e, InvalidInput) for e in errors.values()), errors
     assert errors["not-an-image"].message.startswith("Input 'image'[1]: not an image")
-    assert errors["truncated"].message.startswith("Input 'image'[0]: the JPEG data is truncated") or "truncated" in errors["truncated"].message
+    assert (
+        errors["truncated"].message.startswith("Input 'image'[0]: the JPEG data is truncated")
+        or "truncated" in errors["truncated"].message
+    )
     assert "not base64" in errors["not-base64"].message
     assert "takes one input 'image'" in errors["two-inputs"].message
     assert "datatype FP32; expected BYTES" in errors["float-pixels"].message
@@ -147,7 +153,10 @@ def test_metadata_reports_the_device_and_declared_preprocessing():
     try:
         parameters = serving.parameters()
         assert parameters["device"] == "cpu" and parameters["precision"] == "fp32"
-        assert '"aspect": "pad"' in parameters["preprocessing"] and '"interpolation": "bilinear"' in parameters["preprocessing"]
+        assert (
+            '"aspect": "pad"' in parameters["preprocessing"]
+            and '"interpolation": "bilinear"' in parameters["preprocessing"]
+        )
         assert [o.model_dump() for o in serving.outputs()] == [
             {"name": "class", "datatype": "BYTES", "shape": [-1]},
             {"name": "scores", "datatype": "FP32", "shape": [-1, 10]},

@@ -58,12 +58,17 @@ class Fleet:
             replica.metrics = GatewayMetrics()
         self.answers = 0
 
-    def serve(self, calls: int, canary_weight: float, primary_error: float, canary_error: float, canary_slowdown: float = 1.0) -> None:
+    def serve(
+        self, calls: int, canary_weight: float, primary_error: float, canary_error: float, canary_slowdown: float = 1.0
+    ) -> None:
         share = calls // len(self.replicas)
         for replica in self.replicas:
             m = replica.metrics
             canary_calls = round(share * canary_weight / 100)  # the split is exact: errors and latency carry the noise
-            for variant, n, rate, slow in ((self.canary, canary_calls, canary_error, canary_slowdown), (self.primary, share - canary_calls, primary_error, 1.0)):
+            for variant, n, rate, slow in (
+                (self.canary, canary_calls, canary_error, canary_slowdown),
+                (self.primary, share - canary_calls, primary_error, 1.0),
+            ):
                 failed = int(self.rng.binomial(n, rate))
                 if failed:
                     m.upstream_failures.labels(self.model, variant, "status").inc(failed)

@@ -29,8 +29,17 @@ def expected_intervals(progressive: Progressive, calls_per_interval: float, star
 
 
 def simulate(
-    progressive: Progressive, *, runs: int, intervals: int, calls_per_interval: int, primary_error: float,
-    canary_error: float, p99_ratio: float = 1.0, start: float = 5, seed: int = 0, expected: bool = False,
+    progressive: Progressive,
+    *,
+    runs: int,
+    intervals: int,
+    calls_per_interval: int,
+    primary_error: float,
+    canary_error: float,
+    p99_ratio: float = 1.0,
+    start: float = 5,
+    seed: int = 0,
+    expected: bool = False,
 ) -> Rollouts:
     """``expected``: the counts are their expectations (no noise), the same for every run."""
     rng = np.random.default_rng(seed)
@@ -52,7 +61,10 @@ def simulate(
         cc += np.where(live, n_c, 0)
         pe += np.where(live, e_p, 0)
         ce += np.where(live, e_c, 0)
-        j = judge(progressive, StepCounts(pc, pe, cc, ce, pc + cc, np.zeros(runs), np.full(runs, 0.05), np.full(runs, 0.05 * p99_ratio)))
+        j = judge(
+            progressive,
+            StepCounts(pc, pe, cc, ce, pc + cc, np.zeros(runs), np.full(runs, 0.05), np.full(runs, 0.05 * p99_ratio)),
+        )
         back = live & (j.action == ROLLBACK)
         up = live & (j.action == PROMOTE)
         rolled[back] = t

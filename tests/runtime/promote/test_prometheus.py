@@ -19,7 +19,9 @@ CALLS = 10_000  # per interval, over both replicas
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian's prometheus is not installed (scripts/ensure-tools.sh)"),
+    pytest.mark.skipif(
+        shutil.which("prometheus") is None, reason="Debian's prometheus is not installed (scripts/ensure-tools.sh)"
+    ),
 ]
 
 
@@ -45,13 +47,27 @@ def _canary_weight(stacks: Path) -> float:
 def _interval(fleet, prom, stacks, evidence, **traffic) -> int:  # noqa: ANN001
     fleet.serve(CALLS, _canary_weight(stacks), **traffic)
     prom.wait_scraped("fraud", fleet.answers)
-    return main(["--stack", "staging", "--stacks-dir", str(stacks), "--prometheus", prom.url, "--evidence", str(evidence),
-                 "--report", str(evidence.with_suffix(".html"))])
+    return main(
+        [
+            "--stack",
+            "staging",
+            "--stacks-dir",
+            str(stacks),
+            "--prometheus",
+            prom.url,
+            "--evidence",
+            str(evidence),
+            "--report",
+            str(evidence.with_suffix(".html")),
+        ]
+    )
 
 
 def test_healthy_canary_is_promoted_through_every_step_to_primary(tmp_path, stacks, fleet, capsys):
     progressive = load_stack("staging", stacks).models["fraud"].progressive
-    comments = [line for line in (stacks / "Pulumi.staging.yaml").read_text().splitlines() if line.strip().startswith("#")]
+    comments = [
+        line for line in (stacks / "Pulumi.staging.yaml").read_text().splitlines() if line.strip().startswith("#")
+    ]
     weights, intervals = [_canary_weight(stacks)], 0
     with running_prometheus(tmp_path / "prom", {"gateway": fleet.targets}) as prom:
         while weights[-1] < 100 and intervals < 20:
@@ -71,15 +87,19 @@ def test_healthy_canary_is_promoted_through_every_step_to_primary(tmp_path, stac
     evidence = json.loads((tmp_path / "evidence.json").read_text())
     assert evidence["autoMerge"] is False  # staging does not opt in
     assert evidence["decisions"][0]["action"] == "promote"
-    assert "fraud: <span style=\"color:#1a7f37\">promote</span>" in (tmp_path / "evidence.html").read_text()
+    assert 'fraud: <span style="color:#1a7f37">promote</span>' in (tmp_path / "evidence.html").read_text()
     assert evidence["decisions"][0]["evidence"]["counts"]["canary_calls"] >= progressive.min_samples_per_step
 
 
-def test_five_points_more_errors_is_rolled_back_within_one_interval_of_the_minimum_samples(tmp_path, stacks, fleet, capsys):
+def test_five_points_more_errors_is_rolled_back_within_one_interval_of_the_minimum_samples(
+    tmp_path, stacks, fleet, capsys
+):
     with running_prometheus(tmp_path / "prom", {"gateway": fleet.targets}) as prom:
         codes = []
         for _ in range(2):  # 1,000 canary calls an interval at 10%: the minimum (2,000) at the second
-            codes.append(_interval(fleet, prom, stacks, tmp_path / "evidence.json", primary_error=0.01, canary_error=0.06))
+            codes.append(
+                _interval(fleet, prom, stacks, tmp_path / "evidence.json", primary_error=0.01, canary_error=0.06)
+            )
             if codes[-1] == EXIT_ROLLBACK:
                 break
     assert codes[-1] == EXIT_ROLLBACK, capsys.readouterr().out
@@ -93,9 +113,13 @@ def test_five_points_more_errors_is_rolled_back_within_one_interval_of_the_minim
 
 def test_thirty_percent_slower_p99_is_held_until_the_minimum_samples_then_rolled_back(tmp_path, stacks, fleet, capsys):
     with running_prometheus(tmp_path / "prom", {"gateway": fleet.targets}) as prom:
-        first = _interval(fleet, prom, stacks, tmp_path / "evidence.json", primary_error=0.0, canary_error=0.0, canary_slowdown=1.3)
+        first = _interval(
+            fleet, prom, stacks, tmp_path / "evidence.json", primary_error=0.0, canary_error=0.0, canary_slowdown=1.3
+        )
         assert first == EXIT_HOLD and _canary_weight(stacks) == 10
-        second = _interval(fleet, prom, stacks, tmp_path / "evidence.json", primary_error=0.0, canary_error=0.0, canary_slowdown=1.3)
+        second = _interval(
+            fleet, prom, stacks, tmp_path / "evidence.json", primary_error=0.0, canary_error=0.0, canary_slowdown=1.3
+        )
     assert second == EXIT_ROLLBACK, capsys.readouterr().out
     ratio = json.loads((tmp_path / "evidence.json").read_text())["decisions"][0]["evidence"]["p99Ratio"]
     assert ratio == pytest.approx(1.3, rel=0.1)

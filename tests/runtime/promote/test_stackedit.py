@@ -57,7 +57,10 @@ def test_at_100_the_canary_becomes_primary_the_old_primary_leaves_and_the_lock_f
     edit.set_weight("fraud", "v6", 100)
     diff = edit.write()
     removed, added = _changes(diff.split("--- a/stacks/models.staging.lock.json")[0])
-    assert removed == ['        - {model: "models:/fraud/5", role: primary, weight: 90}', '        - {model: "models:/fraud/6", role: canary, weight: 10}']
+    assert removed == [
+        '        - {model: "models:/fraud/5", role: primary, weight: 90}',
+        '        - {model: "models:/fraud/6", role: canary, weight: 10}',
+    ]
     assert added == ['        - {model: "models:/fraud/6", role: primary, weight: 100}']
     fraud = load_stack("staging", stacks).models["fraud"]
     assert fraud.primary.model == "models:/fraud/6" and [v.variant_name for v in fraud.shadows] == ["v7"]
@@ -72,7 +75,10 @@ def test_rollback_sets_the_canary_to_zero_and_leaves_the_lock(stacks):
     edit = StackEdit("staging", stacks)
     edit.set_weight("fraud", "v6", 0)
     removed, added = _changes(edit.write())
-    assert added == ['        - {model: "models:/fraud/5", role: primary, weight: 100}', '        - {model: "models:/fraud/6", role: canary, weight: 0}']
+    assert added == [
+        '        - {model: "models:/fraud/5", role: primary, weight: 100}',
+        '        - {model: "models:/fraud/6", role: canary, weight: 0}',
+    ]
     assert (stacks / "models.staging.lock.json").read_text() == lock_before
 
 
@@ -101,9 +107,14 @@ def test_promoted_stack_passes_render_schema_walk_and_policy_check(stacks):
     edit.write()
     check = subprocess.Popen(
         [sys.executable, "-m", "policies.check", "--stack", "staging", "--stacks-dir", str(stacks)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    schema = subprocess.run([sys.executable, "-c", _SCHEMA_WALK, str(stacks)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    schema = subprocess.run(
+        [sys.executable, "-c", _SCHEMA_WALK, str(stacks)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     out, err = check.communicate(timeout=300)
     assert schema.returncode == 0, schema.stderr
     walked = json.loads(schema.stdout.splitlines()[-1])

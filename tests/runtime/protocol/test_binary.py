@@ -51,7 +51,11 @@ def test_every_datatype_reads_as_tritonclient_wrote_it(datatype):
 def test_binary_outputs_read_back_by_kserve(datatype):
     array = ARRAYS[datatype]
     data = ["a", "", "é", "x y", "bc", "d"] if datatype == "BYTES" else array.ravel().tolist()
-    response = {"model_name": "m", "id": "r", "outputs": [{"name": "y", "shape": [2, 3], "datatype": datatype, "data": data}]}
+    response = {
+        "model_name": "m",
+        "id": "r",
+        "outputs": [{"name": "y", "shape": [2, 3], "datatype": datatype, "data": data}],
+    }
     body, header_length = encode_response(response, OutputChoice(all_binary=True))
     decoded = InferResponse.from_bytes(body, header_length)
     out = decoded.outputs[0].as_numpy()
@@ -63,10 +67,16 @@ def test_binary_outputs_read_back_by_kserve(datatype):
 
 def test_per_output_choice_wins_over_binary_data_output():
     choice = OutputChoice.of(
-        {"parameters": {"binary_data_output": True}, "outputs": [{"name": "a", "parameters": {"binary_data": False}}, {"name": "b"}]}
+        {
+            "parameters": {"binary_data_output": True},
+            "outputs": [{"name": "a", "parameters": {"binary_data": False}}, {"name": "b"}],
+        }
     )
     assert not choice.binary("a") and choice.binary("b") and choice.binary("other")
-    response = {"model_name": "m", "outputs": [{"name": n, "shape": [1], "datatype": "FP32", "data": [1.0]} for n in "ab"]}
+    response = {
+        "model_name": "m",
+        "outputs": [{"name": n, "shape": [1], "datatype": "FP32", "data": [1.0]} for n in "ab"],
+    }
     body, header_length = encode_response(response, choice)
     header = orjson.loads(body[:header_length])
     assert header["outputs"][0]["data"] == [1.0]
@@ -81,7 +91,9 @@ def test_json_without_any_binary_flag_stays_json():
 
 
 def test_kserve_model_name_in_the_body_is_accepted():
-    body = orjson.dumps({"model_name": "m", "id": "1", "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]})
+    body = orjson.dumps(
+        {"model_name": "m", "id": "1", "inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]}
+    )
     assert read_request(body).request.inputs[0].data == [1]
 
 
@@ -89,7 +101,10 @@ def test_kserve_model_name_in_the_body_is_accepted():
     ("mutate", "message"),
     [
         (lambda body, n: (body[:-1], n), r"Input 'x': binary_data_size 24 runs past the body \(23 bytes left"),
-        (lambda body, n: (body + b"\0", n), "1 bytes after the JSON header that no input's binary_data_size accounts for"),
+        (
+            lambda body, n: (body + b"\0", n),
+            "1 bytes after the JSON header that no input's binary_data_size accounts for",
+        ),
         (lambda body, n: (body, "12x"), "Inference-Header-Content-Length: '12x' is not a byte count"),
         (lambda body, n: (body, str(len(body) + 1)), "is not a byte count within the body"),
         (lambda body, n: (body, str(n - 1)), "the JSON header .* is not valid JSON"),
@@ -113,13 +128,21 @@ def test_cut_bytes_elements_are_refused():
 
 
 def test_data_and_binary_size_together_are_refused():
-    header = orjson.dumps({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0], "parameters": {"binary_data_size": 4}}]})
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0], "parameters": {"binary_data_size": 4}}
+            ]
+        }
+    )
     with pytest.raises(InvalidInput, match="Input 'x': has both 'data' and binary_data_size"):
         read_request(header + b"\0\0\0\0", str(len(header)))
 
 
 def test_a_size_that_does_not_fill_the_shape_is_refused():
-    header = orjson.dumps({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": 20}}]})
+    header = orjson.dumps(
+        {"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "parameters": {"binary_data_size": 20}}]}
+    )
     with pytest.raises(InvalidInput, match=r"Input 'x': 20 bytes of binary data; shape \[2, 3\] of FP32 needs 24"):
         read_request(header + bytes(20), str(len(header)))
 

@@ -228,28 +228,46 @@ NARROW = [InputSpec("small", "INT32"), InputSpec("byte", "UINT8"), InputSpec("ha
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("small", 2**40 + 7, "Input 'small': value 1099511627783 at position 0 is out of range for INT32 [-2147483648, 2147483647]"),
+        (
+            "small",
+            2**40 + 7,
+            "Input 'small': value 1099511627783 at position 0 is out of range for INT32 [-2147483648, 2147483647]",
+        ),
         ("byte", -1, "Input 'byte': value -1 at position 0 is out of range for UINT8 [0, 255]"),
         ("half", 1e10, "Input 'half': value 10000000000.0 at position 0 is out of range for FP16 [-65504, 65504]"),
     ],
 )
 def test_a_wider_type_narrowed_to_the_signature_must_fit(column, value, message):
     good = {"small": 1, "byte": 2, "half": 0.5}
-    inputs = [col(s.name, "FP64" if s.name == "half" else "INT64", [good[s.name], value if s.name == column else good[s.name]]) for s in NARROW]
+    inputs = [
+        col(
+            s.name, "FP64" if s.name == "half" else "INT64", [good[s.name], value if s.name == column else good[s.name]]
+        )
+        for s in NARROW
+    ]
     with pytest.raises(InvalidInput) as caught:
         decode_columns(request(*inputs), NARROW)
     assert str(caught.value).replace("at position 1", "at position 0") == message
 
 
 def test_narrowing_within_range_keeps_the_values():
-    frame = decode_columns(request(col("small", "INT64", [-(2**31), 2**31 - 1]), col("byte", "INT64", [0, 255]), col("half", "FP64", [65504.0, -1.5])), NARROW)
+    frame = decode_columns(
+        request(
+            col("small", "INT64", [-(2**31), 2**31 - 1]),
+            col("byte", "INT64", [0, 255]),
+            col("half", "FP64", [65504.0, -1.5]),
+        ),
+        NARROW,
+    )
     assert frame["small"].tolist() == [-(2**31), 2**31 - 1] and frame["byte"].tolist() == [0, 255]
     assert frame["half"].tolist() == [65504.0, -1.5] and str(frame["half"].dtype) == "float16"
 
 
 def test_a_float_matrix_column_narrowed_to_its_declared_type_must_fit():
     matrix = {"name": "m", "datatype": "FP64", "shape": [1, 3], "data": [[1.0, 300.0, 0.5]]}
-    with pytest.raises(InvalidInput, match=r"Input 'm': column 1 \('byte'\): value 300.0 at position 0 is out of range for UINT8"):
+    with pytest.raises(
+        InvalidInput, match=r"Input 'm': column 1 \('byte'\): value 300.0 at position 0 is out of range for UINT8"
+    ):
         decode_columns(request(matrix), NARROW)
 
 
@@ -269,7 +287,9 @@ def _nested(depth: int, leaf):
 
 @pytest.mark.parametrize("datatype, leaf", [("BYTES", "x"), ("FP64", 1.0)])
 def test_data_nested_deeper_than_the_shape_is_an_input_error(datatype, leaf):
-    with pytest.raises(InvalidInput, match=r"Input 'deep': data is nested 1000 levels deep but shape \[1\] has 1 dimension"):
+    with pytest.raises(
+        InvalidInput, match=r"Input 'deep': data is nested 1000 levels deep but shape \[1\] has 1 dimension"
+    ):
         decode_input("deep", datatype, [1], _nested(1000, leaf))
     assert decode_input("ok", datatype, [1, 1, 1], _nested(3, leaf)).shape == (1, 1, 1)
 

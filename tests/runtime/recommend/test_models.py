@@ -76,9 +76,16 @@ def test_interactions_have_repeat_visits_and_a_popularity_skew(world):
 
 def test_bad_input_names_the_column_and_algorithm(world):
     with pytest.raises(ValueError, match="expected a 'user_id' column"):
-        PopularityRecommender().fit(pd.DataFrame({"context": ["web"]}), pd.Series([1])).predict(pd.DataFrame({"x": [1]}))
+        PopularityRecommender().fit(pd.DataFrame({"context": ["web"]}), pd.Series([1])).predict(
+            pd.DataFrame({"x": [1]})
+        )
     with pytest.raises(ValueError, match="unknown algorithm 'svd'"):
         train("svd", world, seed=1)
-    assert isinstance(ALSRecommender(iterations=1).fit(pd.DataFrame({"user_id": [0, 1], "context": ["web", "tv"]}), pd.Series([3, 4])), ALSRecommender)
+    assert isinstance(
+        ALSRecommender(iterations=1).fit(
+            pd.DataFrame({"user_id": [0, 1], "context": ["web", "tv"]}), pd.Series([3, 4])
+        ),
+        ALSRecommender,
+    )
     with pytest.raises(ValueError, match="n_items >= 10"):
         TasteWorld.generate(n_items=3)

@@ -23,7 +23,11 @@ def test_the_shipped_prod_lock_passes():
 
 @pytest.mark.parametrize(
     ("changes", "named"),
-    [({"version": 999}, "version 999"), ({"uri": "models:/other/1"}, "uri 'models:/other/1'"), ({"name": "other"}, "name 'other'")],
+    [
+        ({"version": 999}, "version 999"),
+        ({"uri": "models:/other/1"}, "uri 'models:/other/1'"),
+        ({"name": "other"}, "name 'other'"),
+    ],
 )
 def test_an_entry_that_pins_something_else_is_refused(changes, named):
     with pytest.raises(LockError) as caught:
@@ -35,7 +39,9 @@ def test_an_entry_that_pins_something_else_is_refused(changes, named):
 
 def test_an_unknown_lock_format_is_refused():
     lock = read_lock("prod").model_copy(update={"format": 7})
-    with pytest.raises(LockError, match=r"has format 7; this version reads format 1; run `python -m runtime.registry lock"):
+    with pytest.raises(
+        LockError, match=r"has format 7; this version reads format 1; run `python -m runtime.registry lock"
+    ):
         check_lock(PROD, lock)
 
 

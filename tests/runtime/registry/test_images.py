@@ -1,7 +1,5 @@
 """An image classifier registered with lineage: signature, weights, dataset digest, image profile."""
 
-import json
-
 import mlflow
 
 from runtime.drift.profile import load_profile

@@ -43,7 +43,13 @@ def spec_with(url: str, variants: list[dict]) -> StackSpec:
 
 def write_stack(folder: Path, url: str, variants: list[dict]) -> Path:
     document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
-    document["config"].update({k: v for k, v in stack_config(url, variants).items() if k.startswith("ml-serving:") and k != "ml-serving:gatewayTokens"})
+    document["config"].update(
+        {
+            k: v
+            for k, v in stack_config(url, variants).items()
+            if k.startswith("ml-serving:") and k != "ml-serving:gatewayTokens"
+        }
+    )
     path = folder / "Pulumi.e2e.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
@@ -57,8 +63,14 @@ def run(*args: str) -> subprocess.CompletedProcess:
     ("uri", "expected"),
     [
         ("models:/nope/1", "stack 'e2e': model 'fraud': models:/nope/1: the registry has no model named 'nope'"),
-        ("models:/fraud/99", "stack 'e2e': model 'fraud': models:/fraud/99: model 'fraud' has no version 99 in the registry"),
-        ("models:/fraud@nope", "stack 'e2e': model 'fraud': models:/fraud@nope: model 'fraud' has no alias 'nope' in the registry"),
+        (
+            "models:/fraud/99",
+            "stack 'e2e': model 'fraud': models:/fraud/99: model 'fraud' has no version 99 in the registry",
+        ),
+        (
+            "models:/fraud@nope",
+            "stack 'e2e': model 'fraud': models:/fraud@nope: model 'fraud' has no alias 'nope' in the registry",
+        ),
     ],
 )
 def test_unknown_model_version_or_alias_is_refused(registry, uri, expected):
@@ -98,14 +110,18 @@ def _bare_version(url: str, tags: dict[str, str], dataset: bool) -> str:
 def test_version_without_git_commit_is_refused(registry):
     version = _bare_version(registry.url, {}, dataset=True)
     spec = spec_with(registry.url, [{"model": f"models:/fraud/{version}", "role": "primary", "weight": 100}])
-    with pytest.raises(LockError, match=rf"models:/fraud/{version} has no lineage: run \w+ of version {version} has no git commit"):
+    with pytest.raises(
+        LockError, match=rf"models:/fraud/{version} has no lineage: run \w+ of version {version} has no git commit"
+    ):
         resolve_lock(spec)
 
 
 def test_version_without_training_dataset_is_refused(registry):
     version = _bare_version(registry.url, {GIT_COMMIT_TAG: "0" * 40}, dataset=False)
     spec = spec_with(registry.url, [{"model": f"models:/fraud/{version}", "role": "primary", "weight": 100}])
-    with pytest.raises(LockError, match=rf"models:/fraud/{version} \(version {version}\) has no lineage: .* logged no training dataset"):
+    with pytest.raises(
+        LockError, match=rf"models:/fraud/{version} \(version {version}\) has no lineage: .* logged no training dataset"
+    ):
         resolve_lock(spec)
 
 
@@ -128,7 +144,11 @@ def test_lock_pins_versions_and_alias_with_their_lineage(registry, locked):
     for uri, number in [("models:/fraud/1", 1), ("models:/fraud/2", 2), ("models:/fraud@challenger", 3)]:
         pinned, registered = lock.versions[uri], registry.fraud[number]
         assert (pinned.version, pinned.run_id, pinned.git_commit, pinned.dataset_digest, pinned.artifact_uri) == (
-            registered.version, registered.run_id, registered.git_commit, registered.dataset_digest, registered.artifact_uri
+            registered.version,
+            registered.run_id,
+            registered.git_commit,
+            registered.dataset_digest,
+            registered.artifact_uri,
         ), uri
         assert pinned.dataset_source == registered.dataset_source
         assert pinned.git_dirty == (client.get_run(pinned.run_id).data.tags[GIT_DIRTY_TAG] == "true"), uri
@@ -137,7 +157,8 @@ def test_lock_pins_versions_and_alias_with_their_lineage(registry, locked):
 
 def test_render_serves_exactly_the_locked_versions(registry, locked):
     from components.schema import walk
-    from runtime.wiring import GatewayConfig, LINEAGE_ANNOTATION_PREFIX as P
+    from runtime.wiring import LINEAGE_ANNOTATION_PREFIX as P
+    from runtime.wiring import GatewayConfig
 
     result = run("components.render", "--stack", "e2e", "--stacks-dir", str(locked))
     assert result.returncode == 0, result.stderr
@@ -155,16 +176,21 @@ def test_render_serves_exactly_the_locked_versions(registry, locked):
         assert notes[f"{P}git-commit"] == registered.git_commit, resource["urn"]
         assert notes[f"{P}dataset-digest"] == registered.dataset_digest, resource["urn"]
         storage = resource["inputs"]["spec"]["predictor"]["model"]["storageUri"]
-        assert storage.startswith("s3://") and storage.endswith(registered.artifact_uri.removeprefix("mlflow-artifacts:")), resource["urn"]
+        assert storage.startswith("s3://") and storage.endswith(
+            registered.artifact_uri.removeprefix("mlflow-artifacts:")
+        ), resource["urn"]
     assert services["fraud-challenger"]["inputs"]["metadata"]["annotations"][f"{P}model-alias"] == "challenger"
     # Predictors fetch from the bucket as a read-only identity.
     for resource in services.values():
         assert resource["inputs"]["spec"]["predictor"]["serviceAccountName"] == "ml-serving-predictor", resource["urn"]
-    [policy] = [r for r in document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy" and "predictor" in r["name"]]
+    [policy] = [
+        r for r in document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy" and "predictor" in r["name"]
+    ]
     actions = {a for statement in json.loads(policy["inputs"]["policy"])["Statement"] for a in [statement["Action"]]}
     assert actions == {"s3:GetObject", "s3:ListBucket"}, policy["urn"]
     [config_map] = [
-        r for r in document["resources"]
+        r
+        for r in document["resources"]
         if r["type"] == "kubernetes:core/v1:ConfigMap" and "gateway.json" in (r["inputs"].get("data") or {})
     ]
     config = GatewayConfig.model_validate_json(config_map["inputs"]["data"]["gateway.json"])
@@ -178,7 +204,9 @@ def test_render_serves_exactly_the_locked_versions(registry, locked):
 
 def test_render_refuses_a_uri_missing_from_the_lock(registry, locked, tmp_path):
     (tmp_path / "models.e2e.lock.json").write_text((locked / "models.e2e.lock.json").read_text())
-    write_stack(tmp_path, registry.url, [*VARIANTS, {"model": "models:/fraud/3", "role": "shadow", "mirrorPercent": 10}])
+    write_stack(
+        tmp_path, registry.url, [*VARIANTS, {"model": "models:/fraud/3", "role": "shadow", "mirrorPercent": 10}]
+    )
     result = run("components.render", "--stack", "e2e", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (

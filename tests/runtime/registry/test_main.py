@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runtime.registry", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.registry", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
 
 
 @pytest.mark.parametrize("stack", ["local", "dev", "staging", "prod"])
@@ -28,7 +30,11 @@ def test_check_refuses_a_stale_lock_without_traceback(tmp_path):
     shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", tmp_path)
     lock = json.loads((ROOT / "stacks" / "models.dev.lock.json").read_text())
     lock["stackUris"].append("models:/fraud/1")
-    lock["versions"]["models:/fraud/1"] = {**lock["versions"]["models:/fraud/4"], "uri": "models:/fraud/1", "version": 1}
+    lock["versions"]["models:/fraud/1"] = {
+        **lock["versions"]["models:/fraud/4"],
+        "uri": "models:/fraud/1",
+        "version": 1,
+    }
     (tmp_path / "models.dev.lock.json").write_text(json.dumps(lock))
     result = run("check", "--stack", "dev", "--stacks-dir", str(tmp_path))
     assert result.returncode == 2

@@ -9,7 +9,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from examples.train_fraud import FEATURES, main as train_main, synthetic_transactions
+from examples.train_fraud import FEATURES, synthetic_transactions
+from examples.train_fraud import main as train_main
 from runtime.drift.profile import load_profile
 from runtime.registry.register import GIT_COMMIT_TAG, PROFILE_ARTIFACT, RegistrationError, register_model
 
@@ -22,12 +23,16 @@ def test_version_carries_model_signature_dataset_commit_and_profile(registry):
     version = client.get_model_version("fraud", "2")
     assert version.run_id == registered.run_id
     run = client.get_run(version.run_id)
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     # The commit is the checkout's HEAD when the session registered it (it may have moved since).
     assert run.data.tags[GIT_COMMIT_TAG] == registered.git_commit
-    assert len(registered.git_commit) == 40 and subprocess.run(
-        ["git", "-C", str(ROOT), "cat-file", "-e", registered.git_commit], check=False
-    ).returncode == 0, f"{registered.git_commit} is not a commit of this repository (HEAD {head})"
+    assert (
+        len(registered.git_commit) == 40
+        and subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", registered.git_commit], check=False).returncode
+        == 0
+    ), f"{registered.git_commit} is not a commit of this repository (HEAD {head})"
     [dataset_input] = run.inputs.dataset_inputs
     assert dataset_input.dataset.digest == registered.dataset_digest
     assert "seed=102" in dataset_input.dataset.source
@@ -65,9 +70,18 @@ def test_training_code_outside_git_is_refused(registry, tmp_path, monkeypatch):
     monkeypatch.delenv("ML_SERVING_GIT_COMMIT", raising=False)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     features, label = synthetic_transactions(60, 1)
-    with pytest.raises(RegistrationError, match="cannot read the git commit of the training code .* set ML_SERVING_GIT_COMMIT"):
-        register_model(object(), name="fraud", features=features, target=label, dataset_source="x", code_path=tmp_path,
-                       tracking_uri=registry.url)
+    with pytest.raises(
+        RegistrationError, match="cannot read the git commit of the training code .* set ML_SERVING_GIT_COMMIT"
+    ):
+        register_model(
+            object(),
+            name="fraud",
+            features=features,
+            target=label,
+            dataset_source="x",
+            code_path=tmp_path,
+            tracking_uri=registry.url,
+        )
 
 
 def test_empty_training_data_is_refused(registry):

@@ -21,6 +21,7 @@ def _pixels(width: int, height: int, seed: int = 0) -> np.ndarray:
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG whose header declares ``width`` x ``height`` and whose data is a few bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -46,7 +47,9 @@ def test_pad_keeps_the_aspect_ratio_on_the_border_colour_and_stretch_fills():
     pixels = np.full((20, 60, 3), 200, dtype=np.uint8)
     pixels[:, 25:35] = 0  # a dark bar in the middle
     padded = to_tensor(from_pixels(pixels, PREP), PREP)
-    stretched = to_tensor(from_pixels(pixels, Preprocessing(size=16, aspect="stretch")), Preprocessing(size=16, aspect="stretch"))
+    stretched = to_tensor(
+        from_pixels(pixels, Preprocessing(size=16, aspect="stretch")), Preprocessing(size=16, aspect="stretch")
+    )
     border = (200 / 255 - 0.5) / 0.25
     assert padded[:, 0, :] == pytest.approx(border, abs=1e-5)  # the letterbox rows
     assert padded[:, 8, 8].max() < border  # the bar survives in the middle
