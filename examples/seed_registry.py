@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 from examples.train_fraud import register_one  # noqa: E402
 from examples.train_recommender import register_one as register_recommender  # noqa: E402
 from examples.train_vision import register_one as register_vision  # noqa: E402
+from runtime.local.stopping import interrupt_on_stop_signals  # noqa: E402
 from runtime.registry.__main__ import main as registry_main  # noqa: E402
 from runtime.registry.lock import lock_path, read_lock, write_lock  # noqa: E402
 from runtime.registry.server import local_registry  # noqa: E402
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", nargs="+", default=list(STACKS))
     args = parser.parse_args(argv)
     import mlflow
+
+    interrupt_on_stop_signals()  # a SIGTERM stops the throwaway registry too, as Ctrl-C does
 
     with tempfile.TemporaryDirectory(prefix="ml-serving-seed-") as folder, local_registry(Path(folder)) as url:
         print(f"seed registry at {url} (state in {folder})", flush=True)
@@ -75,4 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as stopped:
+        print(f"stopped ({stopped or 'SIGINT'}); the seed registry is stopped", file=sys.stderr)
+        sys.exit(130)

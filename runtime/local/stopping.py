@@ -22,7 +22,15 @@ from typing import Protocol, TextIO
 
 import psutil
 
-__all__ = ["Console", "StopSignals", "Stoppable", "serve", "stop_descendants", "STOP_SIGNALS"]
+__all__ = [
+    "Console",
+    "StopSignals",
+    "Stoppable",
+    "interrupt_on_stop_signals",
+    "serve",
+    "stop_descendants",
+    "STOP_SIGNALS",
+]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -76,6 +84,20 @@ class StopSignals:
 
     def first(self) -> str:
         return signal.Signals(self.received[0]).name if self.received else ""
+
+
+def interrupt_on_stop_signals() -> None:
+    """For a batch job (not a server): SIGTERM and SIGHUP raise ``KeyboardInterrupt`` as Ctrl-C
+    does, once, so that its ``with``/``finally`` blocks stop what it started. Later signals are
+    ignored: they cannot cut the clean-up short. Call it from the main thread."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, interrupt)
 
 
 class Stoppable(Protocol):
