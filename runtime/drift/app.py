@@ -47,8 +47,8 @@ def _target(service: DriftService, request: Request, inference_service: str | No
     if model is None and inference_service in models:
         model = inference_service
     if model is None and inference_service:
-        for name, spec in models.items():
-            for v in spec.variants:
+        for name, declared in models.items():
+            for v in declared.variants:
                 if inference_service == f"{name}-{v.variant_name}":
                     model, variant = name, v.variant_name
     if model is None:
@@ -101,7 +101,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     app.state.service = service
     app.state.experiments = experiments
-    guarded = {"dependencies": [Depends(authorized)]}
+    guard = [Depends(authorized)]
 
     @app.exception_handler(MLServingError)
     async def _error(_: Request, exc: MLServingError) -> JSONResponse:
@@ -112,12 +112,12 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
         return JSONResponse({"error": problems}, status_code=400)
 
-    @app.post(INGEST_PATH, status_code=202, **guarded)
+    @app.post(INGEST_PATH, status_code=202, dependencies=guard)
     async def ingest(batch: TapBatch) -> dict[str, Any]:
         experiments.expose(batch.records)
         return service.ingest_batch(batch)
 
-    @app.post(CLOUDEVENTS_PATH, status_code=202, **guarded)
+    @app.post(CLOUDEVENTS_PATH, status_code=202, dependencies=guard)
     async def cloudevent(request: Request) -> dict[str, int]:
         event = parse_event(request.headers, await request.body())
         model, variant = _target(service, request, event.inference_service, event.endpoint)
@@ -126,7 +126,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
         service.ingest(model, variant, {}, event.columns)
         return {"rows": 0}
 
-    @app.post("/labels/{model}", **guarded)
+    @app.post("/labels/{model}", dependencies=guard)
     async def post_labels(model: str, batch: LabelBatch) -> dict[str, Any]:
         service.variants(model)
         store = service.labels[model]
@@ -134,12 +134,12 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
         # Persisted by the label journal's writer, off this request (runtime/drift/journal.py).
         return {"matched": len(batch.labels) - len(unknown), "unknown": unknown[:100]}
 
-    @app.get("/labels/{model}", **guarded)
+    @app.get("/labels/{model}", dependencies=guard)
     async def get_labels(model: str) -> dict[str, Any]:
         service.variants(model)
         return {"model": model, "variants": service.labels[model].summary()}
 
-    @app.get("/status/{model}", **guarded)
+    @app.get("/status/{model}", dependencies=guard)
     async def status(model: str) -> dict[str, Any]:
         return {
             "model": model,
@@ -154,7 +154,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
             },
         }
 
-    @app.get("/report/{model}", response_class=HTMLResponse, **guarded)
+    @app.get("/report/{model}", response_class=HTMLResponse, dependencies=guard)
     async def report(model: str) -> HTMLResponse:
         return HTMLResponse(render_report(model, service.variants(model)))
 
@@ -162,7 +162,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    add_experiment_routes(app, experiments, guard=guarded["dependencies"])
+    add_experiment_routes(app, experiments, guard=guard)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -21,9 +21,9 @@ import numpy as np
 from runtime.drift.correction import adjust
 from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
 from runtime.drift.stattests import STATTESTS, StatTest, TestResult, pool_rare, rate
-from runtime.drift.window import CategoricalWindow, ColumnWindow
+from runtime.drift.window import CategoricalWindow, ColumnWindow, NumericWindow
 from runtime.errors import SpecError
-from runtime.spec import Drift
+from runtime.spec import Drift, FeatureDrift
 
 __all__ = ["FeatureVerdict", "WindowReport", "choose_tests", "evaluate", "reference_counts"]
 
@@ -109,8 +109,10 @@ def reference_counts(column: ColumnProfile) -> np.ndarray:
     return np.asarray([*cells, column.counts.get(UNSEEN, 0)], dtype=np.float64)
 
 
-def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold: float):
+def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold: float) -> TestResult:
     if test.reads == "sample":
+        if not isinstance(column, NumericProfile) or not isinstance(window, NumericWindow):
+            raise SpecError([f"'{test.name}' reads samples, which only a numeric column has"])
         return test.function(column.sample, window.sample, threshold)
     ref, cur = reference_counts(column), window.counts.astype(np.float64)
     if isinstance(window, CategoricalWindow) and ref[-1] == 0:
@@ -120,6 +122,17 @@ def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold:
     return test.function(ref, cur, threshold)
 
 
+def _threshold(test: StatTest, override: FeatureDrift | None, p_value: float) -> float:
+    """The spec's significance level for a hypothesis test; for a distance, the override or the default."""
+    if test.kind == "p_value":
+        return p_value
+    if override is not None and override.threshold is not None:
+        return override.threshold
+    if test.default_threshold is None:
+        raise SpecError([f"'{test.name}' is a distance without a default threshold: set features.<name>.threshold"])
+    return test.default_threshold
+
+
 def _side_tests(column: ColumnProfile, window: ColumnWindow, level: float) -> dict[str, TestResult]:
     """The missing rate (every column) and the share of new categories (categorical columns)."""
     tests = {
@@ -127,7 +140,7 @@ def _side_tests(column: ColumnProfile, window: ColumnWindow, level: float) -> di
             column.missing, column.rows + column.missing, window.missing, window.rows + window.missing, level
         )
     }
-    if isinstance(window, CategoricalWindow):
+    if isinstance(window, CategoricalWindow) and isinstance(column, CategoricalProfile):
         unseen = int(column.counts.get(UNSEEN, 0))
         tests["new categories"] = rate(unseen, column.rows, int(window.counts[-1]), window.rows, level, "greater")
     return tests
@@ -145,9 +158,7 @@ def _family(
     for name in names:
         test = tests[key.format(name)]
         override = drift.features.get(key.format(name))
-        threshold = (
-            drift.p_value if test.kind == "p_value" else (override and override.threshold) or test.default_threshold
-        )
+        threshold = _threshold(test, override, drift.p_value)
         checks = {
             "distribution": _run(test, columns[name], windows[name], threshold),
             **_side_tests(columns[name], windows[name], drift.p_value),

@@ -47,7 +47,8 @@ def _stats(value: Any) -> dict[str, float] | None:
 
 def stats_frame(values: Any) -> pd.DataFrame:
     """Statistics of each image (a row per value) and ``decode_failed`` (0 or 1)."""
-    rows, failed = [], []
+    rows: list[dict[str, float]] = []
+    failed: list[int | None] = []
     for value in values:
         if value is None:  # a row that carried no image at all (e.g. another input's row): missing
             rows.append(_MISSING)

@@ -96,7 +96,8 @@ class VariantMonitor:
         for name, values in outputs.items():
             if len(values) != rows and rows:
                 raise InvalidInput(f"outputs.{name}: {len(values)} values for {rows} input rows")
-        reports, start = [], 0
+        reports: list[WindowReport] = []
+        start = 0
         if not rows:
             outputs_rows = next((len(v) for v in outputs.values()), 0)
             slots, picked = self.prediction_rows.take(outputs_rows)

@@ -298,16 +298,16 @@ def build_profile(
     if unknown:
         raise ProfileError(f"categorical: {sorted(unknown)} are not columns of features ({list(features.columns)})")
     rng = np.random.default_rng(seed)
-    options = {"bins": bins, "sample_size": sample_size, "rng": rng}
-    cols = {
-        str(c): profile_column(features[c], categorical=True if str(c) in forced else None, name=str(c), **options)
-        for c in features.columns
-    }
+
+    def column(values: Any, name: str, categorical: bool | None = None) -> ColumnProfile:
+        return profile_column(values, categorical=categorical, bins=bins, sample_size=sample_size, rng=rng, name=name)
+
+    cols = {str(c): column(features[c], str(c), True if str(c) in forced else None) for c in features.columns}
     preds = {}
     for name, values in _prediction_columns(predictions).items():
         if len(values) != len(features):
             raise ProfileError(f"predictions.{name}: {len(values)} values for {len(features)} feature rows")
-        preds[name] = profile_column(values, name=f"prediction {name}", **options)
+        preds[name] = column(values, f"prediction {name}")
     return ReferenceProfile(features=cols, predictions=preds, rows=len(features), metadata=dict(metadata or {}))
 
 

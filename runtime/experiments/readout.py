@@ -22,8 +22,9 @@ from runtime.decisions import (
     sequential_test,
     two_proportion_test,
 )
+from runtime.errors import ModelNotFound
 from runtime.experiments.store import ExperimentStore
-from runtime.spec import ModelSpec
+from runtime.spec import Experiment, ModelSpec
 
 __all__ = ["look", "build_readout", "DECISIONS", "MIN_USERS_PER_ARM", "MIN_CONVERSIONS", "MIN_GUARDRAIL_REQUESTS"]
 
@@ -45,9 +46,16 @@ def _finite(value: float) -> float | None:
     return None if value != value else float(value)  # NaN -> None, so the JSON says "unknown"
 
 
+def _experiment(spec: ModelSpec) -> tuple[Experiment, tuple[str, str]]:
+    """The experiment of ``spec`` and its (A, B) arms."""
+    if spec.experiment is None or spec.arms is None:
+        raise ModelNotFound("the model runs no experiment: its stack entry declares no experiment")
+    return spec.experiment, spec.arms
+
+
 def look(store: ExperimentStore, spec: ModelSpec) -> None:
     """Update the always-valid p-value and the lift history from the current counts."""
-    experiment = spec.experiment
+    experiment, _ = _experiment(spec)
     xa, na, xb, nb = _rates(store, experiment.outcome)
     if min(na, nb) < MIN_USERS_PER_ARM or (store.tau is None and xa < MIN_CONVERSIONS):
         return
@@ -96,9 +104,10 @@ def _guardrails(spec: ModelSpec, report: dict[str, Any] | None) -> dict[str, Any
     """Each arm's error rate, fallback rate and p99 from the gateway's report, and B's breaches."""
     if report is None:
         return {"available": False, "ok": None, "breaches": [], "arms": {}}
-    rails = spec.experiment.guardrails
+    experiment, names = _experiment(spec)
+    rails = experiment.guardrails
     by_variant = {v["variant"]: v for v in report.get("variants", [])}
-    a, b = (by_variant.get(name, {}) for name in spec.arms)
+    a, b = (by_variant.get(name, {}) for name in names)
     p99_limit = rails.max_p99_ms or spec.latency_budget_ms
     breaches = []
     if min(a.get("requests") or 0, b.get("requests") or 0) >= MIN_GUARDRAIL_REQUESTS:
@@ -133,21 +142,21 @@ def _decide(srm_mismatch: bool, rejected: bool, difference: float, guardrails: d
 def build_readout(
     model: str, spec: ModelSpec, store: ExperimentStore, gateway_report: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    experiment = spec.experiment
+    experiment, arms = _experiment(spec)
     kind = experiment.outcome
-    weights = {v.variant_name: v.weight for v in spec.live_variants}
+    weights = {v.variant_name: v.weight or 0.0 for v in spec.live_variants}  # an arm's weight is above 0
     xa, na, xb, nb = _rates(store, kind)
     lift = relative_lift(xa, na, xb, nb)
     fixed = two_proportion_test(xa, na, xb, nb)
     srm = sample_ratio_check(
         [na, nb],
-        store.expected if sum(store.expected) else [weights[a] for a in spec.arms],
+        store.expected if sum(store.expected) else [weights[a] for a in arms],
         alpha=experiment.srm_p_value,
     )
-    started = store.tau is not None
+    tau = store.tau
     test = (
-        sequential_test(xa, na, xb, nb, tau=store.tau, alpha=experiment.alpha, previous_p=store.sequential_p)
-        if started
+        sequential_test(xa, na, xb, nb, tau=tau, alpha=experiment.alpha, previous_p=store.sequential_p)
+        if tau is not None
         else None
     )
     rate_a = xa / na if na else 0.0
@@ -166,7 +175,8 @@ def build_readout(
         "model": model,
         "outcome": kind,
         "arms": {
-            label: _arm(store, i, name, weights[name], kind) for i, (label, name) in enumerate(zip("AB", spec.arms))
+            label: _arm(store, i, name, weights[name], kind)
+            for i, (label, name) in enumerate(zip("AB", arms, strict=True))
         },
         "lift": {k: _finite(v) if isinstance(v, float) else v for k, v in lift.to_dict().items()},
         "fixed_horizon_test": {

@@ -43,7 +43,7 @@ class ExperimentService:
         self.stores: dict[str, ExperimentStore] = {}
         self._saved_at: dict[str, float] = {}
         for model, spec in config.models.items():
-            if spec.experiment is None:
+            if spec.experiment is None or spec.arms is None:
                 continue
             store = ExperimentStore(
                 spec.arms, max_users=spec.experiment.max_users, max_requests=settings.experiment_requests
@@ -77,7 +77,8 @@ class ExperimentService:
             if user is None:
                 continue
             weights = {v.variant_name: v.weight or 0.0 for v in spec.live_variants}
-            if store.expose(user, record.variant, record.request_id, tuple(weights[a] for a in spec.arms)):
+            a, b = store.arms
+            if store.expose(user, record.variant, record.request_id, (weights[a], weights[b])):
                 counted += 1
                 touched.add(record.model)
         for model in touched:
@@ -87,7 +88,8 @@ class ExperimentService:
     def outcomes(self, model: str, events: Iterable[Any]) -> tuple[int, list[str]]:
         """Join outcome events to arms: (joined, the ids of those that joined nothing, at most 100)."""
         store = self.store(model)
-        joined, unknown = 0, []
+        joined = 0
+        unknown: list[str] = []
         for event in events:
             if store.outcome(event.kind, event.user_id, event.request_id, event.value):
                 joined += 1

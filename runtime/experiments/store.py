@@ -58,7 +58,7 @@ class ExperimentStore:
     """The test's mixture scale, fixed at its first look."""
     decided_after_users: int | None = None
     """Users (both arms) when the sequential test first rejected equal rates."""
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float | None]] = field(default_factory=list)
 
     def expose(self, user: str, variant: str, request_id: str | None, weights: tuple[float, float]) -> bool:
         """Count one answer from ``variant`` to ``user``; False when the variant is not an arm."""
@@ -106,7 +106,7 @@ class ExperimentStore:
             arm.value_squares += record[2] ** 2 - before**2
         return True
 
-    def add_point(self, point: dict[str, float]) -> None:
+    def add_point(self, point: dict[str, float | None]) -> None:
         self.history.append(point)
         if len(self.history) > self.max_points:
             half = len(self.history) // 2
