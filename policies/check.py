@@ -138,10 +138,10 @@ def evaluate(loaded: LoadedStack, policy_config: PolicyConfig) -> list[Violation
                 report,
             )
         else:
-            args = StackFileArgs(
+            file_args = StackFileArgs(
                 loaded.name, loaded.display, loaded.config, loaded.secret_keys, config, loaded.stack_file
             )
-            _judge(rule, args, report)
+            _judge(rule, file_args, report)
     return violations
 
 

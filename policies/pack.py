@@ -18,6 +18,7 @@ in a first preview every Kubernetes resource has none (the cluster's kubeconfig 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pulumi_policy import (
@@ -38,8 +39,10 @@ __all__ = ["PACK_NAME", "ROOT_STACK", "to_policy", "policies"]
 PACK_NAME = "ml-serving"
 ROOT_STACK = "pulumi:pulumi:Stack"
 
+Validation = Callable[[ResourceValidationArgs, ReportViolation], None]
 
-def _spec_validation(rule: Rule):
+
+def _spec_validation(rule: Rule) -> Validation:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         try:
             spec = spec_from_config_map(args, {**rule.defaults, **args.get_config()})
@@ -57,7 +60,7 @@ def _stack_of(urn: str) -> str:
     return urn.split("::", 1)[0].rsplit(":", 1)[-1]
 
 
-def _stack_file_validation(rule: Rule):
+def _stack_file_validation(rule: Rule) -> Validation:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type != ROOT_STACK:
             return
@@ -76,19 +79,27 @@ def _stack_file_validation(rule: Rule):
 
 def to_policy(rule: Rule) -> Policy:
     """The pulumi-policy form of ``rule``."""
-    common = {
-        "name": rule.name,
-        "description": rule.description,
-        "enforcement_level": rule.enforcement_level,
-        "config_schema": rule.config_schema,
-    }
-    if rule.kind == "resource":
-        return ResourceValidationPolicy(validate=rule.validate, **common)
     if rule.kind == "stack":
-        return StackValidationPolicy(validate=rule.validate, **common)
-    if rule.kind == "spec":
-        return ResourceValidationPolicy(validate=_spec_validation(rule), **common)
-    return ResourceValidationPolicy(validate=_stack_file_validation(rule), **common)
+        return StackValidationPolicy(
+            name=rule.name,
+            description=rule.description,
+            validate=rule.validate,
+            enforcement_level=rule.enforcement_level,
+            config_schema=rule.config_schema,
+        )
+    if rule.kind == "resource":
+        validate = rule.validate
+    elif rule.kind == "spec":
+        validate = _spec_validation(rule)
+    else:
+        validate = _stack_file_validation(rule)
+    return ResourceValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        enforcement_level=rule.enforcement_level,
+        config_schema=rule.config_schema,
+    )
 
 
 def policies() -> list[Policy]:

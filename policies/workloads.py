@@ -58,7 +58,7 @@ def _listed(pod: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
 def containers(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     """Every container of a workload as (path in the resource, container)."""
     if resource_type == INFERENCE_SERVICE:
-        found = []
+        found: list[tuple[str, Mapping[str, Any]]] = []
         for component in _ISVC_COMPONENTS:
             spec = _dig(props, ("spec", component))
             if not isinstance(spec, Mapping):
@@ -96,10 +96,11 @@ def images_pinned(args: ResourceValidationArgs, report_violation: ReportViolatio
 
 
 def _missing_resources(container: Mapping[str, Any]) -> list[str]:
-    resources = container.get("resources") if isinstance(container.get("resources"), Mapping) else {}
-    missing = []
+    missing: list[str] = []
     for bound in ("requests", "limits"):
-        values = resources.get(bound) if isinstance(resources.get(bound), Mapping) else {}
+        values = _dig(container, ("resources", bound))
+        if not isinstance(values, Mapping):
+            values = {}
         missing.extend(f"{bound}.{name}" for name in ("cpu", "memory") if values.get(name) in (None, ""))
     return missing
 

@@ -16,9 +16,12 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _first_line(process: subprocess.Popen, timeout: float) -> str:
+def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
+    stdout = process.stdout
+    if stdout is None:
+        pytest.fail("the policy pack was started without a stdout pipe")
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
     try:
         return lines.get(timeout=timeout)
     except queue.Empty:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,10 +34,10 @@ def _open(key: bytes, value: str) -> str:
 
 
 def file_args(stack: str, document: dict) -> StackFileArgs:
-    config, secret_keys = {}, set()
+    config: dict[str, Any] = {}
     for key, value in (document.get("config") or {}).items():
         config[key] = "[secret]" if isinstance(value, dict) and set(value) == {"secure"} else value
-    return StackFileArgs(stack, f"stacks/Pulumi.{stack}.yaml", config, frozenset(secret_keys), {}, document)
+    return StackFileArgs(stack, f"stacks/Pulumi.{stack}.yaml", config, frozenset(), {}, document)
 
 
 def shipped(stack: str) -> dict:

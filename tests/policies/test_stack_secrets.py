@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import pytest
 
 from policies.rule import StackFileArgs
@@ -10,7 +12,7 @@ from runtime.spec import read_stack_config, stack_file
 from tests.policies.builders import run
 
 
-def file_args(config: dict, secret_keys: set[str] = frozenset()) -> StackFileArgs:
+def file_args(config: dict, secret_keys: AbstractSet[str] = frozenset()) -> StackFileArgs:
     return StackFileArgs(
         stack="prod", path="stacks/Pulumi.prod.yaml", config=config, secret_keys=frozenset(secret_keys)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from policies.workloads import containers_have_resources, image_pinned, images_pinned, model_lineage
@@ -15,10 +17,10 @@ BOUNDED = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "me
 
 
 def deployment(image: str, resources: dict | None = BOUNDED, init_image: str | None = None) -> dict:
-    container = {"name": "gateway", "image": image}
+    container: dict[str, Any] = {"name": "gateway", "image": image}
     if resources is not None:
         container["resources"] = resources
-    pod = {"containers": [container]}
+    pod: dict[str, Any] = {"containers": [container]}
     if init_image:
         pod["initContainers"] = [{"name": "init", "image": init_image, "resources": BOUNDED}]
     return {"spec": {"template": {"spec": pod}}}
