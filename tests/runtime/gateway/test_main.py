@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
 import time
@@ -57,6 +59,27 @@ def test_serves_from_a_config_file(tmp_path, peer):
         assert httpx.post(f"{url}/v2/models/m/infer", json=body).status_code == 401
         ok = httpx.post(f"{url}/v2/models/m/infer", json=body, headers={"authorization": "Bearer t2"})
         assert ok.status_code == 200 and ok.json()["outputs"][0]["data"] == [4.0]
+        _idle_connection_is_kept(port)
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _live_on(conn: socket.socket) -> None:
+    conn.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: gateway\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b'{"live":true}'):
+        chunk = conn.recv(4096)
+        assert chunk, f"the gateway closed the connection; read {answer!r}"
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+
+
+def _idle_connection_is_kept(port: int) -> None:
+    """A connection idle past uvicorn's 5 s default is still served: pooled clients reuse it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        _live_on(conn)
+        # The gateway closing the connection would make it readable (end of stream).
+        readable, _, _ = select.select([conn], [], [], 6.5)
+        assert not readable, "the gateway closed a connection idle for less than 6.5 s"
+        _live_on(conn)
