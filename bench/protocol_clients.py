@@ -1,0 +1,215 @@
+"""The client side of bench/protocols.py: NVIDIA's clients, the image, bytes on the wire, load.
+
+    .venv/bin/python -m bench.protocol_clients HTTP_PORT GRPC_PORT [--requests 64] [--rounds 2]
+
+Prints one JSON object (rows, wire bytes per image, failures) on stdout. It runs in its own
+process because tritonclient.grpc and kserve register the same protobuf package (``inference``)
+in the default descriptor pool, and one process cannot import both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+import tritonclient.http.aio as httpclient
+from PIL import Image
+from tritonclient.utils import InferenceServerException
+
+from bench.wire import WireCounter
+
+SHAPE = [1, 224, 224, 3]
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+PROTOCOLS = ("json", "binary", "grpc")
+WIRE_CALLS = 3
+FAILURES: list[str] = []
+"""What each failed call answered, printed after the table."""
+
+
+@dataclass
+class Row:
+    protocol: str
+    concurrency: int
+    requests: int
+    failed: int
+    request_bytes: int
+    """Per request, client to gateway, as TCP carried it (framing and headers included)."""
+    response_bytes: int
+    """Per request, gateway to client, likewise."""
+    p50_ms: float
+    p99_ms: float
+    rps: float
+
+
+def preprocess(rgb: np.ndarray) -> np.ndarray:
+    """torchvision's ImageNet transform (Resize(256), CenterCrop(224), ToTensor, Normalize), HWC."""
+    image = Image.fromarray(rgb).convert("RGB")
+    scale = 256 / min(image.size)
+    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+    left, top = (image.width - 224) // 2, (image.height - 224) // 2
+    crop = np.asarray(image.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255.0
+    return ((crop - MEAN) / STD).astype(np.float32)[np.newaxis]
+
+
+def images() -> dict[str, np.ndarray]:
+    """The bench's image first, then the others the wire ratio is also shown for."""
+    from matplotlib.cbook import get_sample_data
+    from sklearn.datasets import load_sample_image
+
+    hopper = np.asarray(Image.open(get_sample_data("grace_hopper.jpg", asfileobj=False)))
+    noise = np.random.default_rng(7).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+    return {
+        "grace_hopper": preprocess(hopper),
+        "china": preprocess(load_sample_image("china.jpg")),
+        "flower": preprocess(load_sample_image("flower.jpg")),
+        "noise": preprocess(noise),
+    }
+
+
+Call = Callable[[Any, np.ndarray], Awaitable[float]]
+
+
+async def _json(client: httpclient.InferenceServerClient, array: np.ndarray) -> float:
+    tensor = httpclient.InferInput("x", SHAPE, "FP32").set_data_from_numpy(array, binary_data=False)
+    outputs = [httpclient.InferRequestedOutput("predict", binary_data=False)]
+    return float((await client.infer("image", [tensor], outputs=outputs)).as_numpy("predict")[0])
+
+
+async def _binary(client: httpclient.InferenceServerClient, array: np.ndarray) -> float:
+    tensor = httpclient.InferInput("x", SHAPE, "FP32").set_data_from_numpy(array)
+    return float((await client.infer("image", [tensor])).as_numpy("predict")[0])
+
+
+async def _grpc(client: grpcclient.InferenceServerClient, array: np.ndarray) -> float:
+    tensor = grpcclient.InferInput("x", SHAPE, "FP32").set_data_from_numpy(array)
+    return float((await client.infer("image", [tensor])).as_numpy("predict")[0])
+
+
+CALLS: dict[str, Call] = {"json": _json, "binary": _binary, "grpc": _grpc}
+
+
+def _client(protocol: str, address: str) -> Any:
+    if protocol == "grpc":
+        return grpcclient.InferenceServerClient(address)
+    return httpclient.InferenceServerClient(address, conn_limit=64)
+
+
+async def _checked(protocol: str, client: Any, array: np.ndarray) -> bool:
+    """One call; the answer must be the peer's (the row's sum), not an error or another value."""
+    try:
+        value = await CALLS[protocol](client, array)
+    except InferenceServerException as exc:
+        FAILURES.append(f"{protocol}: {exc}")
+        return False
+    expected = float(array.astype(np.float64).sum())
+    if not np.isclose(value, expected, rtol=1e-6, atol=1e-6):
+        FAILURES.append(f"{protocol}: answered {value}, expected {expected}")
+        return False
+    return True
+
+
+async def wire_bytes(
+    protocol: str, target: tuple[str, int], arrays: dict[str, np.ndarray]
+) -> dict[str, tuple[int, int]]:
+    """Per image, the bytes one request sends and receives on a warm connection."""
+    sizes: dict[str, tuple[int, int]] = {}
+    async with WireCounter(*target) as counter:
+        client = _client(protocol, counter.address)
+        try:
+            await _checked(protocol, client, next(iter(arrays.values())))  # connection set up
+            for name, array in arrays.items():
+                sent, received = counter.snapshot()
+                for _ in range(WIRE_CALLS):
+                    await _checked(protocol, client, array)
+                sizes[name] = (
+                    round((counter.sent - sent) / WIRE_CALLS),
+                    round((counter.received - received) / WIRE_CALLS),
+                )
+        finally:
+            await client.close()
+    return sizes
+
+
+async def _load(protocol: str, client: Any, array: np.ndarray, concurrency: int, total: int):
+    latencies: list[float] = []
+    failed = 0
+    queue = list(range(total))
+
+    async def worker() -> None:
+        nonlocal failed
+        while queue:
+            queue.pop()
+            t0 = time.monotonic()
+            ok = await _checked(protocol, client, array)
+            latencies.append((time.monotonic() - t0) * 1000.0)
+            failed += not ok
+
+    began = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, failed, time.monotonic() - began
+
+
+def _row(protocol: str, concurrency: int, wire: tuple[int, int], result) -> Row:
+    latencies, failed, elapsed = result
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return Row(
+        protocol,
+        concurrency,
+        len(latencies),
+        failed,
+        wire[0],
+        wire[1],
+        statistics.median(latencies),
+        p99,
+        len(latencies) / elapsed,
+    )
+
+
+async def measure(http: int, grpc_port: int, total: int, rounds: int) -> tuple[list[Row], dict]:
+    arrays = images()
+    targets = {"json": ("127.0.0.1", http), "binary": ("127.0.0.1", http), "grpc": ("127.0.0.1", grpc_port)}
+    wire = {p: await wire_bytes(p, targets[p], arrays) for p in PROTOCOLS}
+    image = arrays["grace_hopper"]
+    clients = {p: _client(p, f"{targets[p][0]}:{targets[p][1]}") for p in PROTOCOLS}
+    rows: dict[tuple[str, int], list[Row]] = {}
+    try:
+        for p in PROTOCOLS:  # warm every path and connection pool
+            await _load(p, clients[p], image, 8, 16)
+        for _ in range(rounds):
+            for concurrency in (1, 32):
+                for p in PROTOCOLS:
+                    result = await _load(p, clients[p], image, concurrency, total)
+                    rows.setdefault((p, concurrency), []).append(_row(p, concurrency, wire[p]["grace_hopper"], result))
+    finally:
+        for client in clients.values():
+            await client.close()
+    # The least disturbed round of a shared machine, chosen alike for every protocol.
+    merged = [min(parts, key=lambda r: r.p50_ms) for parts in rows.values()]
+    return sorted(merged, key=lambda r: (r.concurrency, PROTOCOLS.index(r.protocol))), wire
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("http_port", type=int)
+    parser.add_argument("grpc_port", type=int)
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    rows, wire = asyncio.run(measure(args.http_port, args.grpc_port, args.requests, args.rounds))
+    print(json.dumps({"rows": [asdict(r) for r in rows], "wire": wire, "failures": sorted(set(FAILURES))}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
