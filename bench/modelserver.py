@@ -1,13 +1,17 @@
-"""Model server benchmark: naive wrapper, ours unbatched, ours batched, MLServer, side by side.
+"""Model server benchmark: ours beside a naive wrapper, MLServer, Ray Serve, BentoML and LitServe.
 
-    .venv/bin/python bench/modelserver.py [--duration 10]
+    .venv/bin/python bench/modelserver.py [--duration 10] [--rounds 3] [--skip-mlserver] [--skip-peers]
 
-Everything is created under .bench/modelserver: a RandomForest (100 trees) MLflow model, and
-MLServer 1.7 with its MLflow runtime in its own virtualenv (it cannot share one with kserve;
-uvloop is pinned to 0.21, or its worker fails to start). Load comes from wrk (Debian package
-``wrk``) pinned to CPU 0; the servers are pinned to CPU 1 and loaded one at a time, in rounds
-(``--rounds``, medians reported). Every request carries one row. Prints one table and the
-target ratios. The machine may be shared: run it twice before
+Everything is created under .bench/: a RandomForest (100 trees) MLflow model; MLServer 1.7 with
+its MLflow runtime in its own virtualenv (it cannot share one with kserve; uvloop is pinned to
+0.21, or its worker fails to start); Ray Serve, BentoML and LitServe in one virtualenv each,
+from the pins in bench/peers/*.txt (bench/modelserver_peers.py). Every server loads the same
+model file with ``mlflow.pyfunc`` and batches up to 32 rows with a 10 ms wait (BentoML picks
+its own wait). Load comes from wrk (Debian package ``wrk``) pinned to CPU 0; each server, its
+whole process tree, is pinned to CPU 1; they are loaded one at a time, in rounds (``--rounds``,
+medians reported). Every request carries one row. After the rounds, the in-process ceiling:
+the model's ``predict`` alone (bench/ceiling.py) at the mean batch size our batched server
+formed. Prints one table and the target ratios. The machine may be shared: run it twice before
 trusting a close call.
 """
 
@@ -20,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +36,14 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.runtime.modelserver.servers import free_port, wait_ready  # noqa: E402
+from bench.modelserver_peers import MODEL, Peer, new_peers  # noqa: E402
+from bench.processes import adopt_orphans, on_signals, stop_all, stop_tree  # noqa: E402
+from tests.runtime.modelserver.servers import free_port  # noqa: E402
 
 WORK = REPO / ".bench" / "modelserver"
 MLSERVER_VENV = WORK / "mlserver-venv"
 MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-mlflow==1.7.1", "uvloop==0.21.0", "scikit-learn==1.9.1"]
 FEATURES = [f"f{i}" for i in range(8)]
-MODEL = "rf"
 SERVER_CPU, LOAD_CPU = "1", "0"
 
 
@@ -135,34 +141,50 @@ def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
     return Load(rps, p50, p99, errors)
 
 
-@dataclass
-class Peer:
-    label: str
-    command: list[str]
-    port: int
+def wait_answer(peer: Peer, process: subprocess.Popen, body: dict, log: Path, timeout_s: float) -> httpx.Response:
+    """The peer's first 200 answer to ``body``; raises with its log if it exits or times out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{peer.label} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            answer = httpx.post(peer.url, json=body, timeout=30)
+            if answer.status_code == 200:
+                return answer
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{peer.label} not ready within {timeout_s:g} s:\n{log.read_text(errors='replace')}")
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v2/models/{MODEL}/infer"
 
-
-def start(peer: Peer, log: Path, timeout_s: float = 300) -> subprocess.Popen:
+def start(peer: Peer, body: dict, log: Path, timeout_s: float = 300) -> tuple[subprocess.Popen, httpx.Response]:
+    """Start ``peer`` pinned to the servers' core (its whole tree: children inherit the mask)."""
     with log.open("w") as handle:
         process = subprocess.Popen(
-            pinned(SERVER_CPU, peer.command), cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ)
+            pinned(SERVER_CPU, peer.command),
+            cwd=peer.cwd,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **peer.env},
         )
-    wait_ready(process, f"http://127.0.0.1:{peer.port}", log, timeout_s)
-    return process
+    try:
+        return process, wait_answer(peer, process, body, log, timeout_s)
+    except BaseException:
+        stop_tree(process)
+        raise
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def predictions(answer: httpx.Response) -> list:
+    """The predicted values of a V2 answer, or of a plain JSON list (BentoML's)."""
+    document = answer.json()
+    return document if isinstance(document, list) else document["outputs"][0]["data"]
+
+
+def batch_rows(peer: Peer) -> tuple[float, float]:
+    """(sum, count) of our batcher's rows-per-predict histogram, from the server's /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{peer.port}/metrics", timeout=10).text
+    found = dict(re.findall(r'^ml_serving_batch_rows_(sum|count)\{model="[^"]*"\} ([\d.e+]+)$', text, re.M))
+    return float(found.get("sum", 0.0)), float(found.get("count", 0.0))
 
 
 def mlserver_folder(model_dir: Path, port: int) -> Path:
@@ -187,7 +209,7 @@ def mlserver_folder(model_dir: Path, port: int) -> Path:
     return folder
 
 
-def peers(model_dir: Path, mlserver: Path | None) -> list[Peer]:
+def peers(model_dir: Path, mlserver: Path | None, row: list[float], new: bool) -> list[Peer]:
     def ours(port: int) -> list[str]:
         return [sys.executable, "-m", "runtime.modelserver", "--model_name", MODEL, "--model_dir", str(model_dir),
                 "--http_port", str(port)]  # fmt: skip
@@ -206,6 +228,8 @@ def peers(model_dir: Path, mlserver: Path | None) -> list[Peer]:
         found.append(
             Peer("(d) MLServer 1.7, batching 32/10ms", [str(mlserver), "start", str(mlserver_folder(model_dir, d))], d)
         )
+    if new:
+        found += new_peers(model_dir, row, [free_port() for _ in range(3)])
     return found
 
 
@@ -225,6 +249,7 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers; the table shows medians")
     parser.add_argument("--skip-mlserver", action="store_true", help="leave out peer (d)")
+    parser.add_argument("--skip-peers", action="store_true", help="leave out Ray Serve, BentoML and LitServe (e-g)")
     parser.add_argument(
         "--json",
         type=Path,
@@ -232,27 +257,32 @@ def main() -> int:
         help="also write the medians as JSON (python -m components.cost --bench-results reads replicaRpsPerCpu)",
     )
     args = parser.parse_args()
+    adopt_orphans()  # Ray's and BentoML's workers leave the process group: stop_all finds them
+    on_signals()
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_wrk()
     mlserver = None if args.skip_mlserver else ensure_mlserver()
     model_dir, probe, expected = train_model()
-    body = v2_body(probe)
-    script = WORK / "post.lua"
-    script.write_text(
-        f'wrk.method = "POST"\nwrk.body = [[{json.dumps(body)}]]\nwrk.headers["Content-Type"] = "application/json"\n'
-    )
-    servers = peers(model_dir, mlserver)
-    processes = []
+    servers = peers(model_dir, mlserver, probe.iloc[0].tolist(), not args.skip_peers)
     samples: dict[str, dict[int, list[Load]]] = {peer.label: {1: [], 32: []} for peer in servers}
+    batch = [0.0, 0.0]  # rows and predict calls of (c) during its concurrency-32 runs
+    ceilings: list[dict[str, dict[str, float]]] = []
     try:
+        scripts = {}
         for peer in servers:
+            body = peer.body or v2_body(probe)
+            scripts[peer.label] = WORK / f"post-{peer.label[1]}.lua"
+            scripts[peer.label].write_text(
+                f'wrk.method = "POST"\nwrk.body = [==[{json.dumps(body)}]==]\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
             say(f"starting {peer.label} on CPU {SERVER_CPU} (port {peer.port})")
-            processes.append(start(peer, WORK / f"{peer.label[1]}.log"))
-            answer = httpx.post(peer.url, json=body, timeout=30).json()
-            if answer["outputs"][0]["data"] != expected.tolist():
-                raise RuntimeError(f"{peer.label} answered {answer} for a row the model predicts {expected.tolist()}")
+            process, answer = start(peer, body, WORK / f"{peer.label[1]}.log")
+            peer.process = process
+            if predictions(answer) != expected.tolist():
+                raise RuntimeError(f"{peer.label} answered {answer.text} for a row the model predicts {expected}")
             for connections in (1, 32):
-                wrk(peer.url, connections, 2, script)  # warm-up
+                wrk(peer.url, connections, 2, scripts[peer.label])  # warm-up
         # Rounds interleave the servers in time, so a burst of load from elsewhere on a shared
         # machine hits one sample of each rather than every sample of one; only one server is
         # under load at any moment, the others sit idle.
@@ -260,22 +290,74 @@ def main() -> int:
             for peer in servers:
                 for connections in (1, 32):
                     say(f"round {round_}/{args.rounds}: {peer.label}, concurrency {connections}, {args.duration:g} s")
-                    load = wrk(peer.url, connections, args.duration, script)
+                    ours_batched = peer.label.startswith("(c)") and connections == 32
+                    before = batch_rows(peer) if ours_batched else (0.0, 0.0)
+                    load = wrk(peer.url, connections, args.duration, scripts[peer.label])
+                    if ours_batched:
+                        after = batch_rows(peer)
+                        batch = [batch[0] + after[0] - before[0], batch[1] + after[1] - before[1]]
                     samples[peer.label][connections].append(load)
                     say(
                         f"  {load.rps:.0f} req/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.errors} errors"
                     )
+                    if ours_batched and batch[1]:
+                        # In the same round, so that the ceiling sees the machine (c) saw.
+                        ceilings.append(in_process_ceiling(model_dir, batch[0] / batch[1], args.duration / 2))
+        mean_batch = batch[0] / batch[1] if batch[1] else None
+        ceiling = median_ceiling(ceilings)
     finally:
-        for process in processes:
-            stop(process)
+        for peer in servers:
+            if peer.process is not None:
+                stop_tree(peer.process)
+        stop_all()
     results = {label: {c: median_load(loads) for c, loads in by_c.items()} for label, by_c in samples.items()}
-    report(results, args.rounds)
+    report(results, args.rounds, mean_batch, ceiling)
     if args.json is not None:
-        args.json.write_text(json.dumps(results_document(results, args.rounds), indent=2) + "\n")
+        args.json.write_text(json.dumps(results_document(results, args.rounds, mean_batch, ceiling), indent=2) + "\n")
     return 0
 
 
-def results_document(results: dict[str, dict[int, Load]], rounds: int) -> dict:
+def in_process_ceiling(model_dir: Path, mean_batch: float, seconds: float) -> dict[str, dict[str, float]]:
+    """``predict`` alone on the servers' core at the batch sizes around the one (c) reached, and 32."""
+    sizes = sorted({max(1, int(mean_batch)), max(1, int(mean_batch) + 1), 32})
+    say(f"  in-process ceiling: predict alone at {sizes} rows on CPU {SERVER_CPU}, servers idle")
+    command = [
+        sys.executable,
+        str(REPO / "bench" / "ceiling.py"),
+        str(model_dir),
+        f"--seconds={seconds / len(sizes):g}",
+    ]
+    command += [f"--batch={n}" for n in sizes]
+    out = subprocess.run(pinned(SERVER_CPU, command), capture_output=True, text=True, check=True, timeout=300).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def median_ceiling(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per batch size, the median over rounds of rows/s and ms per call."""
+    sizes = {n for one in rounds for n in one}
+    return {
+        n: {key: float(np.median([one[n][key] for one in rounds if n in one])) for key in ("rowsPerS", "msPerCall")}
+        for n in sorted(sizes, key=int)
+    }
+
+
+def ceiling_at(ceiling: dict[str, dict[str, float]], mean_batch: float) -> float:
+    """Rows/s of predict alone at the (fractional) mean batch size, interpolated between sizes."""
+    sizes = sorted(int(n) for n in ceiling)
+    low = max((n for n in sizes if n <= mean_batch), default=sizes[0])
+    high = min((n for n in sizes if n >= mean_batch), default=sizes[-1])
+    if low == high:
+        return ceiling[str(low)]["rowsPerS"]
+    share = (mean_batch - low) / (high - low)
+    return ceiling[str(low)]["rowsPerS"] * (1 - share) + ceiling[str(high)]["rowsPerS"] * share
+
+
+def results_document(
+    results: dict[str, dict[int, Load]],
+    rounds: int,
+    mean_batch: float | None = None,
+    ceiling: dict[str, dict[str, float]] | None = None,
+) -> dict:
     """The medians by server and concurrency; ours batched at 32 connections is one replica's rate per CPU."""
     batched = next((loads for label, loads in results.items() if label.startswith("(c)")), None)
     return {
@@ -290,34 +372,65 @@ def results_document(results: dict[str, dict[int, Load]], rounds: int) -> dict:
             for label, loads in results.items()
         },
         "replicaRpsPerCpu": batched[32].rps if batched else None,
+        "meanBatchRows": mean_batch,
+        "ceiling": ceiling or {},
+        "loadAverage": os.getloadavg()[0],
     }
 
 
-def report(results: dict[str, dict[int, Load]], rounds: int) -> None:
+def checks(
+    results: dict[str, dict[int, Load]], mean_batch: float | None, ceiling: dict[str, dict[str, float]]
+) -> list[tuple[str, float, float, bool]]:
+    """(what, ratio, target, at least) for each target the run can say something about."""
+    get = {label[:3]: loads for label, loads in results.items()}
+    out: list[tuple[str, float, float, bool]] = []
+    ours = get.get("(c)")
+    if ours is None:
+        return out
+    if "(a)" in get:
+        out.append(("(c) req/s at 32 >= 5x (a)", ours[32].rps / get["(a)"][32].rps, 5.0, True))
+    if "(d)" in get:
+        out.append(("(c) req/s at 32 >= 1.2x (d) MLServer", ours[32].rps / get["(d)"][32].rps, 1.2, True))
+        out.append(("(c) p99 at 32 <= 0.5x (d) MLServer", ours[32].p99_ms / get["(d)"][32].p99_ms, 0.5, False))
+    new = [label for label in get if label in ("(e)", "(f)", "(g)")]
+    if new:
+        best = max(new, key=lambda label: get[label][32].rps)
+        out.append((f"(c) req/s at 32 >= 1.5x best peer {best}", ours[32].rps / get[best][32].rps, 1.5, True))
+        out.append((f"(c) p99 at 32 <= 0.5x {best}", ours[32].p99_ms / get[best][32].p99_ms, 0.5, False))
+    if mean_batch and ceiling:
+        limit = ceiling_at(ceiling, mean_batch)
+        out.append((f"(c) req/s at 32 >= 0.8x ceiling at {mean_batch:.1f} rows", ours[32].rps / limit, 0.8, True))
+    if "(b)" in get:
+        out.append(("(c) p50 at 1 <= 1.2x (b)", ours[1].p50_ms / get["(b)"][1].p50_ms, 1.2, False))
+    return out
+
+
+def report(
+    results: dict[str, dict[int, Load]],
+    rounds: int,
+    mean_batch: float | None = None,
+    ceiling: dict[str, dict[str, float]] | None = None,
+) -> None:
     print(
-        f"\nRandomForest (100 trees) MLflow model, single-row V2 requests, wrk on CPU {LOAD_CPU}, server on CPU"
-        f" {SERVER_CPU}; median of {rounds} rounds (errors: total)\n"
+        f"\nRandomForest (100 trees) MLflow model, single-row requests, wrk on CPU {LOAD_CPU}, each server (its whole"
+        f" process tree) on CPU {SERVER_CPU}; median of {rounds} rounds (errors: total); load average at the end"
+        f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
     )
-    print(f"| {'server':<36} | {'conc':>4} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} |")
-    print(f"|{'-' * 38}|{'-' * 6}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
+    print(f"| {'server':<44} | {'conc':>4} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'errors':>6} |")
+    print(f"|{'-' * 46}|{'-' * 6}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
     for label, loads in results.items():
         for connections, load in loads.items():
             print(
-                f"| {label:<36} | {connections:>4} | {load.rps:>8.0f} | {load.p50_ms:>8.2f} | {load.p99_ms:>8.2f} | {load.errors:>6} |"
+                f"| {label:<44} | {connections:>4} | {load.rps:>8.0f} | {load.p50_ms:>8.2f} | {load.p99_ms:>8.2f} | {load.errors:>6} |"
             )
-    get = {label[:3]: loads for label, loads in results.items()}
-    checks = []
-    if "(a)" in get and "(c)" in get:
-        checks.append(("(c) req/s at 32 >= 5x (a)", get["(c)"][32].rps / get["(a)"][32].rps, 5.0, True))
-    if "(d)" in get and "(c)" in get:
-        checks.append(("(c) req/s at 32 >= 1.2x (d)", get["(c)"][32].rps / get["(d)"][32].rps, 1.2, True))
-        checks.append(("(c) p99 at 32 <= 0.5x (d)", get["(c)"][32].p99_ms / get["(d)"][32].p99_ms, 0.5, False))
-    if "(b)" in get and "(c)" in get:
-        checks.append(("(c) p50 at 1 <= 1.2x (b)", get["(c)"][1].p50_ms / get["(b)"][1].p50_ms, 1.2, False))
+    if mean_batch:
+        print(f"\n(c) formed batches of {mean_batch:.1f} rows on average at concurrency 32")
+    for n, row in sorted((ceiling or {}).items(), key=lambda item: int(item[0])):
+        print(f"ceiling: predict alone on {int(n):>2} rows: {row['msPerCall']:.2f} ms, {row['rowsPerS']:.0f} rows/s")
     print()
-    for name, ratio, target, at_least in checks:
+    for name, ratio, target, at_least in checks(results, mean_batch, ceiling or {}):
         met = ratio >= target if at_least else ratio <= target
-        print(f"{name:<32} ratio {ratio:6.2f}  target {target:g}  {'met' if met else 'NOT met'}")
+        print(f"{name:<46} ratio {ratio:6.2f}  target {target:g}  {'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":
