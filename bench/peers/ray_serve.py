@@ -27,8 +27,7 @@ MAX_BATCH = int(sys.argv[3]) if len(sys.argv) > 3 else 32
 WAIT_S = (float(sys.argv[4]) if len(sys.argv) > 4 else 10.0) / 1000
 
 
-@serve.deployment(num_replicas=1, max_ongoing_requests=2 * MAX_BATCH, ray_actor_options={"num_cpus": 1})
-class RandomForest:
+class RandomForestModel:
     def __init__(self, model_dir: str) -> None:
         self.model = load(model_dir)
 
@@ -42,6 +41,11 @@ class RandomForest:
         except (BadRequest, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(answer(MODEL, await self.predict(row)))
+
+
+RandomForest = serve.deployment(num_replicas=1, max_ongoing_requests=2 * MAX_BATCH, ray_actor_options={"num_cpus": 1})(
+    RandomForestModel
+)
 
 
 def main() -> None:
