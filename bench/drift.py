@@ -108,13 +108,15 @@ def run_ours(seed: int, rows: int, shift: float) -> tuple[set[str], Clock]:
     sys.path.insert(0, str(ROOT))
     from runtime.drift.monitor import VariantMonitor
     from runtime.drift.profile import build_profile
-    from runtime.spec import Drift
+    from runtime.spec import DriftSpec
 
     reference, clock = whole(seed, 0, REF_ROWS, 0.0), Clock()
     with clock:
         profile = build_profile(reference, seed=seed)
     del reference
-    monitor = VariantMonitor("bench", "v1", profile, Drift(window_rows=rows, p_value=LEVEL, drift_share=0.5), seed=seed)
+    monitor = VariantMonitor(
+        "bench", "v1", profile, DriftSpec(window_rows=rows, p_value=LEVEL, drift_share=0.5), seed=seed
+    )
     reports = []
     for chunk in chunks(seed, 1, rows, shift):
         columns = {name: chunk[name].to_numpy() for name in chunk.columns}

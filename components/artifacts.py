@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from runtime.spec import Artifacts as ArtifactsSpec
+from runtime.spec import ArtifactsSpec
 
 __all__ = ["ArtifactStore", "ArtifactStoreArgs", "MLFLOW_PREFIX"]
 

@@ -17,8 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import cluster_addons as addons
 from components.cluster_access import access_entries
-from runtime.spec import Cluster as ClusterSpec
-from runtime.spec import NodeGroup, Versions
+from runtime.spec import ClusterSpec, NodeGroupSpec, VersionsSpec
 from runtime.wiring import GPU_NODE_LABEL, GPU_TAINT
 
 __all__ = ["Cluster", "ClusterArgs", "NODE_AUTOSCALERS", "CPU_AMI_TYPE", "GPU_AMI_TYPE", "ELB_SUBNET_TAGS"]
@@ -35,7 +34,7 @@ ELB_SUBNET_TAGS = {"public": ("kubernetes.io/role/elb", "1"), "private": ("kuber
 class ClusterArgs:
     cluster: ClusterSpec
     """The validated ``platform.cluster`` of the stack."""
-    versions: Versions
+    versions: VersionsSpec
     """Pinned chart versions (NVIDIA device plugin, cluster-autoscaler)."""
     namespace: str
     """Namespace the platform's workloads run in (created here, with Istio sidecar injection)."""
@@ -220,7 +219,7 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         args: ClusterArgs,
-        group: NodeGroup,
+        group: NodeGroupSpec,
         role: aws.iam.Role,
         subnets: pulumi.Input[list[str]],
         opts: pulumi.ResourceOptions,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi_eks as eks
 
-from runtime.spec import ClusterAccess
+from runtime.spec import ClusterAccessSpec
 
 __all__ = ["ACCESS_POLICIES", "access_entries"]
 
@@ -19,7 +19,7 @@ ACCESS_POLICIES = {
 }
 
 
-def access_entries(access: tuple[ClusterAccess, ...]) -> dict[str, eks.AccessEntryArgs]:
+def access_entries(access: tuple[ClusterAccessSpec, ...]) -> dict[str, eks.AccessEntryArgs]:
     """pulumi-eks ``accessEntries``, one per role, keyed by the role's name."""
     return {
         entry.principal_arn.rsplit("/", 1)[-1]: eks.AccessEntryArgs(

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.rollout import PART_OF, isvc_name, predictor_url
-from runtime.spec import Resources, StackSpec
+from runtime.spec import ResourcesSpec, StackSpec
 from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GatewayConfig, VariantEndpoint
 
 __all__ = [
@@ -51,7 +51,7 @@ def runtime_container(
     config: str,
     port: int,
     health: str,
-    resources: Resources,
+    resources: ResourcesSpec,
     env: list[dict],
     mounts: list[dict],
 ) -> dict:

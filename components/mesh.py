@@ -12,7 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
-from runtime.spec import Versions
+from runtime.spec import VersionsSpec
 
 __all__ = ["Mesh", "MeshArgs", "ISTIO_NAMESPACE", "INGRESS_NAMESPACE", "CERT_MANAGER_NAMESPACE", "ISTIO_CHARTS"]
 
@@ -25,7 +25,7 @@ _CERT_MANAGER_CHARTS = "https://charts.jetstack.io"
 
 @dataclass(frozen=True)
 class MeshArgs:
-    versions: Versions
+    versions: VersionsSpec
     cluster: Cluster
 
 

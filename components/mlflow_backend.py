@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from runtime.spec import Rds
+from runtime.spec import RdsSpec
 
 __all__ = ["rds_backend", "postgres_backend", "sqlite_backend", "DB_NAME", "DB_USER", "POSTGRES_PORT"]
 
@@ -39,7 +39,7 @@ def _uri(password: pulumi.Input[str], host: pulumi.Input[str]) -> pulumi.Output[
 def rds_backend(
     name: str,
     *,
-    rds: Rds,
+    rds: RdsSpec,
     subnet_ids: pulumi.Input[list[str]],
     vpc_id: pulumi.Input[str],
     client_security_group_id: pulumi.Input[str],

@@ -20,7 +20,7 @@ from components.cluster import Cluster
 from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
 from components.mlflow_access import REGISTRY_READERS, access_policy, auth_secret, server_auth
 from components.mlflow_backend import postgres_backend, rds_backend, sqlite_backend
-from runtime.spec import Mlflow, Versions
+from runtime.spec import MlflowSpec, VersionsSpec
 
 __all__ = ["MlflowServer", "MlflowServerArgs", "MLFLOW_PORT", "SERVICE_NAME", "BACKEND_SECRET_KEY"]
 
@@ -34,8 +34,8 @@ _BACKENDS = {"eks": ("rds", "postgres"), "existing": ("postgres", "sqlite")}
 
 @dataclass(frozen=True)
 class MlflowServerArgs:
-    mlflow: Mlflow
-    versions: Versions
+    mlflow: MlflowSpec
+    versions: VersionsSpec
     image: str
     """The pinned runtime image; it carries mlflow, boto3 and the Postgres driver."""
     cluster: Cluster

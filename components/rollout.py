@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from runtime.registry.lock import LockedVersion, ModelLock, storage_location
-from runtime.spec import ModelSpec, Variant
+from runtime.spec import ModelSpec, VariantSpec
 from runtime.wiring import (
     GATEWAY_SERVICE_ACCOUNT,
     GPU_NODE_LABEL,
@@ -39,7 +39,7 @@ CPU_TARGET_PERCENT = 70
 """HPA CPU utilisation target of a predictor."""
 
 
-def isvc_name(model: str, variant: Variant) -> str:
+def isvc_name(model: str, variant: VariantSpec) -> str:
     """The InferenceService of a variant; also the model name its server serves."""
     return f"{model}-{variant.variant_name}"
 
@@ -127,14 +127,19 @@ class ModelRollout(pulumi.ComponentResource):
         self.variants = pulumi.Output.from_input(lineage)
         self.register_outputs({"variants": self.variants})
 
-    def _labels(self, args: ModelRolloutArgs, variant: Variant | None = None) -> dict[str, str]:
+    def _labels(self, args: ModelRolloutArgs, variant: VariantSpec | None = None) -> dict[str, str]:
         labels = {**PART_OF, "ml-serving.io/model": args.model}
         if variant is not None:
             labels |= {"ml-serving.io/variant": variant.variant_name, "ml-serving.io/role": variant.role}
         return labels
 
     def _inference_service(
-        self, name: str, args: ModelRolloutArgs, variant: Variant, locked: LockedVersion, opts: pulumi.ResourceOptions
+        self,
+        name: str,
+        args: ModelRolloutArgs,
+        variant: VariantSpec,
+        locked: LockedVersion,
+        opts: pulumi.ResourceOptions,
     ) -> k8s.apiextensions.CustomResource:
         spec = args.spec
         resources = spec.resources
@@ -195,7 +200,7 @@ class ModelRollout(pulumi.ComponentResource):
         )
 
     def _destination_rule(
-        self, name: str, args: ModelRolloutArgs, variant: Variant, opts: pulumi.ResourceOptions
+        self, name: str, args: ModelRolloutArgs, variant: VariantSpec, opts: pulumi.ResourceOptions
     ) -> k8s.apiextensions.CustomResource:
         spec = args.spec
         breaker = spec.circuit_breaker

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import Cluster
 from components.mlflow_access import reader_env
-from runtime.spec import Versions
+from runtime.spec import VersionsSpec
 from runtime.wiring import SERVING_RUNTIME_NAME
 
 __all__ = [
@@ -39,7 +39,7 @@ MODEL_DIR = "/mnt/models"
 
 @dataclass(frozen=True)
 class ServingArgs:
-    versions: Versions
+    versions: VersionsSpec
     cluster: Cluster
     image: str
     """The pinned runtime image whose ``python -m runtime.modelserver`` serves each model."""

@@ -13,7 +13,7 @@ from typing import Any
 from components.cost.items import HOURS_PER_MONTH, Item, flat
 from components.cost.prices import PriceBook, standard_support_ends
 from components.cost.workloads import memory_mib, of_type
-from runtime.spec import CostUsage
+from runtime.spec import CostUsageSpec
 
 __all__ = ["platform_items", "Findings"]
 
@@ -38,7 +38,7 @@ def _zones(document: Mapping[str, Any]) -> int:
 
 
 def _control_plane(
-    document, usage: CostUsage, book: PriceBook, out: list[Item], findings: Findings, today: datetime.date
+    document, usage: CostUsageSpec, book: PriceBook, out: list[Item], findings: Findings, today: datetime.date
 ) -> None:
     for cluster in of_type(document, "eks:index:Cluster"):
         name = cluster["inputs"].get("name") or cluster["name"]
@@ -81,7 +81,7 @@ def _control_plane(
             )
 
 
-def _nat(document, usage: CostUsage, book: PriceBook, out: list[Item], findings: Findings) -> None:
+def _nat(document, usage: CostUsageSpec, book: PriceBook, out: list[Item], findings: Findings) -> None:
     for vpc in of_type(document, "awsx:ec2:Vpc"):
         strategy = (vpc["inputs"].get("natGateways") or {}).get("strategy", "OnePerAz")
         zones = int(vpc["inputs"].get("numberOfAvailabilityZones") or 3)
@@ -163,7 +163,7 @@ def _public(annotations: Mapping[str, str]) -> bool:
     )
 
 
-def _lbs(document, usage: CostUsage, book: PriceBook, out: list[Item], findings: Findings) -> None:
+def _lbs(document, usage: CostUsageSpec, book: PriceBook, out: list[Item], findings: Findings) -> None:
     zones = _zones(document)
     for name, urn, kind, public in _load_balancers(document):
         out.append(
@@ -207,7 +207,7 @@ def _lbs(document, usage: CostUsage, book: PriceBook, out: list[Item], findings:
             )
 
 
-def _rds(document, usage: CostUsage, book: PriceBook, out: list[Item], findings: Findings) -> None:
+def _rds(document, usage: CostUsageSpec, book: PriceBook, out: list[Item], findings: Findings) -> None:
     for r in of_type(document, "aws:rds/instance:Instance"):
         inputs = r["inputs"]
         az = "multi-az" if inputs.get("multiAz") else "single-az"
@@ -261,7 +261,7 @@ def _rds(document, usage: CostUsage, book: PriceBook, out: list[Item], findings:
         )
 
 
-def _s3(document, usage: CostUsage, book: PriceBook, out: list[Item], findings: Findings) -> None:
+def _s3(document, usage: CostUsageSpec, book: PriceBook, out: list[Item], findings: Findings) -> None:
     buckets = of_type(document, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
     for index, r in enumerate(buckets):
         share = 1.0 if index == 0 else 0.0
@@ -307,7 +307,7 @@ def _s3(document, usage: CostUsage, book: PriceBook, out: list[Item], findings: 
         )
 
 
-def _transfer(document, usage: CostUsage, book: PriceBook, out: list[Item]) -> None:
+def _transfer(document, usage: CostUsageSpec, book: PriceBook, out: list[Item]) -> None:
     if of_type(document, "eks:index:Cluster"):
         out.append(
             Item(
@@ -359,7 +359,7 @@ def _volumes(document, book: PriceBook, out: list[Item], findings: Findings) -> 
 
 def platform_items(
     document: Mapping[str, Any],
-    usage: CostUsage,
+    usage: CostUsageSpec,
     book: PriceBook,
     findings: Findings,
     today: datetime.date | None = None,

@@ -23,7 +23,7 @@ from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, Num
 from runtime.drift.stattests import STATTESTS, StatTest, TestResult, pool_rare, rate
 from runtime.drift.window import CategoricalWindow, ColumnWindow, NumericWindow
 from runtime.errors import SpecError
-from runtime.spec import Drift, FeatureDrift
+from runtime.spec import DriftSpec, FeatureDriftSpec
 
 __all__ = ["FeatureVerdict", "WindowReport", "choose_tests", "evaluate", "reference_counts"]
 
@@ -79,7 +79,7 @@ def _verdict(data: dict[str, Any]) -> FeatureVerdict:
     return FeatureVerdict(**{**data, "reasons": tuple(data.get("reasons", ()))})
 
 
-def choose_tests(profile: ReferenceProfile, drift: Drift, source: str = "drift") -> dict[str, StatTest]:
+def choose_tests(profile: ReferenceProfile, drift: DriftSpec, source: str = "drift") -> dict[str, StatTest]:
     """The test of each input and output column; an override that cannot apply is a ``SpecError``."""
     chosen: dict[str, StatTest] = {}
     columns = {**profile.features, **{f"prediction:{n}": c for n, c in profile.predictions.items()}}
@@ -122,7 +122,7 @@ def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold:
     return test.function(ref, cur, threshold)
 
 
-def _threshold(test: StatTest, override: FeatureDrift | None, p_value: float) -> float:
+def _threshold(test: StatTest, override: FeatureDriftSpec | None, p_value: float) -> float:
     """The spec's significance level for a hypothesis test; for a distance, the override or the default."""
     if test.kind == "p_value":
         return p_value
@@ -151,7 +151,7 @@ def _family(
     columns: dict[str, ColumnProfile],
     windows: dict[str, ColumnWindow],
     tests: dict[str, StatTest],
-    drift: Drift,
+    drift: DriftSpec,
     key: str = "{}",
 ) -> tuple[FeatureVerdict, ...]:
     results = []
@@ -205,7 +205,7 @@ def _family(
 
 def evaluate(
     profile: ReferenceProfile,
-    drift: Drift,
+    drift: DriftSpec,
     tests: dict[str, StatTest],
     features: dict[str, ColumnWindow],
     predictions: dict[str, ColumnWindow],

@@ -19,7 +19,7 @@ from runtime.drift.images import expand_images
 from runtime.drift.profile import ReferenceProfile
 from runtime.drift.window import DEFAULT_RESERVOIR, ColumnWindow, RowSampler, new_window, window_from_dict
 from runtime.errors import InvalidInput
-from runtime.spec import Drift
+from runtime.spec import DriftSpec
 
 __all__ = ["VariantMonitor", "HISTORY", "split_matrix"]
 
@@ -47,7 +47,7 @@ class VariantMonitor:
         model: str,
         variant: str,
         profile: ReferenceProfile,
-        drift: Drift,
+        drift: DriftSpec,
         reservoir: int = DEFAULT_RESERVOIR,
         seed: int = 0,
         on_window: Callable[[VariantMonitor, WindowReport, bool], None] | None = None,

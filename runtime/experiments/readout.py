@@ -24,7 +24,7 @@ from runtime.decisions import (
 )
 from runtime.errors import ModelNotFound
 from runtime.experiments.store import ExperimentStore
-from runtime.spec import Experiment, ModelSpec
+from runtime.spec import ExperimentSpec, ModelSpec
 
 __all__ = ["look", "build_readout", "DECISIONS", "MIN_USERS_PER_ARM", "MIN_CONVERSIONS", "MIN_GUARDRAIL_REQUESTS"]
 
@@ -46,7 +46,7 @@ def _finite(value: float) -> float | None:
     return None if value != value else float(value)  # NaN -> None, so the JSON says "unknown"
 
 
-def _experiment(spec: ModelSpec) -> tuple[Experiment, tuple[str, str]]:
+def _experiment(spec: ModelSpec) -> tuple[ExperimentSpec, tuple[str, str]]:
     """The experiment of ``spec`` and its (A, B) arms."""
     if spec.experiment is None or spec.arms is None:
         raise ModelNotFound("the model runs no experiment: its stack entry declares no experiment")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from runtime.spec import CircuitBreaker as BreakerSpec
+from runtime.spec import CircuitBreakerSpec
 
 __all__ = ["Breaker", "BreakerState", "Permit"]
 
@@ -44,7 +44,7 @@ class Permit:
 class Breaker:
     def __init__(
         self,
-        spec: BreakerSpec,
+        spec: CircuitBreakerSpec,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[BreakerState], None] | None = None,
     ) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from runtime.spec import Fallback, FallbackCondition
+from runtime.spec import FallbackConditionSpec, FallbackSpec
 
 __all__ = ["fallback_rows"]
 
@@ -23,7 +23,7 @@ _OPS = {
 }
 
 
-def _matches(condition: FallbackCondition, value: Any) -> bool:
+def _matches(condition: FallbackConditionSpec, value: Any) -> bool:
     if value is None:
         return False
     try:
@@ -33,7 +33,7 @@ def _matches(condition: FallbackCondition, value: Any) -> bool:
         return False
 
 
-def fallback_rows(fallback: Fallback, columns: dict[str, list[Any]], rows: int) -> list[Any]:
+def fallback_rows(fallback: FallbackSpec, columns: dict[str, list[Any]], rows: int) -> list[Any]:
     """One output per row. ``columns`` maps input name -> one value per row."""
     if not fallback.rules:
         return [fallback.value] * rows

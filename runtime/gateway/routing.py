@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from runtime.gateway.payload import first_value
-from runtime.spec import ModelSpec, Variant
+from runtime.spec import ModelSpec, VariantSpec
 
 __all__ = ["Router", "stable_point", "routing_key"]
 
@@ -46,7 +46,7 @@ class Router:
 
     def __init__(self, model: str, spec: ModelSpec, rng: random.Random | None = None) -> None:
         self.model = model
-        live: list[Variant] = [v for v in spec.live_variants if (v.weight or 0) > 0]
+        live: list[VariantSpec] = [v for v in spec.live_variants if (v.weight or 0) > 0]
         # Names are resolved once: ``Variant.variant_name`` parses the model URI on every call.
         self._names = [v.variant_name for v in live]
         self._bounds: list[float] = []

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from runtime.decisions import Number, proportion_interval, sequential_test
-from runtime.spec import Progressive
+from runtime.spec import ProgressiveSpec
 
 __all__ = [
     "HOLD",
@@ -93,7 +93,7 @@ def _ratio(canary: np.ndarray, primary: np.ndarray) -> np.ndarray:
         return np.where(primary > 0, canary / primary, np.nan)
 
 
-def judge(progressive: Progressive, counts: StepCounts) -> Judgement:
+def judge(progressive: ProgressiveSpec, counts: StepCounts) -> Judgement:
     """The decision for array (or scalar) counts; see the module docstring for the rules."""
     errors = sequential_test(
         counts.primary_errors,
@@ -129,12 +129,12 @@ def judge(progressive: Progressive, counts: StepCounts) -> Judgement:
     )
 
 
-def next_weight(progressive: Progressive, weight: float) -> float:
+def next_weight(progressive: ProgressiveSpec, weight: float) -> float:
     """The first step above ``weight`` (100 once past the last but one)."""
     return next((step for step in progressive.steps if step > weight), 100.0)
 
 
-def _reasons(progressive: Progressive, counts: StepCounts, j: Judgement) -> tuple[str, ...]:
+def _reasons(progressive: ProgressiveSpec, counts: StepCounts, j: Judgement) -> tuple[str, ...]:
     p = progressive
     reasons = []
     if j.error_low > 0:
@@ -161,7 +161,7 @@ def _reasons(progressive: Progressive, counts: StepCounts, j: Judgement) -> tupl
     return tuple(reasons)
 
 
-def decide(model: str, progressive: Progressive, weight: float, counts: StepCounts) -> Decision:
+def decide(model: str, progressive: ProgressiveSpec, weight: float, counts: StepCounts) -> Decision:
     """The decision for one model whose canary now has ``weight``, with its evidence."""
     if weight <= 0:
         return Decision(model, "hold", weight, weight, ("the canary has weight 0 (rolled back): nothing to promote",))

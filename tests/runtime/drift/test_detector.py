@@ -14,12 +14,12 @@ from runtime.drift.detector import choose_tests, reference_counts
 from runtime.drift.monitor import VariantMonitor
 from runtime.drift.profile import bin_index, build_profile
 from runtime.errors import SpecError
-from runtime.spec import Drift
+from runtime.spec import DriftSpec
 
 from .conftest import CATEGORIES, make_rows, predict
 
 
-def _window(reference, drift: Drift, rows: pd.DataFrame, preds=None, seed: int = 0):
+def _window(reference, drift: DriftSpec, rows: pd.DataFrame, preds=None, seed: int = 0):
     monitor = VariantMonitor("fraud", "v3", reference, drift, reservoir=2_000, seed=seed)
     reports = monitor.ingest(
         {c: rows[c].to_numpy() for c in rows.columns}, {"fraud": predict(rows) if preds is None else preds}
@@ -32,7 +32,7 @@ def _window(reference, drift: Drift, rows: pd.DataFrame, preds=None, seed: int =
 def test_false_alarm_rate_on_no_shift_windows_stays_at_or_below_the_level(correction):
     # With no drift every flag is false: BH (FDR) and Bonferroni (FWER) both bound P(any flag) by the level.
     # Each seed draws its own reference too: the level holds over references, not for every single one.
-    drift = Drift(window_rows=1_000, p_value=0.05, correction=correction)
+    drift = DriftSpec(window_rows=1_000, p_value=0.05, correction=correction)
     reports = []
     for s in range(300):
         rows = make_rows(4_000, seed=s)
@@ -48,21 +48,21 @@ def _detected(report, name: str) -> bool:
 
 
 def test_mean_shift_is_detected_within_one_window(reference):
-    drift = Drift(window_rows=1_000, p_value=0.01)
+    drift = DriftSpec(window_rows=1_000, p_value=0.01)
     assert all(
         _detected(_window(reference, drift, make_rows(1_000, seed=s, shift=0.5), seed=s), "amount") for s in range(20)
     )
 
 
 def test_variance_change_is_detected_within_one_window(reference):
-    drift = Drift(window_rows=1_000, p_value=0.01)
+    drift = DriftSpec(window_rows=1_000, p_value=0.01)
     assert all(
         _detected(_window(reference, drift, make_rows(1_000, seed=s, scale=1.5), seed=s), "amount") for s in range(20)
     )
 
 
 def test_new_category_is_detected_within_one_window(reference):
-    drift = Drift(window_rows=1_000, p_value=0.01)
+    drift = DriftSpec(window_rows=1_000, p_value=0.01)
     for s in range(20):
         rows = make_rows(1_000, seed=s)
         rows.loc[rows.index[:50], "country"] = "mars"
@@ -72,7 +72,7 @@ def test_new_category_is_detected_within_one_window(reference):
 
 
 def test_prediction_flip_is_detected_within_one_window(reference):
-    drift = Drift(window_rows=1_000, p_value=0.01)
+    drift = DriftSpec(window_rows=1_000, p_value=0.01)
     for s in range(20):
         rows = make_rows(1_000, seed=s)
         report = _window(reference, drift, rows, preds=1 - predict(rows), seed=s)
@@ -82,13 +82,13 @@ def test_prediction_flip_is_detected_within_one_window(reference):
 def test_dataset_drift_follows_the_drift_share(reference):
     rows = make_rows(1_000, seed=5, shift=1.0)
     rows["tenure"] = rows["tenure"] + 3.0
-    assert _window(reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.5), rows).dataset_drifted
-    assert not _window(reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.75), rows).dataset_drifted
+    assert _window(reference, DriftSpec(window_rows=1_000, p_value=0.01, drift_share=0.5), rows).dataset_drifted
+    assert not _window(reference, DriftSpec(window_rows=1_000, p_value=0.01, drift_share=0.75), rows).dataset_drifted
 
 
 def test_streaming_statistics_equal_scipy_on_the_same_rows(reference):
     rows = make_rows(1_000, seed=6, shift=0.2)
-    drift = Drift(window_rows=1_000, features={"tenure": {"test": "chi2"}, "score": {"test": "wasserstein"}})
+    drift = DriftSpec(window_rows=1_000, features={"tenure": {"test": "chi2"}, "score": {"test": "wasserstein"}})
     report = {f.name: f for f in _window(reference, drift, rows).features}
     amount, tenure, score = (reference.features[n] for n in ("amount", "tenure", "score"))
     ks = stats.ks_2samp(amount.sample, rows["amount"])  # reservoir (2,000) holds the whole window
@@ -103,10 +103,10 @@ def test_streaming_statistics_equal_scipy_on_the_same_rows(reference):
 
 def test_overrides_are_checked_against_the_profile(reference):
     with pytest.raises(SpecError, match="features.country.test: 'ks' needs a numeric column"):
-        choose_tests(reference, Drift(features={"country": {"test": "ks"}}))
+        choose_tests(reference, DriftSpec(features={"country": {"test": "ks"}}))
     with pytest.raises(SpecError, match=r"\['colour'\] are not columns"):
-        choose_tests(reference, Drift(features={"colour": {"test": "psi"}}))
-    tests = choose_tests(reference, Drift(features={"country": {"test": "psi"}}))
+        choose_tests(reference, DriftSpec(features={"colour": {"test": "psi"}}))
+    tests = choose_tests(reference, DriftSpec(features={"country": {"test": "psi"}}))
     assert tests["country"].name == "psi" and tests["amount"].name == "ks"
     assert tests["prediction:fraud"].name == "chi2"
     counts = reference_counts(reference.features["country"])
@@ -116,7 +116,7 @@ def test_overrides_are_checked_against_the_profile(reference):
 def test_a_feature_that_goes_missing_drifts(reference):
     """An absent column (or one all null) used to score p = 1.0 and never drift."""
     rows = make_rows(1_000, seed=21)
-    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.25))
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=1_000, p_value=0.01, drift_share=0.25))
     inputs = {c: rows[c].to_numpy() for c in rows.columns if c != "tenure"}
     inputs["score"] = [None] * 1_000
     (report,) = monitor.ingest(inputs, {"fraud": predict(rows)})
@@ -135,7 +135,7 @@ def test_a_few_missing_values_where_the_reference_had_as_many_do_not_drift():
     profile = build_profile(rows, sample_size=5_000)
     live = make_rows(1_000, seed=23)
     live.loc[live.sample(frac=0.05, random_state=2).index, "amount"] = np.nan
-    report = VariantMonitor("fraud", "v3", profile, Drift(window_rows=1_000)).ingest(
+    report = VariantMonitor("fraud", "v3", profile, DriftSpec(window_rows=1_000)).ingest(
         {c: live[c].tolist() for c in live.columns}
     )[0]
     amount = next(f for f in report.features if f.name == "amount")
@@ -150,7 +150,7 @@ def test_one_unseen_category_is_reported_not_drift():
     reference = build_profile(large, {"fraud": predict(large)}, sample_size=5_000)
     rows = make_rows(5_000, seed=24)
     rows.loc[rows.index[0], "country"] = "mars"
-    report = _window(reference, Drift(window_rows=5_000, p_value=0.01), rows)
+    report = _window(reference, DriftSpec(window_rows=5_000, p_value=0.01), rows)
     country = next(f for f in report.features if f.name == "country")
     assert not country.drifted, country
     assert country.new_rate == pytest.approx(1 / 5_000) and country.new_p_value > 0.01, "one row is no evidence"
@@ -160,6 +160,6 @@ def test_one_unseen_category_is_reported_not_drift():
 def test_many_rows_in_new_categories_drift_for_that_reason(reference):
     rows = make_rows(1_000, seed=25)
     rows.loc[rows.index[:50], "country"] = "mars"
-    country = next(f for f in _window(reference, Drift(window_rows=1_000), rows).features if f.name == "country")
+    country = next(f for f in _window(reference, DriftSpec(window_rows=1_000), rows).features if f.name == "country")
     assert country.drifted and "new categories" in country.reasons
     assert country.new_rate == pytest.approx(0.05) and country.new_p_value < 1e-10

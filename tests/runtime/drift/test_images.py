@@ -9,7 +9,7 @@ import pytest
 from runtime.drift.images import expand_images, stats_frame
 from runtime.drift.monitor import VariantMonitor
 from runtime.drift.profile import load_profile
-from runtime.spec import Drift
+from runtime.spec import DriftSpec
 from tests.vision_model import heldout, jpeg, png, registered
 
 
@@ -49,7 +49,7 @@ def test_inputs_are_left_alone_without_an_image_profile():
     ("shift", "expected"), [("darker", {"brightness", "mean_r"}), ("rotated", {"width", "height", "aspect", "edges_x"})]
 )
 def test_a_changed_camera_is_flagged_and_the_same_camera_is_not(image_profile, shift, expected):
-    monitor = VariantMonitor("vision", "v1", image_profile, Drift(window_rows=240, p_value=0.01, drift_share=0.3))
+    monitor = VariantMonitor("vision", "v1", image_profile, DriftSpec(window_rows=240, p_value=0.01, drift_share=0.3))
     same, _ = heldout()
     (report,) = monitor.ingest({"image": as_sent(same[:240])})
     assert not report.dataset_drifted, [f for f in report.features if f.drifted]
@@ -60,7 +60,7 @@ def test_a_changed_camera_is_flagged_and_the_same_camera_is_not(image_profile, s
 
 
 def test_a_rising_share_of_undecodable_images_is_drift(image_profile):
-    monitor = VariantMonitor("vision", "v1", image_profile, Drift(window_rows=200, p_value=0.01, drift_share=0.1))
+    monitor = VariantMonitor("vision", "v1", image_profile, DriftSpec(window_rows=200, p_value=0.01, drift_share=0.1))
     images, _ = heldout()
     sent = as_sent(images[:200])
     sent[::5] = [base64.b64encode(b"corrupt upload").decode()] * len(sent[::5])

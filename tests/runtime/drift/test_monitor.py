@@ -6,7 +6,7 @@ import pytest
 
 from runtime.drift.monitor import HISTORY, VariantMonitor
 from runtime.errors import InvalidInput
-from runtime.spec import Drift
+from runtime.spec import DriftSpec
 
 from .conftest import make_rows, predict
 
@@ -19,7 +19,7 @@ def _batches(count: int):
 
 
 def test_memory_and_state_size_do_not_grow_with_rows_seen(reference):
-    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=5_000), reservoir=2_000)
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=5_000), reservoir=2_000)
     for inputs, outputs in _batches(2 * (HISTORY + 2)):  # past the point where the history is full
         monitor.ingest(inputs, outputs)
     tracemalloc.start()
@@ -38,7 +38,7 @@ def test_memory_and_state_size_do_not_grow_with_rows_seen(reference):
 
 
 def test_a_batch_crossing_windows_is_split_exactly(reference):
-    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=1_000), reservoir=500)
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=1_000), reservoir=500)
     rows = make_rows(2_600, seed=3)
     reports = monitor.ingest({c: rows[c].to_numpy() for c in rows.columns})
     assert [r.rows for r in reports] == [1_000, 1_000] and monitor.window_rows == 600
@@ -47,7 +47,7 @@ def test_a_batch_crossing_windows_is_split_exactly(reference):
 
 
 def test_inputs_of_different_lengths_are_refused(reference):
-    monitor = VariantMonitor("fraud", "v3", reference, Drift())
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec())
     with pytest.raises(InvalidInput, match="one value per row"):
         monitor.ingest({"amount": np.ones(3), "score": np.ones(2)})
     with pytest.raises(InvalidInput, match="outputs.fraud: 2 values for 3 input rows"):
@@ -55,19 +55,19 @@ def test_inputs_of_different_lengths_are_refused(reference):
 
 
 def test_a_missing_input_counts_as_missing(reference):
-    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=10))
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=10))
     monitor.ingest({"amount": np.ones(4)})
     assert monitor.features["score"].missing == 4 and monitor.features["amount"].rows == 4
 
 
 def test_a_state_that_fails_half_way_leaves_the_monitor_as_it_was(reference):
-    donor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=5_000), reservoir=2_000)
+    donor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=5_000), reservoir=2_000)
     inputs, outputs = next(_batches(1))
     donor.ingest(inputs, outputs)
     broken = donor.to_dict()
     del broken["feature_rows"]
 
-    fresh = VariantMonitor("fraud", "v3", reference, Drift(window_rows=5_000), reservoir=2_000)
+    fresh = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=5_000), reservoir=2_000)
     before = json.dumps(fresh.to_dict(), sort_keys=True)
     with pytest.raises(KeyError):
         fresh.restore(broken)
@@ -81,7 +81,7 @@ def test_matrix_inputs_are_split_by_the_profile_columns(reference):
     rows = make_rows(1_000, seed=31)
     rows["amount"] = rows["amount"] + 20.0  # one standard deviation
     matrix = rows[list(reference.features)].values.tolist()
-    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=1_000, p_value=0.01, drift_share=0.25))
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=1_000, p_value=0.01, drift_share=0.25))
     (report,) = monitor.ingest({"instances": matrix}, {"predict": predict(rows).tolist()})
     verdicts = {f.name: f for f in report.features}
     assert all(f.missing_rate == 0.0 for f in report.features), verdicts
@@ -90,6 +90,6 @@ def test_matrix_inputs_are_split_by_the_profile_columns(reference):
 
 
 def test_a_matrix_of_another_width_is_not_split(reference):
-    monitor = VariantMonitor("fraud", "v3", reference, Drift(window_rows=10))
+    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=10))
     monitor.ingest({"instances": [[1.0, 2.0]] * 10})
     assert all(f.missing_rate == 1.0 for f in monitor.last.features)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.gateway.breaker import Breaker, BreakerState
-from runtime.spec import CircuitBreaker
+from runtime.spec import CircuitBreakerSpec
 
 
 class Clock:
@@ -21,7 +21,7 @@ def fail(breaker: Breaker, times: int = 1) -> None:
 
 def test_opens_after_consecutive_failures_only():
     clock = Clock()
-    breaker = Breaker(CircuitBreaker(failure_threshold=3, cooldown_ms=1000), clock=clock)
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=3, cooldown_ms=1000), clock=clock)
     fail(breaker, 2)
     breaker.record(breaker.acquire(), True)
     fail(breaker, 2)
@@ -34,7 +34,7 @@ def test_opens_after_consecutive_failures_only():
 def test_half_open_lets_one_probe_and_recovers_on_its_success():
     clock = Clock()
     changes: list[BreakerState] = []
-    breaker = Breaker(CircuitBreaker(failure_threshold=1, cooldown_ms=500), clock=clock, on_change=changes.append)
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=1, cooldown_ms=500), clock=clock, on_change=changes.append)
     fail(breaker)
     clock.now += 0.499
     assert breaker.acquire() is None
@@ -50,7 +50,7 @@ def test_half_open_lets_one_probe_and_recovers_on_its_success():
 
 def test_failed_probe_opens_for_another_cooldown_and_a_released_one_frees_the_slot():
     clock = Clock()
-    breaker = Breaker(CircuitBreaker(failure_threshold=5, cooldown_ms=100), clock=clock)
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=5, cooldown_ms=100), clock=clock)
     fail(breaker, 5)
     clock.now += 0.2
     breaker.record(breaker.acquire(), False)
@@ -64,7 +64,7 @@ def test_failed_probe_opens_for_another_cooldown_and_a_released_one_frees_the_sl
 
 def test_a_stale_success_never_closes_an_open_breaker():
     clock = Clock()
-    breaker = Breaker(CircuitBreaker(failure_threshold=2, cooldown_ms=1000), clock=clock)
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=2, cooldown_ms=1000), clock=clock)
     slow = breaker.acquire()  # admitted while closed, answers after the breaker opened
     fail(breaker, 2)
     assert breaker.state is BreakerState.OPEN
@@ -80,7 +80,7 @@ def test_a_stale_success_never_closes_an_open_breaker():
 
 def test_a_stale_failure_does_not_count_against_a_recovered_variant():
     clock = Clock()
-    breaker = Breaker(CircuitBreaker(failure_threshold=1, cooldown_ms=100), clock=clock)
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=1, cooldown_ms=100), clock=clock)
     stale = breaker.acquire()
     fail(breaker)
     clock.now += 0.2
@@ -90,7 +90,7 @@ def test_a_stale_failure_does_not_count_against_a_recovered_variant():
 
 
 def test_a_released_call_is_neither_success_nor_failure():
-    breaker = Breaker(CircuitBreaker(failure_threshold=2, cooldown_ms=100), clock=Clock())
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=2, cooldown_ms=100), clock=Clock())
     fail(breaker)
     breaker.release(breaker.acquire())  # e.g. the model server refused the client's input (4xx)
     fail(breaker)
@@ -99,7 +99,7 @@ def test_a_released_call_is_neither_success_nor_failure():
 
 def test_failure_rate_opens_only_past_the_minimum_number_of_calls():
     clock = Clock()
-    spec = CircuitBreaker(
+    spec = CircuitBreakerSpec(
         failure_threshold=1000, cooldown_ms=100, failure_rate_percent=50, window_calls=10, minimum_calls=6
     )
     breaker = Breaker(spec, clock=clock)
@@ -111,7 +111,7 @@ def test_failure_rate_opens_only_past_the_minimum_number_of_calls():
 
 
 def test_a_steady_low_failure_rate_never_trips_the_rate_breaker():
-    spec = CircuitBreaker(
+    spec = CircuitBreakerSpec(
         failure_threshold=1000, cooldown_ms=100, failure_rate_percent=20, window_calls=100, minimum_calls=50
     )
     breaker = Breaker(spec, clock=Clock())

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from runtime.gateway.fallback import fallback_rows
-from runtime.spec import Fallback
+from runtime.spec import FallbackSpec
 
 
 def test_constant_per_row():
-    assert fallback_rows(Fallback(value="not fraud"), {"amount": [1, 2, 3]}, 3) == ["not fraud"] * 3
+    assert fallback_rows(FallbackSpec(value="not fraud"), {"amount": [1, 2, 3]}, 3) == ["not fraud"] * 3
 
 
 def test_first_matching_rule_wins_per_row():
-    fallback = Fallback.model_validate(
+    fallback = FallbackSpec.model_validate(
         {
             "value": 0,
             "rules": [
@@ -24,7 +24,7 @@ def test_first_matching_rule_wins_per_row():
 
 
 def test_type_mismatch_and_missing_input_do_not_match():
-    fallback = Fallback.model_validate(
+    fallback = FallbackSpec.model_validate(
         {"value": "ok", "rules": [{"when": {"input": "amount", "op": "lt", "value": 5}, "then": "low"}]}
     )
     assert fallback_rows(fallback, {"amount": ["three", 2]}, 2) == ["ok", "low"]

@@ -11,7 +11,7 @@ from runtime.gateway.breaker import Breaker
 from runtime.gateway.dispatch import ModelRoute, Target
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.payload import parse_v2
-from runtime.spec import CircuitBreaker
+from runtime.spec import CircuitBreakerSpec
 from tests.runtime.gateway.conftest import model_spec, v2
 
 
@@ -26,7 +26,7 @@ class ExplodingUpstream:
 
 async def test_an_unforeseen_client_fault_frees_the_probe_slot():
     now = [0.0]
-    breaker = Breaker(CircuitBreaker(failure_threshold=1, cooldown_ms=10), clock=lambda: now[0])
+    breaker = Breaker(CircuitBreakerSpec(failure_threshold=1, cooldown_ms=10), clock=lambda: now[0])
     breaker.record(breaker.acquire(), False)
     now[0] = 1.0  # past the cool-down: half-open, one probe allowed
     spec = model_spec(variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runtime.promote.analysis import PROMOTE, ROLLBACK, StepCounts, judge
-from runtime.spec import Progressive
+from runtime.spec import ProgressiveSpec
 
 __all__ = ["Rollouts", "simulate", "expected_intervals"]
 
@@ -22,14 +22,14 @@ class Rollouts:
     """Interval (1-based) of the rollback; 0 if none."""
 
 
-def expected_intervals(progressive: Progressive, calls_per_interval: float, start: float) -> int:
+def expected_intervals(progressive: ProgressiveSpec, calls_per_interval: float, start: float) -> int:
     """Intervals to primary when each step promotes as soon as it has the minimum samples."""
     steps = [s for s in progressive.steps if s >= start and s < 100]
     return sum(int(np.ceil(progressive.min_samples_per_step / (calls_per_interval * s / 100))) for s in steps)
 
 
 def simulate(
-    progressive: Progressive,
+    progressive: ProgressiveSpec,
     *,
     runs: int,
     intervals: int,

@@ -7,10 +7,10 @@ import pytest
 
 from runtime.decisions import two_proportion_test
 from runtime.promote.analysis import StepCounts, decide, next_weight
-from runtime.spec import Progressive
+from runtime.spec import ProgressiveSpec
 from tests.runtime.promote.simulate import expected_intervals, simulate
 
-PROGRESSIVE = Progressive(steps=[5, 10, 25, 50, 100], min_samples_per_step=2000, interval_s=300)
+PROGRESSIVE = ProgressiveSpec(steps=[5, 10, 25, 50, 100], min_samples_per_step=2000, interval_s=300)
 CALLS = 3000  # 10 requests per second over a 300 s interval
 HEALTHY = dict(calls_per_interval=CALLS, primary_error=0.01, canary_error=0.01)
 
