@@ -5,10 +5,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
+from components.deployability.charts import effective_values
+from components.deployability.render_view import RenderView
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, Gateway, GatewayArgs
 from runtime.spec import load_stack
 from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GatewayConfig
 from tests.components.recorded import of_kind, schema_problems, settled
+from tests.components.renders import stack_renders
 
 PROD = load_stack("prod")
 MONITOR_URL = "http://ml-serving-drift.ml-serving.svc.cluster.local:8090"
@@ -146,3 +149,66 @@ def test_grpc_is_served_exposed_routed_and_admitted_beside_rest():
         assert schema_problems(urn) == []
 
     return registered(component).apply(check)
+
+
+def _istio_protocol(port: dict) -> str:
+    """Istio's protocol for a Service port: its appProtocol, else its name up to the first '-'
+    (protocol selection, pilot/pkg/serviceregistry/kube/conversion.go); anything else is TCP."""
+    return str(port.get("appProtocol") or port.get("name", "").split("-", 1)[0]).lower()
+
+
+def _named(view: RenderView, kind: str, name: str) -> tuple[str, dict]:
+    found = [(urn, m) for urn, m in view.of_kind(kind) if m["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name} in the prod render, found {len(found)}"
+    return found[0]
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return selector.items() <= labels.items()
+
+
+@pytest.mark.parametrize(
+    ("route_name", "protocols", "process_flag"), [("grpc", {"grpc"}, "--grpc-port"), ("rest", {"http"}, "--port")]
+)
+def test_each_ingress_route_reaches_the_gateway_process_in_the_prod_render(route_name, protocols, process_flag):
+    """Ingress port -> route -> Service port Istio treats as the right protocol -> container port
+    the process listens on -> an AuthorizationPolicy that admits it, followed link by link."""
+    view = RenderView(stack_renders()["prod"])
+    namespace = PROD.platform.namespace
+    ingress = view.release("gateway")
+    assert ingress is not None, "no Istio gateway chart release in the prod render"
+    chart_ports = {p["port"]: p for p in effective_values(ingress)["service"]["ports"]}
+    gw_urn, istio_gateway = _named(view, "Gateway", GATEWAY_SERVICE_ACCOUNT)
+    [server] = istio_gateway["spec"]["servers"]
+    assert server["port"]["number"] in chart_ports, f"{gw_urn}: the ingress Service has ports {sorted(chart_ports)}"
+    # gRPC clients speak h2c in plaintext: an HTTP (1.1) server would refuse their preface.
+    assert server["port"]["protocol"] == "HTTP2", gw_urn
+    vs_urn, virtual_service = _named(view, "VirtualService", GATEWAY_SERVICE_ACCOUNT)
+    route = next(r for r in virtual_service["spec"]["http"] if r["name"] == route_name)
+    [destination] = [d["destination"] for d in route["route"]]
+    service_urn, service = _named(view, "Service", GATEWAY_SERVICE_ACCOUNT)
+    assert destination["host"] == f"{GATEWAY_SERVICE_ACCOUNT}.{namespace}.svc.cluster.local", vs_urn
+    port = next((p for p in service["spec"]["ports"] if p["port"] == destination["port"]["number"]), None)
+    assert port is not None, f"{vs_urn}: routes to port {destination['port']} the Service {service_urn} lacks"
+    assert _istio_protocol(port) in protocols, f"{service_urn}: Istio reads port {port} as {_istio_protocol(port)}"
+    deploy_urn, deployment = _named(view, "Deployment", GATEWAY_SERVICE_ACCOUNT)
+    pod = deployment["spec"]["template"]
+    assert _selects(service["spec"]["selector"], pod["metadata"]["labels"]), service_urn
+    [container] = pod["spec"]["containers"]
+    assert port["targetPort"] in [p["containerPort"] for p in container["ports"]], deploy_urn
+    args = container["args"]
+    assert args[args.index(process_flag) + 1] == str(port["targetPort"]), f"{deploy_urn}: the process listens elsewhere"
+    policies = [
+        (urn, m["spec"])
+        for urn, m in view.of_kind("AuthorizationPolicy")
+        if m["metadata"].get("namespace") == namespace
+        and _selects((m["spec"].get("selector") or {}).get("matchLabels") or {}, pod["metadata"]["labels"])
+    ]
+    assert policies, f"{deploy_urn}: no AuthorizationPolicy selects the gateway pods"
+    # Istio matches `ports` against the workload's port, not the Service's: the targetPort.
+    for urn, spec in policies:
+        assert spec.get("action", "ALLOW") == "ALLOW", urn
+        admitted = {
+            p for rule in spec.get("rules") or [] for to in rule.get("to") or [] for p in to["operation"]["ports"]
+        }
+        assert str(port["targetPort"]) in admitted, f"{urn}: admits ports {sorted(admitted)}"
