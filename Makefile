@@ -1,5 +1,9 @@
 # The two commands of the README: `make up` (the local platform) and `make test`.
-.PHONY: up test setup tools lint prometheus render demo bench clean
+# The targets run the `ml-serving` command (cli/) of this checkout: `python -m cli` is
+# `.venv/bin/ml-serving`, also where .venv is shared with another checkout.
+.PHONY: up test setup tools lint prometheus render check demo bench clean
+
+CLI = .venv/bin/python -m cli
 
 setup:
 	@scripts/setup.sh
@@ -11,10 +15,10 @@ prometheus:
 	@scripts/ensure-prometheus.sh
 
 up: setup prometheus
-	@.venv/bin/python -m runtime.local up
+	@$(CLI) up
 
 demo: setup prometheus
-	@.venv/bin/python -m runtime.local demo
+	@$(CLI) demo
 
 lint: setup
 	@.venv/bin/ruff check .
@@ -24,7 +28,10 @@ test: setup tools lint
 	@.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 render: setup
-	@.venv/bin/python -m components.render --stack $(or $(STACK),local)
+	@$(CLI) render --stack $(or $(STACK),local)
+
+check: setup
+	@$(CLI) check --stack $(or $(STACK),local)
 
 clean:
 	rm -rf .state .bench

@@ -1,6 +1,6 @@
 """The offline render: the real Pulumi program under mocks, printed as JSON.
 
-    python -m components.render --stack prod
+    ml-serving render --stack prod        # or: python -m components.render --stack prod
 
 runs ``__main__.py`` with the config of ``stacks/Pulumi.prod.yaml`` under
 ``pulumi.runtime.set_mocks`` and prints every resource (type, name, parent, inputs) as one
@@ -12,7 +12,6 @@ not hold yet (listed under ``unsetSecrets``; ``--require-secrets`` fails instead
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import runpy
@@ -20,11 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import MLServingError, SpecError
+from runtime.errors import MLServingError
 from runtime.spec import (
     PROJECT,
     SECRET_PLACEHOLDER,
-    STACKS_DIR,
     existing_stack_file,
     read_stack_config,
     required_secrets,
@@ -147,33 +145,10 @@ def project_error(exc: BaseException) -> MLServingError | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.render", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
-    parser.add_argument(
-        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
-    )
-    parser.add_argument(
-        "--require-secrets", action="store_true", help="fail, as `pulumi up` does, when a required secret is not set"
-    )
-    args = parser.parse_args(argv)
-    try:
-        document = render(args.stack, args.stacks_dir, require_secrets=args.require_secrets)
-    except Exception as exc:  # noqa: BLE001 - one line per problem, never a traceback
-        error = project_error(exc)
-        if error is None:
-            print(f"render failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 1
-        problems = error.problems if isinstance(error, SpecError) else [error.message]
-        for line in problems:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    for key in document["unsetSecrets"]:
-        print(
-            f"note: {key} is not set in the stack file; rendered as {SECRET_PLACEHOLDER} (set it before `pulumi up`)",
-            file=sys.stderr,
-        )
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    return 0
+    """``python -m components.render``: ``ml-serving render`` (cli/render.py)."""
+    from cli import forward
+
+    return forward(["render"], argv)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,13 @@ are errors). KServe and Istio custom resources are checked against their upstrea
 read from ``../shared/schemas`` beside the repository (reference data, not part of the project);
 their structural schemas are tightened the same way, so a misspelt field is an error too.
 
-    python -m components.schema --stack prod      # render, then walk; exit 1 on any problem
+    ml-serving check --stack prod --only schemas    # render, then walk; exit 1 on any problem
 
 Every problem names the object (kind, namespace/name, URN) and the path of the invalid field.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from collections.abc import Iterator
@@ -221,23 +220,10 @@ def walk(document: dict[str, Any], kubernetes_version: str = "1.32", schema_fold
 
 
 def main(argv: list[str] | None = None) -> int:
-    from components.render import render
-    from runtime.spec import load_stack
+    """``python -m components.schema``: ``ml-serving check --only schemas`` (cli/check.py)."""
+    from cli import forward
 
-    parser = argparse.ArgumentParser(prog="python -m components.schema", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True)
-    args = parser.parse_args(argv)
-    try:
-        version = load_stack(args.stack).platform.cluster.kubernetes_version
-        report = walk(render(args.stack), version)
-    except MLServingError as exc:
-        for line in getattr(exc, "problems", [exc.message]):
-            print(f"error: {line}", file=sys.stderr)
-        return 1
-    print(
-        f"{args.stack}: {len(report.checked)} objects valid; {len(report.unchecked)} without a schema: {', '.join(report.unchecked) or 'none'}"
-    )
-    return 0
+    return forward(["check", "--only", "schemas"], argv)
 
 
 if __name__ == "__main__":

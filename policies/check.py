@@ -1,6 +1,6 @@
 """The offline policy check: the pack's rules over the offline render and the stack file.
 
-    python -m policies.check --stack prod
+    ml-serving check --stack prod --only policies     # or: python -m policies.check --stack prod
 
 renders the stack without a cloud (``components.render``), runs every rule of the policy pack
 over it, runs the rollout-spec and stack-file rules over ``stacks/Pulumi.<stack>.yaml``, and
@@ -13,7 +13,6 @@ config) fails to load or render.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,11 +32,11 @@ from pulumi_policy.policy import _NotApplicableError
 
 from components.render import display_path, project_error, render
 from policies.catalog import RULES
-from policies.rule import CONFIG_DIR, PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation, load_policy_config
+from policies.rule import PolicyConfig, Rule, SpecArgs, StackFileArgs, Violation
 from runtime.errors import SpecError
-from runtime.spec import STACKS_DIR, StackSpec, existing_stack_file, read_stack_config, stack_file, validate_config
+from runtime.spec import StackSpec, existing_stack_file, read_stack_config, stack_file, validate_config
 
-__all__ = ["LoadedStack", "load", "evaluate", "check_stack", "main"]
+__all__ = ["LoadedStack", "load", "evaluate", "main"]
 
 
 @dataclass(frozen=True)
@@ -153,42 +152,11 @@ def _judge(rule: Rule, args: Any, report: Any) -> None:
         print(f"note: {rule.name} not applicable: {exc.reason}", file=sys.stderr)
 
 
-def check_stack(stack: str, stacks_dir: Path | None, policy_config_path: Path | None) -> int:
-    print(f"checking stack {stack}: rendering offline ...", file=sys.stderr)
-    try:
-        loaded = load(stack, stacks_dir)
-        policy_config = load_policy_config(Path(display_path(policy_config_path or CONFIG_DIR / f"{stack}.json")))
-    except SpecError as exc:
-        for line in exc.problems:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    violations = evaluate(loaded, policy_config)
-    for v in violations:
-        print(f"[{v.level.value}] {v.rule}: {v.resource}: {v.message}")
-    mandatory = sum(v.mandatory for v in violations)
-    resources = len(loaded.document.get("resources") or [])
-    print(
-        f"{stack}: {len(RULES)} rules over {resources} resources and {loaded.display} "
-        f"(levels from {policy_config.source}): {len(violations)} violation(s), {mandatory} mandatory",
-        file=sys.stderr,
-    )
-    return 1 if mandatory else 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
-    parser.add_argument(
-        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
-    )
-    parser.add_argument(
-        "--policy-config",
-        type=Path,
-        default=None,
-        help=f"pack config with enforcement levels (default {CONFIG_DIR}/<stack>.json)",
-    )
-    args = parser.parse_args(argv)
-    return check_stack(args.stack, args.stacks_dir, args.policy_config)
+    """``python -m policies.check``: ``ml-serving check --only policies`` (cli/check.py)."""
+    from cli import forward
+
+    return forward(["check", "--only", "policies"], argv)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""``python -m components.cost``: price a stack's offline render, diff two estimates, refresh prices.
+"""``ml-serving cost`` (``python -m components.cost``): price a stack's offline render, diff two estimates.
 
-    python -m components.cost --stack prod                    # Markdown tables
-    python -m components.cost --stack prod --format json      # the estimate document (html: a page with charts)
-    python -m components.cost --stack prod --render base.json # price a render made elsewhere
-    python -m components.cost --diff base.json head.json      # what a change costs (Markdown)
-    python -m components.cost --refresh-prices --region us-west-2
+    ml-serving cost --stack prod                    # Markdown tables
+    ml-serving cost --stack prod --format json      # the estimate document (html: a page with charts)
+    ml-serving cost --stack prod --render base.json # price a render made elsewhere
+    ml-serving cost --diff base.json head.json      # what a change costs (Markdown)
+    ml-serving cost --refresh-prices --region us-west-2
 
 Prices come from the AWS Price List API when AWS credentials are present (``--prices auto``, the
 default; cached), else from the dated snapshot ``components/cost/prices.json``.
@@ -12,19 +12,16 @@ default; cached), else from the dated snapshot ``components/cost/prices.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from components.cost.estimate import Estimate, estimate
 from components.cost.prices import PriceBook
-from components.cost.report import to_json, to_table
-from runtime.errors import MLServingError, SpecError
-from runtime.spec import STACKS_DIR, existing_stack_file, read_stack_config, validate_config
+from runtime.errors import MLServingError
+from runtime.spec import existing_stack_file, read_stack_config, validate_config
 
-__all__ = ["estimate_stack", "price_book", "bench_rps_per_cpu", "main"]
+__all__ = ["estimate_stack", "price_book", "bench_rps_per_cpu", "load_estimate", "main"]
 
 DEFAULT_REGION = "us-west-2"
 
@@ -74,7 +71,7 @@ def estimate_stack(
         config, source = apply_usage_file(config, usage), f"{source} with {display_path(usage)}"
     spec = validate_config(config, stack, source)
     if render_path is not None:
-        document = _load_json(render_path, "a render written by `python -m components.render`")
+        document = load_estimate(render_path, "a render written by `ml-serving render`")
     else:
         try:
             document = render(stack, path.parent)
@@ -92,9 +89,7 @@ def estimate_stack(
     return result
 
 
-def _load_json(
-    path: Path, what: str = "an estimate written by `python -m components.cost --format json`"
-) -> dict[str, Any]:
+def load_estimate(path: Path, what: str = "an estimate written by `ml-serving cost --format json`") -> dict[str, Any]:
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -105,72 +100,7 @@ def _load_json(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.cost", description=__doc__.split("\n\n")[0])
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--stack", help="stack name: stacks/Pulumi.<stack>.yaml")
-    what.add_argument("--diff", nargs=2, type=Path, metavar=("BASE", "HEAD"), help="two estimates (JSON) to compare")
-    what.add_argument(
-        "--refresh-prices", action="store_true", help="rewrite the price snapshot from the AWS Price List API"
-    )
-    parser.add_argument(
-        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
-    )
-    parser.add_argument(
-        "--format", choices=("table", "json", "html"), default="table", help="html: one page with charts"
-    )
-    parser.add_argument(
-        "--prices", choices=("auto", "snapshot", "live"), default="auto", help="where unit prices come from"
-    )
-    parser.add_argument(
-        "--bench-results", type=Path, default=None, help="bench/modelserver.py --json output (replica throughput)"
-    )
-    parser.add_argument(
-        "--render", type=Path, default=None, help="price this render (JSON) instead of rendering the stack"
-    )
-    parser.add_argument(
-        "--usage",
-        type=Path,
-        default=None,
-        help="infracost-style usage file (version 0.1) overriding the stack file's figures",
-    )
-    parser.add_argument("--region", default=DEFAULT_REGION, help="region to refresh (with --refresh-prices)")
-    args = parser.parse_args(argv)
-    try:
-        if args.refresh_prices:
-            from components.cost.pricelist import refresh_snapshot
+    """``python -m components.cost``: ``ml-serving cost`` (cli/cost.py declares the options)."""
+    from cli import forward
 
-            refreshed, missing = refresh_snapshot(args.region)
-            print(
-                f"refreshed {refreshed} price(s) for {args.region}"
-                + (f"; not in the Price List: {', '.join(missing)}" if missing else ""),
-                file=sys.stderr,
-            )
-            return 0
-        if args.diff:
-            from components.cost.diff import diff, diff_table
-
-            changes = diff(_load_json(args.diff[0]), _load_json(args.diff[1]))
-            sys.stdout.write(
-                json.dumps(changes, indent=2, sort_keys=True) + "\n" if args.format == "json" else diff_table(changes)
-            )
-            return 0
-        print(f"estimating stack {args.stack}: rendering offline ...", file=sys.stderr)
-        document = to_json(
-            estimate_stack(args.stack, args.stacks_dir, args.prices, args.bench_results, args.render, args.usage)
-        )
-    except SpecError as exc:
-        for line in exc.problems:
-            print(f"error: {line}", file=sys.stderr)
-        return 2
-    except MLServingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    if args.format == "html":
-        from components.cost.html import to_html
-
-        sys.stdout.write(to_html(document))
-    else:
-        sys.stdout.write(
-            json.dumps(document, indent=2, sort_keys=True) + "\n" if args.format == "json" else to_table(document)
-        )
-    return 0
+    return forward(["cost"], argv)

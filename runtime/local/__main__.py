@@ -1,39 +1,20 @@
-"""``python -m runtime.local up|demo``: the whole platform on loopback from stacks/Pulumi.local.yaml.
+"""``ml-serving up|demo`` (``python -m runtime.local up|demo``): the platform on loopback from stacks/Pulumi.local.yaml.
 
 ``up`` starts it and keeps it running (restarting parts that die) until Ctrl-C, SIGTERM or
 SIGHUP. ``demo`` starts it, or uses one already running, and replays a minute of traffic through
 it. However it is stopped, once or twice, from a terminal or through a pipe, nothing is left
-running (runtime/local/stopping.py).
+running (runtime/local/stopping.py). The options are declared in cli/up.py and cli/demo.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from runtime.errors import MLServingError, SpecError
 from runtime.local.layout import Layout, LocalSettings
 from runtime.local.stopping import Console, StopSignals, serve
 from runtime.spec import load_stack
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m runtime.local", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["up", "demo"])
-    parser.add_argument("--stack", default="local")
-    parser.add_argument("--stacks-dir", type=Path, help="folder holding Pulumi.<stack>.yaml (default: stacks/)")
-    parser.add_argument("--state-dir", type=Path, help="state folder (default: the stack's platform.local.stateDir)")
-    parser.add_argument("--mlflow-port", type=int)
-    parser.add_argument("--gateway-port", type=int)
-    parser.add_argument("--gateway-grpc-port", type=int)
-    parser.add_argument("--monitor-port", type=int)
-    parser.add_argument("--model-server-base-port", type=int)
-    parser.add_argument("--prometheus-port", type=int)
-    parser.add_argument("--ready-timeout", type=float, help="seconds each part may take to become ready")
-    parser.add_argument("--train-rows", type=int, help="rows per demo model version when training")
-    parser.add_argument("--demo-seconds", type=float, default=60.0, help="how long `demo` replays traffic")
-    return parser
 
 
 def _layout(args: argparse.Namespace) -> Layout:
@@ -80,11 +61,11 @@ class _Demo:
         pass  # the demo stops its own platform; anything it left is stopped by ``serve``
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(command: str, args: argparse.Namespace) -> int:
+    """``command`` is ``up`` or ``demo``; ``args`` as ``ml-serving up|demo`` parses them."""
     signals = StopSignals()
     signals.install()  # first: a signal from here on is handled, never a traceback
     say = Console()
-    args = _parser().parse_args(argv)
     try:
         layout = _layout(args)
     except SpecError as exc:
@@ -92,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     try:
-        if args.command == "demo":
+        if command == "demo":
             demo = _Demo(layout, args, signals)
             code = serve(demo, say, signals, ready=lambda: None, until_stopped=False)
             return code or demo.code
@@ -103,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     except MLServingError as exc:
         say(f"error: {exc.message}")
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cli import forward
+
+    return forward([], argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m runtime.promote --stack <env> [--model M] [--prometheus URL]``.
+"""``ml-serving promote --stack <env> [--model M] [--prometheus URL]`` (``python -m runtime.promote``).
 
 Reads each progressive model's current step from Prometheus, decides promote / hold / rollback
 (``runtime.promote.analysis``), writes the decision into the stack file and its model lock, and
@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
-from runtime.errors import MLServingError, SpecError
+from runtime.errors import SpecError
 from runtime.promote.analysis import Decision, decide
 from runtime.promote.prometheus import Prometheus, shadow_counts, step_counts
 from runtime.promote.report import render_evidence
@@ -22,31 +20,10 @@ from runtime.promote.shadows import shadow_proposals
 from runtime.promote.stackedit import StackEdit
 from runtime.spec import STACKS_DIR, ModelSpec, load_stack
 
-__all__ = ["main", "EXIT_HOLD", "EXIT_PROMOTE", "EXIT_ROLLBACK", "PROMETHEUS_ENV"]
+__all__ = ["main", "run", "EXIT_HOLD", "EXIT_PROMOTE", "EXIT_ROLLBACK", "PROMETHEUS_ENV"]
 
 EXIT_HOLD, EXIT_ERROR, EXIT_PROMOTE, EXIT_ROLLBACK = 0, 2, 3, 4
 PROMETHEUS_ENV = "ML_SERVING_PROMETHEUS_URL"
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m runtime.promote", description=__doc__.split("\n\n")[1].strip())
-    parser.add_argument("--stack", required=True, help="the environment (stacks/Pulumi.<stack>.yaml)")
-    parser.add_argument("--model", default=None, help="only this model (default: every model with a progressive block)")
-    parser.add_argument(
-        "--prometheus", default=None, help=f"Prometheus base URL (default ${PROMETHEUS_ENV} or http://127.0.0.1:9090)"
-    )
-    parser.add_argument(
-        "--window-s", type=float, default=None, help="count the last N seconds (increase) instead of the live counters"
-    )
-    parser.add_argument(
-        "--stacks-dir", type=Path, default=None, help=f"folder of the stack files (default {STACKS_DIR})"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="print the diff and evidence, write nothing")
-    parser.add_argument(
-        "--evidence", type=Path, default=None, help="also write the decisions and evidence as JSON here"
-    )
-    parser.add_argument("--report", type=Path, default=None, help="also write them as an HTML page with plots here")
-    return parser
 
 
 def _models(spec_models: dict[str, ModelSpec], only: str | None) -> list[str]:
@@ -114,10 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except MLServingError as exc:
-        for line in exc.problems if isinstance(exc, SpecError) else [exc.message]:
-            print(f"error: {line}", file=sys.stderr)
-        return EXIT_ERROR
+    """``python -m runtime.promote``: ``ml-serving promote`` (cli/promote.py declares the options)."""
+    from cli import forward
+
+    return forward(["promote"], argv)
