@@ -66,7 +66,7 @@ def load_snapshot(region: str, path: Path = SNAPSHOT_PATH) -> dict[str, Price]:
         raise MLServingError(
             f"the price snapshot {path.name} has no figures for region {region!r} (it has "
             f"{', '.join(sorted(document.get('regions', {})))}); refresh it with "
-            f"`python -m components.cost --refresh-prices --region {region}` or run with AWS credentials"
+            f"`ml-serving cost --refresh-prices --region {region}` or run with AWS credentials"
         )
     return {key: Price(key, float(e["usd"]), e["unit"], e["source"], e["asOf"]) for key, e in entries.items()}
 

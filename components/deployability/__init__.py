@@ -13,7 +13,7 @@ capacity. Each rule here reads the offline render (and the pinned charts' own da
 - ``storage-uri``        storage URIs use a scheme the storage initializer downloads (``volumes.py``)
 - ``lock-registry``      the model lock was resolved against the stack's own registry
 
-    python -m components.deployability --stack prod     # exit 1 on any error finding
+    ml-serving check --stack prod --only deployability     # exit 1 on any error finding
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class LocalPlatform:
         if self.prometheus is None:
             self.say(
                 "  prometheus is not installed (Debian package 'prometheus', scripts/ensure-tools.sh): "
-                "running without it, so `python -m runtime.promote` has no metrics to read"
+                "running without it, so `ml-serving promote` has no metrics to read"
             )
         for folder in (layout.state_dir, layout.logs_dir, layout.state_dir / "artifacts"):
             folder.mkdir(parents=True, exist_ok=True)

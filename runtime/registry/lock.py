@@ -1,6 +1,6 @@
 """The model lock of a stack: every ``models:/`` URI of the stack file pinned with its lineage.
 
-``python -m runtime.registry lock --stack <name>`` resolves each variant's URI through the MLflow
+``ml-serving lock --stack <name>`` resolves each variant's URI through the MLflow
 client (an alias is pinned to the version it points at now) and writes
 ``stacks/models.<stack>.lock.json`` beside the stack file. The Pulumi program and the offline
 render read this file, never the registry, so a preview is deterministic and needs no registry.
@@ -91,7 +91,7 @@ def lock_path(stack: str, stacks_dir: Path | None = None) -> Path:
 
 
 def lock_command(stack: str) -> str:
-    return f"python -m runtime.registry lock --stack {stack}"
+    return f"ml-serving lock --stack {stack}"
 
 
 def stack_uris(spec: StackSpec) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@
 the training data as an MLflow dataset input (source and digest), the git commit of the training
 code, and the drift reference profile as the artifact ``reference_profile.json``; then it
 registers a model version and optionally points an alias at it. The lock command
-(``python -m runtime.registry lock``) reads exactly these records back.
+(``ml-serving lock``) reads exactly these records back.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def test_pull_request_renders_checks_and_previews_every_stack():
     check = jobs["policy-check"]
     assert _matrix_stacks(check) == STACKS
     runs = " ".join(str(s.get("run", "")) for s in check["steps"])
-    assert "components.render --stack" in runs and "policies.check --stack" in runs
+    assert "ml-serving render --stack" in runs and "ml-serving check --stack" in runs and "--only policies" in runs
     preview = jobs["preview"]
     assert _matrix_stacks(preview) == [s for s in STACKS if s != "local"]
     pulumi = next(s for s in _steps_using(preview, "pulumi/actions") if s["with"]["command"] == "preview")
@@ -173,7 +173,8 @@ def test_pull_request_comments_what_the_change_costs():
     script = " ".join(str(s.get("run", "")) for s in cost["steps"])
     for stack in [s for s in STACKS if s != "local"]:
         assert stack in script
-    assert "components.cost --stack" in script and "--render" in script and "components.cost --diff" in script
+    assert '"$cli" cost --stack' in script and "--render" in script and '"$cli" cost --diff' in script
+    assert "components.render --stack" in script  # the base is rendered by its own program
     assert "--prices snapshot" in script  # same figures for base and head, no credentials needed
     (comment,) = _steps_using(cost, "actions/github-script")
     assert "updateComment" in comment["with"]["script"] and cost["permissions"]["pull-requests"] == "write"
@@ -199,7 +200,7 @@ def test_promote_runs_per_cloud_stack_on_a_schedule_and_opens_a_pull_request():
     job = document["jobs"]["promote"]
     assert [row["stack"] for row in job["strategy"]["matrix"]["include"]] == ["staging", "prod"]
     script = "\n".join(str(s.get("run", "")) for s in job["steps"])
-    assert "python -m runtime.promote --stack" in script
+    assert "ml-serving promote --stack" in script
     for code, decision in (("0", "hold"), ("3", "promote"), ("4", "rollback")):
         assert f'{code}) echo "decision={decision}"' in script
     assert "gh pr create" in script

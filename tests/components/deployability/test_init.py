@@ -29,7 +29,7 @@ def test_a_lock_from_another_registry_fails_unless_marked_as_a_stand_in():
     assert (
         not error.warning and lock.tracking_uri in error.message and spec.platform.mlflow.tracking_uri in error.message
     )
-    assert "python -m runtime.registry lock --stack prod" in error.message
+    assert "ml-serving lock --stack prod" in error.message
     (warning,) = lock_registry(spec, lock)
     assert warning.warning and warning.message.startswith("stand-in lock")
     assert lock_registry(spec, unmarked.model_copy(update={"tracking_uri": spec.platform.mlflow.tracking_uri})) == []

@@ -34,14 +34,12 @@ def test_an_entry_that_pins_something_else_is_refused(changes, named):
         check_lock(PROD, tampered("models:/fraud/5", **changes))
     message = caught.value.message
     assert "model 'fraud': the lock entry for models:/fraud/5 records" in message and named in message
-    assert "python -m runtime.registry lock --stack prod" in message
+    assert "ml-serving lock --stack prod" in message
 
 
 def test_an_unknown_lock_format_is_refused():
     lock = read_lock("prod").model_copy(update={"format": 7})
-    with pytest.raises(
-        LockError, match=r"has format 7; this version reads format 1; run `python -m runtime.registry lock"
-    ):
+    with pytest.raises(LockError, match=r"has format 7; this version reads format 1; run `ml-serving lock"):
         check_lock(PROD, lock)
 
 

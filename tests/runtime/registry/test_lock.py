@@ -21,7 +21,7 @@ from runtime.registry.server import free_port
 from runtime.spec import StackSpec, read_stack_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
-LOCK_CMD = "run `python -m runtime.registry lock --stack e2e`"
+LOCK_CMD = "run `ml-serving lock --stack e2e`"
 VARIANTS = [
     {"model": "models:/fraud/1", "role": "primary", "weight": 90},
     {"model": "models:/fraud@challenger", "role": "canary", "weight": 10},
@@ -211,7 +211,7 @@ def test_render_refuses_a_uri_missing_from_the_lock(registry, locked, tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
         "error: stack 'e2e': model 'fraud' names models:/fraud/3, which is missing from models.e2e.lock.json; "
-        "run `python -m runtime.registry lock --stack e2e`"
+        "run `ml-serving lock --stack e2e`"
     )
 
 
@@ -222,7 +222,7 @@ def test_a_lock_older_than_the_stack_file_is_refused(registry, locked):
         check_lock(spec, read_lock("e2e", locked))
     assert caught.value.message == (
         "stack 'e2e': models.e2e.lock.json is older than the stack file (it was locked for models:/fraud@challenger, "
-        "which the stack file no longer names; models fraud); run `python -m runtime.registry lock --stack e2e`"
+        "which the stack file no longer names; models fraud); run `ml-serving lock --stack e2e`"
     )
 
 

@@ -41,7 +41,7 @@ def test_check_refuses_a_stale_lock_without_traceback(tmp_path):
     assert result.stderr.startswith(
         "error: stack 'dev': models.dev.lock.json is older than the stack file (it was locked for models:/fraud/1, "
     )
-    assert "run `python -m runtime.registry lock --stack dev`" in result.stderr and "Traceback" not in result.stderr
+    assert "run `ml-serving lock --stack dev`" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unknown_stack_exits_2():
