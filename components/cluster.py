@@ -20,9 +20,8 @@ from components.cluster_access import access_entries
 from runtime.spec import ClusterSpec, NodeGroupSpec, VersionsSpec
 from runtime.wiring import GPU_NODE_LABEL, GPU_TAINT
 
-__all__ = ["Cluster", "ClusterArgs", "NODE_AUTOSCALERS", "CPU_AMI_TYPE", "GPU_AMI_TYPE", "ELB_SUBNET_TAGS"]
+__all__ = ["Cluster", "ClusterArgs", "CPU_AMI_TYPE", "GPU_AMI_TYPE", "ELB_SUBNET_TAGS"]
 
-NODE_AUTOSCALERS = ("cluster-autoscaler",)
 CPU_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -75,11 +74,6 @@ class Cluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-serving:index:Cluster", name, None, opts)
         spec = args.cluster
-        if spec.provider == "eks" and spec.node_autoscaler not in NODE_AUTOSCALERS:
-            raise ValueError(
-                f"nodeAutoscaler {spec.node_autoscaler!r} is not realized by the Cluster component; "
-                f"allowed: {', '.join(NODE_AUTOSCALERS)}"
-            )
         self.is_eks = spec.provider == "eks"
         self.namespace_name = args.namespace
         self.oidc_provider_arn = self.oidc_provider_url = None

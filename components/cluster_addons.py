@@ -20,13 +20,13 @@ import pulumi_kubernetes as k8s
 
 from components.addon_policies import autoscaler_policy, load_balancer_policy
 from components.irsa import ROLE_ARN_ANNOTATION, irsa_role, trust_policy
+from runtime.spec import CLUSTER_AUTOSCALER_IMAGES
 from runtime.wiring import GPU_NODE_LABEL, GPU_TAINT
 
 __all__ = [
     "STORAGE_CLASS",
     "EBS_PROVISIONER",
     "LOAD_BALANCER_CONTROLLER",
-    "CLUSTER_AUTOSCALER_IMAGES",
     "autoscaler_image_tag",
     "device_plugin",
     "cluster_autoscaler",
@@ -43,19 +43,10 @@ _AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 _EBS_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 _EBS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 
-CLUSTER_AUTOSCALER_IMAGES = {"1.32": "v1.32.5", "1.33": "v1.33.3", "1.34": "v1.34.2"}
-"""cluster-autoscaler release per Kubernetes minor: upstream supports each minor with its own
-release line only (the chart's default tag follows the newest minor)."""
-
 
 def autoscaler_image_tag(kubernetes_version: str) -> str:
-    minor = ".".join(kubernetes_version.split(".")[:2])
-    try:
-        return CLUSTER_AUTOSCALER_IMAGES[minor]
-    except KeyError:
-        raise ValueError(
-            f"no cluster-autoscaler image pinned for Kubernetes {minor}; allowed: {', '.join(CLUSTER_AUTOSCALER_IMAGES)}"
-        ) from None
+    """The cluster-autoscaler release of the cluster's minor (the spec admits pinned minors only)."""
+    return CLUSTER_AUTOSCALER_IMAGES[".".join(kubernetes_version.split(".")[:2])]
 
 
 def _release(

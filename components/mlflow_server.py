@@ -29,7 +29,6 @@ SERVICE_NAME = "mlflow"
 BACKEND_SECRET_KEY = "backend-store-uri"
 _DATA_DIR = "/var/lib/mlflow"
 _ARTIFACTS_SUBDIR = "artifacts"
-_BACKENDS = {"eks": ("rds", "postgres"), "existing": ("postgres", "sqlite")}
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,6 @@ class MlflowServer(pulumi.ComponentResource):
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-serving:index:MlflowServer", name, None, opts)
         cluster, spec = args.cluster, args.mlflow
-        allowed = _BACKENDS["eks" if cluster.is_eks else "existing"]
-        if spec.backend not in allowed:
-            kind = "an EKS cluster" if cluster.is_eks else "an existing cluster"
-            raise ValueError(
-                f"mlflow.backend {spec.backend!r} is not available on {kind}; allowed: {', '.join(allowed)}"
-            )
-        if spec.backend == "sqlite" and spec.replicas != 1:
-            raise ValueError(f"mlflow.replicas must be 1 with the sqlite backend (got {spec.replicas})")
         namespace = cluster.namespace.metadata["name"]
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=list(args.depends_on))
         labels = {"app.kubernetes.io/name": SERVICE_NAME, "app.kubernetes.io/part-of": "ml-serving"}

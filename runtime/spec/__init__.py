@@ -14,7 +14,7 @@ The package depends on pydantic, PyYAML and the standard library only. Its modul
 ``stack`` (the whole stack) and ``loading`` (reading and validating stack files).
 """
 
-from runtime.spec.cluster import ClusterAccessSpec, ClusterSpec, NodeGroupSpec, VpcSpec
+from runtime.spec.cluster import CLUSTER_AUTOSCALER_IMAGES, ClusterAccessSpec, ClusterSpec, NodeGroupSpec, VpcSpec
 from runtime.spec.common import PROJECT, SECRET_PLACEHOLDER, ModelUri, parse_model_uri
 from runtime.spec.delivery import ExperimentSpec, GuardrailsSpec, ProgressiveSpec
 from runtime.spec.drift import DriftSpec, FeatureDriftSpec
@@ -43,6 +43,7 @@ from runtime.spec.models import (
     VariantSpec,
 )
 from runtime.spec.platform import (
+    MLFLOW_BACKENDS,
     ArtifactsSpec,
     CostSpec,
     CostUsageSpec,
@@ -58,6 +59,8 @@ from runtime.spec.platform import (
 from runtime.spec.stack import StackSpec
 
 __all__ = [
+    "CLUSTER_AUTOSCALER_IMAGES",
+    "MLFLOW_BACKENDS",
     "PROJECT",
     "SECRET_PLACEHOLDER",
     "STACKS_DIR",

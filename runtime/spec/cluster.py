@@ -8,6 +8,11 @@ from pydantic import Field, StringConstraints, model_validator
 
 from runtime.spec.common import Cidr, SpecModel, problem
 
+CLUSTER_AUTOSCALER_IMAGES = {"1.32": "v1.32.5", "1.33": "v1.33.3", "1.34": "v1.34.2"}
+"""cluster-autoscaler release per Kubernetes minor: upstream supports each minor with its own
+release line only (the chart's default tag follows the newest minor), so an EKS cluster runs
+one of these minors."""
+
 
 class NodeGroupSpec(SpecModel):
     instance_types: Annotated[list[str], Field(min_length=1)]
@@ -50,6 +55,7 @@ class ClusterSpec(SpecModel):
     provider: Literal["eks", "existing"]
     """``eks`` creates an EKS cluster; ``existing`` targets the current kubeconfig context."""
     kubernetes_version: str = "1.32"
+    """Kubernetes ``<major>.<minor>``; on ``eks`` a minor that cluster-autoscaler has a pinned release for."""
     kubeconfig_context: str | None = None
     """Context to use with ``provider: existing``; the current context when unset."""
     endpoint_private_access: bool = True
@@ -61,7 +67,9 @@ class ClusterSpec(SpecModel):
     vpc: VpcSpec = VpcSpec()
     cpu_nodes: NodeGroupSpec | None = None
     gpu_nodes: NodeGroupSpec | None = None
-    node_autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    node_autoscaler: Literal["cluster-autoscaler"] = "cluster-autoscaler"
+    """What adds and removes EKS nodes: cluster-autoscaler over the managed node groups, the one
+    path that is built and checked (Karpenter would need its own controller, NodePools and IAM)."""
     access: tuple[ClusterAccessSpec, ...] = ()
     """Roles with access entries (``authenticationMode: API`` admits no one else, not even the
     creator after the bootstrap entry is gone)."""
@@ -70,6 +78,13 @@ class ClusterSpec(SpecModel):
     def _eks_needs_nodes(self) -> ClusterSpec:
         if self.provider == "eks" and self.cpu_nodes is None:
             raise problem("cpuNodes", "provider 'eks' needs cpuNodes: {instanceTypes: [...], min: N, max: N}")
+        minor = ".".join(self.kubernetes_version.split(".")[:2])
+        if self.provider == "eks" and minor not in CLUSTER_AUTOSCALER_IMAGES:
+            raise problem(
+                "kubernetesVersion",
+                f"no cluster-autoscaler release is pinned for Kubernetes {self.kubernetes_version!r}; "
+                f"expected one of {', '.join(CLUSTER_AUTOSCALER_IMAGES)}",
+            )
         if not (self.endpoint_private_access or self.endpoint_public_access):
             raise problem(
                 "endpointPublicAccess", "at least one of endpointPrivateAccess and endpointPublicAccess must be true"

@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from runtime.spec.cluster import ClusterSpec
-from runtime.spec.common import DnsName, ServiceAccountRef, SpecModel, pinned
+from runtime.spec.common import DnsName, ServiceAccountRef, SpecModel, pinned, problem
 from runtime.spec.models import ResourcesSpec
+
+MLFLOW_BACKENDS = {"eks": ("rds", "postgres"), "existing": ("postgres", "sqlite")}
+"""The MLflow backends each cluster provider realizes: an EKS cluster has no volume a SQLite file
+may live on across nodes, and an existing cluster has no RDS subnets to put a database in."""
 
 
 class ArtifactsSpec(SpecModel):
@@ -37,6 +41,7 @@ class MlflowSpec(SpecModel):
     """Where training scripts and the lock command reach the registry."""
     rds: RdsSpec = RdsSpec()
     replicas: Annotated[int, Field(ge=1)] = 1
+    """Tracking server replicas; 1 with ``sqlite`` (one file, one writer)."""
     writers: list[ServiceAccountRef] = []
     """Service accounts (``namespace/name``) of the training and CI jobs in the cluster: the only
     identities the mesh lets write to the registry. The platform's own parts (predictors, the
@@ -45,6 +50,12 @@ class MlflowSpec(SpecModel):
     """MLflow's own auth app (basic auth) in front of every request but ``/health``: people sign
     in; the admin account's password is generated into a Secret (``mlflow-auth``), and the
     platform's parts read as a reader account created at start-up."""
+
+    @model_validator(mode="after")
+    def _one_sqlite_writer(self) -> MlflowSpec:
+        if self.backend == "sqlite" and self.replicas != 1:
+            raise problem("replicas", f"the sqlite backend takes one replica (got {self.replicas}); expected 1")
+        return self
 
 
 class VersionsSpec(SpecModel):
@@ -57,7 +68,6 @@ class VersionsSpec(SpecModel):
     cluster_autoscaler: str = "9.52.1"
     aws_load_balancer_controller: str = "3.5.0"
     """Chart of the controller that gives the ingress gateway's Service its NLB."""
-    karpenter: str = "1.8.2"
     mlflow: str = "3.18.0"
     postgres: str = "16.10"
 
@@ -174,3 +184,14 @@ class PlatformSpec(SpecModel):
     """Budget and usage assumptions of the cost estimate (``python -m components.cost``)."""
     auto_merge_promotions: bool = False
     """Merge the promote workflow's pull requests by themselves once their checks pass."""
+
+    @model_validator(mode="after")
+    def _mlflow_backend_fits_the_cluster(self) -> PlatformSpec:
+        allowed = MLFLOW_BACKENDS[self.cluster.provider]
+        if self.mlflow.backend not in allowed:
+            raise problem(
+                "mlflow.backend",
+                f"backend {self.mlflow.backend!r} is not available with cluster.provider "
+                f"{self.cluster.provider!r}; expected one of {', '.join(allowed)}",
+            )
+        return self

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pulumi
-import pytest
 
 from components.cluster import CPU_AMI_TYPE, GPU_AMI_TYPE, Cluster, ClusterArgs
 from runtime.spec import load_stack
@@ -85,11 +84,6 @@ def test_existing_cluster_uses_the_kubeconfig_context_and_no_aws():
 
 def _assert(condition: bool, urn: str) -> None:
     assert condition, urn
-
-
-def test_unrealized_node_autoscaler_is_rejected_with_the_allowed_values():
-    with pytest.raises(ValueError, match="allowed: cluster-autoscaler"):
-        _cluster("karpenter", PROD, node_autoscaler="karpenter")
 
 
 def test_existing_provider_renders_no_aws_resources():

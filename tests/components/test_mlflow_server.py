@@ -40,13 +40,6 @@ def test_server_account_carries_an_irsa_role_and_the_url_is_cluster_local():
     return pulumi.Output.all(account.urn, account.metadata, server.url).apply(check)
 
 
-def test_rds_is_refused_on_an_existing_cluster_with_the_allowed_backends():
-    cluster = _cluster("mlflow-existing", LOCAL)
-    spec = PROD.mlflow
-    with pytest.raises(ValueError, match="allowed: postgres, sqlite"):
-        MlflowServer("mlflow-existing", MlflowServerArgs(spec, LOCAL.versions, LOCAL.images.runtime, cluster, None))
-
-
 def _resources(stack: str) -> dict[str, dict]:
     return {r["name"]: r for r in stack_renders()[stack]["resources"]}
 

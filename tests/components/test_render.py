@@ -76,6 +76,21 @@ def test_invalid_stack_exits_2_one_line_per_problem(tmp_path):
     assert "Traceback" not in result.stderr.decode()
 
 
+def test_stack_rules_the_components_build_on_exit_2_naming_each_key(tmp_path):
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    platform = config["config"]["ml-serving:platform"]
+    platform["cluster"]["nodeAutoscaler"] = "karpenter"
+    platform["mlflow"].update(backend="sqlite", replicas=2)
+    (tmp_path / "Pulumi.rules.yaml").write_text(yaml.safe_dump(config))
+    result = run_render("--stack", "rules", "--stacks-dir", str(tmp_path))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in stderr, lines
+    assert any("ml-serving:platform.cluster.nodeAutoscaler: input should be 'cluster-autoscaler'" in x for x in lines)
+    assert any("ml-serving:platform.mlflow.replicas: the sqlite backend takes one replica" in x for x in lines)
+
+
 def test_a_missing_required_secret_fails_the_program_naming_key_and_command():
     result = run_render("--stack", "prod", "--require-secrets")
     assert result.returncode == 2

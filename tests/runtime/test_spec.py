@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -11,20 +10,10 @@ import pytest
 import yaml
 
 from runtime.errors import SpecError
-from runtime.spec import STACKS_DIR, load_stack, parse_model_uri, read_stack_config, validate_config
+from runtime.spec import STACKS_DIR, load_stack, parse_model_uri, read_stack_config
+from tests.runtime.spec.configs import problems_of, stack_config
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml"))
-
-
-def prod_config() -> dict:
-    config, _ = read_stack_config(STACKS_DIR / "Pulumi.prod.yaml")
-    return copy.deepcopy(config)
-
-
-def problems_of(config: dict) -> list[str]:
-    with pytest.raises(SpecError) as caught:
-        validate_config(config, "prod")
-    return caught.value.problems
 
 
 def test_the_four_stacks_are_shipped():
@@ -196,7 +185,7 @@ INVARIANTS = [
 
 @pytest.mark.parametrize(("mutate", "expected"), [(m, e) for _, m, e in INVARIANTS], ids=[i for i, _, _ in INVARIANTS])
 def test_invariant_violation_names_the_key_path(mutate, expected):
-    config = prod_config()
+    config = stack_config()
     mutate(config)
     problems = problems_of(config)
     assert len(problems) == 1, problems
@@ -205,7 +194,7 @@ def test_invariant_violation_names_the_key_path(mutate, expected):
 
 
 def test_one_line_per_problem():
-    config = prod_config()
+    config = stack_config()
     config["ml-serving:models"]["fraud"]["latencyBudgetMs"] = -1
     config["ml-serving:models"]["recommender"]["variants"][0]["model"] = "recsys"
     config["ml-serving:platform"]["cluster"]["provider"] = "gke"
@@ -282,7 +271,7 @@ def test_importing_the_spec_loads_neither_pulumi_nor_fastapi():
 
 
 def _with_recommender(**changes):
-    config = prod_config()
+    config = stack_config()
     recommender = config["ml-serving:models"]["recommender"]
     for key, value in changes.items():
         if value is None:
