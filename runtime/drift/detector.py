@@ -20,7 +20,16 @@ import numpy as np
 
 from runtime.drift.correction import adjust
 from runtime.drift.profile import UNSEEN, CategoricalProfile, ColumnProfile, NumericProfile, ReferenceProfile
-from runtime.drift.stattests import STATTESTS, StatTest, TestResult, pool_rare, rate
+from runtime.drift.stattests import (
+    DEFAULT_TESTS,
+    STATTESTS,
+    ColumnKind,
+    StatTest,
+    TestResult,
+    expected_tests,
+    for_column,
+)
+from runtime.drift.stattests.rate import rate
 from runtime.drift.window import CategoricalWindow, ColumnWindow, NumericWindow
 from runtime.errors import SpecError
 from runtime.spec import DriftSpec, FeatureDriftSpec
@@ -85,13 +94,14 @@ def choose_tests(profile: ReferenceProfile, drift: DriftSpec, source: str = "dri
     columns = {**profile.features, **{f"prediction:{n}": c for n, c in profile.predictions.items()}}
     for name, column in columns.items():
         override = drift.features.get(name)
-        default = "ks" if isinstance(column, NumericProfile) else "chi2"
-        test = STATTESTS[override.test if override else default]
-        if isinstance(column, CategoricalProfile) and test.reads == "sample":
+        kind = _kind(column)
+        test = STATTESTS[override.test if override else DEFAULT_TESTS[kind]]
+        if kind not in test.columns:
+            needs = " or ".join(sorted(test.columns))
             raise SpecError(
                 [
-                    f"{source}.features.{name}.test: '{test.name}' needs a numeric column, but '{name}' is "
-                    "categorical in the reference profile; expected 'chi2' or 'psi'"
+                    f"{source}.features.{name}.test: '{test.name}' needs a {needs} column, but '{name}' is "
+                    f"{kind} in the reference profile; expected {expected_tests(for_column(kind))}"
                 ]
             )
         chosen[name] = test
@@ -109,17 +119,22 @@ def reference_counts(column: ColumnProfile) -> np.ndarray:
     return np.asarray([*cells, column.counts.get(UNSEEN, 0)], dtype=np.float64)
 
 
-def _run(test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold: float) -> TestResult:
+def _kind(column: ColumnProfile) -> ColumnKind:
+    return "numeric" if isinstance(column, NumericProfile) else "categorical"
+
+
+def _run(
+    test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold: float, override: FeatureDrift | None
+) -> TestResult:
+    options = test.arguments(_kind(column), {})
     if test.reads == "sample":
         if not isinstance(column, NumericProfile) or not isinstance(window, NumericWindow):
             raise SpecError([f"'{test.name}' reads samples, which only a numeric column has"])
-        return test.function(column.sample, window.sample, threshold)
+        return test.function(column.sample, window.sample, threshold, **options)
     ref, cur = reference_counts(column), window.counts.astype(np.float64)
     if isinstance(window, CategoricalWindow) and ref[-1] == 0:
         ref, cur = ref[:-1], cur[:-1]  # new categories are tested on their own (``_side_tests``)
-    if test.name == "chi2" and isinstance(window, CategoricalWindow):
-        ref, cur = pool_rare(ref, cur)
-    return test.function(ref, cur, threshold)
+    return test.function(ref, cur, threshold, **options)
 
 
 def _threshold(test: StatTest, override: FeatureDriftSpec | None, p_value: float) -> float:
@@ -160,7 +175,7 @@ def _family(
         override = drift.features.get(key.format(name))
         threshold = _threshold(test, override, drift.p_value)
         checks = {
-            "distribution": _run(test, columns[name], windows[name], threshold),
+            "distribution": _run(test, columns[name], windows[name], threshold, override),
             **_side_tests(columns[name], windows[name], drift.p_value),
         }
         results.append((name, checks, windows[name]))

@@ -10,10 +10,15 @@ from runtime.drift.stattests.result import TestResult
 __all__ = ["chi2", "pool_rare"]
 
 
-def chi2(reference_counts: np.ndarray, current_counts: np.ndarray, threshold: float = 0.05) -> TestResult:
+def chi2(
+    reference_counts: np.ndarray, current_counts: np.ndarray, threshold: float = 0.05, min_expected: float = 0.0
+) -> TestResult:
     """Chi-square of the 2 x k table (reference, current), as ``scipy.stats.chi2_contingency``
     without continuity correction. Cells empty in both rows are dropped; both rows are samples,
-    so a reference of 100k rows is not treated as the exact truth."""
+    so a reference of 100k rows is not treated as the exact truth. With ``min_expected`` above 0,
+    rare cells are pooled first (``pool_rare``)."""
+    if min_expected > 0:
+        reference_counts, current_counts = pool_rare(reference_counts, current_counts, min_expected)
     table = np.vstack([np.asarray(reference_counts, dtype=np.float64), np.asarray(current_counts, dtype=np.float64)])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():

@@ -11,9 +11,9 @@ __all__ = ["TestResult"]
 @dataclass(frozen=True)
 class TestResult:
     test: str
-    """Name of the test (``ks``, ``chi2``, ``psi``, ``wasserstein``)."""
+    """Name of the test: a key of ``STATTESTS``, or ``fisher`` for the rate tests."""
     score: float
-    """The statistic (KS D, chi-square) or the distance (PSI, normalized Wasserstein)."""
+    """The statistic (KS D, chi-square) or the distance (PSI, normalized Wasserstein, ...)."""
     p_value: float | None
     """For hypothesis tests; ``None`` for distances."""
     threshold: float

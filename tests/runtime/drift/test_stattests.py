@@ -1,8 +1,17 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
 
-from runtime.drift.stattests import STATTESTS, chi2, ks, pool_rare, psi, wasserstein
+from runtime.drift import stattests
+from runtime.drift.stattests import STATTESTS, expected_tests, for_column
+from runtime.drift.stattests.chi2 import chi2, pool_rare
+from runtime.drift.stattests.ks import ks
+from runtime.drift.stattests.psi import psi
+from runtime.drift.stattests.wasserstein import wasserstein
 
 
 @pytest.fixture
@@ -52,10 +61,35 @@ def test_wasserstein_matches_scipy_normalized_by_reference_std(rng):
     assert result.drifted and result.kind == "distance"
 
 
+def test_chi2_pools_rare_cells_when_asked():
+    ref, cur = np.array([1000, 1000, 3, 2, 1]), np.array([100, 100, 0, 1, 4])
+    pooled = chi2(*pool_rare(ref, cur, 5.0))
+    assert chi2(ref, cur, 0.05, 5.0) == pooled and chi2(ref, cur) != pooled
+
+
 def test_registry_is_explicit_and_complete():
-    assert set(STATTESTS) == {"ks", "chi2", "psi", "wasserstein"}
     assert {t.reads for t in STATTESTS.values()} == {"sample", "counts"}
     assert all((t.kind == "distance") == (t.default_threshold is not None) for t in STATTESTS.values())
+    # A test that reads samples needs the reference sample, which only numeric columns keep.
+    assert all(t.columns == {"numeric"} for t in STATTESTS.values() if t.reads == "sample")
+    assert {t.name for t in for_column("categorical")} >= {"chi2", "psi"}
+    assert expected_tests([STATTESTS["psi"], STATTESTS["chi2"]]) == "'chi2' or 'psi'"
+
+
+def test_registry_and_modules_are_one_list():
+    """Each registered test has its module with a function of its name, and each test module is registered."""
+    package = Path(stattests.__file__).parent
+    modules = {p.stem for p in package.glob("*.py")} - {"__init__", "result", "rate"}
+    assert modules == set(STATTESTS)
+    for name, test in STATTESTS.items():
+        assert test.name == name and callable(test.function) and test.function.__name__ == name
+        assert test.function.__module__ == f"runtime.drift.stattests.{name}"
+
+
+def test_the_registry_loads_neither_numpy_nor_scipy():
+    code = "import sys, runtime.drift.stattests\nprint(sorted(m for m in sys.modules if m.split('.')[0] in {'numpy', 'scipy', 'pandas'}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_empty_inputs_do_not_drift():
