@@ -124,9 +124,9 @@ def _kind(column: ColumnProfile) -> ColumnKind:
 
 
 def _run(
-    test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold: float, override: FeatureDrift | None
+    test: StatTest, column: ColumnProfile, window: ColumnWindow, threshold: float, override: FeatureDriftSpec | None
 ) -> TestResult:
-    options = test.arguments(_kind(column), {})
+    options = test.arguments(_kind(column), override.options if override is not None else {})
     if test.reads == "sample":
         if not isinstance(column, NumericProfile) or not isinstance(window, NumericWindow):
             raise SpecError([f"'{test.name}' reads samples, which only a numeric column has"])

@@ -12,7 +12,8 @@ from scipy import stats
 
 from runtime.drift.detector import choose_tests, reference_counts
 from runtime.drift.monitor import VariantMonitor
-from runtime.drift.profile import bin_index, build_profile
+from runtime.drift.profile import UNSEEN, bin_index, build_profile
+from runtime.drift.stattests.chi2 import pool_rare
 from runtime.errors import SpecError
 from runtime.spec import DriftSpec
 
@@ -163,3 +164,23 @@ def test_many_rows_in_new_categories_drift_for_that_reason(reference):
     country = next(f for f in _window(reference, DriftSpec(window_rows=1_000), rows).features if f.name == "country")
     assert country.drifted and "new categories" in country.reasons
     assert country.new_rate == pytest.approx(0.05) and country.new_p_value < 1e-10
+
+
+def test_a_tests_options_from_the_spec_reach_it(reference):
+    # chi2 pools the categories whose expected count is below minExpected; 0 tests the raw table.
+    rows = make_rows(200, seed=8)
+    country = reference.features["country"]
+    cells = [c for c in country.counts if c != UNSEEN]
+    table = np.vstack(
+        [reference_counts(country)[: len(cells)], rows["country"].value_counts().reindex(cells, fill_value=0)]
+    )
+
+    def score(min_expected: float) -> float:
+        options = {"country": {"test": "chi2", "options": {"minExpected": min_expected}}}
+        report = _window(reference, DriftSpec(window_rows=200, features=options), rows)
+        return next(f.score for f in report.features if f.name == "country")
+
+    assert score(0) == pytest.approx(stats.chi2_contingency(table, correction=False).statistic, rel=1e-9)
+    pooled = pool_rare(table[0], table[1], 30.0)
+    assert len(pooled[0]) < len(cells)  # the 30-row floor merges the rare countries
+    assert score(30) == pytest.approx(stats.chi2_contingency(np.vstack(pooled), correction=False).statistic)
