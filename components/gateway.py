@@ -17,9 +17,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.rollout import PART_OF, isvc_name, predictor_url
+from components.rollout import predictor_url
 from runtime.spec import ResourcesSpec, StackSpec
-from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, GatewayConfig, VariantEndpoint
+from runtime.wiring import (
+    GATEWAY_SERVICE_ACCOUNT,
+    RUNTIME_UID,
+    GatewayConfig,
+    VariantEndpoint,
+    app_labels,
+    inference_service_name,
+)
 
 __all__ = [
     "Gateway",
@@ -71,7 +78,7 @@ def runtime_container(
         "volumeMounts": mounts,
         "securityContext": {
             "runAsNonRoot": True,
-            "runAsUser": 10001,
+            "runAsUser": RUNTIME_UID,
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
         },
@@ -83,7 +90,8 @@ def gateway_config(spec: StackSpec, namespace: str, monitor_url: str | None) -> 
     endpoints = {
         model: {
             v.variant_name: VariantEndpoint(
-                url=predictor_url(isvc_name(model, v), namespace), model_name=isvc_name(model, v)
+                url=predictor_url(inference_service_name(model, v), namespace),
+                model_name=inference_service_name(model, v),
             )
             for v in rollout.variants
         }
@@ -149,7 +157,7 @@ class Gateway(pulumi.ComponentResource):
                 "gateway: authRequired is true but no tokens were given; set the gatewayTokens secret or authRequired: false"
             )
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
-        labels = {**PART_OF, "app.kubernetes.io/name": GATEWAY_SERVICE_ACCOUNT}
+        labels = app_labels(GATEWAY_SERVICE_ACCOUNT)
         meta = {"namespace": args.namespace, "labels": labels}
 
         # Built from plain strings (the spec's namespace, not the Namespace's output) so the

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from runtime.spec import RdsSpec
+from runtime.wiring import app_labels
 
 __all__ = ["rds_backend", "postgres_backend", "sqlite_backend", "DB_NAME", "DB_USER", "POSTGRES_PORT"]
 
@@ -107,7 +108,7 @@ def postgres_backend(
     """A single-replica Postgres StatefulSet (development stacks: no managed database)."""
     k8s_opts = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on))
     password = _password(name, parent)
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ml-serving"}
+    labels = app_labels(name)
     secret = k8s.core.v1.Secret(
         f"{name}-credentials",
         metadata={"name": f"{name}-credentials", "namespace": namespace},

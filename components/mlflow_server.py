@@ -21,6 +21,7 @@ from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
 from components.mlflow_access import REGISTRY_READERS, access_policy, auth_secret, server_auth
 from components.mlflow_backend import postgres_backend, rds_backend, sqlite_backend
 from runtime.spec import MlflowSpec, VersionsSpec
+from runtime.wiring import RUNTIME_UID, app_labels
 
 __all__ = ["MlflowServer", "MlflowServerArgs", "MLFLOW_PORT", "SERVICE_NAME", "BACKEND_SECRET_KEY"]
 
@@ -60,7 +61,7 @@ class MlflowServer(pulumi.ComponentResource):
         cluster, spec = args.cluster, args.mlflow
         namespace = cluster.namespace.metadata["name"]
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=list(args.depends_on))
-        labels = {"app.kubernetes.io/name": SERVICE_NAME, "app.kubernetes.io/part-of": "ml-serving"}
+        labels = app_labels(SERVICE_NAME)
 
         annotations = {}
         if cluster.is_eks and args.artifacts is not None:
@@ -207,7 +208,7 @@ class MlflowServer(pulumi.ComponentResource):
                     "metadata": {"labels": labels},
                     "spec": {
                         "serviceAccountName": self.service_account.metadata["name"],
-                        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "fsGroup": RUNTIME_UID},
                         "containers": [container],
                         "volumes": volumes,
                     },

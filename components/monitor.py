@@ -25,10 +25,9 @@ import yaml
 
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, GATEWAY_PORT, TOKENS_MOUNT, runtime_container
 from components.mlflow_access import MONITOR_SERVICE_ACCOUNT, reader_env
-from components.rollout import PART_OF
 from runtime.registry.lock import ModelLock
 from runtime.spec import StackSpec
-from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, INGEST_PATH, MonitorConfig
+from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, INGEST_PATH, RUNTIME_UID, MonitorConfig, app_labels
 
 __all__ = [
     "DriftMonitor",
@@ -136,7 +135,7 @@ class DriftMonitor(pulumi.ComponentResource):
         super().__init__("ml-serving:index:DriftMonitor", name, None, opts)
         settings = args.spec.platform.monitor
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
-        labels = {**PART_OF, "app.kubernetes.io/name": MONITOR_NAME}
+        labels = app_labels(MONITOR_NAME)
         meta = {"namespace": args.namespace, "labels": labels}
         config_json = monitor_config(args.spec, args.lock).model_dump_json(by_alias=True)
         checksum = hashlib.sha256(config_json.encode()).hexdigest()
@@ -231,7 +230,7 @@ class DriftMonitor(pulumi.ComponentResource):
                     "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
                     "spec": {
                         "serviceAccountName": MONITOR_SERVICE_ACCOUNT,
-                        "securityContext": {"fsGroup": 10001},
+                        "securityContext": {"fsGroup": RUNTIME_UID},
                         "containers": [container],
                         "volumes": volumes,
                     },

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from components.artifacts import MLFLOW_PREFIX, ArtifactStore
 from components.cluster import Cluster
 from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
-from components.rollout import PART_OF
+from runtime.wiring import PART_OF
 
 __all__ = ["PredictorIdentity", "PREDICTOR_SERVICE_ACCOUNT", "read_only_policy"]
 

@@ -21,32 +21,36 @@ from runtime.wiring import (
     GPU_NODE_LABEL,
     GPU_TAINT,
     LINEAGE_ANNOTATION_PREFIX,
+    PART_OF,
     SERVING_RUNTIME_NAME,
+    inference_service_name,
 )
 
 __all__ = [
     "ModelRollout",
     "ModelRolloutArgs",
-    "isvc_name",
+    "predictor_service",
+    "predictor_host",
     "predictor_url",
     "lineage_annotations",
-    "PART_OF",
     "CPU_TARGET_PERCENT",
 ]
 
-PART_OF = {"app.kubernetes.io/part-of": "ml-serving"}
 CPU_TARGET_PERCENT = 70
 """HPA CPU utilisation target of a predictor."""
 
 
-def isvc_name(model: str, variant: VariantSpec) -> str:
-    """The InferenceService of a variant; also the model name its server serves."""
-    return f"{model}-{variant.variant_name}"
+def predictor_service(inference_service: str) -> str:
+    """The Service KServe's Standard (RawDeployment) mode creates for an InferenceService's predictor."""
+    return f"{inference_service}-predictor"
 
 
-def predictor_url(name: str, namespace: str) -> str:
-    """KServe's Standard-mode predictor Service of InferenceService ``name``."""
-    return f"http://{name}-predictor.{namespace}.svc.cluster.local"
+def predictor_host(inference_service: str, namespace: str) -> str:
+    return f"{predictor_service(inference_service)}.{namespace}.svc.cluster.local"
+
+
+def predictor_url(inference_service: str, namespace: str) -> str:
+    return f"http://{predictor_host(inference_service, namespace)}"
 
 
 def lineage_annotations(locked: LockedVersion) -> dict[str, str]:
@@ -185,7 +189,7 @@ class ModelRollout(pulumi.ComponentResource):
             api_version="serving.kserve.io/v1beta1",
             kind="InferenceService",
             metadata={
-                "name": isvc_name(args.model, variant),
+                "name": inference_service_name(args.model, variant),
                 "namespace": args.namespace,
                 "labels": self._labels(args, variant),
                 "annotations": {
@@ -209,13 +213,14 @@ class ModelRollout(pulumi.ComponentResource):
             spec.batching.max_batch_size if spec.batching else 1, spec.autoscaling.target_concurrency or 1
         )
         ceiling = max(64, per_replica * 2 * spec.autoscaling.max)
-        host = pulumi.Output.concat(isvc_name(args.model, variant), "-predictor.", args.namespace, ".svc.cluster.local")
+        isvc = inference_service_name(args.model, variant)
+        host = pulumi.Output.from_input(args.namespace).apply(lambda namespace: predictor_host(isvc, namespace))
         return k8s.apiextensions.CustomResource(
             f"{name}-{variant.variant_name}-dr",
             api_version="networking.istio.io/v1",
             kind="DestinationRule",
             metadata={
-                "name": f"{isvc_name(args.model, variant)}-predictor",
+                "name": predictor_service(isvc),
                 "namespace": args.namespace,
                 "labels": self._labels(args, variant),
             },

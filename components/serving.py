@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import Cluster
 from components.mlflow_access import reader_env
 from runtime.spec import VersionsSpec
-from runtime.wiring import SERVING_RUNTIME_NAME
+from runtime.wiring import PART_OF, RUNTIME_UID, SERVING_RUNTIME_NAME
 
 __all__ = [
     "Serving",
@@ -98,7 +98,7 @@ class Serving(pulumi.ComponentResource):
             f"{name}-runtime",
             api_version="serving.kserve.io/v1alpha1",
             kind="ClusterServingRuntime",
-            metadata={"name": SERVING_RUNTIME_NAME, "labels": {"app.kubernetes.io/part-of": "ml-serving"}},
+            metadata={"name": SERVING_RUNTIME_NAME, "labels": PART_OF},
             spec={
                 "annotations": {
                     "prometheus.kserve.io/port": str(MODEL_SERVER_PORT),
@@ -142,7 +142,7 @@ class Serving(pulumi.ComponentResource):
                         },
                         "securityContext": {
                             "runAsNonRoot": True,
-                            "runAsUser": 10001,
+                            "runAsUser": RUNTIME_UID,
                             "allowPrivilegeEscalation": False,
                             "capabilities": {"drop": ["ALL"]},
                         },

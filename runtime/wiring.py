@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from runtime.spec import ModelSpec
+from runtime.spec import PROJECT, ModelSpec, VariantSpec
 
 __all__ = [
     "VariantEndpoint",
@@ -25,6 +25,10 @@ __all__ = [
     "GPU_TAINT",
     "GATEWAY_SERVICE_ACCOUNT",
     "LINEAGE_ANNOTATION_PREFIX",
+    "PART_OF",
+    "RUNTIME_UID",
+    "app_labels",
+    "inference_service_name",
 ]
 
 INGEST_PATH = "/ingest"
@@ -115,3 +119,19 @@ GATEWAY_SERVICE_ACCOUNT = "ml-serving-gateway"
 LINEAGE_ANNOTATION_PREFIX = "ml-serving.io/"
 """Lineage annotations on each InferenceService: model-name, model-version, run-id, git-commit,
 dataset-digest, artifact-uri."""
+PART_OF = {"app.kubernetes.io/part-of": PROJECT}
+"""The label every object of the platform carries (Kubernetes' recommended ``part-of`` label)."""
+RUNTIME_UID = 10001
+"""The non-root user the runtime image runs as (``USER`` in runtime/Dockerfile); pod specs run
+its containers as this user and give their volumes to it as ``fsGroup``."""
+
+
+def app_labels(name: str) -> dict[str, str]:
+    """The labels of one part of the platform: its ``app.kubernetes.io/name`` and ``PART_OF``."""
+    return {**PART_OF, "app.kubernetes.io/name": name}
+
+
+def inference_service_name(model: str, variant: VariantSpec) -> str:
+    """The InferenceService of a variant, which is also the name its model server serves the model
+    under and the name KServe's logger reports (``ce-inferenceservicename``)."""
+    return f"{model}-{variant.variant_name}"

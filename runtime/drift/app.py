@@ -22,7 +22,7 @@ from runtime.errors import MLServingError, ModelNotFound
 from runtime.experiments.routes import ExperimentCollector, add_experiment_routes
 from runtime.experiments.service import ExperimentService
 from runtime.limits import BodyLimit
-from runtime.wiring import INGEST_PATH, MonitorConfig, TapBatch
+from runtime.wiring import INGEST_PATH, MonitorConfig, TapBatch, inference_service_name
 
 __all__ = ["create_app", "CLOUDEVENTS_PATH", "LabelBatch"]
 
@@ -49,7 +49,7 @@ def _target(service: DriftService, request: Request, inference_service: str | No
     if model is None and inference_service:
         for name, declared in models.items():
             for v in declared.variants:
-                if inference_service == f"{name}-{v.variant_name}":
+                if inference_service == inference_service_name(name, v):
                     model, variant = name, v.variant_name
     if model is None:
         raise ModelNotFound(

@@ -6,6 +6,8 @@ import re
 import shlex
 from pathlib import Path
 
+from runtime.wiring import RUNTIME_UID
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "runtime" / "Dockerfile"
 
@@ -47,7 +49,8 @@ def test_every_installed_package_is_pinned_by_the_lock():
 
 def test_runs_as_the_uid_the_pod_specs_expect_and_ships_the_runtime_package():
     instructions = _instructions()
-    assert ("USER", "10001") in instructions
+    assert ("USER", str(RUNTIME_UID)) in instructions
+    assert any(op == "RUN" and f"useradd --uid {RUNTIME_UID} " in arg for op, arg in instructions), instructions
     copies = [arg.split() for op, arg in instructions if op == "COPY"]
     for source, _ in copies:
         assert (ROOT / source).exists(), f"COPY source {source} does not exist"
