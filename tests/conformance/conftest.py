@@ -92,12 +92,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
     columns = list(dict.fromkeys(column(row) for row in MATRIX))
     cell = {(column(r), r["case"]): r for r in MATRIX}
     terminalreporter.section("V2 conformance: client x transport x case (ok, FAIL, n/a = not offered by the client)")
+    for number, name in enumerate(columns, 1):
+        terminalreporter.write_line(f"  [{number:>2}] {name}")
     width = max(len(c) for c in cases)
-    for column in columns:
+    terminalreporter.write_line(f"{'case':<{width}}" + "".join(f"{n:>5}" for n in range(1, len(columns) + 1)))
+    for case in cases:
         marks = []
-        for case in cases:
-            row = cell.get((column, case))
+        for name in columns:
+            row = cell.get((name, case))
             marks.append("-" if row is None else "n/a" if row["ok"] is None else "ok" if row["ok"] else "FAIL")
-        terminalreporter.write_line(column)
-        for case, mark in zip(cases, marks):
-            terminalreporter.write_line(f"    {case:<{width}}  {mark}")
+        terminalreporter.write_line(f"{case:<{width}}" + "".join(f"{m:>5}" for m in marks))

@@ -32,13 +32,18 @@ def peer() -> Iterator[Callable[..., ThreadPeer]]:
         p.stop()
 
 
+def primary_and_canary(canary_weight: int) -> list[dict[str, Any]]:
+    """Variants v1 (primary) and v2 (canary), the canary taking ``canary_weight`` percent."""
+    return [
+        {"model": "models:/m/1", "role": "primary", "weight": 100 - canary_weight},
+        {"model": "models:/m/2", "role": "canary", "weight": canary_weight},
+    ]
+
+
 def model_spec(**overrides: Any) -> ModelSpec:
     """A model spec (camelCase keys, as in a stack file) with a primary v1 and canary v2."""
     doc: dict[str, Any] = {
-        "variants": [
-            {"model": "models:/m/1", "role": "primary", "weight": 50},
-            {"model": "models:/m/2", "role": "canary", "weight": 50},
-        ],
+        "variants": primary_and_canary(50),
         "latencyBudgetMs": 200,
         "fallback": {"value": 0},
     }

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from runtime.gateway import Settings
-from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2, wait_for
+from tests.runtime.gateway.conftest import gateway_config, model_spec, primary_and_canary, serve, v2, wait_for
 from tests.runtime.gateway.peers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,10 +59,7 @@ async def test_hanging_model_falls_back_within_budget(peer):
 async def test_failing_canary_is_retried_on_the_primary(peer):
     primary, canary = peer(), peer(mode="fail")
     spec = model_spec(
-        variants=[
-            {"model": "models:/m/1", "role": "primary", "weight": 10},
-            {"model": "models:/m/2", "role": "canary", "weight": 90},
-        ],
+        variants=primary_and_canary(90),
         circuitBreaker={"failureThreshold": 1000, "cooldownMs": 1000},
     )
     async with serve(gateway_config(spec, {"v1": primary.url, "v2": canary.url})) as client:
@@ -80,10 +77,7 @@ async def test_failing_canary_is_retried_on_the_primary(peer):
 async def test_open_breaker_stops_calls_then_probes(peer):
     primary, canary = peer(), peer(mode="fail")
     spec = model_spec(
-        variants=[
-            {"model": "models:/m/1", "role": "primary", "weight": 0},
-            {"model": "models:/m/2", "role": "canary", "weight": 100},
-        ],
+        variants=primary_and_canary(100),
         circuitBreaker={"failureThreshold": 3, "cooldownMs": 150},
     )
     async with serve(gateway_config(spec, {"v1": primary.url, "v2": canary.url})) as client:

@@ -7,6 +7,7 @@ package); it drives the gateway process in tests/conformance.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import numpy as np
@@ -16,7 +17,8 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from runtime.gateway import Settings
-from tests.runtime.gateway.conftest import gateway_config, model_spec, serve
+from tests.runtime.gateway.conftest import gateway_config, model_spec, primary_and_canary, serve, wait_for
+from tests.runtime.gateway.test_tap import Receiver
 
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 
@@ -131,3 +133,71 @@ async def test_concurrent_grpc_calls_are_coalesced_and_get_their_own_rows(peer):
             results = await asyncio.gather(*(g.infer(request(a, request_id="")) for a in arrays))
     assert [output(r) for r in results] == [[2.0 * i] for i in range(40)]
     assert p.state.calls < len(arrays) / 2, f"{p.state.calls} upstream calls for {len(arrays)} requests"
+
+
+async def test_a_failing_canary_is_retried_on_the_primary_until_its_breaker_opens(peer):
+    primary, canary = peer(), peer(mode="fail")
+    spec = model_spec(
+        variants=primary_and_canary(100),
+        circuitBreaker={"failureThreshold": 3, "cooldownMs": 60_000},
+    )
+    async with serve(gateway_config(spec, {"v1": primary.url, "v2": canary.url}), Settings(grpc_port=0)) as http:
+        async with grpc_client(http.app.state.grpc_port) as g:
+            answers = [await g.infer(request(np.ones((1, 2), dtype=np.float32))) for _ in range(8)]
+    assert [a.model_version for a in answers] == ["v1"] * 8 and [output(a) for a in answers] == [[2.0]] * 8
+    assert canary.state.calls == 3, "the open breaker should have stopped calls to the canary"
+    assert primary.state.calls == 8
+
+
+async def test_a_hanging_model_falls_back_within_the_budget(peer):
+    hanging = peer(mode="hang", hang_s=3.0)
+    spec = model_spec(variants=ONE, latencyBudgetMs=80, fallback={"value": 0})
+    async with serve(gateway_config(spec, {"v1": hanging.url}), Settings(grpc_port=0)) as http:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{http.app.state.grpc_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            message = pb.ModelInferRequest(
+                model_name="m",
+                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[1, 1])],
+                raw_input_contents=[np.ones(1, dtype=np.float32).tobytes()],
+            )
+            t0 = time.monotonic()
+            call = stub.ModelInfer(message, timeout=5)
+            response = await call
+            elapsed_ms = (time.monotonic() - t0) * 1000
+            trailing = dict(await call.trailing_metadata())
+    assert trailing["x-ml-serving-fallback"] == "timeout" and trailing["x-ml-serving-variant"] == "fallback"
+    assert np.frombuffer(response.raw_output_contents[0], dtype=np.int64).tolist() == [0]
+    assert elapsed_ms < 80 + 400, f"the fallback took {elapsed_ms:.0f} ms against a budget of 80 ms"
+
+
+async def test_the_sticky_key_is_read_from_an_input_as_over_rest(peer):
+    a, b = peer(offset=0.0), peer(offset=100.0)
+    spec = model_spec(routing={"stickyKey": "user"}, latencyBudgetMs=2000)
+    async with serve(gateway_config(spec, {"v1": a.url, "v2": b.url}), Settings(grpc_port=0)) as http:
+        async with grpc_client(http.app.state.grpc_port) as g:
+            variants = set()
+            for user in range(12):
+                rest = await http.post(
+                    "/v2/models/m/infer",
+                    json={"inputs": [{"name": "user", "shape": [1], "datatype": "INT64", "data": [user]}]},
+                )
+                answer = await g.infer(request(np.array([user], dtype=np.int64), "INT64", name="user"))
+                assert answer.model_version == rest.headers["x-ml-serving-variant"], user
+                variants.add(answer.model_version)
+    assert variants == {"v1", "v2"}, "twelve users should have reached both variants"
+
+
+async def test_grpc_requests_are_mirrored_compared_and_tapped(peer):
+    primary, shadow = peer(), peer()
+    spec = model_spec(variants=[*ONE, {"model": "models:/m/2", "role": "shadow", "mirrorPercent": 100}])
+    with Receiver() as receiver:
+        config = gateway_config(spec, {"v1": primary.url, "v2": shadow.url}, monitor_url=receiver.url)
+        async with serve(config, Settings(grpc_port=0, tap_batch_size=1, tap_flush_ms=10)) as http:
+            async with grpc_client(http.app.state.grpc_port) as g:
+                await g.infer(request(np.array([[1.5, 2.5]], dtype=np.float32), request_id="t1"))
+            await wait_for(lambda: shadow.state.calls == 1 and receiver.batches)
+            stats = http.app.state.gateway.routes["m"].stats.shadows["v2"]
+            await wait_for(lambda: stats.compared == 1)
+    assert stats.agreed == 1 and stats.errors == 0
+    record = receiver.batches[0].records[0]
+    assert record.request_id == "t1" and record.inputs == {"x": [[1.5, 2.5]]} and record.outputs == {"predict": [4.0]}
