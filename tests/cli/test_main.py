@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from importlib import import_module
 
 import pytest
@@ -118,3 +119,12 @@ def test_the_console_script_is_installed_beside_the_interpreter():
     )
     assert result.returncode == 2
     assert one_line_errors(result) and one_line_errors(result)[0].startswith("error: unknown stack 'nope'")
+
+
+def test_the_project_is_built_by_the_locked_backend_and_the_lock_does_not_name_it():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"] == {"ml-serving": "cli.main:main"}
+    locked = [line for line in (ROOT / "requirements.lock").read_text().splitlines() if not line.startswith("#")]
+    assert set(pyproject["build-system"]["requires"]) <= set(locked), "scripts/setup.sh builds without isolation"
+    own = [line for line in locked if line.startswith(("-e", "ml-serving")) or " @ file:" in line]
+    assert own == [], f"the lock names a local install (pip freeze --exclude-editable leaves it out): {own}"
