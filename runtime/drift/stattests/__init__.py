@@ -100,6 +100,7 @@ STATTESTS: dict[str, StatTest] = {
         StatTest("chi2", "counts", "p_value", ANY_COLUMN, options=(_POOL,)),
         StatTest("psi", "counts", "distance", ANY_COLUMN, 0.1),
         StatTest("wasserstein", "sample", "distance", NUMERIC, 0.1),
+        StatTest("jensenshannon", "counts", "distance", ANY_COLUMN, 0.1),
     )
 }
 

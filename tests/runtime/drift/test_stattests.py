@@ -5,13 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.spatial import distance
 
 from runtime.drift import stattests
+from runtime.drift.detector import choose_tests
 from runtime.drift.stattests import STATTESTS, expected_tests, for_column
 from runtime.drift.stattests.chi2 import chi2, pool_rare
+from runtime.drift.stattests.jensenshannon import jensenshannon
 from runtime.drift.stattests.ks import ks
 from runtime.drift.stattests.psi import psi
 from runtime.drift.stattests.wasserstein import wasserstein
+from runtime.spec import DriftSpec
 
 
 @pytest.fixture
@@ -59,6 +63,31 @@ def test_wasserstein_matches_scipy_normalized_by_reference_std(rng):
     result = wasserstein(ref, cur)
     assert result.score == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref), rel=1e-12)
     assert result.drifted and result.kind == "distance"
+
+
+def test_jensenshannon_matches_scipy_and_the_definition(rng):
+    ref, cur = np.array([500, 300, 0, 200]), np.array([30, 30, 15, 25])
+    result = jensenshannon(ref, cur)
+    expected = distance.jensenshannon(ref, cur, base=2)  # scipy normalizes counts itself
+    p, q = ref / ref.sum(), cur / cur.sum()
+    m = (p + q) / 2
+
+    def kl(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.sum(a[a > 0] * np.log2(a[a > 0] / b[a > 0])))
+
+    assert result.score == pytest.approx(expected, rel=1e-12)
+    assert result.score == pytest.approx(np.sqrt((kl(p, m) + kl(q, m)) / 2), rel=1e-12)
+    assert result.drifted and result.kind == "distance" and result.threshold == 0.1
+    assert jensenshannon(ref, ref).score == pytest.approx(0.0, abs=1e-7) and not jensenshannon(ref, ref).drifted
+    assert jensenshannon(np.array([5, 0]), np.array([0, 5])).score == pytest.approx(1.0)
+    assert not jensenshannon(ref, np.zeros(4)).drifted
+    same = rng.multinomial(20_000, p)
+    assert not jensenshannon(ref, same).drifted
+
+
+def test_jensenshannon_runs_on_a_categorical_feature_from_the_spec(reference):
+    tests = choose_tests(reference, DriftSpec(features={"country": {"test": "jensenshannon", "threshold": 0.2}}))
+    assert tests["country"].function is jensenshannon
 
 
 def test_chi2_pools_rare_cells_when_asked():
