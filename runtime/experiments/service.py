@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 STATE_NAME = "_experiment"
 
 
-def _user(record: TapRecord, sticky_key: str | None) -> str | None:
+def _user(record: TapRecord, key_input: str | None) -> str | None:
     if record.routing_key is not None:
         return record.routing_key
-    values = record.inputs.get(sticky_key or "") or []
+    values = record.inputs.get(key_input or "") or []
     return None if not values or values[0] is None else str(values[0])
 
 
@@ -73,7 +73,7 @@ class ExperimentService:
             if store is None:
                 continue
             spec = self.config.models[record.model]
-            user = _user(record, spec.routing.sticky_key)
+            user = _user(record, spec.routing.sticky.input if spec.routing.sticky else None)
             if user is None:
                 continue
             weights = {v.variant_name: v.weight or 0.0 for v in spec.live_variants}

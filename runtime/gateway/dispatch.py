@@ -19,7 +19,7 @@ from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.fallback import fallback_rows
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.payload import Inbound, columns_of, rows_of
-from runtime.gateway.routing import Router
+from runtime.gateway.routing import build_policy
 from runtime.gateway.stats import ModelStats
 from runtime.gateway.upstream import Upstream, UpstreamError
 from runtime.protocol import DEFAULT_OUTPUT, build_response, encode_array
@@ -57,12 +57,12 @@ class Target:
 
 
 class ModelRoute:
-    """What the gateway holds for one model: its spec, router, variants, breakers and counts."""
+    """What the gateway holds for one model: its spec, routing policy, variants, breakers and counts."""
 
     def __init__(self, name: str, spec: ModelSpec, targets: dict[str, Target], metrics: GatewayMetrics) -> None:
         self.name = name
         self.spec = spec
-        self.router = Router(name, spec)
+        self.policy = build_policy(name, spec)
         self.targets = targets
         self.metrics = metrics
         self.budget_s = spec.latency_budget_ms / 1000.0
@@ -76,9 +76,9 @@ class ModelRoute:
             for reason in ("timeout", "connect", "disconnected", "client", "http_5xx", "bad_response")
         }
 
-    async def infer(self, inbound: Inbound, headers: dict[str, str], key: str | None, started: float) -> Answer:
+    async def infer(self, inbound: Inbound, headers: dict[str, str], order: list[str], started: float) -> Answer:
+        """Try the variants in ``order`` (the policy's choice) within the latency budget."""
         deadline = started + self._calls_budget_s
-        order = self.router.order(key)
         stats = self.stats
         stats.requests += 1
         stats.variants[order[0]].routed += 1

@@ -2,9 +2,10 @@
 
 Every transport (REST with JSON or binary tensors, gRPC) turns its request into an ``Inbound``
 and the caller's metadata (HTTP headers or gRPC metadata, lower-case keys), calls ``authorize``,
-``route`` and ``infer``, and encodes the ``Outcome`` its own way. Routing, sticky keys, the
-latency budget, retries, fallback, breakers, shadows, the tap and the metrics live here and in
-the modules this one calls, never in a transport.
+``route`` and ``infer``, and encodes the ``Outcome`` its own way. Routing (the model's
+``RoutingPolicy``, the one reader of sticky keys and routing headers), the latency budget,
+retries, fallback, breakers, shadows, the tap and the metrics live here and in the modules this
+one calls, never in a transport.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from runtime.gateway.dispatch import ModelRoute, Target
 from runtime.gateway.headers import FALLBACK, REQUEST_ID, VARIANT, forward_headers, request_id
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.payload import Inbound
-from runtime.gateway.routing import routing_key
 from runtime.gateway.settings import Settings
 from runtime.gateway.shadow import ShadowMirror, ShadowTarget
 from runtime.gateway.tap import DriftTap
@@ -161,9 +161,9 @@ class Gateway:
         forwarded = forward_headers(metadata, rid)
         if inbound.content_headers:
             forwarded.update(inbound.content_headers)
-        key = routing_key(route.spec, metadata, inbound.inputs)
+        choice = route.policy.choose(metadata, inbound.inputs)
         try:
-            answer = await route.infer(inbound, forwarded, key, started)
+            answer = await route.infer(inbound, forwarded, choice.order, started)
         except MLServingError as exc:
             self.metrics.requests.labels(route.name, "none", "error").inc()
             return Outcome(rid, None, "none", error=exc)
@@ -171,7 +171,7 @@ class Gateway:
         outputs = response.get("outputs") or []
         variant = answer.variant or "fallback"
         if answer.variant is not None and self.tap is not None:
-            self.tap.offer(route.name, answer.variant, rid, inbound.inputs, outputs, key)
+            self.tap.offer(route.name, answer.variant, rid, inbound.inputs, outputs, choice.key)
         mirror = self.mirrors[route.name]
         if mirror.targets:
             mirror.mirror(inbound.body, forwarded, outputs if answer.variant is not None else None)

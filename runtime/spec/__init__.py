@@ -8,10 +8,12 @@ Keys are camelCase in YAML and snake_case in Python; units live in field names; 
 stack-file section is named ``<Section>Spec``. Problems are reported one per line, each naming the
 stack file, the key path and what was expected.
 
-The package depends on pydantic, PyYAML and the standard library only. Its modules, by concern:
-``common`` (the base model, constrained types, model URIs), ``models`` (a model's rollout),
-``drift``, ``delivery`` (experiments and progressive delivery), ``cluster``, ``platform``,
-``stack`` (the whole stack) and ``loading`` (reading and validating stack files).
+The package depends on pydantic, PyYAML and the standard library only (and on the drift tests'
+registry, ``runtime.drift.stattests``, which does too). Its modules, by concern: ``common`` (the
+base model, constrained types, model URIs), ``models`` (a model's rollout), ``drift``,
+``routing`` (the routing policies), ``delivery`` (experiments and progressive delivery),
+``cluster``, ``platform``, ``stack`` (the whole stack) and ``loading`` (reading and validating
+stack files).
 """
 
 from runtime.spec.cluster import CLUSTER_AUTOSCALER_IMAGES, ClusterAccessSpec, ClusterSpec, NodeGroupSpec, VpcSpec
@@ -38,7 +40,6 @@ from runtime.spec.models import (
     FallbackSpec,
     ModelSpec,
     ResourcesSpec,
-    RoutingSpec,
     ShadowSpec,
     VariantSpec,
 )
@@ -56,6 +57,7 @@ from runtime.spec.platform import (
     RdsSpec,
     VersionsSpec,
 )
+from runtime.spec.routing import RoutingPolicySpec, RoutingSpec, StickyRoutingSpec, WeightedRoutingSpec
 from runtime.spec.stack import StackSpec
 
 __all__ = [
@@ -91,12 +93,15 @@ __all__ = [
     "ProgressiveSpec",
     "RdsSpec",
     "ResourcesSpec",
+    "RoutingPolicySpec",
     "RoutingSpec",
     "ShadowSpec",
     "StackSpec",
+    "StickyRoutingSpec",
     "VariantSpec",
     "VersionsSpec",
     "VpcSpec",
+    "WeightedRoutingSpec",
     "existing_stack_file",
     "load_stack",
     "load_stack_file",

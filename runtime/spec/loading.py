@@ -23,6 +23,9 @@ def stack_file(stack: str, stacks_dir: Path | None = None) -> Path:
 
 def _key_path(loc: tuple[Any, ...], at: str | None) -> str:
     """``('models', 'fraud', 'variants', 1)`` and ``at='weight'`` -> ``ml-serving:models.fraud.variants[1].weight``."""
+    # The routing policy is a tagged union: pydantic puts the member's tag (``sticky``) in the
+    # location, but the stack file has no such key.
+    loc = tuple(part for i, part in enumerate(loc) if tuple(loc[max(i - 2, 0) : i]) != ("routing", "policy"))
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
     if at:
         path = f"{path}{at}" if at.startswith("[") or not path else f"{path}.{at}"

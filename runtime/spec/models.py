@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from runtime.spec.common import DnsName, ModelUri, Quantity, Scalar, SpecModel, parse_model_uri, problem
 from runtime.spec.delivery import ExperimentSpec, ProgressiveSpec
 from runtime.spec.drift import DriftSpec
+from runtime.spec.routing import RoutingSpec
 
 
 class VariantSpec(SpecModel):
@@ -92,13 +93,6 @@ class AutoscalingSpec(SpecModel):
         if self.min > self.max:
             raise problem("min", f"min ({self.min}) must not exceed max ({self.max})")
         return self
-
-
-class RoutingSpec(SpecModel):
-    sticky_key: Annotated[str, StringConstraints(min_length=1)] | None = None
-    """Input name whose value pins a caller to a variant (e.g. ``user_id`` for A/B tests)."""
-    sticky_header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")] | None = None
-    """Header that carries the routing key; it wins over the input when both are present."""
 
 
 class FallbackConditionSpec(SpecModel):
@@ -212,6 +206,13 @@ class ModelSpec(SpecModel):
                     f"variant name '{name}' is already used by variants[{seen[name]}]; set a distinct name",
                 )
             seen[name] = i
+        live_names = [v.variant_name for _, v in live]
+        for at, name in self.routing.policy.named_variants().items():
+            if name not in live_names:
+                raise problem(
+                    f"routing.policy.{at}",
+                    f"'{name}' is not a live variant of this model; expected one of {', '.join(live_names)}",
+                )
         if self.experiment is not None:
             self._experiment_rules(live)
         if self.progressive is not None:
@@ -225,9 +226,10 @@ class ModelSpec(SpecModel):
         return self
 
     def _experiment_rules(self, live: list[tuple[int, VariantSpec]]) -> None:
-        if not (self.routing.sticky_key or self.routing.sticky_header):
+        if self.routing.sticky is None:
             raise problem(
-                "routing", "an experiment needs sticky routing: set routing.stickyKey (e.g. user_id) or stickyHeader"
+                "routing.policy",
+                "an experiment needs sticky routing: set routing.policy: {type: sticky, input: user_id} (or header)",
             )
         canaries = [i for i, v in live if v.role == "canary"]
         if len(canaries) != 1:

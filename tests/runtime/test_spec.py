@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from runtime.errors import SpecError
-from runtime.spec import STACKS_DIR, load_stack, parse_model_uri, read_stack_config
+from runtime.spec import STACKS_DIR, StickyRoutingSpec, load_stack, parse_model_uri, read_stack_config
 from tests.runtime.spec.configs import problems_of, stack_config
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml"))
@@ -34,7 +34,9 @@ def test_prod_exercises_the_whole_spec():
     assert [v.role for v in fraud.variants] == ["primary", "canary", "shadow"]
     assert [v.weight for v in fraud.live_variants] == [90, 10]
     assert fraud.latency_budget_ms == 50 and fraud.fallback.value == 0
-    assert spec.models["recommender"].routing.sticky_key == "user_id"
+    assert spec.models["recommender"].routing.policy == StickyRoutingSpec(
+        type="sticky", input="user_id", header="x-user-id"
+    )
     vision = spec.models["vision"]
     assert vision.resources.gpu == 1 and vision.batching.max_batch_size == 64
     assert spec.platform.cluster.gpu_nodes.min == 0
@@ -291,7 +293,7 @@ def test_the_experiment_names_its_arms():
 @pytest.mark.parametrize(
     ("changes", "at", "expected"),
     [
-        ({"routing": None}, "ml-serving:models.recommender.routing", "an experiment needs sticky routing"),
+        ({"routing": None}, "ml-serving:models.recommender.routing.policy", "an experiment needs sticky routing"),
         (
             {"variants": [{"model": "models:/recommender-popular/2", "role": "primary", "weight": 100}]},
             "ml-serving:models.recommender.experiment",

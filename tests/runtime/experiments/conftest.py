@@ -12,7 +12,7 @@ def spec() -> ModelSpec:
                 {"model": "models:/recommender-als/1", "role": "canary", "weight": 50, "name": "als"},
             ],
             "latencyBudgetMs": 200,
-            "routing": {"stickyKey": "user_id"},
+            "routing": {"policy": {"type": "sticky", "input": "user_id"}},
             "experiment": {"outcome": "click", "minimumDetectableLift": 0.1},
         }
     )

@@ -63,7 +63,7 @@ async def test_an_output_asked_for_as_json_comes_back_as_json(peer):
 
 async def test_sticky_key_from_a_binary_input_routes_as_the_json_one(peer):
     a, b = peer(offset=0.0), peer(offset=100.0)
-    spec = model_spec(routing={"stickyKey": "user"}, latencyBudgetMs=2000)
+    spec = model_spec(routing={"policy": {"type": "sticky", "input": "user"}}, latencyBudgetMs=2000)
     config = gateway_config(spec, {"v1": a.url, "v2": b.url})
     async with serve(config) as client:
         for user in range(12):

@@ -76,7 +76,7 @@ async def test_variant_and_fallback_reason_come_back_as_trailing_metadata():
 
 async def test_sticky_header_in_metadata_routes_as_over_rest(peer):
     a, b = peer(offset=0.0), peer(offset=100.0)
-    spec = model_spec(routing={"stickyHeader": "x-user"}, latencyBudgetMs=2000)
+    spec = model_spec(routing={"policy": {"type": "sticky", "header": "x-user"}}, latencyBudgetMs=2000)
     async with serve(gateway_config(spec, {"v1": a.url, "v2": b.url}), Settings(grpc_port=0)) as http:
         async with grpc_client(http.app.state.grpc_port) as g:
             for user in range(10):

@@ -32,7 +32,7 @@ def _spec(weight_a: float):
             {"model": "models:/m/1", "role": "primary", "weight": weight_a, "name": "a"},
             {"model": "models:/m/2", "role": "canary", "weight": 100 - weight_a, "name": "b"},
         ],
-        routing={"stickyKey": "user_id", "stickyHeader": "x-user-id"},
+        routing={"policy": {"type": "sticky", "input": "user_id", "header": "x-user-id"}},
         experiment={"minimumDetectableLift": 0.1},
         latencyBudgetMs=10_000,  # a busy machine must not turn an answer into a fallback here
     )

@@ -63,7 +63,7 @@ async def test_served_rows_reach_the_monitor_in_batches(peer):
 async def test_the_sticky_routing_key_travels_with_each_record(peer):
     p = peer()
     with Receiver() as receiver:
-        spec = model_spec(variants=ONE, routing={"stickyKey": "user", "stickyHeader": "x-user-id"})
+        spec = model_spec(variants=ONE, routing={"policy": {"type": "sticky", "input": "user", "header": "x-user-id"}})
         config = gateway_config(spec, {"v1": p.url}, monitor_url=receiver.url)
         async with serve(config, Settings(tap_batch_size=2, tap_flush_ms=20)) as client:
             body = {"inputs": [{"name": "user", "shape": [1], "datatype": "INT64", "data": [42]}]}

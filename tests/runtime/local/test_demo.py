@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from runtime.experiments import ExperimentStore, build_readout, look
-from runtime.gateway.routing import Router
+from runtime.gateway.routing import build_policy
 from runtime.local.demo import run_demo
 from runtime.local.layout import Layout, LocalSettings
 from runtime.recommend import TasteWorld
@@ -88,13 +88,14 @@ def _recommender_routes(seen: dict) -> list[Route]:
     lists from the ground truth (B: each user's truly best items, A: the most popular), and the
     real experiment store and readout behind ``/outcomes`` and ``/experiments``."""
     spec = load_stack("local").models["recommender"]
-    router, world = Router("recommender", spec), TasteWorld.generate(seed=0)
+    policy, world = build_policy("recommender", spec), TasteWorld.generate(seed=0)
     store = ExperimentStore(spec.arms)
     popular = np.argsort(-world.popularity)[:10]
 
     async def infer(request: Request) -> JSONResponse:
-        user = (await request.json())["inputs"][0]["data"][0]
-        variant = router.choose(str(user))
+        inputs = (await request.json())["inputs"]
+        user = inputs[0]["data"][0]
+        variant = policy.choose(request.headers, inputs).order[0]
         items = np.argsort(-world.affinity(np.array([user])))[0, :10] if variant == "als" else popular
         store.expose(str(user), variant, f"r{user}", (50, 50))
         outputs = [{"name": "items", "datatype": "INT64", "shape": [1, 10], "data": items.tolist()}]
