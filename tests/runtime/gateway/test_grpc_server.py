@@ -172,7 +172,7 @@ async def test_a_hanging_model_falls_back_within_the_budget(peer):
 
 async def test_the_sticky_key_is_read_from_an_input_as_over_rest(peer):
     a, b = peer(offset=0.0), peer(offset=100.0)
-    spec = model_spec(routing={"stickyKey": "user"}, latencyBudgetMs=2000)
+    spec = model_spec(routing={"policy": {"type": "sticky", "input": "user"}}, latencyBudgetMs=2000)
     async with serve(gateway_config(spec, {"v1": a.url, "v2": b.url}), Settings(grpc_port=0)) as http:
         async with grpc_client(http.app.state.grpc_port) as g:
             variants = set()
