@@ -14,7 +14,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from runtime.spec.common import SpecModel, problem
 
-__all__ = ["RoutingSpec", "RoutingPolicySpec", "WeightedRoutingSpec", "StickyRoutingSpec"]
+__all__ = ["RoutingSpec", "RoutingPolicySpec", "WeightedRoutingSpec", "StickyRoutingSpec", "HeaderMatchRoutingSpec"]
 
 InputName = Annotated[str, StringConstraints(min_length=1)]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]+$")]
@@ -50,7 +50,24 @@ class StickyRoutingSpec(_PolicySpec):
         return self
 
 
-RoutingPolicySpec = Annotated[WeightedRoutingSpec | StickyRoutingSpec, Field(discriminator="type")]
+class HeaderMatchRoutingSpec(_PolicySpec):
+    """Requests whose header carries one of ``values`` go to ``variant`` (e.g. internal testers to
+    a canary of weight 0); every other request by weight."""
+
+    type: Literal["headerMatch"]
+    header: HeaderName
+    values: Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
+    """Header values that match, compared exactly."""
+    variant: Annotated[str, StringConstraints(min_length=1)]
+    """The live variant (by name) that matching requests go to."""
+
+    def named_variants(self) -> dict[str, str]:
+        return {"variant": self.variant}
+
+
+RoutingPolicySpec = Annotated[
+    WeightedRoutingSpec | StickyRoutingSpec | HeaderMatchRoutingSpec, Field(discriminator="type")
+]
 
 _MOVED = {"stickyKey": "input", "sticky_key": "input", "stickyHeader": "header", "sticky_header": "header"}
 

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from runtime.gateway.routing.header import HeaderMatchPolicy
 from runtime.gateway.routing.policy import Choice, RoutingPolicy, Weights, stable_point
 from runtime.gateway.routing.sticky import StickyPolicy
 from runtime.gateway.routing.weighted import WeightedPolicy
@@ -20,6 +21,7 @@ __all__ = ["Choice", "RoutingPolicy", "build_policy", "stable_point"]
 _POLICIES: dict[str, Callable[[Weights, Any], RoutingPolicy]] = {
     "weighted": WeightedPolicy,
     "sticky": StickyPolicy,
+    "headerMatch": HeaderMatchPolicy,
 }
 
 

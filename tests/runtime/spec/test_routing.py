@@ -40,6 +40,10 @@ def test_the_old_sticky_keys_name_the_new_key_path():
         ({"type": "sticky", "input": "u", "key": "u"}, ".policy.key: unknown key"),
         ({"type": "random"}, ".policy: Input tag 'random' found using 'type' does not match any of the expected tags"),
         ({"type": "weighted"}, ".policy: an experiment needs sticky routing"),
+        (
+            {"type": "headerMatch", "header": "x-tester", "values": ["qa"], "variant": "nope"},
+            ".policy.variant: 'nope' is not a live variant of this model; expected one of popular, als",
+        ),
     ],
 )
 def test_a_bad_policy_is_refused_at_its_key_path(policy, problem):
