@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     # (and takes --config for an abbreviation of its own --configure_logging).
     sys.argv[1:] = []
     from runtime.gateway.app import create_app
+    from runtime.gateway.heap import settle
     from runtime.gateway.settings import Settings
 
     try:
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.message.splitlines():
             print(f"error: {line}", file=sys.stderr)
         return 2
+    if args.grpc_port is not None:
+        import runtime.gateway.grpc_server  # noqa: F401 - imported before the heap is settled
+    # Built: freeze start-up's objects out of the collector before serving (runtime/gateway/heap.py).
+    settle()
     grpc = f" and gRPC on {args.host}:{args.grpc_port}" if args.grpc_port is not None else ""
     print(
         f"gateway: serving {', '.join(app.state.gateway.config.models) or 'no models'} on {args.host}:{args.port}{grpc}",
