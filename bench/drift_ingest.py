@@ -170,7 +170,13 @@ async def run(url: str, pid: int, bodies: list[bytes], headers: dict[str, str], 
         stop = asyncio.Event()
         sampler = sampled_rss(pid, stop, rss)
         say(f"{n} sender(s), {seconds:g} s ...")
+        before = psutil.Process(pid).cpu_times()
         result = await send(url, bodies, headers, n, seconds)
+        after = psutil.Process(pid).cpu_times()
+        cpu_s = (after.user - before.user) + (after.system - before.system)
+        # Rows per second of the monitor's own CPU: what one dedicated core takes, whatever else
+        # the shared machine was running meanwhile.
+        result["rowsPerCpuS"] = result["rowsPerS"] * seconds / cpu_s if cpu_s > 0 else 0.0
         stop.set()
         await sampler
         half = len(rss) // 2
@@ -223,22 +229,27 @@ def report(results: list[dict], start_rss: float, rps: float | None, source: str
         f"\nDrift monitor /ingest on CPU 1, taps on CPU 0; {BATCH} single-row records per POST ({body_bytes:,} B);"
         f" RSS {start_rss:.0f} MB before load; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
     )
-    print("| senders | rows/s | POST p50 ms | POST p99 ms | refused | RSS max 1st half MB | RSS max 2nd half MB |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| senders | rows/s | rows per monitor CPU-s | POST p50 ms | POST p99 ms | refused"
+        " | RSS max 1st half MB | RSS max 2nd half MB |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         print(
-            f"| {r['senders']} | {r['rowsPerS']:,.0f} | {r['p50Ms']:.1f} | {r['p99Ms']:.1f} | {r['refused']} |"
+            f"| {r['senders']} | {r['rowsPerS']:,.0f} | {r['rowsPerCpuS']:,.0f} | {r['p50Ms']:.1f} | {r['p99Ms']:.1f} | {r['refused']} |"
             f" {r['rssFirstHalfMaxMb']:.0f} | {r['rssSecondHalfMaxMb']:.0f} |"
         )
     best = max(r["rowsPerS"] for r in results)
-    print(f"\nsustained: {best:,.0f} rows/s (best sender count)")
+    per_core = max(r["rowsPerCpuS"] for r in results)
+    print(f"\nsustained: {best:,.0f} rows/s (best sender count); {per_core:,.0f} rows per second of the monitor's CPU")
     if rps:
-        replicas = best / rps
-        verdict = "met" if replicas >= 10 else "NOT met"
-        print(
-            f"one gateway replica at concurrency 32: {rps:,.0f} req/s ({source}); one monitor keeps up with"
-            f" {replicas:.1f} replicas (target >= 10: {verdict})"
-        )
+        for what, rows in (("as measured", best), ("on a dedicated core (rows per CPU-s)", per_core)):
+            replicas = rows / rps
+            verdict = "met" if replicas >= 10 else "NOT met"
+            print(
+                f"one gateway replica at concurrency 32: {rps:,.0f} req/s ({source}); one monitor, {what},"
+                f" keeps up with {replicas:.1f} replicas (target >= 10: {verdict})"
+            )
     else:
         print(f"gateway req/s at concurrency 32: {source}")
 

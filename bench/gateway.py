@@ -342,6 +342,17 @@ def main() -> int:
         for connections in (1, 32):
             rows += interleaved(targets, connections, args.duration, script, probed)
             probes[connections] = httpx.get(f"{probed}/probe", timeout=5).json()
+        by = {(label, c): load for label, c, load in rows}
+        # One replica's rate at concurrency 32, for bench/drift_ingest.py's replicas-per-monitor.
+        (work / "results.json").write_text(
+            json.dumps(
+                {
+                    "gatewayRpsAt32": by[("gateway (aiohttp)", 32)].rps,
+                    "directRpsAt32": by[("direct", 32)].rps,
+                    "loadAverage": os.getloadavg()[0],
+                }
+            )
+        )
         for g in gateways.values():
             g.stop()
         if args.overhead_only:
