@@ -12,23 +12,10 @@ from typing import Any
 
 import orjson
 
-from runtime.errors import MLServingError
+from runtime.gateway.errors import CallFailure, UpstreamError, UpstreamRejected
 from runtime.gateway.payload import flat_data
-from runtime.gateway.upstream import UpstreamError
 
-__all__ = ["UpstreamRejected", "checked", "split", "rows_in"]
-
-
-class UpstreamRejected(MLServingError):
-    """The model server refused the request itself (4xx): the client's input, passed through."""
-
-    def __init__(self, status: int, body: bytes) -> None:
-        try:
-            message = orjson.loads(body).get("error") or body.decode(errors="replace")
-        except (orjson.JSONDecodeError, AttributeError):
-            message = body.decode(errors="replace")
-        super().__init__(str(message))
-        self.status = status
+__all__ = ["checked", "split", "rows_in"]
 
 
 def rows_in(inputs: list[dict[str, Any]]) -> int | None:
@@ -48,24 +35,24 @@ def rows_in(inputs: list[dict[str, Any]]) -> int | None:
 def checked(status: int, payload: bytes, rows: int | None) -> dict[str, Any]:
     """The parsed response of a usable answer; raises ``UpstreamError`` or ``UpstreamRejected``."""
     if status >= 500:
-        raise UpstreamError("http_5xx", str(status))
+        raise UpstreamError(CallFailure.HTTP_5XX, str(status))
     if status >= 400:
         raise UpstreamRejected(status, payload)
     if status >= 300:
-        raise UpstreamError("bad_response", f"HTTP {status}")
+        raise UpstreamError(CallFailure.BAD_RESPONSE, f"HTTP {status}")
     try:
         response = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        raise UpstreamError("bad_response", "not JSON") from None
+        raise UpstreamError(CallFailure.BAD_RESPONSE, "not JSON") from None
     outputs = response.get("outputs") if isinstance(response, dict) else None
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
-        raise UpstreamError("bad_response", "not a V2 inference response")
+        raise UpstreamError(CallFailure.BAD_RESPONSE, "not a V2 inference response")
     if rows is not None:
         for output in outputs:
             shape = output.get("shape")
             if not isinstance(shape, list) or not shape or shape[0] != rows:
                 raise UpstreamError(
-                    "bad_response", f"output '{output.get('name')}' has shape {shape} for {rows} input rows"
+                    CallFailure.BAD_RESPONSE, f"output '{output.get('name')}' has shape {shape} for {rows} input rows"
                 )
     return response
 
@@ -80,7 +67,8 @@ def split(response: dict[str, Any], rows: list[int]) -> list[dict[str, Any]]:
         shape = output["shape"]
         if not all(isinstance(d, int) and d >= 0 for d in shape) or len(data) != math.prod(shape):
             raise UpstreamError(
-                "bad_response", f"output '{output.get('name')}' data does not fill its shape {output['shape']}"
+                CallFailure.BAD_RESPONSE,
+                f"output '{output.get('name')}' data does not fill its shape {output['shape']}",
             )
         flat.append(data)
     rest = {k: v for k, v in response.items() if k not in {"outputs", "id"}}

@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from runtime.gateway.answers import UpstreamRejected, checked, rows_in, split
+from runtime.gateway.answers import checked, rows_in, split
 from runtime.gateway.breaker import Breaker, Permit
+from runtime.gateway.errors import CallFailure, UpstreamError, UpstreamRejected
 from runtime.gateway.payload import Inbound, flat_data, joined_body
-from runtime.gateway.upstream import Upstream, UpstreamError
+from runtime.gateway.upstream import Upstream
 from runtime.protocol.binary import HEADER_LENGTH
 
 __all__ = ["Coalescer", "Reply", "MARGIN_S"]
@@ -146,7 +147,7 @@ class Coalescer:
             self._count(call, None)
             raise
         except UpstreamError as exc:
-            if isolation is not None and exc.reason == "http_5xx":
+            if isolation is not None and exc.reason == CallFailure.HTTP_5XX:
                 isolation.poisoned.append(call)
             else:
                 self._count(call, False)

@@ -13,19 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.errors import ModelUnavailable
-from runtime.gateway.answers import UpstreamRejected
 from runtime.gateway.breaker import Breaker
 from runtime.gateway.coalesce import Coalescer
+from runtime.gateway.errors import CallFailure, FallbackReason, NoCall, UpstreamError
 from runtime.gateway.fallback import fallback_rows
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.payload import Inbound, columns_of, rows_of
 from runtime.gateway.routing import build_policy
 from runtime.gateway.stats import ModelStats
-from runtime.gateway.upstream import Upstream, UpstreamError
+from runtime.gateway.upstream import Upstream
 from runtime.protocol import DEFAULT_OUTPUT, build_response, encode_array
 from runtime.spec import ModelSpec
 
-__all__ = ["Answer", "ModelRoute", "UpstreamRejected", "FALLBACK_RESERVE_S"]
+__all__ = ["Answer", "ModelRoute", "FALLBACK_RESERVE_S"]
 
 FALLBACK_RESERVE_S = 0.0015
 """Time kept back from the latency budget for answering with the fallback."""
@@ -36,7 +36,7 @@ class Answer:
     response: dict[str, Any]
     variant: str | None
     """The variant that answered; None for a fallback answer."""
-    fallback_reason: str | None = None
+    fallback_reason: FallbackReason | None = None
     nbytes: int = 0
     """Size of the model server's answer (this caller's share of it), for the drift tap's bound."""
 
@@ -73,7 +73,7 @@ class ModelRoute:
         self._failures = {
             (variant, reason): metrics.upstream_failures.labels(name, variant, reason)
             for variant in targets
-            for reason in ("timeout", "connect", "disconnected", "client", "http_5xx", "bad_response")
+            for reason in CallFailure
         }
 
     async def infer(self, inbound: Inbound, headers: dict[str, str], order: list[str], started: float) -> Answer:
@@ -82,13 +82,13 @@ class ModelRoute:
         stats = self.stats
         stats.requests += 1
         stats.variants[order[0]].routed += 1
-        reason = "no_variant"
+        reason: FallbackReason = NoCall.NO_VARIANT
         for name in order:
             target = self.targets[name]
             permit = target.breaker.acquire()
             if permit is None:
-                if reason == "no_variant":
-                    reason = "breaker_open"
+                if reason == NoCall.NO_VARIANT:
+                    reason = NoCall.BREAKER_OPEN
                 continue
             if deadline - time.monotonic() <= 0:
                 target.breaker.release(permit)
@@ -101,20 +101,21 @@ class ModelRoute:
                 # once, however many callers share the call.
                 response, nbytes = await target.coalescer.post(target.path, inbound, headers, permit, deadline)
             except TimeoutError:
-                reason = "timeout"
+                failure = CallFailure.TIMEOUT
             except UpstreamError as exc:
-                reason = exc.reason
+                failure = exc.reason
             else:
                 vs.served += 1
                 vs.latencies_ms.append((time.monotonic() - t0) * 1000.0)
                 response["model_name"] = self.name
                 response["model_version"] = name
                 return Answer(response=response, variant=name, nbytes=nbytes)
+            reason = failure
             vs.errors += 1
-            self._failures[(name, reason)].inc()
+            self._failures[(name, failure)].inc()
         return self._fallback(inbound, order[0], reason, headers)
 
-    def _fallback(self, inbound: Inbound, routed: str, reason: str, headers: dict[str, str]) -> Answer:
+    def _fallback(self, inbound: Inbound, routed: str, reason: FallbackReason, headers: dict[str, str]) -> Answer:
         fallback = self.spec.fallback
         if fallback is None:
             self.stats.unanswered += 1

@@ -23,13 +23,14 @@ from runtime.gateway.auth import TokenSet, load_tokens
 from runtime.gateway.breaker import Breaker
 from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.dispatch import ModelRoute, Target
+from runtime.gateway.errors import UpstreamError
 from runtime.gateway.headers import FALLBACK, REQUEST_ID, VARIANT, forward_headers, request_id
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.payload import Inbound
 from runtime.gateway.settings import Settings
 from runtime.gateway.shadow import ShadowMirror, ShadowTarget
 from runtime.gateway.tap import DriftTap
-from runtime.gateway.upstream import Upstream, UpstreamError, make_upstream
+from runtime.gateway.upstream import Upstream, make_upstream
 from runtime.wiring import GatewayConfig
 
 __all__ = ["Gateway", "Outcome"]

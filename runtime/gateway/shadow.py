@@ -17,9 +17,10 @@ from typing import Any
 
 import orjson
 
+from runtime.gateway.errors import UpstreamError
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.gateway.stats import ShadowStats
-from runtime.gateway.upstream import Upstream, UpstreamError
+from runtime.gateway.upstream import Upstream
 from runtime.spec import ModelSpec
 
 __all__ = ["ShadowMirror", "ShadowTarget", "outputs_agree"]

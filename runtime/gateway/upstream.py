@@ -14,17 +14,11 @@ from typing import Literal, Protocol
 import aiohttp
 import httpx
 
-__all__ = ["Upstream", "UpstreamError", "make_upstream", "ClientKind"]
+from runtime.gateway.errors import CallFailure, UpstreamError
+
+__all__ = ["Upstream", "make_upstream", "ClientKind"]
 
 ClientKind = Literal["aiohttp", "httpx"]
-
-
-class UpstreamError(Exception):
-    """A call to a model server that gave no usable answer; ``reason`` labels the metric."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 class Upstream(Protocol):
@@ -59,13 +53,13 @@ class AiohttpUpstream:
             async with self._session.post(self.base_url + path, data=body, headers=headers) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
-            raise UpstreamError("timeout", str(exc)) from None
+            raise UpstreamError(CallFailure.TIMEOUT, str(exc)) from None
         except aiohttp.ClientConnectorError as exc:
-            raise UpstreamError("connect", str(exc)) from None
+            raise UpstreamError(CallFailure.CONNECT, str(exc)) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-            raise UpstreamError("disconnected", str(exc)) from None
+            raise UpstreamError(CallFailure.DISCONNECTED, str(exc)) from None
         except aiohttp.ClientError as exc:
-            raise UpstreamError("client", str(exc)) from None
+            raise UpstreamError(CallFailure.CLIENT, str(exc)) from None
 
     async def get(self, path: str, timeout_s: float) -> tuple[int, bytes]:
         try:
@@ -73,7 +67,7 @@ class AiohttpUpstream:
                 async with self._session.get(self.base_url + path) as response:
                     return response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamError("unreachable", str(exc)) from None
+            raise UpstreamError(CallFailure.UNREACHABLE, str(exc)) from None
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -90,20 +84,20 @@ class HttpxUpstream:
             response = await self._client.post(path, content=body, headers=headers)
             return response.status_code, response.content
         except httpx.TimeoutException as exc:
-            raise UpstreamError("timeout", str(exc)) from None
+            raise UpstreamError(CallFailure.TIMEOUT, str(exc)) from None
         except httpx.ConnectError as exc:
-            raise UpstreamError("connect", str(exc)) from None
+            raise UpstreamError(CallFailure.CONNECT, str(exc)) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise UpstreamError("disconnected", str(exc)) from None
+            raise UpstreamError(CallFailure.DISCONNECTED, str(exc)) from None
         except httpx.HTTPError as exc:
-            raise UpstreamError("client", str(exc)) from None
+            raise UpstreamError(CallFailure.CLIENT, str(exc)) from None
 
     async def get(self, path: str, timeout_s: float) -> tuple[int, bytes]:
         try:
             response = await self._client.get(path, timeout=timeout_s)
             return response.status_code, response.content
         except httpx.HTTPError as exc:
-            raise UpstreamError("unreachable", str(exc)) from None
+            raise UpstreamError(CallFailure.UNREACHABLE, str(exc)) from None
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from runtime.gateway import Settings
-from runtime.gateway.answers import UpstreamRejected, checked, split
-from runtime.gateway.upstream import UpstreamError
+from runtime.gateway.answers import checked, split
+from runtime.gateway.errors import UpstreamError, UpstreamRejected
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
 
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]

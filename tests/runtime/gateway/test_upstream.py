@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from runtime.gateway.upstream import UpstreamError, make_upstream
+from runtime.gateway.errors import UpstreamError
+from runtime.gateway.upstream import make_upstream
 
 BODY = b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1.0]}]}'
 
