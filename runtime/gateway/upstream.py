@@ -32,12 +32,18 @@ class Upstream(Protocol):
 
 
 DEFAULT_TIMEOUT_S = 30.0
+IDLE_S = 4.0
+"""How long an idle pooled connection is kept: under the 5 s after which uvicorn (KServe's model
+server included) closes one. Kept longer (aiohttp's default is 15 s), a gateway too busy to read
+that close in time writes its next request on a dead connection and gets a disconnect."""
 
 
 class AiohttpUpstream:
     def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
-        connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(
+            limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True, keepalive_timeout=IDLE_S
+        )
         # No cookie jar and no automatic headers: both cost time on every call and a model
         # server needs neither.
         self._session = aiohttp.ClientSession(
@@ -76,7 +82,9 @@ class AiohttpUpstream:
 class HttpxUpstream:
     def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=IDLE_S
+        )
         self._client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=httpx.Timeout(timeout_s))
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:

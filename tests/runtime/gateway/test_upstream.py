@@ -37,3 +37,20 @@ async def test_a_connection_dropped_mid_answer_is_a_disconnect(peer, kind):
     finally:
         await upstream.aclose()
     assert caught.value.reason == "disconnected"
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_connection_the_model_server_closed_while_idle_is_not_reused(peer, kind):
+    """A model server (uvicorn, KServe's too) closes a connection idle for 5 s. A gateway too busy
+    to read that close in time must not write its next request on it: its pool drops a
+    connection before the server's idle limit."""
+    p = peer()
+    upstream = make_upstream(kind, p.url, timeout_s=5)
+    try:
+        assert (await upstream.post("/v2/models/m/infer", BODY, {}))[0] == 200
+        # A busy gateway: the event loop does not run while the server closes the connection.
+        time.sleep(5.5)
+        status, _ = await upstream.post("/v2/models/m/infer", BODY, {})
+    finally:
+        await upstream.aclose()
+    assert status == 200
