@@ -32,7 +32,7 @@ def stable_point(model: str, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / _SCALE * 100.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Choice:
     order: list[str]
     """Variants to try, in order: the chosen one first."""
