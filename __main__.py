@@ -12,6 +12,7 @@ from components.gateway import Gateway, GatewayArgs
 from components.mesh import Mesh, MeshArgs
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.monitor import TOKEN_SECRET, DriftMonitor, DriftMonitorArgs
+from components.monitoring import MonitoringStack, MonitoringStackArgs
 from components.predictor_identity import PredictorIdentity
 from components.rollout import ModelRollout, ModelRolloutArgs
 from components.serving import Serving, ServingArgs
@@ -92,6 +93,12 @@ monitor = DriftMonitor(
         storage_class=cluster.storage_class_name,
     ),
 )
+monitoring = MonitoringStack(
+    "monitoring",
+    MonitoringStackArgs(
+        spec, **k8s_args, storage_class=cluster.storage_class_name, depends_on=tuple(cluster.storage_ready)
+    ),
+)
 gateway = Gateway(
     "gateway",
     GatewayArgs(
@@ -110,6 +117,7 @@ pulumi.export("mlflowUrl", mlflow.url)
 pulumi.export("artifactBucket", artifacts.bucket_name if artifacts else None)
 pulumi.export("servingRuntime", serving.runtime_name)
 pulumi.export("gatewayUrl", gateway.url)
+pulumi.export("prometheusUrl", monitoring.url)
 pulumi.export(
     "models",
     {

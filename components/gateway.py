@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.rollout import predictor_url
+from components.scraping import scrape_annotations
 from runtime.spec import ResourcesSpec, StackSpec
 from runtime.wiring import (
     GATEWAY_SERVICE_ACCOUNT,
@@ -216,7 +217,10 @@ class Gateway(pulumi.ComponentResource):
             spec={
                 "selector": {"matchLabels": labels},
                 "template": {
-                    "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum, **scrape_annotations(GATEWAY_PORT)},
+                    },
                     "spec": {
                         "serviceAccountName": GATEWAY_SERVICE_ACCOUNT,
                         "containers": [container],

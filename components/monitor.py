@@ -25,6 +25,7 @@ import yaml
 
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, GATEWAY_PORT, TOKENS_MOUNT, runtime_container
 from components.mlflow_access import MONITOR_SERVICE_ACCOUNT, reader_env
+from components.scraping import scrape_annotations
 from runtime.registry.lock import ModelLock
 from runtime.spec import StackSpec
 from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, INGEST_PATH, RUNTIME_UID, MonitorConfig, app_labels
@@ -127,7 +128,6 @@ class DriftMonitor(pulumi.ComponentResource):
     token: k8s.core.v1.Secret
     service_account: k8s.core.v1.ServiceAccount
     authorization: k8s.apiextensions.CustomResource
-    rules: pulumi.CustomResource | None
     url: pulumi.Output[str]
     """In-cluster base URL the gateway's tap posts to."""
 
@@ -227,7 +227,10 @@ class DriftMonitor(pulumi.ComponentResource):
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": labels},
                 "template": {
-                    "metadata": {"labels": labels, "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum}},
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum, **scrape_annotations(MONITOR_PORT)},
+                    },
                     "spec": {
                         "serviceAccountName": MONITOR_SERVICE_ACCOUNT,
                         "securityContext": {"fsGroup": RUNTIME_UID},
@@ -258,17 +261,6 @@ class DriftMonitor(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.rules = None
-        if settings.prometheus_rule:
-            # Prometheus (operator) evaluates the same rules the project tests with promtool.
-            self.rules = k8s.apiextensions.CustomResource(
-                f"{name}-alerts",
-                api_version="monitoring.coreos.com/v1",
-                kind="PrometheusRule",
-                metadata={"name": f"{MONITOR_NAME}-alerts", **meta},
-                spec=alert_rules(),
-                opts=child,
-            )
         # A plain string (the spec's namespace): the gateway's config embeds it and must stay known in a preview.
         self.url = pulumi.Output.from_input(
             f"http://{MONITOR_NAME}.{args.spec.platform.namespace}.svc.cluster.local:{MONITOR_PORT}"

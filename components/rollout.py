@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.scraping import scrape_annotations
 from runtime.registry.lock import LockedVersion, ModelLock, storage_location
 from runtime.spec import ModelSpec, VariantSpec
 from runtime.wiring import (
@@ -21,6 +22,7 @@ from runtime.wiring import (
     GPU_NODE_LABEL,
     GPU_TAINT,
     LINEAGE_ANNOTATION_PREFIX,
+    MODEL_SERVER_PORT,
     PART_OF,
     SERVING_RUNTIME_NAME,
     inference_service_name,
@@ -158,6 +160,8 @@ class ModelRollout(pulumi.ComponentResource):
             "scaleTarget": CPU_TARGET_PERCENT,
             # Pod labels: the AuthorizationPolicy selects the model's predictor pods by them.
             "labels": self._labels(args, variant),
+            # Where the model server serves its metrics; the mesh merges them for Prometheus.
+            "annotations": scrape_annotations(MODEL_SERVER_PORT),
         }
         if args.service_account_name:
             predictor["serviceAccountName"] = args.service_account_name

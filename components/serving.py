@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import Cluster
 from components.mlflow_access import reader_env
 from runtime.spec import VersionsSpec
-from runtime.wiring import PART_OF, RUNTIME_UID, SERVING_RUNTIME_NAME
+from runtime.wiring import MODEL_SERVER_PORT, PART_OF, RUNTIME_UID, SERVING_RUNTIME_NAME
 
 __all__ = [
     "Serving",
@@ -30,7 +30,6 @@ __all__ = [
 
 KSERVE_NAMESPACE = "kserve"
 KSERVE_CHARTS = "oci://ghcr.io/kserve/charts"
-MODEL_SERVER_PORT = 8080
 DEPLOYMENT_MODE = "Standard"
 RUNTIME_PRIORITY = 10
 MODEL_DIR = "/mnt/models"

@@ -21,6 +21,7 @@ __all__ = [
     "TapBatch",
     "INGEST_PATH",
     "SERVING_RUNTIME_NAME",
+    "MODEL_SERVER_PORT",
     "GPU_NODE_LABEL",
     "GPU_TAINT",
     "GATEWAY_SERVICE_ACCOUNT",
@@ -110,6 +111,8 @@ class TapBatch(_Wire):
 
 SERVING_RUNTIME_NAME = "ml-serving-mlflow"
 """The project's ClusterServingRuntime for ``modelFormat: mlflow`` (V2 protocol)."""
+MODEL_SERVER_PORT = 8080
+"""The model server's HTTP port in a predictor pod (V2 REST and ``/metrics``)."""
 GPU_NODE_LABEL = ("ml-serving.io/accelerator", "nvidia")
 """Label of the GPU node group; GPU predictors select on it."""
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")

@@ -10,6 +10,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from components.cost.charts import chart_claims
 from components.cost.items import HOURS_PER_MONTH, Item, flat
 from components.cost.prices import PriceBook, standard_support_ends
 from components.cost.workloads import memory_mib, of_type
@@ -337,8 +338,8 @@ def _volume_type(document, claim: Mapping[str, Any], findings: Findings) -> str:
 
 
 def _volumes(document, book: PriceBook, out: list[Item], findings: Findings) -> None:
-    for r in of_type(document, "kubernetes:core/v1:PersistentVolumeClaim"):
-        claim = r["inputs"]
+    claims = [(r["name"], r["urn"], r["inputs"]) for r in of_type(document, "kubernetes:core/v1:PersistentVolumeClaim")]
+    for name, urn, claim in [*claims, *chart_claims(document)]:
         size_gb = (
             memory_mib(((claim.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage", "0"))
             / 1024
@@ -346,9 +347,9 @@ def _volumes(document, book: PriceBook, out: list[Item], findings: Findings) -> 
         kind = _volume_type(document, claim, findings)
         out.append(
             Item(
-                f"volume/{r['name']}",
+                f"volume/{name}",
                 "monitoring",
-                r["urn"],
+                urn,
                 flat(size_gb),
                 "GB-month",
                 book.get(f"ebs/{kind}/gb-month"),

@@ -6,7 +6,8 @@ KServe InferenceServices (replica bounds from their HPA or ``min/maxReplicas``).
 namespace labelled ``istio-injection: enabled`` carry the Istio sidecar's requests: the istiod
 release's ``global.proxy.resources.requests``, else the pinned chart's default (istiod 1.28.1
 ``values.yaml``: 100m CPU, 128Mi). Pods that Helm charts create are not in the render and are
-not counted; the node groups' minimum sizes leave room for them.
+not counted (but for the monitoring release's, ``components.cost.charts``); the node groups'
+minimum sizes leave room for them.
 """
 
 from __future__ import annotations
@@ -216,7 +217,13 @@ def workloads(document: Mapping[str, Any]) -> list[Workload]:
                 role=labels.get("ml-serving.io/role"),
             )
         )
-    return sorted(found, key=lambda w: w.urn)
+    # Late: the chart data lives beside the deployability rules, which read these workloads too.
+    from components.cost.charts import chart_pods
+
+    for name, urn, resources, count in chart_pods(document):
+        cpu, memory, gpus = _requests([{"resources": resources}], {})
+        found.append(Workload("Pod", name, urn, cpu, memory, gpus, count, count, {}, ()))
+    return sorted(found, key=lambda w: (w.urn, w.name))
 
 
 def _tolerates(tolerations: Iterable[Mapping[str, Any]], taint: tuple[str, str, str]) -> bool:

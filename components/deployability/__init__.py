@@ -11,6 +11,8 @@ capacity. Each rule here reads the offline render (and the pinned charts' own da
 - ``volume-binding``     claims have a class, a provisioner, and wait for both (``volumes.py``)
 - ``load-balancer``      LoadBalancer Services have their controller and tagged subnets (``network.py``)
 - ``storage-uri``        storage URIs use a scheme the storage initializer downloads (``volumes.py``)
+- ``scraping``         Prometheus selects the monitors and rules; they reach the pods through the
+                         mesh; Grafana's sidecar finds the dashboards (``scraping.py``)
 - ``lock-registry``      the model lock was resolved against the stack's own registry
 
     ml-serving check --stack prod --only deployability     # exit 1 on any error finding
@@ -26,6 +28,7 @@ from components.deployability.capacity import scheduling
 from components.deployability.charts import chart_values
 from components.deployability.network import load_balancer
 from components.deployability.render_view import Finding, RenderView
+from components.deployability.scraping import scraping
 from components.deployability.volumes import storage_uri, volume_binding
 from runtime.registry.lock import ModelLock, lock_command
 from runtime.spec import StackSpec
@@ -39,6 +42,7 @@ RULES: dict[str, Callable[[RenderView], list[Finding]]] = {
     "volume-binding": volume_binding,
     "load-balancer": load_balancer,
     "storage-uri": storage_uri,
+    "scraping": scraping,
 }
 
 

@@ -59,8 +59,8 @@ class ProgressiveSpec(SpecModel):
     p99_action: Literal["hold", "rollback"] = "rollback"
     """What a canary over ``maxP99Ratio`` gets once it has the minimum samples."""
     max_fallback_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
-    """Highest share of the model's answers that are fallbacks while the canary is live; above it
-    (Wilson lower bound) the canary is rolled back."""
+    """Highest share of the canary's calls that end in the fallback (the gateway counts fallbacks
+    per routed variant); above it (Wilson lower bound) the canary is rolled back."""
     min_shadow_agreement: Annotated[float, Field(gt=0, le=1)] = 0.99
     """A shadow whose agreement with the served answer is at least this (Wilson lower bound), with
     p99 latency within ``maxP99Ratio``, is proposed as the next canary."""

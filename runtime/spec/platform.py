@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from runtime.spec.cluster import ClusterSpec
 from runtime.spec.common import DnsName, ServiceAccountRef, SpecModel, pinned, problem
@@ -68,6 +69,8 @@ class VersionsSpec(SpecModel):
     cluster_autoscaler: str = "9.52.1"
     aws_load_balancer_controller: str = "3.5.0"
     """Chart of the controller that gives the ingress gateway's Service its NLB."""
+    kube_prometheus_stack: str = "88.5.3"
+    """Chart of the cluster's Prometheus, Grafana and the Prometheus Operator (``platform.monitoring``)."""
     mlflow: str = "3.18.0"
     postgres: str = "16.10"
 
@@ -114,9 +117,9 @@ class GatewaySpec(SpecModel):
 class MonitorSpec(SpecModel):
     storage_gb: Annotated[int, Field(ge=1)] = 5
     resources: ResourcesSpec = ResourcesSpec(cpu="500m", memory="1Gi")
-    prometheus_rule: bool = False
-    """Ship the drift alert rules (runtime/drift/alerts.yaml) as a PrometheusRule; needs the
-    Prometheus Operator's CRDs in the cluster (kube-prometheus-stack)."""
+    prometheus_rule: bool = True
+    """Ship the drift alert rules (runtime/drift/alerts.yaml) as a PrometheusRule, evaluated by
+    the stack's Prometheus (``platform.monitoring``)."""
     clients: list[ServiceAccountRef] = []
     """Service accounts (``namespace/name``) the mesh lets post labels and read status and reports
     (e.g. the job that joins ground truth); the gateway alone may post served rows. They still
@@ -170,6 +173,80 @@ class CostSpec(SpecModel):
     usage: CostUsageSpec = CostUsageSpec()
 
 
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def _labels(value: dict[str, str], what: str) -> dict[str, str]:
+    for key, text in value.items():
+        if not _LABEL_KEY.match(key):
+            raise ValueError(f"{what}: {key!r} is not a Kubernetes label key ([prefix/]name, name up to 63 characters)")
+        if not _LABEL_VALUE.match(text):
+            raise ValueError(
+                f"{what}: {key}={text!r} is not a Kubernetes label value (up to 63 letters, digits, '-', '_', '.')"
+            )
+    return value
+
+
+class ExistingPrometheusSpec(SpecModel):
+    """A Prometheus Operator the cluster already runs, used instead of the platform's own."""
+
+    url: str
+    """Its HTTP API, which promotion queries (``http://prometheus-operated.monitoring.svc:9090``)."""
+    selector_labels: dict[str, str] = {}
+    """Labels its Prometheus selects PodMonitors and PrometheusRules by (``release: <its release>``
+    for a kube-prometheus-stack left at its defaults); the stack's monitoring objects carry them."""
+    dashboard_labels: dict[str, str] = {"grafana_dashboard": "1"}
+    """Labels its Grafana's dashboard sidecar loads ConfigMaps by; ``{}`` ships no dashboards."""
+    dashboard_namespace: DnsName = "monitoring"
+    """Namespace of the dashboards' ConfigMaps (one the sidecar searches)."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s:]+(:[0-9]{1,5})?(/\S*)?", value):
+            raise ValueError(
+                f"expected an http(s) URL such as http://prometheus-operated.monitoring.svc:9090, got {value!r}"
+            )
+        return value
+
+    @field_validator("selector_labels")
+    @classmethod
+    def _selector_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _labels(value, "selectorLabels")
+
+    @field_validator("dashboard_labels")
+    @classmethod
+    def _dashboard_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _labels(value, "dashboardLabels")
+
+
+class MonitoringSpec(SpecModel):
+    """Prometheus and Grafana of the cluster: kube-prometheus-stack (``versions.kubePrometheusStack``)
+    in ``namespace``, or ``existing``; either way it scrapes the gateway, the drift monitor and
+    the predictors, evaluates the shipped alert rules and shows the dashboards."""
+
+    namespace: DnsName = "monitoring"
+    """Namespace of the platform's own release (kube-prometheus-stack)."""
+    retention_days: Annotated[int, Field(ge=1, le=365)] = 15
+    """How long the platform's Prometheus keeps samples."""
+    storage_gb: Annotated[int, Field(ge=1)] = 20
+    """Size of the platform's Prometheus volume."""
+    existing: ExistingPrometheusSpec | None = None
+    """Use this Prometheus instead; nothing of kube-prometheus-stack is installed."""
+
+    @model_validator(mode="after")
+    def _own_or_existing(self) -> MonitoringSpec:
+        own = sorted({"namespace", "retention_days", "storage_gb"} & self.model_fields_set)
+        if self.existing is not None and own:
+            keys = ", ".join(to_camel(k) for k in own)
+            raise problem(
+                to_camel(own[0]) if len(own) == 1 else "existing",
+                f"{keys}: only for the platform's own Prometheus, and with 'existing' none is installed; remove it",
+            )
+        return self
+
+
 class PlatformSpec(SpecModel):
     namespace: DnsName = "ml-serving"
     cluster: ClusterSpec
@@ -184,6 +261,7 @@ class PlatformSpec(SpecModel):
     """Budget and usage assumptions of the cost estimate (``python -m components.cost``)."""
     auto_merge_promotions: bool = False
     """Merge the promote workflow's pull requests by themselves once their checks pass."""
+    monitoring: MonitoringSpec = MonitoringSpec()
 
     @model_validator(mode="after")
     def _mlflow_backend_fits_the_cluster(self) -> PlatformSpec:
