@@ -125,7 +125,7 @@ class ModelRoute:
             )
         self.stats.fallbacks += 1
         self.stats.variants[routed].fallbacks += 1
-        self.metrics.fallbacks.labels(self.name, reason).inc()
+        self.metrics.fallbacks.labels(self.name, routed, reason).inc()
         rows = rows_of(inbound.inputs)
         values = fallback_rows(fallback, columns_of(inbound.inputs), rows)
         name = inbound.output_names[0] if inbound.output_names else DEFAULT_OUTPUT

@@ -28,8 +28,8 @@ class GatewayMetrics:
         )
         self.fallbacks = Counter(
             "ml_serving_gateway_fallbacks",
-            "Fallback answers by reason.",
-            ["model", "reason"],
+            "Fallback answers by the variant the request was routed to and the reason.",
+            ["model", "variant", "reason"],
             registry=r,
         )
         self.upstream_failures = Counter(

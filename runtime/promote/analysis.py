@@ -6,8 +6,9 @@ gateway replica. The error guardrail is the always-valid sequential test of
 inflate false rollbacks or false promotions:
 
 - roll back when the confidence sequence of ``canary error rate - primary error rate`` lies
-  above 0 (the canary is worse, at level ``1 - alpha``), or when the model's fallback rate is
-  above ``maxFallbackRate`` (Wilson lower bound);
+  above 0 (the canary is worse, at level ``1 - alpha``), or when the share of the canary's calls
+  that ended in the fallback is above ``maxFallbackRate`` (Wilson lower bound; the gateway counts
+  each fallback under the variant its request was routed to);
 - once the canary has ``minSamplesPerStep`` calls: over ``maxP99Ratio`` gets ``p99Action``;
   otherwise promote when the confidence sequence lies below ``maxErrorRateIncrease``;
 - hold in every other case.
@@ -51,9 +52,8 @@ class StepCounts:
     primary_errors: Number
     canary_calls: Number
     canary_errors: Number
-    answers: Number = 0
-    """Every answer of the model (served by any variant or by the fallback)."""
-    fallbacks: Number = 0
+    canary_fallbacks: Number = 0
+    """Fallback answers to requests routed to the canary."""
     primary_p99_s: Number = float("nan")
     canary_p99_s: Number = float("nan")
 
@@ -106,7 +106,7 @@ def judge(progressive: ProgressiveSpec, counts: StepCounts) -> Judgement:
     low, high = np.asarray(errors.low), np.asarray(errors.high)
     has_both = (np.asarray(counts.primary_calls) > 0) & (np.asarray(counts.canary_calls) > 0)
     fallback_low = np.nan_to_num(
-        np.asarray(proportion_interval(counts.fallbacks, counts.answers, progressive.alpha).low)
+        np.asarray(proportion_interval(counts.canary_fallbacks, counts.canary_calls, progressive.alpha).low)
     )
     ratio = _ratio(np.asarray(counts.canary_p99_s, float), np.asarray(counts.primary_p99_s, float))
     enough = np.asarray(counts.canary_calls) >= progressive.min_samples_per_step
@@ -143,7 +143,9 @@ def _reasons(progressive: ProgressiveSpec, counts: StepCounts, j: Judgement) -> 
             f"confidence sequence [{j.error_low:+.4f}, {j.error_high:+.4f}] lies above 0"
         )
     if j.fallback_rate_low > p.max_fallback_rate:
-        reasons.append(f"fallback rate is above {p.max_fallback_rate:g} (lower bound {j.fallback_rate_low:.4f})")
+        reasons.append(
+            f"canary's fallback rate is above {p.max_fallback_rate:g} (lower bound {j.fallback_rate_low:.4f})"
+        )
     if not j.enough_samples:
         reasons.append(f"canary has {counts.canary_calls:g} of the {p.min_samples_per_step} calls a step needs")
     elif j.p99_ratio > p.max_p99_ratio:

@@ -6,7 +6,8 @@ the counts since the step began: the queries sum them as they stand. ``window_s`
 the ``increase`` over the last that many seconds (a Prometheus whose gateways were not restarted).
 
 A call to a variant is an answer it served or a failed call to its model server (the gateway
-then retries the primary or falls back); its error rate is failures over calls.
+then retries the primary or falls back); its error rate is failures over calls, and its fallback
+rate the fallbacks of the requests routed to it over its calls.
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ def step_counts(prom: Prometheus, model: str, primary: str, canary: str, window_
     answered = _sum_by_variant(prom, REQUESTS, model, window_s, 'outcome="ok"')
     failed = _sum_by_variant(prom, FAILURES, model, window_s)
     p99 = _p99_by_variant(prom, LATENCY, model, window_s)
-    answers = _total(prom, f"sum({_over(_selector(REQUESTS, model), window_s)})")
-    fallbacks = _total(prom, f"sum({_over(_selector(FALLBACKS, model), window_s)})")
+    fallbacks = _sum_by_variant(prom, FALLBACKS, model, window_s)
 
     def calls(variant: str) -> float:
         return answered.get(variant, 0.0) + failed.get(variant, 0.0)
@@ -107,8 +107,7 @@ def step_counts(prom: Prometheus, model: str, primary: str, canary: str, window_
         primary_errors=failed.get(primary, 0.0),
         canary_calls=calls(canary),
         canary_errors=failed.get(canary, 0.0),
-        answers=answers,
-        fallbacks=fallbacks,
+        canary_fallbacks=fallbacks.get(canary, 0.0),
         primary_p99_s=p99.get(primary, math.nan),
         canary_p99_s=p99.get(canary, math.nan),
     )

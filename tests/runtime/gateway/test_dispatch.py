@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.gateway import Settings
 from tests.runtime.gateway.conftest import gateway_config, model_spec, primary_and_canary, serve, v2, wait_for
@@ -53,7 +54,30 @@ async def test_hanging_model_falls_back_within_budget(peer):
             assert response.json()["outputs"][0]["shape"] == [2]
             assert elapsed_ms < 80 + 40, f"fallback took {elapsed_ms:.1f} ms against a budget of 80 ms"
         metrics = (await client.get("/metrics")).text
-    assert 'ml_serving_gateway_fallbacks_total{model="m",reason="timeout"} 3.0' in metrics
+    assert 'ml_serving_gateway_fallbacks_total{model="m",reason="timeout",variant="v1"} 3.0' in metrics
+
+
+async def test_fallbacks_are_counted_under_the_variant_the_request_was_routed_to(peer):
+    # Both variants fail: each fallback belongs to the variant its request was routed to, so a
+    # canary's fallback rate can be told from the primary's.
+    primary, canary = peer(mode="fail"), peer(mode="fail")
+    spec = model_spec(circuitBreaker={"failureThreshold": 1000, "cooldownMs": 1000})
+    async with serve(gateway_config(spec, {"v1": primary.url, "v2": canary.url})) as client:
+        for _ in range(40):
+            response = await client.post("/v2/models/m/infer", json=v2([1.0]))
+            assert response.headers["x-ml-serving-variant"] == "fallback", response.text
+        metrics = (await client.get("/metrics")).text
+        report = (await client.get("/rollouts/m/report")).json()
+    counted = {
+        s.labels["variant"]: s.value
+        for family in text_string_to_metric_families(metrics)
+        if family.name == "ml_serving_gateway_fallbacks"
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    routed = {v["variant"]: v["fallbacks"] for v in report["variants"]}
+    assert counted == routed and sum(counted.values()) == 40, (counted, routed)
+    assert counted["v1"] > 0 and counted["v2"] > 0, counted
 
 
 async def test_failing_canary_is_retried_on_the_primary(peer):

@@ -6,21 +6,14 @@ import httpx
 import pytest
 
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve
-from tests.runtime.modelserver.servers import features, register_model, start_server, v2_columns
+from tests.runtime.modelserver.servers import features, start_registered_server, v2_columns
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def model_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gateway-mlflow")
-    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
-    uri = register_model(tracking_uri, root / "artifacts")
-    server = start_server(
-        ["--model_name", "fraud", "--model_dir", uri, "--max_batch_size", "8", "--max_latency_ms", "5"],
-        root / "server.log",
-        env={"MLFLOW_TRACKING_URI": tracking_uri},
-    )
+    server = start_registered_server(tmp_path_factory.mktemp("gateway-mlflow"))
     yield server
     server.stop()
 

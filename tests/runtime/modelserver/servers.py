@@ -111,6 +111,18 @@ def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, 
     return server
 
 
+def start_registered_server(root: Path, timeout: float = 90) -> Server:
+    """A model registered in a fresh SQLite registry under ``root``, served batched (8 rows, 5 ms)."""
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = register_model(tracking_uri, root / "artifacts")
+    return start_server(
+        ["--model_name", "fraud", "--model_dir", uri, "--max_batch_size", "8", "--max_latency_ms", "5"],
+        root / "server.log",
+        env={"MLFLOW_TRACKING_URI": tracking_uri},
+        timeout=timeout,
+    )
+
+
 def v2_columns(frame: pd.DataFrame, request_id: str | None = None) -> dict:
     """A V2 request body with one tensor per column."""
     inputs = []

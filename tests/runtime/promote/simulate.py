@@ -63,7 +63,7 @@ def simulate(
         ce += np.where(live, e_c, 0)
         j = judge(
             progressive,
-            StepCounts(pc, pe, cc, ce, pc + cc, np.zeros(runs), np.full(runs, 0.05), np.full(runs, 0.05 * p99_ratio)),
+            StepCounts(pc, pe, cc, ce, np.zeros(runs), np.full(runs, 0.05), np.full(runs, 0.05 * p99_ratio)),
         )
         back = live & (j.action == ROLLBACK)
         up = live & (j.action == PROMOTE)

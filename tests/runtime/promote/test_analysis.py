@@ -40,9 +40,9 @@ def test_five_points_more_errors_is_rolled_back_once_it_has_the_minimum_samples(
 @pytest.mark.parametrize("action, weight", [("rollback", 0), ("hold", 5)])
 def test_thirty_percent_slower_p99_gets_its_guardrail_action(action, weight):
     progressive = PROGRESSIVE.model_copy(update={"p99_action": action})
-    before = decide("fraud", progressive, 5, StepCounts(19000, 190, 1000, 10, 20000, 0, 0.05, 0.065))
+    before = decide("fraud", progressive, 5, StepCounts(19000, 190, 1000, 10, 0, 0.05, 0.065))
     assert before.action == "hold" and before.next_weight == 5
-    at = decide("fraud", progressive, 5, StepCounts(38000, 380, 2000, 20, 40000, 0, 0.05, 0.065))
+    at = decide("fraud", progressive, 5, StepCounts(38000, 380, 2000, 20, 0, 0.05, 0.065))
     assert at.action == action and at.next_weight == weight
     assert at.evidence["p99Ratio"] == pytest.approx(1.3)
     assert any("1.30x" in reason for reason in at.reasons)
@@ -74,7 +74,15 @@ def test_next_weight_walks_the_steps_and_a_rolled_back_canary_stays_put():
     assert idle.action == "hold" and idle.next_weight == 0
 
 
-def test_fallback_rate_above_its_ceiling_rolls_back():
-    d = decide("fraud", PROGRESSIVE, 10, StepCounts(900, 9, 100, 1, 1000, 120, 0.05, 0.05))
+def test_the_canarys_own_fallback_rate_above_its_ceiling_rolls_back():
+    d = decide("fraud", PROGRESSIVE, 10, StepCounts(900, 9, 100, 1, canary_fallbacks=20))
     assert d.action == "rollback"
-    assert any("fallback rate" in reason for reason in d.reasons)
+    assert any("canary's fallback rate" in reason for reason in d.reasons)
+    assert d.evidence["counts"]["canary_fallbacks"] == 20
+
+
+def test_fallbacks_of_the_primary_do_not_roll_the_canary_back():
+    # Fallbacks are counted per routed variant: a primary falling back (here none of the canary's
+    # calls did) says nothing against the canary.
+    healthy = StepCounts(9_000, 90, 3_000, 30, canary_fallbacks=0, primary_p99_s=0.05, canary_p99_s=0.05)
+    assert decide("fraud", PROGRESSIVE, 25, healthy).action == "promote"
