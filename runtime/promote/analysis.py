@@ -9,6 +9,9 @@ inflate false rollbacks or false promotions:
   above 0 (the canary is worse, at level ``1 - alpha``), or when the share of the canary's calls
   that ended in the fallback is above ``maxFallbackRate`` (Wilson lower bound; the gateway counts
   each fallback under the variant its request was routed to);
+- when the model runs an experiment (``outcome_tau`` given), roll back when the confidence
+  sequence of ``canary outcome rate - primary outcome rate`` (users who converted, per arm) lies
+  below 0: the canary is shown to lose the A/B outcome;
 - once the canary has ``minSamplesPerStep`` calls: over ``maxP99Ratio`` gets ``p99Action``;
   otherwise promote when the confidence sequence lies below ``maxErrorRateIncrease``;
 - hold in every other case.
@@ -56,6 +59,11 @@ class StepCounts:
     """Fallback answers to requests routed to the canary."""
     primary_p99_s: Number = float("nan")
     canary_p99_s: Number = float("nan")
+    primary_users: Number = 0
+    """Users of the experiment's primary arm (the A/B outcome guardrail; 0 without an experiment)."""
+    primary_conversions: Number = 0
+    canary_users: Number = 0
+    canary_conversions: Number = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ class Judgement:
     p99_ratio: Number
     fallback_rate_low: Number
     enough_samples: Number
+    outcome_difference: Number = float("nan")
+    outcome_low: Number = float("nan")
+    outcome_high: Number = float("nan")
+    """Confidence sequence of canary minus primary outcome rate (NaN without an experiment)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ def _ratio(canary: np.ndarray, primary: np.ndarray) -> np.ndarray:
         return np.where(primary > 0, canary / primary, np.nan)
 
 
-def judge(progressive: ProgressiveSpec, counts: StepCounts) -> Judgement:
+def judge(progressive: ProgressiveSpec, counts: StepCounts, outcome_tau: float | None = None) -> Judgement:
     """The decision for array (or scalar) counts; see the module docstring for the rules."""
     errors = sequential_test(
         counts.primary_errors,
@@ -116,6 +128,24 @@ def judge(progressive: ProgressiveSpec, counts: StepCounts) -> Judgement:
     action = np.where(enough & ~slow & (high <= progressive.max_error_rate_increase), PROMOTE, action)
     action = np.where(slow, ROLLBACK if progressive.p99_action == "rollback" else HOLD, action)
     action = np.where(worse | (fallback_low > progressive.max_fallback_rate), ROLLBACK, action)
+    nan = np.full(np.shape(action), np.nan)
+    outcome: tuple[Any, Any, Any] = (nan, nan, nan)
+    if outcome_tau is not None:
+        test = sequential_test(
+            counts.primary_conversions,
+            counts.primary_users,
+            counts.canary_conversions,
+            counts.canary_users,
+            tau=outcome_tau,
+            alpha=progressive.alpha,
+        )
+        users = (np.asarray(counts.primary_users) > 0) & (np.asarray(counts.canary_users) > 0)
+        outcome = (
+            np.where(users, np.asarray(test.difference, float), np.nan),
+            np.where(users, np.asarray(test.low, float), np.nan),
+            np.where(users, np.asarray(test.high, float), np.nan),
+        )
+        action = np.where(users & (np.asarray(test.high) < 0), ROLLBACK, action)
     scalar = np.ndim(action) == 0
     return Judgement(
         int(action) if scalar else action,
@@ -126,6 +156,7 @@ def judge(progressive: ProgressiveSpec, counts: StepCounts) -> Judgement:
         float(ratio) if scalar else ratio,
         float(fallback_low) if scalar else fallback_low,
         bool(enough) if scalar else enough,
+        *(float(v) if scalar else v for v in outcome),
     )
 
 
@@ -146,6 +177,11 @@ def _reasons(progressive: ProgressiveSpec, counts: StepCounts, j: Judgement) -> 
         reasons.append(
             f"canary's fallback rate is above {p.max_fallback_rate:g} (lower bound {j.fallback_rate_low:.4f})"
         )
+    if j.outcome_high < 0:
+        reasons.append(
+            f"canary's outcome rate is lower than the primary's: difference {j.outcome_difference:+.4f}, "
+            f"confidence sequence [{j.outcome_low:+.4f}, {j.outcome_high:+.4f}] lies below 0"
+        )
     if not j.enough_samples:
         reasons.append(f"canary has {counts.canary_calls:g} of the {p.min_samples_per_step} calls a step needs")
     elif j.p99_ratio > p.max_p99_ratio:
@@ -163,11 +199,14 @@ def _reasons(progressive: ProgressiveSpec, counts: StepCounts, j: Judgement) -> 
     return tuple(reasons)
 
 
-def decide(model: str, progressive: ProgressiveSpec, weight: float, counts: StepCounts) -> Decision:
-    """The decision for one model whose canary now has ``weight``, with its evidence."""
+def decide(
+    model: str, progressive: ProgressiveSpec, weight: float, counts: StepCounts, outcome_tau: float | None = None
+) -> Decision:
+    """The decision for one model whose canary now has ``weight``, with its evidence; ``outcome_tau``
+    (the mixture scale of the outcome test, in rate units) turns the A/B outcome guardrail on."""
     if weight <= 0:
         return Decision(model, "hold", weight, weight, ("the canary has weight 0 (rolled back): nothing to promote",))
-    j = judge(progressive, counts)
+    j = judge(progressive, counts, outcome_tau)
     action = ACTIONS[j.action]
     target = {"promote": next_weight(progressive, weight), "rollback": 0.0}.get(action, weight)
     evidence = {
@@ -179,5 +218,7 @@ def decide(model: str, progressive: ProgressiveSpec, weight: float, counts: Step
         "p99Ratio": None if np.isnan(j.p99_ratio) else j.p99_ratio,
         "fallbackRateLow": j.fallback_rate_low,
         "minSamplesPerStep": progressive.min_samples_per_step,
+        "outcomeDifference": None if np.isnan(j.outcome_difference) else j.outcome_difference,
+        "outcomeConfidenceSequence": None if np.isnan(j.outcome_low) else [j.outcome_low, j.outcome_high],
     }
     return Decision(model, action, weight, target, _reasons(progressive, counts, j), evidence)

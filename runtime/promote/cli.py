@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import replace
 
 from runtime.errors import SpecError
 from runtime.promote.analysis import Decision, decide
-from runtime.promote.prometheus import Prometheus, shadow_counts, step_counts
+from runtime.promote.prometheus import Prometheus, outcome_counts, outcome_tau, shadow_counts, step_counts
 from runtime.promote.report import render_evidence
 from runtime.promote.shadows import shadow_proposals
 from runtime.promote.stackedit import StackEdit
@@ -66,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
             continue
         canary = canaries[0]
         counts = step_counts(prom, name, model.primary.variant_name, canary.variant_name, args.window_s)
-        decision = decide(name, model.progressive, canary.weight or 0.0, counts)
+        tau = None
+        if model.experiment is not None:
+            outcome = outcome_counts(prom, name, model.primary.variant_name, canary.variant_name)
+            counts = replace(counts, **outcome)
+            tau = outcome_tau(outcome, model.experiment.minimum_detectable_lift)
+        decision = decide(name, model.progressive, canary.weight or 0.0, counts, tau)
         _print(decision)
         decisions.append(decision)
         if decision.next_weight != decision.weight:

@@ -21,7 +21,15 @@ import httpx
 from runtime.errors import MLServingError
 from runtime.promote.analysis import StepCounts
 
-__all__ = ["PrometheusError", "Prometheus", "METRICS", "step_counts", "shadow_counts"]
+__all__ = [
+    "PrometheusError",
+    "Prometheus",
+    "METRICS",
+    "OUTCOME_METRICS",
+    "step_counts",
+    "shadow_counts",
+    "outcome_counts",
+]
 
 REQUESTS = "ml_serving_gateway_requests_total"
 FAILURES = "ml_serving_gateway_upstream_failures_total"
@@ -31,7 +39,11 @@ SHADOW_COMPARISONS = "ml_serving_gateway_shadow_comparisons_total"
 SHADOW_LATENCY = "ml_serving_gateway_shadow_duration_seconds_bucket"
 
 METRICS = (REQUESTS, FAILURES, LATENCY, FALLBACKS, SHADOW_COMPARISONS, SHADOW_LATENCY)
-"""Every series promotion reads (a test checks them against a live gateway's ``/metrics``)."""
+"""Every gateway series promotion reads (a test checks them against a live gateway's ``/metrics``)."""
+USERS = "ml_serving_experiment_users"
+CONVERSIONS = "ml_serving_experiment_conversions"
+OUTCOME_METRICS = (USERS, CONVERSIONS)
+"""The experiment's per-arm counts, exported by the drift monitor (the A/B outcome guardrail)."""
 
 
 class PrometheusError(MLServingError):
@@ -127,3 +139,24 @@ def shadow_counts(prom: Prometheus, model: str, window_s: float | None = None) -
     for variant, entry in out.items():
         entry["p99_s"] = p99.get(variant, math.nan)
     return out
+
+
+def outcome_counts(prom: Prometheus, model: str, primary: str, canary: str) -> dict[str, float]:
+    """Users and converted users of the experiment's two arms, since the experiment began (the
+    drift monitor counts each user in the arm of their first exposure)."""
+    users = prom.by("variant", f"sum by (variant) ({_selector(USERS, model)})")
+    conversions = prom.by("variant", f"sum by (variant) ({_selector(CONVERSIONS, model)})")
+    return {
+        "primary_users": users.get(primary, 0.0),
+        "primary_conversions": conversions.get(primary, 0.0),
+        "canary_users": users.get(canary, 0.0),
+        "canary_conversions": conversions.get(canary, 0.0),
+    }
+
+
+def outcome_tau(counts: dict[str, float], minimum_detectable_lift: float) -> float | None:
+    """The outcome test's mixture scale: the experiment's minimum detectable lift of the primary's
+    rate, in rate units; None while the primary has no conversions to scale it by."""
+    if counts["primary_users"] <= 0 or counts["primary_conversions"] <= 0:
+        return None
+    return minimum_detectable_lift * counts["primary_conversions"] / counts["primary_users"]

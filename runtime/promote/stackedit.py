@@ -2,7 +2,7 @@
 
 ruamel.yaml's round-trip mode keeps comments, key order and flow style, so a step changes only
 the weight lines it must. At 100 the canary becomes the primary and the old primary's variant
-leaves (its URI leaves the model lock too); a rollback sets the canary's weight to 0 and the
+leaves (its URI leaves the model lock too, and an experiment between the two ends with it); a rollback sets the canary's weight to 0 and the
 primary's back to 100, so the stack still records which version was tried.
 """
 
@@ -72,6 +72,8 @@ def apply_weight(text: str, stack: str, model: str, canary: str, weight: float, 
         variants[at]["role"] = "primary"
         variants[at]["weight"] = 100
         del variants[primary_at]
+        # The A/B test compared the two; with one variant left it is over.
+        models[model].pop("experiment", None)
     else:
         variants[at]["weight"] = _number(weight)
         variants[primary_at]["weight"] = _number(100 - weight)

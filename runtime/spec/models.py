@@ -180,7 +180,9 @@ class ModelSpec(SpecModel):
     """Requests per second one replica sustains within the latency budget (measured, e.g. with
     bench/modelserver.py); the cost estimate falls back to benchmark results when unset."""
     experiment: ExperimentSpec | None = None
-    """An A/B test of the canary against the primary; needs sticky routing and exactly those two live variants."""
+    """An A/B test of the canary against the primary; needs sticky routing and exactly those two live
+    variants. With ``progressive`` its outcome is a promotion guardrail: a canary whose outcome rate
+    is shown lower than the primary's is rolled back."""
     progressive: ProgressiveSpec | None = None
     """Automated canary promotion and rollback from measurements; unset leaves weights to people."""
 
@@ -217,10 +219,6 @@ class ModelSpec(SpecModel):
             self._experiment_rules(live)
         if self.progressive is not None:
             canaries = [i for i, v in live if v.role == "canary"]
-            if self.experiment is not None:
-                raise problem(
-                    "progressive", "a model runs an experiment (fixed arms) or progressive delivery, not both"
-                )
             if len(canaries) > 1:
                 raise problem("progressive", f"progressive delivery moves one canary at a time (found {len(canaries)})")
         return self
@@ -237,7 +235,8 @@ class ModelSpec(SpecModel):
                 "experiment", f"an experiment compares the primary with exactly one canary (found {len(canaries)})"
             )
         zero = [i for i, v in live if not v.weight]
-        if zero:
+        # Under progressive delivery a rolled-back canary keeps its line at weight 0.
+        if zero and self.progressive is None:
             raise problem(f"variants[{zero[0]}].weight", "an experiment's arms need weights above 0")
 
     @property

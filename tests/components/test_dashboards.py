@@ -19,7 +19,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.promote.prometheus import METRICS
+from runtime.promote.prometheus import METRICS, OUTCOME_METRICS
 from runtime.wiring import MonitorConfig
 from tests.runtime.gateway.conftest import gateway_config, model_spec
 from tests.runtime.modelserver.servers import REPO, features, free_port, start_registered_server, v2_columns
@@ -133,6 +133,8 @@ def test_every_dashboard_and_promotion_query_names_an_exported_metric(live_metri
             assert name in exported, f"{where}: {name} is on no /metrics of the gateway, drift monitor or model server"
     for name in METRICS:
         assert name in live_metrics["gateway"], f"promotion reads {name}, which the gateway does not export"
+    for name in OUTCOME_METRICS:
+        assert name in live_metrics["drift monitor"], f"promotion reads {name}, which the drift monitor does not export"
     # Each board reads the process it is about.
     assert "ml_serving_batch_rows_bucket" in live_metrics["model server"]
     assert "ml_serving_queue_wait_seconds_bucket" in live_metrics["model server"]

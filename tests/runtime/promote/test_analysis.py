@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from runtime.decisions import two_proportion_test
-from runtime.promote.analysis import StepCounts, decide, next_weight
+from runtime.promote.analysis import ROLLBACK, StepCounts, decide, judge, next_weight
 from runtime.spec import ProgressiveSpec
 from tests.runtime.promote.simulate import expected_intervals, simulate
 
@@ -86,3 +86,67 @@ def test_fallbacks_of_the_primary_do_not_roll_the_canary_back():
     # calls did) says nothing against the canary.
     healthy = StepCounts(9_000, 90, 3_000, 30, canary_fallbacks=0, primary_p99_s=0.05, canary_p99_s=0.05)
     assert decide("fraud", PROGRESSIVE, 25, healthy).action == "promote"
+
+
+def _with_outcome(users: int, primary_rate: float, canary_rate: float) -> StepCounts:
+    # A canary as healthy as the primary on calls, errors and latency: only the outcome differs.
+    return StepCounts(
+        9_000,
+        90,
+        3_000,
+        30,
+        primary_p99_s=0.05,
+        canary_p99_s=0.05,
+        primary_users=users,
+        primary_conversions=round(users * primary_rate),
+        canary_users=users,
+        canary_conversions=round(users * canary_rate),
+    )
+
+
+def test_a_canary_that_loses_the_ab_outcome_is_rolled_back():
+    tau = 0.05 * 0.10  # the experiment's minimum detectable lift of the primary's 10% rate
+    lost = decide("recommender", PROGRESSIVE, 25, _with_outcome(20_000, 0.10, 0.08), outcome_tau=tau)
+    assert lost.action == "rollback" and lost.next_weight == 0
+    assert any("outcome rate is lower" in r for r in lost.reasons), lost.reasons
+    low, high = lost.evidence["outcomeConfidenceSequence"]
+    assert high < 0 and lost.evidence["outcomeDifference"] == pytest.approx(-0.02)
+    # The same counts without the guardrail (no experiment): promoted on errors and latency.
+    assert decide("recommender", PROGRESSIVE, 25, _with_outcome(20_000, 0.10, 0.08)).action == "promote"
+    # An equal outcome does not hold a healthy canary back.
+    even = decide("recommender", PROGRESSIVE, 25, _with_outcome(20_000, 0.10, 0.10), outcome_tau=tau)
+    even_low, even_high = even.evidence["outcomeConfidenceSequence"]
+    assert even.action == "promote" and even_low < 0 < even_high
+
+
+def _rolled_back_on_outcome(a: np.ndarray, b: np.ndarray, users_per_interval: int, tau: float) -> np.ndarray:
+    """Per run: rolled back at some interval, judging cumulative conversions ``a`` and ``b``."""
+    intervals, runs = a.shape
+    rolled_back = np.zeros(runs, bool)
+    for i in range(intervals):
+        users = np.full(runs, users_per_interval * (i + 1))
+        counts = StepCounts(
+            np.full(runs, 9_000),
+            np.full(runs, 90),
+            np.full(runs, 100),  # below the minimum samples: only a rollback can happen
+            np.full(runs, 1),
+            primary_users=users,
+            primary_conversions=a[i],
+            canary_users=users,
+            canary_conversions=b[i],
+        )
+        rolled_back |= judge(PROGRESSIVE, counts, outcome_tau=tau).action == ROLLBACK
+    return rolled_back
+
+
+def test_equal_outcomes_looked_at_every_interval_are_rolled_back_in_at_most_alpha_of_runs():
+    rng = np.random.default_rng(23)
+    runs, intervals, users_per_interval, rate = 4000, 30, 400, 0.10
+    a = rng.binomial(users_per_interval, rate, (intervals, runs)).cumsum(axis=0)
+    b = rng.binomial(users_per_interval, rate, (intervals, runs)).cumsum(axis=0)
+    false_rollbacks = _rolled_back_on_outcome(a, b, users_per_interval, 0.05 * rate).mean()
+    assert false_rollbacks <= PROGRESSIVE.alpha, false_rollbacks
+    # A 20% lower canary outcome, looked at as often, is caught in most runs.
+    lower = rng.binomial(users_per_interval, rate * 0.8, (intervals, runs)).cumsum(axis=0)
+    caught = _rolled_back_on_outcome(a, lower, users_per_interval, 0.05 * rate).mean()
+    assert caught >= 0.8, caught

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import SpecError
-from runtime.promote.stackedit import StackEdit
+from runtime.promote.stackedit import StackEdit, apply_weight, unified_diff, validate_text
 from runtime.registry.lock import read_lock
 from runtime.spec import load_stack
 
@@ -122,3 +122,21 @@ def test_promoted_stack_passes_render_schema_walk_and_policy_check(stacks):
     assert "models:/fraud/6" in walked["render"] and "models:/fraud/5" not in walked["render"]
     assert check.returncode == 0, out + err
     assert "[mandatory]" not in out
+
+
+def test_at_100_an_experiment_between_the_two_ends_with_the_old_primary(stacks):
+    text = (stacks / "Pulumi.staging.yaml").read_text()
+    line = "      experiment: {outcome: click, minimumDetectableLift: 0.05}\n"
+    assert line in text
+    text = text.replace(line, line + "      progressive: {steps: [50, 100], minSamplesPerStep: 1000}\n")
+    promoted = apply_weight(text, "staging", "recommender", "als", 100, "stacks/Pulumi.staging.yaml")
+    model = validate_text(promoted, "staging", "stacks/Pulumi.staging.yaml").models["recommender"]
+    assert model.experiment is None and [v.variant_name for v in model.variants] == ["als"]
+    removed, added = _changes(unified_diff(text, promoted, "Pulumi.staging.yaml"))
+    assert removed == [
+        '        - {model: "models:/recommender-popular/2", role: primary, weight: 50, name: popular}',
+        '        - {model: "models:/recommender-als/3", role: canary, weight: 50, name: als}',
+        line.rstrip("\n"),
+    ], removed
+    assert added == ['        - {model: "models:/recommender-als/3", role: primary, weight: 100, name: als}'], added
+    assert _comments(promoted) == _comments(text)
