@@ -4,6 +4,11 @@ Two interchangeable clients, aiohttp (the default) and httpx; ``bench/gateway.py
 both behind the gateway, which is how the default was chosen. Each call's own deadline comes
 from its caller (runtime/gateway/coalesce.py); the clients' ``timeout_s`` is the backstop for
 any call that has none, so that no request can hold a connection for ever.
+
+A call whose connection closes before any answer arrives is sent once more, on a new connection:
+that is a pooled connection the model server closed as the request went out (a race no idle
+limit removes), and inference is a pure function of its inputs. A connection that drops once
+the answer has begun is a failure of the call, never resent.
 """
 
 from __future__ import annotations
@@ -56,7 +61,11 @@ class AiohttpUpstream:
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         try:
-            async with self._session.post(self.base_url + path, data=body, headers=headers) as response:
+            try:
+                response = await self._session.post(self.base_url + path, data=body, headers=headers)
+            except aiohttp.ServerDisconnectedError:  # closed before any answer: resend once
+                response = await self._session.post(self.base_url + path, data=body, headers=headers)
+            async with response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
             raise UpstreamError(CallFailure.TIMEOUT, str(exc)) from None
@@ -88,9 +97,16 @@ class HttpxUpstream:
         self._client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=httpx.Timeout(timeout_s))
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        request = self._client.build_request("POST", path, content=body, headers=headers)
         try:
-            response = await self._client.post(path, content=body, headers=headers)
-            return response.status_code, response.content
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.RemoteProtocolError:  # closed before any answer: resend once
+                response = await self._client.send(request, stream=True)
+            try:
+                return response.status_code, await response.aread()
+            finally:
+                await response.aclose()
         except httpx.TimeoutException as exc:
             raise UpstreamError(CallFailure.TIMEOUT, str(exc)) from None
         except httpx.ConnectError as exc:

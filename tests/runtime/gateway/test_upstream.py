@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -54,3 +55,60 @@ async def test_a_connection_the_model_server_closed_while_idle_is_not_reused(pee
     finally:
         await upstream.aclose()
     assert status == 200
+
+
+class _ClosesOnSecondRequest:
+    """A raw HTTP/1.1 server: the first connection answers one request and keeps alive, then
+    closes as the next request on it arrives, without answering (the race of a model server
+    closing an idle connection as the gateway writes on it). Later connections answer all."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.answered = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        first = self.connections == 1
+        served = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    )
+                )
+                await reader.readexactly(length)
+                if first and served == 1:
+                    return  # closes without a byte of answer
+                answer = b'{"outputs": []}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(answer), answer)
+                )
+                await writer.drain()
+                served += 1
+                self.answered += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_a_request_on_a_connection_closed_before_any_answer_is_sent_once_more(kind):
+    server_state = _ClosesOnSecondRequest()
+    server = await asyncio.start_server(server_state.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    upstream = make_upstream(kind, f"http://127.0.0.1:{port}", timeout_s=5)
+    try:
+        assert (await upstream.post("/v2/models/m/infer", BODY, {}))[0] == 200
+        status, _ = await upstream.post("/v2/models/m/infer", BODY, {})
+    finally:
+        await upstream.aclose()
+        server.close()
+        await server.wait_closed()
+    assert status == 200
+    assert server_state.connections == 2 and server_state.answered == 2
