@@ -75,3 +75,24 @@ def test_a_monitor_selecting_nothing_and_an_unlabelled_dashboard_are_named():
     assert len(messages) == 2, messages
     assert "never shown" in messages[0] and "{'grafana_dashboard': '1'}" in messages[0], messages
     assert "selects no pod of the stack" in messages[1], messages
+
+
+def test_the_scrape_opens_no_port_to_plaintext_and_no_policy_to_the_monitoring_namespace():
+    from tests.components.authz import Request, allowed
+
+    document = render_of("prod")
+    kinds = {}
+    for r in document["resources"]:
+        kind = r["type"].rsplit(":", 1)[-1]
+        if kind in ("AuthorizationPolicy", "PeerAuthentication"):
+            kinds.setdefault(kind, []).append(r["inputs"])
+    # Mesh-wide STRICT mTLS stays the only PeerAuthentication: no port-level exception.
+    assert [p["spec"] for p in kinds["PeerAuthentication"]] == [{"mtls": {"mode": "STRICT"}}]
+    text = str([p["spec"] for p in kinds["AuthorizationPolicy"]])
+    assert "monitoring" not in text and "15020" not in text, text
+    # Through the sidecar, Prometheus's identity may not read a predictor's /metrics: the
+    # PodMonitors scrape the agent's status port, which the sidecar does not intercept.
+    [predictors] = [p["spec"] for p in kinds["AuthorizationPolicy"] if p["metadata"]["name"] == "fraud-predictors"]
+    prometheus = "cluster.local/ns/monitoring/sa/kube-prometheus-stack-prometheus"
+    assert not allowed([predictors], Request(prometheus, "GET", "/metrics"))
+    assert not allowed([predictors], Request(None, "GET", "/metrics"))
