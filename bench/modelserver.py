@@ -263,7 +263,8 @@ def main() -> int:
     ensure_wrk()
     mlserver = None if args.skip_mlserver else ensure_mlserver()
     model_dir, probe, expected = train_model()
-    servers = peers(model_dir, mlserver, probe.iloc[0].tolist(), not args.skip_peers)
+    row = probe.iloc[0].tolist()
+    servers = peers(model_dir, mlserver, row, not args.skip_peers)
     samples: dict[str, dict[int, list[Load]]] = {peer.label: {1: [], 32: []} for peer in servers}
     batch = [0.0, 0.0]  # rows and predict calls of (c) during its concurrency-32 runs
     ceilings: list[dict[str, dict[str, float]]] = []
@@ -302,7 +303,7 @@ def main() -> int:
                     )
                     if ours_batched and batch[1]:
                         # In the same round, so that the ceiling sees the machine (c) saw.
-                        ceilings.append(in_process_ceiling(model_dir, batch[0] / batch[1], args.duration / 2))
+                        ceilings.append(in_process_ceiling(model_dir, batch[0] / batch[1], args.duration / 2, row))
         mean_batch = batch[0] / batch[1] if batch[1] else None
         ceiling = median_ceiling(ceilings)
     finally:
@@ -317,7 +318,9 @@ def main() -> int:
     return 0
 
 
-def in_process_ceiling(model_dir: Path, mean_batch: float, seconds: float) -> dict[str, dict[str, float]]:
+def in_process_ceiling(
+    model_dir: Path, mean_batch: float, seconds: float, row: list[float]
+) -> dict[str, dict[str, float]]:
     """``predict`` alone on the servers' core at the batch sizes around the one (c) reached, and 32."""
     sizes = sorted({max(1, int(mean_batch)), max(1, int(mean_batch) + 1), 32})
     say(f"  in-process ceiling: predict alone at {sizes} rows on CPU {SERVER_CPU}, servers idle")
@@ -327,7 +330,7 @@ def in_process_ceiling(model_dir: Path, mean_batch: float, seconds: float) -> di
         str(model_dir),
         f"--seconds={seconds / len(sizes):g}",
     ]
-    command += [f"--batch={n}" for n in sizes]
+    command += [f"--batch={n}" for n in sizes] + [f"--row={json.dumps(row)}"]  # the row wrk sends
     out = subprocess.run(pinned(SERVER_CPU, command), capture_output=True, text=True, check=True, timeout=300).stdout
     return json.loads(out.strip().splitlines()[-1])
 
