@@ -7,7 +7,9 @@ root error to ``{"error": "..."}``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
+from typing import Any
 
 __all__ = [
     "MLServingError",
@@ -17,6 +19,8 @@ __all__ = [
     "PayloadTooLarge",
     "ModelUnavailable",
     "LockError",
+    "key_path",
+    "validation_problems",
 ]
 
 
@@ -64,3 +68,49 @@ class LockError(MLServingError):
     """The model lock of a stack is missing, stale, or cannot be resolved."""
 
     status = HTTPStatus.CONFLICT
+
+
+def key_path(loc: Sequence[int | str], at: str | None = None) -> str:
+    """``('models', 'fraud', 'variants', 1)`` and ``at='weight'`` -> ``models.fraud.variants[1].weight``."""
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    if at:
+        path = f"{path}{at}" if at.startswith("[") or not path else f"{path}.{at}"
+    return path
+
+
+def _describe(error: Mapping[str, Any], unknown_key: str) -> str:
+    kind, message = error["type"], str(error["msg"])
+    if kind == "extra_forbidden":
+        return unknown_key
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    if kind != "spec" and value is not None and not isinstance(value, (dict, list)):
+        shown = repr(value)
+        return f"{message} (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
+    return message
+
+
+def validation_problems(
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    root: str = "",
+    prefix: str = "",
+    drop: int = 0,
+    unknown_key: str = "unknown key (check the spelling)",
+) -> list[str]:
+    """The one formatter of pydantic's errors (``exc.errors()``): one ``<key path>: <problem>``
+    line each, saying what was wrong and, for a scalar, what was given.
+
+    ``prefix`` goes before every key path and ``root`` stands for an empty one; ``drop`` leaves
+    out leading ``loc`` parts (FastAPI's ``body``); a cross-field error may point below the model
+    that raised it with ``ctx['at']``.
+    """
+    lines = []
+    for error in errors:
+        path = key_path(tuple(error["loc"])[drop:], (error.get("ctx") or {}).get("at"))
+        lines.append(f"{prefix + path if path else root}: {_describe(error, unknown_key)}")
+    return lines

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from runtime.errors import MLServingError
+from runtime.errors import MLServingError, validation_problems
 from runtime.wiring import MonitorConfig
 
 
@@ -24,7 +24,9 @@ def _config(path: str | None) -> MonitorConfig:
     except OSError as exc:
         raise SystemExit(f"error: --config: cannot read {source} ({exc.strerror or exc})") from None
     except ValidationError as exc:
-        lines = [f"error: {source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"error: {source}: {line}" for line in validation_problems(exc.errors(include_url=False), root="config")
+        ]
         raise SystemExit("\n".join(lines)) from None
 
 

@@ -18,7 +18,7 @@ from runtime.drift.metrics import DriftCollector
 from runtime.drift.report import render_report
 from runtime.drift.service import DriftService
 from runtime.drift.settings import MonitorSettings
-from runtime.errors import InvalidInput, MLServingError, ModelNotFound
+from runtime.errors import InvalidInput, MLServingError, ModelNotFound, validation_problems
 from runtime.experiments.routes import ExperimentCollector, add_experiment_routes
 from runtime.experiments.service import ExperimentService
 from runtime.limits import BodyLimit
@@ -70,8 +70,7 @@ def _validated(model: type[_Body], body: bytes) -> _Body:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise InvalidInput(problems) from None
+        raise InvalidInput("; ".join(validation_problems(exc.errors(include_url=False), root="body"))) from None
 
 
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -125,7 +124,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(validation_problems(exc.errors(), root="body", drop=1))
         return JSONResponse({"error": problems}, status_code=400)
 
     # The body is parsed and validated in one pass (pydantic-core reads the JSON itself): a tap

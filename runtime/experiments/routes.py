@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from runtime.bodylimit import read_limited
-from runtime.errors import InvalidInput
+from runtime.errors import InvalidInput, validation_problems
 from runtime.experiments.readout import DECISIONS, build_readout
 from runtime.experiments.report import render_readout
 from runtime.experiments.service import ExperimentService
@@ -60,13 +60,6 @@ class OutcomeBatch(BaseModel):
     outcomes: list[OutcomeEvent] = Field(min_length=1, max_length=10_000)
 
 
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors()
-    )
-
-
 def add_experiment_routes(app: FastAPI, service: ExperimentService, guard: Sequence[Any] = ()) -> None:
     """``guard``: dependencies of every route (the monitor's bearer-token check, as for its other
     writers and readers)."""
@@ -77,7 +70,7 @@ def add_experiment_routes(app: FastAPI, service: ExperimentService, guard: Seque
         try:
             batch = OutcomeBatch.model_validate_json(await read_limited(request, MAX_OUTCOME_BYTES))
         except ValidationError as exc:
-            raise InvalidInput(_problems(exc)) from None
+            raise InvalidInput("; ".join(validation_problems(exc.errors(include_url=False), root="body"))) from None
         joined, unknown = service.outcomes(model, batch.outcomes)
         return {"joined": joined, "unknown": unknown}
 

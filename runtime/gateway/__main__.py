@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from runtime.errors import MLServingError
+from runtime.errors import MLServingError, validation_problems
 from runtime.wiring import GatewayConfig
 
 KEEP_ALIVE_S = 75
@@ -25,10 +25,7 @@ def _load(path: str) -> GatewayConfig:
     except OSError as exc:
         raise MLServingError(f"cannot read the gateway config {path}: {exc.strerror}") from None
     except ValidationError as exc:
-        lines = [
-            f"{path}: {'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        ]
+        lines = [f"{path}: {line}" for line in validation_problems(exc.errors(include_url=False), root="config")]
         raise MLServingError("\n".join(lines)) from None
 
 

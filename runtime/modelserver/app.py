@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from runtime.errors import MLServingError
+from runtime.errors import MLServingError, validation_problems
 from runtime.modelserver.model import MLflowModel
 from runtime.modelserver.server import ServingModelServer
 from runtime.modelserver.settings import parse_settings
@@ -19,9 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = parse_settings(argv)
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"error: {where}: {error['msg']}", file=sys.stderr)
+        for line in validation_problems(exc.errors(include_url=False), root="settings"):
+            print(f"error: {line}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"loading model '{settings.model_name}' from {settings.model_dir}", file=sys.stderr, flush=True)

@@ -16,7 +16,7 @@ import orjson
 import pandas as pd
 from pydantic import ValidationError
 
-from runtime.errors import InvalidInput
+from runtime.errors import InvalidInput, validation_problems
 from runtime.protocol.datatypes import DATATYPES, accepts, datatype_of
 from runtime.protocol.types import InferenceRequest, InferenceResponse, ResponseOutput
 
@@ -67,15 +67,8 @@ def parse_request(body: bytes | str | Mapping[str, Any]) -> InferenceRequest:
     try:
         return InferenceRequest.model_validate(body)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False):
-            at = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
-            problems.append(f"{at or 'request'}: {_lower(error['msg'])}")
+        problems = validation_problems(exc.errors(include_url=False), root="request")
         raise InvalidInput("invalid inference request: " + "; ".join(problems)) from None
-
-
-def _lower(message: str) -> str:
-    return message[:1].lower() + message[1:]
 
 
 def _first_bad(values: np.ndarray, ok) -> tuple[int, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from runtime.errors import LockError
+from runtime.errors import LockError, validation_problems
 from runtime.spec import STACKS_DIR, StackSpec, parse_model_uri
 
 __all__ = [
@@ -128,10 +128,9 @@ def read_lock(stack: str, stacks_dir: Path | None = None) -> ModelLock:
             f"stack '{stack}': no model lock {path.name} beside the stack file; run `{lock_command(stack)}`"
         ) from None
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
+        first = validation_problems(exc.errors(include_url=False), root="lock")[0]
         raise LockError(
-            f"stack '{stack}': {path.name} is not a valid model lock ({where}: {first['msg']}); "
+            f"stack '{stack}': {path.name} is not a valid model lock ({first}); "
             f"run `{lock_command(stack)}` to rewrite it"
         ) from None
 

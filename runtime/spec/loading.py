@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from runtime.errors import SpecError
+from runtime.errors import SpecError, validation_problems
 from runtime.spec.common import PROJECT, SECRET_PLACEHOLDER
 from runtime.spec.stack import StackSpec
 
@@ -21,37 +21,21 @@ def stack_file(stack: str, stacks_dir: Path | None = None) -> Path:
     return (stacks_dir or STACKS_DIR) / f"Pulumi.{stack}.yaml"
 
 
-def _key_path(loc: tuple[Any, ...], at: str | None) -> str:
-    """``('models', 'fraud', 'variants', 1)`` and ``at='weight'`` -> ``ml-serving:models.fraud.variants[1].weight``."""
+def _stack_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     # The routing policy is a tagged union: pydantic puts the member's tag (``sticky``) in the
     # location, but the stack file has no such key.
-    loc = tuple(part for i, part in enumerate(loc) if tuple(loc[max(i - 2, 0) : i]) != ("routing", "policy"))
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-    if at:
-        path = f"{path}{at}" if at.startswith("[") or not path else f"{path}.{at}"
-    return f"{PROJECT}:{path}" if path else PROJECT
-
-
-def _describe(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    message = error["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling; keys are camelCase)"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "value_error":
-        return message.removeprefix("Value error, ")
-    if "input" in error and kind not in {"spec"} and not isinstance(error["input"], (dict, list)):
-        return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
-    return message
+    return tuple(part for i, part in enumerate(loc) if tuple(loc[max(i - 2, 0) : i]) != ("routing", "policy"))
 
 
 def _problems(source: str, exc: ValidationError) -> list[str]:
-    lines = []
-    for error in exc.errors(include_url=False):
-        at = (error.get("ctx") or {}).get("at")
-        lines.append(f"{source}: {_key_path(error['loc'], at)}: {_describe(error)}")
-    return lines
+    """Each problem as ``<source>: ml-serving:<key path>: <what was expected>``."""
+    lines = validation_problems(
+        [{**error, "loc": _stack_loc(error["loc"])} for error in exc.errors(include_url=False)],
+        root=PROJECT,
+        prefix=f"{PROJECT}:",
+        unknown_key="unknown key (check the spelling; keys are camelCase)",
+    )
+    return [f"{source}: {line}" for line in lines]
 
 
 def validate_config(config: dict[str, Any], stack: str, source: str | None = None) -> StackSpec:

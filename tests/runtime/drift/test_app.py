@@ -63,7 +63,7 @@ async def test_canary_without_its_own_profile_uses_the_primary_one(client):
 async def test_a_malformed_batch_gets_a_clear_error(client):
     response = await client.post(INGEST_PATH, json={"records": [{"model": "fraud"}]})
     assert response.status_code == 400
-    assert "records.0.variant: Field required" in response.json()["error"]
+    assert "records[0].variant: required key is missing" in response.json()["error"]
 
 
 async def test_each_record_stands_alone_and_the_ones_not_counted_are_counted(client):

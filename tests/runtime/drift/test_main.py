@@ -117,7 +117,7 @@ def test_cli_errors_name_the_problem_without_traceback(tmp_path):
     for args, expected in (
         ([], "--config: expected the path of a MonitorConfig JSON file"),
         (["--config", str(tmp_path / "none.json")], "cannot read"),
-        (["--config", str(bad)], "stateDir: Input should be a valid string"),
+        (["--config", str(bad)], "stateDir: input should be a valid string (got 3)"),
     ):
         env = {k: v for k, v in os.environ.items() if k != "ML_SERVING_MONITOR_CONFIG"}
         result = subprocess.run(

@@ -106,9 +106,9 @@ async def test_exposures_outcomes_and_the_readout_survive_a_restart(config):
         ({}, _clicks([1]), 401, "missing 'Authorization: Bearer <token>' header"),
         ({"authorization": "Bearer wrong"}, _clicks([1]), 401, "invalid bearer token"),
         (AUTH, {"outcomes": [{"kind": "click", "timestamp": 1.0}]}, 400, "needs userId or requestId"),
-        (AUTH, {"outcomes": [{"kind": "purchase", "userId": "1", "timestamp": 1.0}]}, 400, "outcomes.0.kind"),
-        (AUTH, {"outcomes": []}, 400, "outcomes: List should have at least 1 item"),
-        (AUTH, _clicks([1], extra_field=1), 400, "outcomes.0.extra_field"),
+        (AUTH, {"outcomes": [{"kind": "purchase", "userId": "1", "timestamp": 1.0}]}, 400, "outcomes[0].kind"),
+        (AUTH, {"outcomes": []}, 400, "outcomes: list should have at least 1 item"),
+        (AUTH, _clicks([1], extra_field=1), 400, "outcomes[0].extra_field"),
     ],
 )
 async def test_bad_outcome_requests_are_refused_with_the_reason(config, headers, body, status, message):

@@ -62,7 +62,7 @@ def test_bad_settings_exit_2_naming_the_setting(capsys):
     assert main(["--model_name", "m", "--model_dir", "/mnt/models", "--max_batch_size", "8"]) == 2
     assert "batching needs both max_batch_size and max_latency_ms" in capsys.readouterr().err
     assert main(["--model_dir", "/mnt/models"]) == 2
-    assert "model_name: Field required" in capsys.readouterr().err
+    assert "model_name: required key is missing" in capsys.readouterr().err
 
 
 def test_a_missing_model_exits_1_without_a_traceback(tmp_path, capsys):

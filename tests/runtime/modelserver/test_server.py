@@ -71,8 +71,8 @@ def with_input(**replace):
             with_input(score=column("score", "BYTES", ["x"])),
             "Input 'score': datatype BYTES does not match the model's signature; expected FP64",
         ),
-        ({"inputs": [{"name": "amount", "shape": [1], "data": [1]}]}, "inputs[0].datatype: field required"),
-        ({"rows": []}, "inputs: field required"),
+        ({"inputs": [{"name": "amount", "shape": [1], "data": [1]}]}, "inputs[0].datatype: required key is missing"),
+        ({"rows": []}, "inputs: required key is missing"),
     ],
 )
 def test_bad_input_is_400_naming_the_input_and_the_server_keeps_serving(batched_server, body, message):

@@ -43,9 +43,9 @@ def test_parse_keeps_id_and_parameters():
     [
         (b"{not json", "not valid JSON"),
         (b"[1, 2]", "must be a JSON object"),
-        (b"{}", "inputs: field required"),
+        (b"{}", "inputs: required key is missing"),
         (b'{"inputs": []}', "inputs: list should have at least 1 item"),
-        (b'{"inputs": [{"name": "x", "shape": [1], "data": [1]}]}', "inputs[0].datatype: field required"),
+        (b'{"inputs": [{"name": "x", "shape": [1], "data": [1]}]}', "inputs[0].datatype: required key is missing"),
         (b'{"inputs": [{"name": "x", "shape": "1", "datatype": "FP32", "data": [1]}]}', "inputs[0].shape"),
         (b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1], "extra": 1}]}', "inputs[0].extra"),
     ],

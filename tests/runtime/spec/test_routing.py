@@ -38,7 +38,7 @@ def test_the_old_sticky_keys_name_the_new_key_path():
         ({"type": "sticky"}, ".policy.input: sticky routing needs a routing key: set input (e.g. user_id), header"),
         ({"type": "sticky", "header": "x user"}, ".policy.header: string should match pattern"),
         ({"type": "sticky", "input": "u", "key": "u"}, ".policy.key: unknown key"),
-        ({"type": "random"}, ".policy: Input tag 'random' found using 'type' does not match any of the expected tags"),
+        ({"type": "random"}, ".policy: input tag 'random' found using 'type' does not match any of the expected tags"),
         ({"type": "weighted"}, ".policy: an experiment needs sticky routing"),
         (
             {"type": "headerMatch", "header": "x-tester", "values": ["qa"], "variant": "nope"},
