@@ -7,6 +7,7 @@ rest of the program does not care which realization it got.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -20,7 +21,7 @@ from components.cluster_access import access_entries
 from runtime.spec import ClusterSpec, NodeGroupSpec, VersionsSpec
 from runtime.wiring import GPU_NODE_LABEL, GPU_TAINT
 
-__all__ = ["Cluster", "ClusterArgs", "CPU_AMI_TYPE", "GPU_AMI_TYPE", "ELB_SUBNET_TAGS"]
+__all__ = ["Cluster", "ClusterArgs", "EksOutputs", "CPU_AMI_TYPE", "GPU_AMI_TYPE", "ELB_SUBNET_TAGS"]
 
 CPU_AMI_TYPE = "AL2023_x86_64_STANDARD"
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
@@ -41,20 +42,27 @@ class ClusterArgs:
     """Physical name of the EKS cluster (also what the autoscaler discovers node groups by)."""
 
 
+@dataclass(frozen=True)
+class EksOutputs:
+    """What an EKS cluster hands the AWS resources created beside it (IRSA roles, RDS)."""
+
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
+    node_security_group_id: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    """The EKS-managed security group that managed nodes (and so every pod) carry."""
+
+
 class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
     """Kubernetes provider every in-cluster resource is created with."""
     namespace: k8s.core.v1.Namespace
     namespace_name: str
     is_eks: bool
-    oidc_provider_arn: pulumi.Output[str] | None
-    """IRSA: the cluster's OIDC provider (None on an existing cluster)."""
-    oidc_provider_url: pulumi.Output[str] | None
-    vpc_id: pulumi.Output[str] | None
-    private_subnet_ids: pulumi.Output[list[str]] | None
-    node_security_group_id: pulumi.Output[str] | None
-    cluster_security_group_id: pulumi.Output[str] | None
-    """The EKS-managed security group that managed nodes (and so every pod) carry."""
+    eks_outputs: EksOutputs | None
+    """IRSA's OIDC provider, the VPC and the security groups of an EKS cluster (None on an existing cluster)."""
     kubeconfig: pulumi.Output[str] | None
     node_groups: list[aws.eks.NodeGroup]
     storage_class: k8s.storage.v1.StorageClass | None
@@ -76,12 +84,10 @@ class Cluster(pulumi.ComponentResource):
         spec = args.cluster
         self.is_eks = spec.provider == "eks"
         self.namespace_name = args.namespace
-        self.oidc_provider_arn = self.oidc_provider_url = None
-        self.vpc_id = self.private_subnet_ids = self.node_security_group_id = self.kubeconfig = None
-        self.cluster_security_group_id = None
+        self.eks_outputs, self.kubeconfig = None, None
         self.node_groups, self.storage_class, self.load_balancer_controller = [], None, None
         if self.is_eks:
-            self._eks(name, args)
+            self.eks_outputs = self._eks(name, args)
             # Everything in the cluster goes through this provider, so everything waits for the
             # node groups: Helm's waits would otherwise race the nodes on the first run.
             self.provider = k8s.Provider(
@@ -99,22 +105,26 @@ class Cluster(pulumi.ComponentResource):
             metadata={"name": args.namespace, "labels": {"istio-injection": "enabled"}},
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
         )
-        if self.is_eks:
-            self._node_addons(name, args)
+        if self.eks_outputs is not None:
+            self._node_addons(name, args, self.eks_outputs)
         self.register_outputs(
             {
                 "namespace": self.namespace.metadata["name"],
                 "kubeconfig": self.kubeconfig,
-                "oidcProviderArn": self.oidc_provider_arn,
-                "vpcId": self.vpc_id,
+                "oidcProviderArn": self.eks_outputs.oidc_provider_arn if self.eks_outputs else None,
+                "vpcId": self.eks_outputs.vpc_id if self.eks_outputs else None,
             }
         )
 
     # --- EKS ------------------------------------------------------------------------------------
 
-    def _eks(self, name: str, args: ClusterArgs) -> None:
+    def _eks(self, name: str, args: ClusterArgs) -> EksOutputs:
         spec = args.cluster
+        if spec.cpu_nodes is None:
+            raise ValueError("platform.cluster.cpuNodes: an EKS cluster needs its CPU node group")
         child = pulumi.ResourceOptions(parent=self)
+        private: pulumi.Output[Sequence[str]]
+        public: pulumi.Output[Sequence[str]]
         if spec.vpc.private_subnet_ids:
             private = pulumi.Output.from_input(list(spec.vpc.private_subnet_ids))
             public = pulumi.Output.from_input(list(spec.vpc.public_subnet_ids))
@@ -130,8 +140,8 @@ class Cluster(pulumi.ComponentResource):
                 number_of_availability_zones=spec.vpc.availability_zones,
                 enable_dns_hostnames=True,
                 # One NAT per zone: a zone outage must not cut the other zones' nodes off ECR.
-                nat_gateways={"strategy": "OnePerAz"},
-                subnet_strategy="Auto",
+                nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy.ONE_PER_AZ),
+                subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
                 subnet_specs=[
                     awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PUBLIC, tags=dict([ELB_SUBNET_TAGS["public"]])),
                     awsx.ec2.SubnetSpecArgs(type=awsx.ec2.SubnetType.PRIVATE, tags=dict([ELB_SUBNET_TAGS["private"]])),
@@ -160,16 +170,18 @@ class Cluster(pulumi.ComponentResource):
         )
         self.eks = cluster
         self.kubeconfig = cluster.kubeconfig_json
-        self.oidc_provider_arn = cluster.oidc_provider_arn
-        self.oidc_provider_url = cluster.oidc_provider_url
-        self.vpc_id = pulumi.Output.from_input(vpc_id)
-        self.private_subnet_ids = private
-        self.node_security_group_id = cluster.node_security_group_id
-        # Managed node groups without a launch template get the security group EKS creates, not
-        # the one pulumi-eks makes for self-managed nodes; read it back from EKS.
-        self.cluster_security_group_id = aws.eks.get_cluster_output(
-            name=args.cluster_name, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster])
-        ).vpc_config.cluster_security_group_id
+        outputs = EksOutputs(
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+            vpc_id=pulumi.Output.from_input(vpc_id),
+            private_subnet_ids=private,
+            node_security_group_id=cluster.node_security_group_id,
+            # Managed node groups without a launch template get the security group EKS creates, not
+            # the one pulumi-eks makes for self-managed nodes; read it back from EKS.
+            cluster_security_group_id=aws.eks.get_cluster_output(
+                name=args.cluster_name, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster])
+            ).vpc_config.cluster_security_group_id,
+        )
 
         node_role = aws.iam.Role(
             f"{name}-node-role",
@@ -208,6 +220,7 @@ class Cluster(pulumi.ComponentResource):
                 f"{name}-gpu", args, spec.gpu_nodes, node_role, private, group_opts, gpu=True
             )
         self.node_groups = [g for g in (self.cpu_node_group, self.gpu_node_group) if g is not None]
+        return outputs
 
     def _node_group(
         self,
@@ -215,7 +228,7 @@ class Cluster(pulumi.ComponentResource):
         args: ClusterArgs,
         group: NodeGroupSpec,
         role: aws.iam.Role,
-        subnets: pulumi.Input[list[str]],
+        subnets: pulumi.Input[Sequence[str]],
         opts: pulumi.ResourceOptions,
         *,
         gpu: bool,
@@ -249,10 +262,10 @@ class Cluster(pulumi.ComponentResource):
 
     # --- in-cluster add-ons of an EKS cluster -----------------------------------------------------
 
-    def _node_addons(self, name: str, args: ClusterArgs) -> None:
+    def _node_addons(self, name: str, args: ClusterArgs, outputs: EksOutputs) -> None:
         spec, versions = args.cluster, args.versions
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
-        oidc = (self.oidc_provider_arn, self.oidc_provider_url)
+        oidc = (outputs.oidc_provider_arn, outputs.oidc_provider_url)
         if spec.gpu_nodes is not None:
             # The NVIDIA AMI ships the driver and container toolkit, not the device plugin that
             # advertises nvidia.com/gpu to the scheduler.
@@ -271,7 +284,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-lb-controller",
             version=versions.aws_load_balancer_controller,
             cluster_name=args.cluster_name,
-            vpc_id=self.vpc_id,
+            vpc_id=outputs.vpc_id,
             oidc=oidc,
             parent=self,
             opts=k8s_opts,

@@ -6,6 +6,8 @@ the store as a secret output. The URI is only ever written into a Kubernetes Sec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
@@ -41,7 +43,7 @@ def rds_backend(
     name: str,
     *,
     rds: RdsSpec,
-    subnet_ids: pulumi.Input[list[str]],
+    subnet_ids: pulumi.Input[Sequence[str]],
     vpc_id: pulumi.Input[str],
     client_security_group_id: pulumi.Input[str],
     retain: bool,

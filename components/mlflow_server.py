@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
@@ -63,12 +64,13 @@ class MlflowServer(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=list(args.depends_on))
         labels = app_labels(SERVICE_NAME)
 
-        annotations = {}
-        if cluster.is_eks and args.artifacts is not None:
+        eks = cluster.eks_outputs
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if eks is not None and args.artifacts is not None:
             role = irsa_role(
                 f"{name}-role",
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
+                oidc_provider_arn=eks.oidc_provider_arn,
+                oidc_provider_url=eks.oidc_provider_url,
                 namespace=cluster.namespace_name,
                 service_account=SERVICE_NAME,
                 policy=args.artifacts.bucket_arn.apply(_bucket_prefix_policy),
@@ -82,12 +84,14 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
         if spec.backend == "rds":
+            if eks is None:
+                raise ValueError("mlflow.backend 'rds' needs an EKS cluster; allowed here: postgres, sqlite")
             backend_uri = rds_backend(
                 f"{name}-db",
                 rds=spec.rds,
-                subnet_ids=cluster.private_subnet_ids,
-                vpc_id=cluster.vpc_id,
-                client_security_group_id=cluster.cluster_security_group_id,
+                subnet_ids=eks.private_subnet_ids,
+                vpc_id=eks.vpc_id,
+                client_security_group_id=eks.cluster_security_group_id,
                 retain=args.retain,
                 parent=self,
             )
@@ -145,10 +149,10 @@ class MlflowServer(pulumi.ComponentResource):
             mounts.append(mount)
 
         hosts = _allowed_hosts(cluster.namespace_name, spec.tracking_uri)
-        probe = {
+        probe: dict[str, Any] = {
             "httpGet": {"path": "/health", "port": "http", "httpHeaders": [{"name": "Host", "value": "localhost"}]}
         }
-        container = {
+        container: dict[str, Any] = {
             "name": "mlflow",
             "image": args.image,
             "command": ["mlflow", "server"],

@@ -8,6 +8,7 @@ components (pulumi-eks, awsx) are single resources under mocks: their outputs ar
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +100,7 @@ def _vpc(name: str, inputs: dict) -> dict:
     }
 
 
-_OUTPUTS = {
+_OUTPUTS: dict[str, Callable[[str, dict], dict]] = {
     "eks:index:Cluster": _eks_cluster,
     "awsx:ec2:Vpc": _vpc,
     "aws:s3/bucket:Bucket": lambda n, i: {
@@ -120,7 +121,7 @@ _OUTPUTS = {
     "random:index/randomPassword:RandomPassword": lambda n, i: {"result": "[secret]"},
 }
 
-_INVOKES = {
+_INVOKES: dict[str, Callable[[dict], dict]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": lambda a: {
         "accountId": FAKE_ACCOUNT,
         "arn": _arn("iam", "user/render"),

@@ -49,12 +49,12 @@ class PredictorIdentity(pulumi.ComponentResource):
         self, name: str, cluster: Cluster, artifacts: ArtifactStore | None, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ml-serving:index:PredictorIdentity", name, None, opts)
-        annotations = {}
-        if cluster.is_eks and artifacts is not None:
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if cluster.eks_outputs is not None and artifacts is not None:
             role = irsa_role(
                 f"{name}-role",
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
+                oidc_provider_arn=cluster.eks_outputs.oidc_provider_arn,
+                oidc_provider_url=cluster.eks_outputs.oidc_provider_url,
                 namespace=cluster.namespace_name,
                 service_account=PREDICTOR_SERVICE_ACCOUNT,
                 policy=artifacts.bucket_arn.apply(read_only_policy),

@@ -136,11 +136,12 @@ def display_path(path: Path) -> str:
 def project_error(exc: BaseException) -> MLServingError | None:
     """The project error behind ``exc`` (Pulumi wraps what the program raised), if any."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, MLServingError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MLServingError):
+            return current
+        current = current.__cause__ or current.__context__
     return None
 
 

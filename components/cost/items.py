@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from components.cost.prices import Price
 
@@ -51,6 +51,9 @@ class Item:
         }
 
 
-def flat(value: float) -> dict[str, float]:
+_T = TypeVar("_T")
+
+
+def flat(value: _T) -> dict[str, _T]:
     """The same quantity in every scenario (what does not scale with the node groups)."""
     return {s: value for s in SCENARIOS}

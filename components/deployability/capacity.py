@@ -44,12 +44,14 @@ def schedulable(instance: str) -> Allocatable:
 
 def _holds(expression: dict[str, Any], labels: dict[str, str]) -> bool:
     key, values = expression.get("key"), [str(v) for v in expression.get("values") or ()]
+    label = labels.get(key) if isinstance(key, str) else None
+    present = isinstance(key, str) and key in labels
     return {
-        "In": labels.get(key) in values,
-        "NotIn": labels.get(key) not in values,
-        "Exists": key in labels,
-        "DoesNotExist": key not in labels,
-    }.get(expression.get("operator"), False)
+        "In": label in values,
+        "NotIn": label not in values,
+        "Exists": present,
+        "DoesNotExist": not present,
+    }.get(str(expression.get("operator")), False)
 
 
 def _device_plugin_admits(view: RenderView, group: NodeGroupInfo) -> bool:

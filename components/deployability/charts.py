@@ -110,9 +110,10 @@ def _locations(defaults: Any, key: str, path: str = "") -> Iterator[str]:
 
 
 def _lookup_path(values: dict[str, Any], path: str) -> Any:
+    node: Any = values
     for part in path.split("."):
-        values = values.get(part) if isinstance(values, dict) else None
-    return values
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _leaf_keys(value: Any) -> Iterator[str]:

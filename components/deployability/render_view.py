@@ -124,8 +124,9 @@ class RenderView:
     @cached_property
     def injected_namespaces(self) -> set[str]:
         """Namespaces labelled for Istio sidecar injection."""
-        return {
+        names = (
             (m.get("metadata") or {}).get("name")
             for _, m in self.of_kind("Namespace")
             if ((m.get("metadata") or {}).get("labels") or {}).get("istio-injection") == "enabled"
-        }
+        )
+        return {name for name in names if isinstance(name, str)}

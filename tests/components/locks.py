@@ -13,7 +13,9 @@ def lock_for(spec: StackSpec, alias_versions: dict[str, int] | None = None) -> M
     versions = {}
     for _, uri in stack_uris(spec):
         parsed = parse_model_uri(uri)
-        number = parsed.version if parsed.version is not None else (alias_versions or {}).get(parsed.alias, 1)
+        number = parsed.version
+        if number is None:
+            number = (alias_versions or {}).get(parsed.alias or "", 1)
         run = hashlib.sha256(f"{parsed.name}/{number}".encode()).hexdigest()[:32]
         versions[uri] = LockedVersion(
             uri=uri,

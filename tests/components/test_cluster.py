@@ -55,6 +55,7 @@ def test_cpu_node_group_is_untainted_and_sized_by_the_spec():
 def test_eks_exposes_irsa_and_a_provider_from_its_kubeconfig():
     cluster = _cluster("eks", PROD)
     assert cluster.is_eks and cluster.namespace_name == PROD.namespace
+    assert cluster.eks_outputs is not None, "an EKS cluster hands out its OIDC provider, VPC and security groups"
 
     def check(args):
         urn, arn, url, kubeconfig, labels = args
@@ -65,8 +66,8 @@ def test_eks_exposes_irsa_and_a_provider_from_its_kubeconfig():
 
     return pulumi.Output.all(
         cluster.urn,
-        cluster.oidc_provider_arn,
-        cluster.oidc_provider_url,
+        cluster.eks_outputs.oidc_provider_arn,
+        cluster.eks_outputs.oidc_provider_url,
         cluster.kubeconfig,
         cluster.namespace.metadata["labels"],
     ).apply(check)
@@ -76,7 +77,7 @@ def test_eks_exposes_irsa_and_a_provider_from_its_kubeconfig():
 def test_existing_cluster_uses_the_kubeconfig_context_and_no_aws():
     cluster = _cluster("existing", LOCAL)
     assert not cluster.is_eks
-    assert cluster.oidc_provider_arn is None and cluster.kubeconfig is None and cluster.private_subnet_ids is None
+    assert cluster.eks_outputs is None and cluster.kubeconfig is None
     return pulumi.Output.all(cluster.urn, cluster.namespace.metadata["name"]).apply(
         lambda args: _assert(args[1] == LOCAL.namespace, args[0])
     )

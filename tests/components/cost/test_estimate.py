@@ -15,6 +15,8 @@ joins it, and the gateways share a third node.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from components.cost.estimate import estimate
@@ -38,7 +40,7 @@ def monthly(est) -> dict[str, dict[str, float]]:
     return {item.name: item.monthly for item in est.items}
 
 
-def each(value: float) -> dict[str, float]:
+def each(value: float) -> dict[str, Any]:
     return {s: pytest.approx(value, abs=0.005) for s in SCENARIOS}
 
 

@@ -71,6 +71,7 @@ def product(sku: str, usagetype: str, unit: str, *tiers: tuple[str, str], family
 
 def params(key: str, token: str | None = None) -> dict:
     query = query_for(key, REGION)
+    assert query is not None, f"{key} has no price-list query"
     out = {"ServiceCode": query.service, "Filters": query.api_filters(), "FormatVersion": "aws_v1", "MaxResults": 100}
     return {**out, "NextToken": token} if token else out
 
