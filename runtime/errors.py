@@ -27,7 +27,8 @@ __all__ = [
 class MLServingError(Exception):
     """Root of every error the project raises on purpose."""
 
-    status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
+    """An ``HTTPStatus``, or the code a model server answered with, passed through (``UpstreamRejected``)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

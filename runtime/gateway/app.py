@@ -9,6 +9,7 @@ policy core (runtime/gateway/gateway.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,7 +33,7 @@ from runtime.wiring import GatewayConfig
 __all__ = ["create_app", "json_response", "read_body"]
 
 
-def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
 
 
@@ -56,20 +57,19 @@ def _rest_answer(outcome: Outcome, inbound: Inbound, v1: bool) -> Response:
 
 
 def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    gw = Gateway(config, settings)
+    gw = Gateway(config, settings or Settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         await gw.start()
         grpc_server = None
         try:
-            if settings.grpc_port is not None:
+            if gw.settings.grpc_port is not None:
                 # Imported only when served: the messages come from kserve, a heavy import that
                 # parses sys.argv (runtime/gateway/__main__.py clears it first).
                 from runtime.gateway.grpc_server import start_grpc
 
-                grpc_server, app.state.grpc_port = await start_grpc(gw, settings.grpc_host, settings.grpc_port)
+                grpc_server, app.state.grpc_port = await start_grpc(gw, gw.settings.grpc_host, gw.settings.grpc_port)
             yield
         finally:
             if grpc_server is not None:

@@ -26,6 +26,7 @@ caller's own poison row (a 5xx alone while its neighbours were answered) records
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -66,7 +67,10 @@ class _Call:
     permit: Permit
     deadline: float
     signature: tuple | None = None
-    future: asyncio.Future | None = field(default=None, repr=False)
+    future: asyncio.Future[Reply] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future(), repr=False
+    )
+    """What the caller awaits once queued (a call sent at once never waits on it)."""
     task: asyncio.Task | None = field(default=None, repr=False)
     """The send serving this call, once it left the queue."""
     group: list[_Call] = field(default_factory=list, repr=False)
@@ -121,8 +125,7 @@ class Coalescer:
                 self._in_flight -= 1
                 self._kick()
         call.signature = (path, _signature(inbound.inputs)) if inbound.joinable and call.rows else None
-        call.future = asyncio.get_running_loop().create_future()
-        call.future.add_done_callback(lambda _, c=call: self._left(c))
+        call.future.add_done_callback(lambda _: self._left(call))
         self._queue.append(call)
         self._kick()
         async with asyncio.timeout(remaining):
@@ -182,26 +185,27 @@ class Coalescer:
             task = loop.create_task(self._send(group))
             for call in group:
                 call.task, call.group = task, group
-            task.add_done_callback(lambda t, g=group: self._sent(g, t))
+            task.add_done_callback(functools.partial(self._sent, group))
 
-    def _sent(self, group: list[_Call], task: asyncio.Task) -> None:
+    def _sent(self, group: list[_Call], task: asyncio.Task[None]) -> None:
         self._in_flight -= 1
         fault = None if task.cancelled() else task.exception()
         for call in group:
             self._count(call, None)  # permits a cancelled send never reached
             if fault is not None:
-                _settle(call, exc=fault)
+                _fail(call, fault)
         self._kick()
 
     def _take(self) -> list[_Call]:
         first = self._queue.pop(0)
         if first.signature is None:
             return [first]
-        group, rows, rest = [first], first.rows, []
+        # A call with a signature has rows (``post``), so ``or 0`` changes no count.
+        group, rows, rest = [first], first.rows or 0, []
         for call in self._queue:
-            if call.signature == first.signature and rows + call.rows <= self.max_rows:
+            if call.signature == first.signature and rows + (call.rows or 0) <= self.max_rows:
                 group.append(call)
-                rows += call.rows
+                rows += call.rows or 0
             else:
                 rest.append(call)
         self._queue = rest
@@ -218,13 +222,13 @@ class Coalescer:
         try:
             result = await self._once(call, call.deadline - MARGIN_S, isolation)
         except Exception as exc:  # noqa: BLE001 - handed to the caller, who classifies it
-            _settle(call, exc=exc)
+            _fail(call, exc)
         else:
-            _settle(call, result)
+            _answer(call, result)
 
     async def _joined(self, group: list[_Call], isolation: _Isolation | None = None) -> None:
         lead = next((c for c in group if c.permit.probe), group[0])
-        rows = [c.rows for c in group]
+        rows = [c.rows or 0 for c in group]  # joined calls all have rows (``_take``)
         deadline = max(c.deadline for c in group) - MARGIN_S
         inputs = [
             {
@@ -243,7 +247,7 @@ class Coalescer:
         except (UpstreamError, TimeoutError) as exc:
             self._count(lead, False)
             for call in group:
-                _settle(call, exc=exc)
+                _fail(call, exc)
             return
         if 200 <= status < 300:
             try:
@@ -257,7 +261,7 @@ class Coalescer:
                 total = sum(rows)
                 for call, part, n in zip(group, parts, rows):
                     self._count(call, None)
-                    _settle(call, (part, len(payload) * n // total))
+                    _answer(call, (part, len(payload) * n // total))
                 return
         # Refused, failed or unusable as a whole: one caller's rows may be the cause. Halve the
         # group and try each half (down to single callers): a poison row costs its own request
@@ -291,10 +295,11 @@ def _joined_data(parts: list[Any]) -> Any:
     return [v for p in parts for v in flat_data(p)]
 
 
-def _settle(call: _Call, result: Reply | None = None, exc: BaseException | None = None) -> None:
-    if call.future.done():
-        return
-    if exc is not None:
-        call.future.set_exception(exc)
-    else:
+def _answer(call: _Call, result: Reply) -> None:
+    if not call.future.done():
         call.future.set_result(result)
+
+
+def _fail(call: _Call, exc: BaseException) -> None:
+    if not call.future.done():
+        call.future.set_exception(exc)

@@ -41,19 +41,21 @@ class Answer:
     """Size of the model server's answer (this caller's share of it), for the drift tap's bound."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Target:
     name: str
     upstream: Upstream
     path: str
     breaker: Breaker
-    coalescer: Coalescer | None = None
+    coalescer: Coalescer
     """Every call to this variant goes through it: deadlines, joining (settings.coalesce) and the
     breaker's accounting; one that never joins when none is given."""
 
-    def __post_init__(self) -> None:
-        if self.coalescer is None:
-            self.coalescer = Coalescer(self.upstream, self.breaker, join=False)
+    def __init__(
+        self, name: str, upstream: Upstream, path: str, breaker: Breaker, coalescer: Coalescer | None = None
+    ) -> None:
+        self.name, self.upstream, self.path, self.breaker = name, upstream, path, breaker
+        self.coalescer = coalescer if coalescer is not None else Coalescer(upstream, breaker, join=False)
 
 
 class ModelRoute:

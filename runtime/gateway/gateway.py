@@ -11,16 +11,18 @@ one calls, never in a transport.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from prometheus_client import Gauge
 
 from runtime.errors import MLServingError, ModelNotFound
 from runtime.gateway.auth import TokenSet, load_tokens
-from runtime.gateway.breaker import Breaker
+from runtime.gateway.breaker import Breaker, BreakerState
 from runtime.gateway.coalesce import Coalescer
 from runtime.gateway.dispatch import ModelRoute, Target
 from runtime.gateway.errors import UpstreamError
@@ -91,7 +93,7 @@ class Gateway:
                 name = variant.variant_name
                 gauge = self.metrics.breaker_state.labels(model, name)
                 gauge.set(0)
-                breaker = Breaker(spec.circuit_breaker, on_change=lambda state, g=gauge: g.set(int(state)))
+                breaker = Breaker(spec.circuit_breaker, on_change=functools.partial(_show_state, gauge))
                 upstream, path = self._upstream(endpoints[name].url), _infer_path(endpoints[name].model_name)
                 coalescer = Coalescer(upstream, breaker, s.coalesce_max_rows, join=s.coalesce)
                 targets[name] = Target(name, upstream, path, breaker, coalescer)
@@ -219,3 +221,7 @@ class Gateway:
 
 def _infer_path(model_name: str) -> str:
     return f"/v2/models/{model_name}/infer"
+
+
+def _show_state(gauge: Gauge, state: BreakerState) -> None:
+    gauge.set(int(state))

@@ -61,7 +61,7 @@ def openapi_document(config: GatewayConfig) -> dict[str, Any]:
         "schema": {"type": "string", "enum": sorted(config.models) or ["none"]},
         "description": "A model this gateway serves.",
     }
-    secured = [{"bearer": []}] if config.auth_required else []
+    secured: list[dict[str, list[str]]] = [{"bearer": []}] if config.auth_required else []
     authed = _errors(401, 404) if config.auth_required else _errors(404)
     binary = {
         "schema": {"type": "string", "format": "binary"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from runtime.gateway.stats import ModelStats, percentile
@@ -17,7 +18,9 @@ def _ms(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
-def build_report(model: str, stats: ModelStats, roles: dict[str, str], weights: dict[str, float]) -> dict[str, Any]:
+def build_report(
+    model: str, stats: ModelStats, roles: Mapping[str, str], weights: Mapping[str, float | None]
+) -> dict[str, Any]:
     variants = []
     for name, s in stats.variants.items():
         latencies = list(s.latencies_ms)
@@ -38,18 +41,18 @@ def build_report(model: str, stats: ModelStats, roles: dict[str, str], weights: 
             }
         )
     shadows = []
-    for name, s in stats.shadows.items():
-        latencies = list(s.latencies_ms)
+    for name, shadow in stats.shadows.items():
+        latencies = list(shadow.latencies_ms)
         shadows.append(
             {
                 "variant": name,
                 "role": "shadow",
-                "mirrored": s.mirrored,
-                "dropped": s.dropped,
-                "errors": s.errors,
-                "error_rate": _ratio(s.errors, s.mirrored),
-                "compared": s.compared,
-                "agreement": _ratio(s.agreed, s.compared),
+                "mirrored": shadow.mirrored,
+                "dropped": shadow.dropped,
+                "errors": shadow.errors,
+                "error_rate": _ratio(shadow.errors, shadow.mirrored),
+                "compared": shadow.compared,
+                "agreement": _ratio(shadow.agreed, shadow.compared),
                 "p50_ms": _ms(percentile(latencies, 50)),
                 "p99_ms": _ms(percentile(latencies, 99)),
             }

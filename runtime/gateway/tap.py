@@ -126,7 +126,7 @@ class DriftTap:
 
     def _take_ready(self, limit: int, room: int) -> list[bytes]:
         """Queued records, at most ``limit`` of them and until ``room`` bytes are taken."""
-        batch = []
+        batch: list[bytes] = []
         while len(batch) < limit and room > 0 and not self._queue.empty():
             record = self._queue.get_nowait()
             batch.append(record)
@@ -173,6 +173,8 @@ class DriftTap:
 
     async def _post(self, body: bytes) -> str:
         """``sent``; ``again`` when the monitor could not take it (down, timeout, 5xx); ``refused`` (4xx)."""
+        if self._session is None:
+            raise RuntimeError("the drift tap posts only between start() and aclose()")
         try:
             async with self._session.post(self.url, data=body, headers=self._headers) as response:
                 await response.read()
