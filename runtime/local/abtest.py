@@ -109,7 +109,8 @@ async def _replay(layout: Layout, model: str, headers, monitor_headers, max_user
     world = TasteWorld.generate(seed=0)
     rng = np.random.default_rng(seed)
     order = rng.permutation(world.n_users)[:max_users].tolist()
-    tally, outbox = ABTally(), []
+    tally = ABTally()
+    outbox: list[tuple[float, dict[str, Any]]] = []
     infer_url = f"{layout.gateway_url}/v2/models/{model}/infer"
     outcome_url = f"{layout.monitor_url}/outcomes/{model}"
     readout_url = f"{layout.monitor_url}/experiments/{model}"
@@ -181,14 +182,16 @@ def run_ab_phase(
     seed: int = 7,
 ) -> ABTally:
     """``headers`` for the gateway, ``monitor_headers`` (the monitor's token) for outcomes and the readout."""
-    spec = layout.spec.models[model]
-    a, b = spec.arms
+    arms = layout.spec.models[model].arms
+    if arms is None:
+        raise ValueError(f"models.{model}: the A/B phase needs a model with an experiment")
+    a, b = arms
     print(f"A/B test of {model}: A = {a}, B = {b}, sticky by user; replaying up to {max_users} users ...", flush=True)
     tally = asyncio.run(_replay(layout, model, headers, monitor_headers, max_users, seed))
     r = tally.readout
     print("\nA/B results:")
     truth = {v: float(np.mean(p)) for v, p in tally.truth.items()}
-    better = max(truth, key=truth.get) if truth else "?"
+    better = max(truth, key=truth.__getitem__) if truth else "?"
     print(
         f"  ground truth        {', '.join(f'{v} {t:.1%} of lists clicked' for v, t in sorted(truth.items()))}: {better} is better"
     )

@@ -10,6 +10,7 @@ the readout names the better arm.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections import Counter
@@ -203,7 +204,7 @@ def run_demo(layout: Layout, seconds: float = 60.0, train_rows: int | None = Non
         _summarize(layout, model, tally, report, status)
         if VISION_MODEL in layout.spec.models:
             monitor = _monitor_headers(layout)
-            watch = lambda *args: _watch_drift(*args, monitor)  # noqa: E731
+            watch = functools.partial(_watch_drift, headers=monitor)
             images = asyncio.run(replay_images(layout, VISION_MODEL, seconds * 2 / 3, headers, watch))
             summarize_images(
                 layout, VISION_MODEL, images, _get_json(f"{layout.gateway_url}/rollouts/{VISION_MODEL}/report", headers)

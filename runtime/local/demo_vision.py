@@ -13,7 +13,7 @@ import importlib.util
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
@@ -87,7 +87,7 @@ async def _worker(client, url, pool, labels, until, phase, tally: VisionTally, s
 
 
 async def replay_images(
-    layout: Layout, model: str, seconds: float, headers: dict[str, str], watch: Callable[..., Awaitable[None]]
+    layout: Layout, model: str, seconds: float, headers: dict[str, str], watch: Callable[..., Coroutine[Any, Any, None]]
 ) -> VisionTally:
     """Send ``seconds`` of images to ``model``: half as trained, half darker and rotated; ``watch``
     (the demo's drift watcher) marks in the tally when the monitor flags drift."""

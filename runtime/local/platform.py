@@ -37,7 +37,7 @@ class LocalPlatform:
         layout, parts = self.layout, []
         if "model server" not in self.missing:
             parts += [model_server_part(layout, slot) for slot in layout.slots]
-        if "drift monitor" not in self.missing:
+        if self.monitor_token_file is not None:  # set when the drift monitor is in this checkout
             parts.append(monitor_part(layout, self.monitor_token_file, self.token_file))
         if "gateway" not in self.missing:
             parts.append(gateway_part(layout, self.token_file, self.monitor_token_file))

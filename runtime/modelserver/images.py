@@ -116,11 +116,13 @@ class ImageServing:
         prep = self.prep
         jobs = [loop.run_in_executor(self._pool, self.classifier.prepare, v, i, prep) for i, v in enumerate(images)]
         results = await asyncio.gather(*jobs, return_exceptions=True)
+        arrays = []
         for result in results:
             if isinstance(result, BaseException):
                 IMAGES_REFUSED.labels(self.name).inc()
                 raise result
-        return np.stack(results)
+            arrays.append(result)
+        return np.stack(arrays)
 
     async def predict(self, request: InferenceRequest) -> dict[str, np.ndarray]:
         """Class and scores for every image of the request, in order."""

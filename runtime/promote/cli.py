@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     proposals: list[dict] = []
     for name in _models(spec.models, args.model):
         model = spec.models[name]
+        progressive = model.progressive
+        if progressive is None:  # _models picks only models with a progressive block
+            continue
         canaries = [v for v in model.live_variants if v.role == "canary"]
         if not canaries:
             found = shadow_proposals(
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             outcome = outcome_counts(prom, name, model.primary.variant_name, canary.variant_name)
             counts = replace(counts, **outcome)
             tau = outcome_tau(outcome, model.experiment.minimum_detectable_lift)
-        decision = decide(name, model.progressive, canary.weight or 0.0, counts, tau)
+        decision = decide(name, progressive, canary.weight or 0.0, counts, tau)
         _print(decision)
         decisions.append(decision)
         if decision.next_weight != decision.weight:
@@ -90,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     if args.evidence is not None:
         args.evidence.write_text(json.dumps(document, indent=2, default=float) + "\n")
     if args.report is not None:
-        margins = {d.model: spec.models[d.model].progressive.max_error_rate_increase for d in decisions}
+        margins = {
+            d.model: p.max_error_rate_increase for d in decisions if (p := spec.models[d.model].progressive) is not None
+        }
         args.report.write_text(render_evidence(document, margins))
     actions = {d.action for d in decisions}
     return EXIT_ROLLBACK if "rollback" in actions else EXIT_PROMOTE if "promote" in actions else EXIT_HOLD

@@ -14,7 +14,9 @@ __all__ = ["shadow_proposals"]
 
 def shadow_proposals(model: str, spec: ModelSpec, shadows: dict[str, dict[str, float]], live: StepCounts) -> list[dict]:
     progressive = spec.progressive
-    out = []
+    out: list[dict] = []
+    if progressive is None:  # proposals follow the progressive block's thresholds
+        return out
     for variant in spec.shadows:
         seen = shadows.get(variant.variant_name)
         if not seen or seen["compared"] < progressive.min_samples_per_step:

@@ -162,6 +162,8 @@ def _check_range(where: str, datatype: str, values: np.ndarray, target: np.dtype
     """Values must fit ``target`` (the declared type): casting would wrap integers or overflow floats."""
     if not values.size or values.dtype.kind not in "iuf" or np.can_cast(values.dtype, target, "safe"):
         return
+    low: float
+    high: float
     if target.kind in "iu":
         info = np.iinfo(target)
         low, high = info.min, info.max
