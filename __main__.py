@@ -122,7 +122,7 @@ pulumi.export(
     "models",
     {
         name: {
-            "url": gateway.url.apply(lambda url, name=name: f"{url}/v2/models/{name}/infer"),
+            "url": pulumi.Output.concat(gateway.url, f"/v2/models/{name}/infer"),
             "variants": rollout.variants,
         }
         for name, rollout in rollouts.items()

@@ -85,12 +85,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
         return
     cases = list(dict.fromkeys(row["case"] for row in MATRIX))
 
-    def column(row: dict) -> str:
+    def label(row: dict) -> str:
         transport = "gRPC" if row["client"].endswith("grpc") else "REST"
         return f"{row['client']} over {transport} -> {row['target']}"
 
-    columns = list(dict.fromkeys(column(row) for row in MATRIX))
-    cell = {(column(r), r["case"]): r for r in MATRIX}
+    columns = list(dict.fromkeys(label(row) for row in MATRIX))
+    cell = {(label(r), r["case"]): r for r in MATRIX}
     terminalreporter.section("V2 conformance: client x transport x case (ok, FAIL, n/a = not offered by the client)")
     for number, name in enumerate(columns, 1):
         terminalreporter.write_line(f"  [{number:>2}] {name}")

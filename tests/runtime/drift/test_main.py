@@ -37,9 +37,8 @@ def _start(config_path: Path, port: int) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            message = proc.stderr.read().decode()
-            proc.stderr.close()
-            raise AssertionError(f"monitor exited: {message}")
+            _, stderr = proc.communicate()
+            raise AssertionError(f"monitor exited: {stderr.decode()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
@@ -47,8 +46,7 @@ def _start(config_path: Path, port: int) -> subprocess.Popen:
             pass
         time.sleep(0.1)
     proc.kill()
-    proc.wait()
-    proc.stderr.close()
+    proc.communicate()
     raise AssertionError("monitor not ready within 60 s")
 
 

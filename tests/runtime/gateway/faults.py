@@ -196,12 +196,12 @@ async def drive(
                     )
                 )
 
-        async def ticks() -> None:
+        async def ticks(tick: Callable[[float], None]) -> None:
             while time.monotonic() < until:
-                on_tick(time.monotonic() - started)
+                tick(time.monotonic() - started)
                 await asyncio.sleep(0.01)
 
-        await asyncio.gather(*(client() for _ in range(concurrency)), *([ticks()] if on_tick else []))
+        await asyncio.gather(*(client() for _ in range(concurrency)), *([ticks(on_tick)] if on_tick else []))
     return shots
 
 

@@ -16,7 +16,9 @@ class Clock:
 
 def fail(breaker: Breaker, times: int = 1) -> None:
     for _ in range(times):
-        breaker.record(breaker.acquire(), False)
+        permit = breaker.acquire()
+        assert permit is not None, "the breaker refused a call while the test was still failing it"
+        breaker.record(permit, False)
 
 
 def test_opens_after_consecutive_failures_only():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from runtime.spec import load_stack
 
 def _peer() -> Starlette:
     """Answers like the gateway (v1, v2, and a fallback every tenth) and flags drift like the monitor."""
-    seen = {"requests": 0, "rows": 0, "first": 0.0, "status_auth": set()}
+    seen: dict[str, Any] = {"requests": 0, "rows": 0, "first": 0.0, "status_auth": set()}
 
     async def infer(request: Request) -> JSONResponse:
         body = await request.json()
@@ -89,6 +90,7 @@ def _recommender_routes(seen: dict) -> list[Route]:
     real experiment store and readout behind ``/outcomes`` and ``/experiments``."""
     spec = load_stack("local").models["recommender"]
     policy, world = build_policy("recommender", spec), TasteWorld.generate(seed=0)
+    assert spec.arms is not None, "the local stack's recommender runs an experiment"
     store = ExperimentStore(spec.arms)
     popular = np.argsort(-world.popularity)[:10]
 

@@ -158,7 +158,7 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             assert report["shadows"][0]["variant"] == "v3"
 
             # The recommender: top-k lists per user, the same arm on every visit, exposures counted.
-            arms = {}
+            arms: dict[int, str] = {}
             for user in list(range(12)) * 2:
                 body = {"inputs": [{"name": "user_id", "datatype": "INT64", "shape": [1], "data": [user]}]}
                 response = client.post(f"{gateway}/v2/models/recommender/infer", json=body)

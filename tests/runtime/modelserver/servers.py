@@ -10,6 +10,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
@@ -87,7 +88,7 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
         try:
             if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
                 return
@@ -96,7 +97,7 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -
         time.sleep(0.1)
     process.kill()
     process.wait()
-    raise RuntimeError(f"{process.args} not ready within {timeout:g} s:\n{log.read_text(errors='replace')}")
+    raise RuntimeError(f"{process.args!r} not ready within {timeout:g} s:\n{log.read_text(errors='replace')}")
 
 
 def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 90) -> Server:
@@ -129,7 +130,7 @@ def v2_columns(frame: pd.DataFrame, request_id: str | None = None) -> dict:
     for column in frame.columns:
         datatype = "INT64" if frame[column].dtype.kind == "i" else "FP64"
         inputs.append({"name": column, "datatype": datatype, "shape": [len(frame)], "data": frame[column].tolist()})
-    body = {"inputs": inputs}
+    body: dict[str, Any] = {"inputs": inputs}
     if request_id is not None:
         body["id"] = request_id
     return body

@@ -54,8 +54,7 @@ def mixed_requests(count: int, seed: int = 0) -> list[dict]:
             out.append(pixels(raw[i % len(raw)][None]))
             continue
         picked = [images[j] for j in rng.choice(len(images), size=int(rng.integers(1, 6)), replace=False)]
-        as_pixels = [p if isinstance(p, np.ndarray) else None for p in picked]
-        files = [p if isinstance(p, bytes) else (jpeg(a) if kind == 0 else png(a)) for p, a in zip(picked, as_pixels)]
+        files = [p if isinstance(p, bytes) else (jpeg(p) if kind == 0 else png(p)) for p in picked]
         out.append(encoded(*files))
     return out
 

@@ -92,7 +92,10 @@ class running_prometheus:
         self.port = free_port()
         config = write_prometheus_config(folder / "prometheus.yml", targets, scrape_interval_s=0.5)
         (folder / "data").mkdir(parents=True, exist_ok=True)
-        self.part = prometheus_part(shutil.which("prometheus"), config, folder / "data", "127.0.0.1", self.port)
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError("Debian's prometheus is not on PATH (scripts/ensure-tools.sh installs it)")
+        self.part = prometheus_part(binary, config, folder / "data", "127.0.0.1", self.port)
         self.supervisor = Supervisor(folder / "logs", say=lambda line: None, ready_timeout_s=60)
         self.url = f"http://127.0.0.1:{self.port}"
 

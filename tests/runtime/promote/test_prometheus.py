@@ -41,7 +41,7 @@ def fleet():
 
 def _canary_weight(stacks: Path) -> float:
     fraud = load_stack("staging", stacks).models["fraud"]
-    return next((v.weight for v in fraud.live_variants if v.variant_name == "v6"), 100.0)
+    return next((v.weight or 0.0 for v in fraud.live_variants if v.variant_name == "v6"), 100.0)
 
 
 def _interval(fleet, prom, stacks, evidence, **traffic) -> int:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mlflow
@@ -20,7 +21,7 @@ class Registry:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory) -> Registry:
+def registry(tmp_path_factory) -> Iterator[Registry]:
     folder = tmp_path_factory.mktemp("mlflow")
     with local_registry(folder) as url:
         # The session's tracking URI, so mlflow-artifacts:/ URIs resolve against this registry.
