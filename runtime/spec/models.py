@@ -59,7 +59,7 @@ class VariantSpec(SpecModel):
         uri = self.uri
         if uri.version is not None:
             return f"v{uri.version}"
-        return re.sub(r"[^a-z0-9-]", "-", uri.alias.lower()).strip("-") or "alias"
+        return re.sub(r"[^a-z0-9-]", "-", (uri.alias or "").lower()).strip("-") or "alias"
 
 
 class BatchingSpec(SpecModel):

@@ -15,7 +15,7 @@ from runtime.drift.monitor import VariantMonitor
 from runtime.drift.profile import UNSEEN, bin_index, build_profile
 from runtime.drift.stattests.chi2 import pool_rare
 from runtime.errors import SpecError
-from runtime.spec import DriftSpec
+from runtime.spec import DriftSpec, FeatureDriftSpec
 
 from .conftest import CATEGORIES, make_rows, predict
 
@@ -176,8 +176,8 @@ def test_a_tests_options_from_the_spec_reach_it(reference):
     )
 
     def score(min_expected: float) -> float:
-        options = {"country": {"test": "chi2", "options": {"minExpected": min_expected}}}
-        report = _window(reference, DriftSpec(window_rows=200, features=options), rows)
+        country = FeatureDriftSpec.model_validate({"test": "chi2", "options": {"minExpected": min_expected}})
+        report = _window(reference, DriftSpec(window_rows=200, features={"country": country}), rows)
         return next(f.score for f in report.features if f.name == "country")
 
     assert score(0) == pytest.approx(stats.chi2_contingency(table, correction=False).statistic, rel=1e-9)
