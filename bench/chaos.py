@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.runtime.gateway.faults import (  # noqa: E402 - after the path insert
+    Process,
     Shot,
     control,
     drive_measured,
@@ -131,7 +132,7 @@ async def scenario(
 
 
 async def run(concurrency: int, fault_s: float, work: Path) -> list[dict]:
-    procs = []
+    procs: list[Process] = []
     SCENARIOS = scenarios()  # noqa: N806 - built after --budget-ms is read
     try:
         peers = {

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -234,8 +235,8 @@ def launch(tool: str, mode: str, rows: int, shift: float, seeds: int, cap_s: flo
             proc.kill()
             break
         time.sleep(0.2)
-    lines = [json.loads(line) for line in proc.stdout.read().splitlines() if line.startswith("{")]
-    proc.wait()
+    out, _ = proc.communicate()
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if stopped and lines and "progress" in lines[-1]:  # rates: keep the seeds done before the cap
         return {**lines[-1], "peak_rss_mb": peak, "note": stopped}
     if stopped:
@@ -261,7 +262,7 @@ def main() -> None:
         return worker(args.worker, args.mode, args.rows, args.shift, args.seeds)
     tools = args.tools.split(",")
     load_start = os.getloadavg()[0]
-    rows_out = []
+    rows_out: list[tuple[int, float, str, dict[str, Any]]] = []
     for rows in [int(s) for s in args.sizes.split(",")]:
         for shift in (0.0, 0.1):
             for tool in tools:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from bench import proxies  # noqa: E402
 from bench.gateway_report import print_report as _print  # noqa: E402
 from bench.processes import adopt_orphans, on_signals, stop_all  # noqa: E402
+from bench.wrk_output import found  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
 from tests.runtime.gateway.peers import free_port  # noqa: E402
@@ -207,7 +208,7 @@ class Load:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    value, unit = found(r"^([\d.]+)(us|ms|s)$", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -236,10 +237,10 @@ def parse_wrk(out: str) -> Load:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failed += sum(int(n) for n in errors.groups()) if errors else 0
     return Load(
-        float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        float(found(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         _ms(percentiles["50"]),
         _ms(percentiles["99"]),
-        int(re.search(r"(\d+) requests in", out).group(1)),
+        int(found(r"(\d+) requests in", out).group(1)),
         failed,
     )
 

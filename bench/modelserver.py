@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.modelserver_peers import MODEL, Peer, new_peers  # noqa: E402
 from bench.processes import adopt_orphans, on_signals, stop_all, stop_tree  # noqa: E402
+from bench.wrk_output import found  # noqa: E402
 from tests.runtime.modelserver.servers import free_port  # noqa: E402
 
 WORK = REPO / ".bench" / "modelserver"
@@ -111,7 +112,7 @@ class Load:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)\b", text).groups()
+    value, unit = found(r"^([\d.]+)(us|ms|s|m)\b", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
@@ -132,9 +133,9 @@ def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
         ],
     )
     out = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))
-    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))
+    rps = float(found(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(found(r"^\s*50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(found(r"^\s*99%\s+(\S+)", out, re.M).group(1))
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0

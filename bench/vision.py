@@ -34,7 +34,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.modelserver import Load, ensure_wrk, median_load, pinned, say, stop, wrk  # noqa: E402
+from bench.modelserver import Load, ensure_wrk, median_load, pinned, say, wrk  # noqa: E402
+from bench.processes import stop_tree  # noqa: E402
 from tests.runtime.modelserver.servers import free_port, wait_ready  # noqa: E402
 
 WORK = REPO / ".bench" / "vision"
@@ -233,7 +234,7 @@ def main() -> int:
                     )
     finally:
         for process in processes:
-            stop(process)
+            stop_tree(process)
     results = {label: {c: median_load(loads) for c, loads in by_c.items()} for label, by_c in samples.items()}
     report(results, gpu, split, args, accuracy)
     return 0

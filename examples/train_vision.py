@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from runtime.errors import MLServingError  # noqa: E402
 
 __all__ = ["train", "evaluate", "register_one", "main", "PREPROCESSING", "LABELS"]
 
-PREPROCESSING = {"size": 16, "interpolation": "bilinear", "aspect": "pad"}
+PREPROCESSING: dict[str, Any] = {"size": 16, "interpolation": "bilinear", "aspect": "pad"}
 LABELS = [str(d) for d in range(10)]
 
 

@@ -65,7 +65,8 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ def decode_image(data: bytes, prep: Preprocessing, name: str = "image", index: i
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=list(prep.formats))
+            image: Image.Image = Image.open(io.BytesIO(data), formats=list(prep.formats))
     except UnidentifiedImageError:
         raise InvalidInput(
             f"{where}: not an image; expected the bytes of a {' or '.join(prep.formats)} image"
@@ -168,5 +169,5 @@ def to_tensor(decoded: DecodedImage, prep: Preprocessing) -> np.ndarray:
     elif image.size != (size, size):
         image = image.resize((size, size), resample)
     array = np.asarray(image, dtype=np.float32) * (1.0 / 255.0)
-    array = (array - np.asarray(prep.mean, dtype=np.float32)) / np.asarray(prep.std, dtype=np.float32)
-    return np.ascontiguousarray(array.transpose(2, 0, 1))
+    normalized = (array - np.asarray(prep.mean, dtype=np.float32)) / np.asarray(prep.std, dtype=np.float32)
+    return np.ascontiguousarray(normalized.transpose(2, 0, 1))
