@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -87,11 +88,7 @@ def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:
     """The monitor's configuration: every model with drift enabled and its variants' profiles."""
     models = {name: model for name, model in spec.models.items() if model.drift.enabled}
     profiles = {
-        name: {
-            v.variant_name: lock.versions[v.model].profile_uri
-            for v in model.variants
-            if lock.versions[v.model].profile_uri is not None
-        }
+        name: {v.variant_name: uri for v in model.variants if (uri := lock.versions[v.model].profile_uri) is not None}
         for name, model in models.items()
     }
     # Experiments read their guardrails from the gateway's per-variant report, through its Service.
@@ -136,7 +133,7 @@ class DriftMonitor(pulumi.ComponentResource):
         settings = args.spec.platform.monitor
         child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         labels = app_labels(MONITOR_NAME)
-        meta = {"namespace": args.namespace, "labels": labels}
+        meta: dict[str, Any] = {"namespace": args.namespace, "labels": labels}
         config_json = monitor_config(args.spec, args.lock).model_dump_json(by_alias=True)
         checksum = hashlib.sha256(config_json.encode()).hexdigest()
 
@@ -156,7 +153,9 @@ class DriftMonitor(pulumi.ComponentResource):
             },
             opts=child,
         )
-        env = [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
+        env: list[dict[str, Any]] = (
+            [{"name": "MLFLOW_TRACKING_URI", "value": args.mlflow_url}] if args.mlflow_url is not None else []
+        )
         if args.mlflow_auth:
             env += reader_env()
         self.service_account = k8s.core.v1.ServiceAccount(
@@ -187,7 +186,7 @@ class DriftMonitor(pulumi.ComponentResource):
                     "valueFrom": {"secretKeyRef": {"name": f"{MONITOR_NAME}-webhook", "key": "url"}},
                 }
             )
-        mounts = [
+        mounts: list[dict[str, Any]] = [
             {"name": "config", "mountPath": CONFIG_MOUNT, "readOnly": True},
             {"name": "state", "mountPath": STATE_DIR},
             {"name": "token", "mountPath": TOKEN_MOUNT, "readOnly": True},
