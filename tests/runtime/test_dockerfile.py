@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from runtime.wiring import RUNTIME_UID
+from tests.imports import normalize, providers, third_party_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "runtime" / "Dockerfile"
@@ -40,7 +41,7 @@ def test_every_installed_package_is_pinned_by_the_lock():
     assert "--constraint" in words and words[words.index("--constraint") + 1].endswith("requirements.lock")
     packages = [w for w in words[words.index("--constraint") + 2 :] if not w.startswith("-")]
     locked = _locked()
-    names = [re.sub(r"\[.*\]", "", p).lower().replace("_", "-") for p in packages]
+    names = [normalize(re.sub(r"\[.*\]", "", p)) for p in packages]
     missing = [n for n in names if n not in locked]
     assert not missing, f"installed but not pinned in requirements.lock: {missing}"
     # What each process needs: the model server, the gateway, the drift monitor, the MLflow server.
@@ -67,3 +68,23 @@ def test_torch_comes_from_the_lock_in_the_build_the_build_argument_names():
     assert words[words.index("--extra-index-url") + 1] == "${TORCH_INDEX}"
     assert {"torch", "pillow"} <= set(words) and "torchvision" not in words
     assert _locked()["torch"] == "2.13.0", "the lock pins the release; the index picks the CPU or CUDA build"
+
+
+def _installed_by_name() -> set[str]:
+    run = next(arg for op, arg in _instructions() if op == "RUN" and "pip install" in arg)
+    words = shlex.split(run.split("&&")[0])
+    return {
+        normalize(re.sub(r"\[.*\]", "", w)) for w in words[words.index("--constraint") + 2 :] if not w.startswith("-")
+    }
+
+
+def test_the_image_installs_every_distribution_the_runtime_package_imports():
+    installed = _installed_by_name()
+    missing = {}
+    for module, files in third_party_imports("runtime").items():
+        found = providers(module)
+        if not found & installed:
+            missing.setdefault(" or ".join(sorted(found)) or module, set()).update(files)
+    assert not missing, "runtime/ imports these, which runtime/Dockerfile does not install by name:\n" + "\n".join(
+        f"{what}, imported by {', '.join(sorted(files)[:3])}" for what, files in sorted(missing.items())
+    )
