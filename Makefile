@@ -23,6 +23,7 @@ demo: setup prometheus
 lint: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
 
 test: setup tools lint
 	@.venv/bin/python -m pytest $(PYTEST_ARGS)

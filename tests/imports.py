@@ -7,7 +7,7 @@ import ast
 import importlib.util
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
@@ -73,7 +73,7 @@ def third_party_imports(*folders: str) -> dict[str, set[str]]:
 
 
 @cache
-def _by_top_level() -> dict[str, list[str]]:
+def _by_top_level() -> Mapping[str, list[str]]:
     return packages_distributions()
 
 
