@@ -45,7 +45,9 @@ def test_the_platforms_own_prometheus_grafana_monitors_rules_and_dashboards():
         assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3", urn
         assert spec["retention"] == "15d", urn
         # Grafana's admin password is generated into a Secret, never the chart's default.
-        assert chart_defaults("kube-prometheus-stack", "88.5.3")["grafana"]["admin"]["existingSecret"] == ""
+        defaults = chart_defaults("kube-prometheus-stack", "88.5.3")
+        assert defaults is not None, "the pinned kube-prometheus-stack chart is missing from the shared charts"
+        assert defaults["grafana"]["admin"]["existingSecret"] == ""
         [(secret_urn, secret)] = of_kind(urn, "Secret")
         assert inputs["values"]["grafana"]["admin"]["existingSecret"] == secret["metadata"]["name"], secret_urn
         assert secret["stringData"]["admin-password"] == SECRET_PLACEHOLDER, secret_urn  # a generated secret
