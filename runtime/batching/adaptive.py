@@ -7,6 +7,12 @@ what makes batching adaptive: under load the previous batch was full, so the wor
 lone caller's previous batch held one request, so its next request goes out at once instead of
 waiting out the window. A request of ``max_batch_size`` rows or more is served alone.
 
+A caller that must prepare a request before it can be batched (decoding images in worker
+threads) announces it with ``coming()``: while announced requests are on their way, the worker
+waits for them too (within the window), since they will arrive in a moment. Without that, a
+worker fed one decoded request at a time never sees more than the previous batch held and
+runs one pass per request. A lone request announces nothing ahead of it and goes out at once.
+
 One predict runs at a time, in a dedicated thread, so the event loop keeps reading requests
 while the model works. Requests of different layouts (one omits an optional input another
 sends) share a batch but not a predict call: each layout is stacked and predicted on its own. If
@@ -17,9 +23,10 @@ that request only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +67,11 @@ class Unbatched:
             raise _closed_error()
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, payload)
 
+    @contextlib.contextmanager
+    def coming(self) -> Iterator[None]:
+        """Nothing to wait for: each request goes alone."""
+        yield
+
     async def close(self) -> None:
         self._closed = True
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
@@ -92,6 +104,7 @@ class AdaptiveBatcher:
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task | None = None
         self._expected = 1
+        self._coming = 0
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
 
@@ -105,6 +118,20 @@ class AdaptiveBatcher:
         self._queue.append(waiting)
         self._arrived.set()
         return await waiting.future
+
+    @contextlib.contextmanager
+    def coming(self) -> Iterator[None]:
+        """Announce a request being prepared: a gathering batch waits for it, within the window.
+
+        Leave the block right before ``predict`` (or when the request fails), in the same step
+        of the event loop, so the worker never sees it neither coming nor queued.
+        """
+        self._coming += 1
+        try:
+            yield
+        finally:
+            self._coming -= 1
+            self._arrived.set()
 
     async def close(self) -> None:
         """Refuse new requests, finish every queued one, then stop the worker."""
@@ -124,7 +151,7 @@ class AdaptiveBatcher:
                 continue
             batch, rows = self._take([], 0)
             deadline = batch[0].arrived + self.max_latency_s
-            while rows < self.max_batch_size and len(batch) < self._expected and not self._closed:
+            while rows < self.max_batch_size and (len(batch) < self._expected or self._coming) and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break

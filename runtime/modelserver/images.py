@@ -16,19 +16,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from runtime.batching import AdaptiveBatcher, Unbatched
+from runtime.cores import usable_cores
 from runtime.errors import InvalidInput
 from runtime.protocol import InferenceRequest, InputSpec, TensorMetadata, decode_input
-from runtime.vision.classifier import CLASS_OUTPUT, IMAGE_INPUT, SCORES_OUTPUT
+from runtime.vision.classifier import CLASS_OUTPUT, IMAGE_INPUT, SCORES_OUTPUT, decode_value
+from runtime.vision.preprocess import to_tensor
 
-__all__ = ["ImageServing", "DEVICE_INFO", "IMAGES_REFUSED"]
+__all__ = ["ImageServing", "DEVICE_INFO", "IMAGES_REFUSED", "STAGE_SECONDS", "decode_threads"]
 
 DEVICE_INFO = Gauge(
     "ml_serving_model_device_info",
@@ -38,10 +40,22 @@ DEVICE_INFO = Gauge(
 IMAGES_REFUSED = Counter(
     "ml_serving_images_refused_total", "Images refused as undecodable or out of limits.", ["model"]
 )
+STAGE_SECONDS = Histogram(
+    "ml_serving_image_stage_seconds",
+    "Where image requests spend their time: per image in 'decode' (base64 and the image codec) and"
+    " 'resize' (resize, letterbox and normalize), per batch tensor in 'forward' (the network).",
+    ["model", "stage"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 
 
-def _workers() -> int:
-    return max(2, min(8, os.cpu_count() or 2))
+def decode_threads() -> int:
+    """Threads that decode images: one per usable core (8 at most).
+
+    More threads than cores decode no faster; they only take turns with the forward pass and
+    the event loop (and, for the Python parts of decoding, hold the GIL in turn).
+    """
+    return max(1, min(8, usable_cores()))
 
 
 class ImageServing:
@@ -52,13 +66,16 @@ class ImageServing:
         self.classifier = classifier
         self.prep = classifier.prep
         self.max_batch_size = max_batch_size
-        self._pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="decode")
+        self._pool = ThreadPoolExecutor(max_workers=decode_threads(), thread_name_prefix="decode")
+        self._decode_s = STAGE_SECONDS.labels(name, "decode")
+        self._resize_s = STAGE_SECONDS.labels(name, "resize")
+        self._forward_s = STAGE_SECONDS.labels(name, "forward")
         if max_batch_size:
             self.predictor: AdaptiveBatcher | Unbatched = AdaptiveBatcher(
-                classifier.forward, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms or 10, model=name
+                self._forward, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms or 10, model=name
             )
         else:
-            self.predictor = Unbatched(classifier.forward)
+            self.predictor = Unbatched(self._forward)
         info = classifier.describe()
         DEVICE_INFO.labels(name, info["device"], info["precision"]).set(1)
 
@@ -94,8 +111,8 @@ class ImageServing:
                 raise InvalidInput(
                     f"Input '{inp.name}': BYTES shape {inp.shape}; expected [n], one encoded image per row"
                 )
-            values = decode_input(inp.name, "BYTES", inp.shape, inp.data).reshape(-1).tolist()
-            images = [_encoded(inp.name, i, v) for i, v in enumerate(values)]
+            # Still base64 when they came as JSON: decoded in the worker threads, not on the event loop.
+            images = decode_input(inp.name, "BYTES", inp.shape, inp.data).reshape(-1).tolist()
         elif inp.datatype == "UINT8":
             if not (len(inp.shape) == 3 or (len(inp.shape) == 4 and inp.shape[3] in (1, 3))):
                 raise InvalidInput(
@@ -110,23 +127,41 @@ class ImageServing:
             raise InvalidInput(f"Input '{inp.name}' has no images; expected at least one")
         return images
 
-    async def prepare(self, images: list[Any]) -> np.ndarray:
-        """``[n, 3, s, s]`` float32 for the request's images, decoded in the worker threads."""
+    def _prepare_one(self, value: Any, index: int, name: str) -> np.ndarray:
+        """One image to ``[3, s, s]`` float32, in a worker thread."""
+        started = time.monotonic()
+        decoded = decode_value(_encoded(name, index, value), self.prep, name, index)
+        decoded_at = time.monotonic()
+        tensor = to_tensor(decoded, self.prep)
+        self._decode_s.observe(decoded_at - started)
+        self._resize_s.observe(time.monotonic() - decoded_at)
+        return tensor
+
+    async def prepare(self, images: list[Any], name: str = IMAGE_INPUT) -> np.ndarray:
+        """``[n, 3, s, s]`` float32 for the images of input ``name``, decoded in the worker threads."""
         loop = asyncio.get_running_loop()
-        prep = self.prep
-        jobs = [loop.run_in_executor(self._pool, self.classifier.prepare, v, i, prep) for i, v in enumerate(images)]
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        arrays = []
-        for result in results:
+        jobs = [loop.run_in_executor(self._pool, self._prepare_one, v, i, name) for i, v in enumerate(images)]
+        tensors = []
+        for result in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(result, BaseException):
                 IMAGES_REFUSED.labels(self.name).inc()
                 raise result
-            arrays.append(result)
-        return np.stack(arrays)
+            tensors.append(result)
+        return tensors[0][None] if len(tensors) == 1 else np.stack(tensors)
+
+    def _forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        started = time.monotonic()
+        try:
+            return self.classifier.forward(batch)
+        finally:
+            self._forward_s.observe(time.monotonic() - started)
 
     async def predict(self, request: InferenceRequest) -> dict[str, np.ndarray]:
         """Class and scores for every image of the request, in order."""
-        batch = await self.prepare(self.images_of(request))
+        images = self.images_of(request)
+        # Announced while decoding, so that a gathering batch waits for it instead of leaving without it.
+        with self.predictor.coming():
+            batch = await self.prepare(images, request.inputs[0].name)
         size = self.max_batch_size or len(batch)
         if len(batch) <= size:
             return await self.predictor.predict(batch, len(batch))
@@ -145,8 +180,9 @@ class ImageServing:
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
 
 
-def _encoded(name: str, index: int, value: Any) -> bytes:
-    if isinstance(value, bytes):
+def _encoded(name: str, index: int, value: Any) -> Any:
+    """The image's bytes: base64 text decoded, bytes and pixel arrays as they are."""
+    if not isinstance(value, str):
         return value
     try:
         return base64.b64decode(value, validate=True)

@@ -11,6 +11,7 @@ which keeps the antialiased resize that follows and costs a fraction of a full d
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -62,6 +63,14 @@ class Preprocessing:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @functools.cached_property
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(factor, shift)`` per channel, shaped ``[3, 1, 1]``: normalized = pixel * factor + shift."""
+        std = np.asarray(self.std, dtype=np.float64)
+        factor = (1.0 / (255.0 * std)).astype(np.float32).reshape(3, 1, 1)
+        shift = (-np.asarray(self.mean, dtype=np.float64) / std).astype(np.float32).reshape(3, 1, 1)
+        return factor, shift
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
@@ -150,9 +159,12 @@ def from_pixels(array: np.ndarray, prep: Preprocessing, name: str = "image", ind
 
 
 def _border_colour(image: Image.Image) -> tuple[int, ...]:
+    """The median colour of the outermost pixels (each channel on its own, halves rounded down)."""
     pixels = np.asarray(image)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    return tuple(int(v) for v in np.median(border, axis=0))
+    border = np.sort(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]), axis=0).astype(np.int32)
+    half = len(border) // 2
+    middle = border[half] if len(border) % 2 else (border[half - 1] + border[half]) // 2
+    return tuple(int(v) for v in middle)
 
 
 def to_tensor(decoded: DecodedImage, prep: Preprocessing) -> np.ndarray:
@@ -168,6 +180,9 @@ def to_tensor(decoded: DecodedImage, prep: Preprocessing) -> np.ndarray:
         image = canvas
     elif image.size != (size, size):
         image = image.resize((size, size), resample)
-    array = np.asarray(image, dtype=np.float32) * (1.0 / 255.0)
-    normalized = (array - np.asarray(prep.mean, dtype=np.float32)) / np.asarray(prep.std, dtype=np.float32)
-    return np.ascontiguousarray(normalized.transpose(2, 0, 1))
+    factor, shift = prep.affine
+    # One pass from the pixels, channels first: (x / 255 - mean) / std, as x * factor + shift.
+    out = np.empty((3, size, size), dtype=np.float32)
+    np.multiply(np.asarray(image).transpose(2, 0, 1), factor, out=out)
+    out += shift
+    return out

@@ -81,6 +81,63 @@ async def test_after_a_busy_batch_it_gathers_until_the_window_closes():
     await batcher.close()
 
 
+async def prepared_then_predicted(batcher: AdaptiveBatcher, value: float, ready: asyncio.Event) -> np.ndarray:
+    """A request announced while it is prepared (as images are decoded), then predicted."""
+    with batcher.coming():
+        await ready.wait()
+    return await batcher.predict(np.array([value]), 1)
+
+
+async def test_requests_announced_as_coming_join_the_batch_instead_of_going_alone():
+    model = Recorder()
+    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=2000)
+    ready = [asyncio.Event() for _ in range(4)]
+    tasks = [asyncio.create_task(prepared_then_predicted(batcher, float(i), ready[i])) for i in range(4)]
+    await asyncio.sleep(0.01)
+    start = time.monotonic()
+    for event in ready:  # prepared one after the other, as one decode thread hands them over
+        event.set()
+        await asyncio.sleep(0.02)
+    results = await asyncio.gather(*tasks)
+    assert [r.tolist() for r in results] == [[2.0 * i] for i in range(4)]
+    assert model.calls == [4], "each request went alone although the others were on their way"
+    assert time.monotonic() - start < 1.0, "the batch waited out the window after the last one arrived"
+    await batcher.close()
+
+
+async def test_a_request_that_fails_while_coming_does_not_hold_the_batch():
+    model = Recorder()
+    batcher = AdaptiveBatcher(model, max_batch_size=32, max_latency_ms=2000)
+    failing = asyncio.Event()
+
+    async def fails() -> None:
+        with batcher.coming():
+            await failing.wait()
+            raise ValueError("not an image")
+
+    doomed = asyncio.create_task(fails())
+    await asyncio.sleep(0)
+    start = time.monotonic()
+    first = asyncio.create_task(batcher.predict(np.array([1.0]), 1))
+    await asyncio.sleep(0.05)
+    assert not first.done(), "the batch left without the request announced as coming"
+    failing.set()
+    assert (await first).tolist() == [2.0]
+    assert time.monotonic() - start < 1.0
+    with pytest.raises(ValueError):
+        await doomed
+    await batcher.close()
+
+
+async def test_unbatched_has_nothing_to_wait_for():
+    model = Recorder()
+    direct = Unbatched(model)
+    with direct.coming():
+        pass
+    assert (await direct.predict(np.array([1.0]), 1)).tolist() == [2.0]
+    await direct.close()
+
+
 async def test_a_request_at_or_above_the_limit_is_served_alone():
     model, batcher, first = await held(4, 50)
     small = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(2)]

@@ -162,3 +162,29 @@ def test_metadata_reports_the_device_and_declared_preprocessing():
         ]
     finally:
         asyncio.run(serving.close())
+
+
+async def test_each_stage_is_timed_and_decoding_uses_one_thread_per_usable_core():
+    from prometheus_client import REGISTRY
+
+    from runtime.cores import usable_cores
+    from runtime.modelserver.images import decode_threads
+
+    def seconds(stage: str, kind: str) -> float:
+        return (
+            REGISTRY.get_sample_value(f"ml_serving_image_stage_seconds_{kind}", {"model": "timed", "stage": stage})
+            or 0.0
+        )
+
+    assert decode_threads() == min(8, usable_cores())
+    serving = ImageServing("timed", trained()[0], 8, 5)
+    try:
+        before = {stage: seconds(stage, "count") for stage in ("decode", "resize", "forward")}
+        await answers(serving, mixed_requests(6))
+        counted = {stage: seconds(stage, "count") - before[stage] for stage in before}
+    finally:
+        await serving.close()
+    images = sum(len(b["inputs"][0]["data"]) if b["inputs"][0]["datatype"] == "BYTES" else 1 for b in mixed_requests(6))
+    assert counted["decode"] == counted["resize"] == images
+    assert 1 <= counted["forward"] <= 6
+    assert all(seconds(stage, "sum") > 0 for stage in counted)

@@ -25,6 +25,33 @@ def test_predict_takes_a_frame_a_series_or_a_list_and_answers_class_and_scores()
     assert set(by_frame["class"]) <= {str(d) for d in range(10)}
 
 
+def test_the_gpu_path_is_the_cpu_path_in_another_dtype_and_half_precision_is_for_gpus_only(tmp_path, monkeypatch):
+    """``place`` and ``forward`` are one path for both devices; here FP16 runs it on the CPU."""
+    import torch
+
+    from runtime.vision.classifier import HALF_ENV, ImageClassifier
+
+    model, _ = trained()
+    images, _ = heldout()
+    files = [v for v in images if isinstance(v, bytes)][:64]
+    expected = model.predict(None, files)
+    half = ImageClassifier(model.preprocessing, model.labels, model.width)
+    half.place(model._net, torch.device("cpu"), half=True)
+    assert half.describe()["precision"] == "fp16" and next(half._net.parameters()).dtype == torch.float16
+    answered = half.predict(None, files)
+    assert answered["scores"].dtype == np.float32
+    assert (answered["class"] == expected["class"]).mean() >= 0.98
+    np.testing.assert_allclose(answered["scores"], expected["scores"], atol=0.02)
+
+    weights = tmp_path / "weights.pt"
+    torch.save(model._net.state_dict(), weights)
+    monkeypatch.setenv(HALF_ENV, "true")
+    loaded = ImageClassifier(model.preprocessing, model.labels, model.width)
+    loaded.load_weights(str(weights), device="cpu")
+    assert loaded.describe()["device"] == "cpu" and loaded.describe()["precision"] == "fp32"
+    assert list(loaded.predict(None, files)["class"]) == list(expected["class"])
+
+
 def test_the_device_is_chosen_at_load_and_a_missing_gpu_is_a_clear_error(monkeypatch):
     assert choose_device("cpu").type == "cpu"
     import torch
