@@ -39,7 +39,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.modelserver import Load, ensure_wrk, median_load, pinned, say, stop, wrk  # noqa: E402
+from bench.modelserver import Load, ensure_wrk, median_load, pinned, say, wrk  # noqa: E402
+from bench.processes import on_signals, stop_tree  # noqa: E402
 from bench.vision_parts import (  # noqa: E402
     GpuSampler,
     cpu_seconds,
@@ -147,6 +148,7 @@ def main() -> int:
     if args.device == "cuda" and not shutil.which("nvidia-smi"):
         parser.error("--device cuda needs nvidia-smi and a visible GPU")
     half = args.precision == "fp16" or (args.precision == "auto" and args.device == "cuda")
+    on_signals()  # SIGTERM and SIGHUP stop the servers too, as Ctrl-C does
     WORK.mkdir(parents=True, exist_ok=True)
     ensure_wrk()
     from tests.vision_model import registered, trained
@@ -195,7 +197,7 @@ def main() -> int:
                     )
     finally:
         for process in processes.values():
-            stop(process)
+            stop_tree(process)
     results = {label: {c: median_run(runs) for c, runs in by_c.items()} for label, by_c in samples.items()}
     loads = [r.load_average for by_c in samples.values() for runs in by_c.values() for r in runs]
     report(results, split, args, accuracy, half, loads)
