@@ -304,7 +304,7 @@ def main() -> int:
                     )
                     if ours_batched and batch[1]:
                         # In the same round, so that the ceiling sees the machine (c) saw.
-                        ceilings.append(in_process_ceiling(model_dir, batch[0] / batch[1], args.duration / 2, row))
+                        ceilings.append(in_process_ceiling(model_dir, batch[0] / batch[1], args.duration, row))
         mean_batch = batch[0] / batch[1] if batch[1] else None
         ceiling = median_ceiling(ceilings)
     finally:
@@ -329,7 +329,7 @@ def in_process_ceiling(
         sys.executable,
         str(REPO / "bench" / "ceiling.py"),
         str(model_dir),
-        f"--seconds={seconds / len(sizes):g}",
+        f"--seconds={seconds / 2:g}",
     ]
     command += [f"--batch={n}" for n in sizes] + [f"--row={json.dumps(row)}"]  # the row wrk sends
     out = subprocess.run(pinned(SERVER_CPU, command), capture_output=True, text=True, check=True, timeout=300).stdout
