@@ -13,7 +13,7 @@ from components.mesh import Mesh, MeshArgs
 from components.mlflow_server import MlflowServer, MlflowServerArgs
 from components.monitor import TOKEN_SECRET, DriftMonitor, DriftMonitorArgs
 from components.monitoring import MonitoringStack, MonitoringStackArgs
-from components.predictor_identity import PredictorIdentity
+from components.predictor_identity import PredictorIdentity, PredictorIdentityArgs
 from components.rollout import ModelRollout, ModelRolloutArgs
 from components.serving import Serving, ServingArgs
 from runtime.registry.lock import load_checked_lock
@@ -32,45 +32,50 @@ lock = load_checked_lock(spec, Path(stacks_dir) if stacks_dir else None)
 platform = spec.platform
 cluster = Cluster(
     "cluster",
-    ClusterArgs(platform.cluster, platform.versions, platform.namespace, cluster_name=f"{PROJECT}-{spec.stack}"),
+    ClusterArgs(
+        cluster=platform.cluster,
+        versions=platform.versions,
+        namespace=platform.namespace,
+        cluster_name=f"{PROJECT}-{spec.stack}",
+    ),
 )
 provider, namespace = cluster.provider, cluster.namespace  # every in-cluster resource uses these
-artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(platform.artifacts)) if cluster.is_eks else None
-mesh = Mesh("mesh", MeshArgs(platform.versions, cluster))
+artifacts = ArtifactStore("artifacts", ArtifactStoreArgs(artifacts=platform.artifacts)) if cluster.is_eks else None
+mesh = Mesh("mesh", MeshArgs(versions=platform.versions, cluster=cluster))
 # Pods that must start with a sidecar wait for istiod; those that claim volumes for the StorageClass.
 workload_ready = (*mesh.ready, *cluster.storage_ready)
 mlflow = MlflowServer(
     "mlflow",
     MlflowServerArgs(
-        platform.mlflow,
-        platform.versions,
-        platform.images.runtime,
-        cluster,
-        artifacts,
-        platform.artifacts.retain_on_delete,
+        mlflow=platform.mlflow,
+        versions=platform.versions,
+        image=platform.images.runtime,
+        cluster=cluster,
+        artifacts=artifacts,
+        retain=platform.artifacts.retain_on_delete,
         depends_on=workload_ready,
     ),
 )
 serving = Serving(
     "serving",
     ServingArgs(
-        platform.versions,
-        cluster,
-        platform.images.runtime,
-        mlflow.url,
-        platform.mlflow.auth,
+        versions=platform.versions,
+        cluster=cluster,
+        image=platform.images.runtime,
+        mlflow_url=mlflow.url,
+        mlflow_auth=platform.mlflow.auth,
         depends_on=tuple(mesh.ready),
     ),
 )
 k8s_args = {"namespace": namespace.metadata["name"], "provider": provider}
-predictors = PredictorIdentity("predictors", cluster, artifacts)
+predictors = PredictorIdentity("predictors", PredictorIdentityArgs(cluster=cluster, artifacts=artifacts))
 rollouts = {
     name: ModelRollout(
         f"rollout-{name}",
         ModelRolloutArgs(
-            name,
-            model,
-            lock,
+            model=name,
+            spec=model,
+            lock=lock,
             **k8s_args,
             artifacts_destination=mlflow.artifacts_destination,
             service_account_name=predictors.name,
@@ -83,8 +88,8 @@ rollouts = {
 monitor = DriftMonitor(
     "drift",
     DriftMonitorArgs(
-        spec,
-        lock,
+        spec=spec,
+        lock=lock,
         **k8s_args,
         mlflow_url=mlflow.url,
         mlflow_auth=platform.mlflow.auth,
@@ -96,13 +101,13 @@ monitor = DriftMonitor(
 monitoring = MonitoringStack(
     "monitoring",
     MonitoringStackArgs(
-        spec, **k8s_args, storage_class=cluster.storage_class_name, depends_on=tuple(cluster.storage_ready)
+        spec=spec, **k8s_args, storage_class=cluster.storage_class_name, depends_on=tuple(cluster.storage_ready)
     ),
 )
 gateway = Gateway(
     "gateway",
     GatewayArgs(
-        spec,
+        spec=spec,
         **k8s_args,
         tokens=config.get_secret("gatewayTokens"),
         monitor_url=monitor.url,

@@ -16,7 +16,7 @@ MLFLOW_PREFIX = "mlflow"
 """Key prefix under which the MLflow server writes; its IRSA role is limited to it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ArtifactStoreArgs:
     artifacts: ArtifactsSpec
     """The validated ``platform.artifacts`` of the stack."""

@@ -30,7 +30,7 @@ ELB_SUBNET_TAGS = {"public": ("kubernetes.io/role/elb", "1"), "private": ("kuber
 """The tags the AWS Load Balancer Controller discovers subnets by (internet-facing, internal)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClusterArgs:
     cluster: ClusterSpec
     """The validated ``platform.cluster`` of the stack."""

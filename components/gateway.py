@@ -122,7 +122,7 @@ def _istio(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GatewayArgs:
     spec: StackSpec
     namespace: pulumi.Input[str]

@@ -23,7 +23,7 @@ ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 _CERT_MANAGER_CHARTS = "https://charts.jetstack.io"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MeshArgs:
     versions: VersionsSpec
     cluster: Cluster

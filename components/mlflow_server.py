@@ -33,7 +33,7 @@ _DATA_DIR = "/var/lib/mlflow"
 _ARTIFACTS_SUBDIR = "artifacts"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MlflowServerArgs:
     mlflow: MlflowSpec
     versions: VersionsSpec

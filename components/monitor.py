@@ -98,7 +98,7 @@ def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DriftMonitorArgs:
     spec: StackSpec
     lock: ModelLock

@@ -128,7 +128,7 @@ def stack_values(monitoring: MonitoringSpec, storage_class: str | None) -> dict:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoringStackArgs:
     spec: StackSpec
     namespace: pulumi.Input[str]

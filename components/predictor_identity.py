@@ -8,6 +8,7 @@ a role that may only read objects below the MLflow prefix; the predictors never 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +18,7 @@ from components.cluster import Cluster
 from components.irsa import ROLE_ARN_ANNOTATION, irsa_role
 from runtime.wiring import PART_OF
 
-__all__ = ["PredictorIdentity", "PREDICTOR_SERVICE_ACCOUNT", "read_only_policy"]
+__all__ = ["PredictorIdentity", "PredictorIdentityArgs", "PREDICTOR_SERVICE_ACCOUNT", "read_only_policy"]
 
 PREDICTOR_SERVICE_ACCOUNT = "ml-serving-predictor"
 
@@ -40,15 +41,22 @@ def read_only_policy(bucket_arn: str) -> str:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class PredictorIdentityArgs:
+    cluster: Cluster
+    """The cluster the predictors run in (its namespace, provider and, on EKS, its OIDC provider)."""
+    artifacts: ArtifactStore | None
+    """The S3 artifact store the predictors read; None on a cluster without one (no IRSA role)."""
+
+
 class PredictorIdentity(pulumi.ComponentResource):
     service_account: k8s.core.v1.ServiceAccount
     name: str
     """The service account name every InferenceService's predictor runs as."""
 
-    def __init__(
-        self, name: str, cluster: Cluster, artifacts: ArtifactStore | None, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: PredictorIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ml-serving:index:PredictorIdentity", name, None, opts)
+        cluster, artifacts = args.cluster, args.artifacts
         annotations: dict[str, pulumi.Input[str]] = {}
         if cluster.eks_outputs is not None and artifacts is not None:
             role = irsa_role(

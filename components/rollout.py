@@ -78,7 +78,7 @@ def _storage_uri(locked: LockedVersion, destination: pulumi.Input[str] | None) -
     return pulumi.Output.from_input(destination).apply(lambda root: storage_location(locked.storage_uri, root))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelRolloutArgs:
     model: str
     """The model's key in the spec (``fraud``)."""

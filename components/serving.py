@@ -36,7 +36,7 @@ MODEL_DIR = "/mnt/models"
 """Where KServe's storage initializer puts the predictor's ``storageUri``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServingArgs:
     versions: VersionsSpec
     cluster: Cluster

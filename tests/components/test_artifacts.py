@@ -15,7 +15,7 @@ PROD = load_stack("prod").platform
 
 @pulumi.runtime.test
 def test_bucket_is_kept_in_prod_and_exposes_the_mlflow_destination():
-    store = ArtifactStore("store-prod", ArtifactStoreArgs(PROD.artifacts))
+    store = ArtifactStore("store-prod", ArtifactStoreArgs(artifacts=PROD.artifacts))
 
     def check(args):
         urn, force_destroy, destination, name = args

@@ -15,7 +15,12 @@ LOCAL = load_stack("local").platform
 
 def _cluster(name: str, platform, **changes) -> Cluster:
     spec = platform.cluster.model_copy(update=changes) if changes else platform.cluster
-    return Cluster(name, ClusterArgs(spec, platform.versions, platform.namespace, cluster_name=f"ml-serving-{name}"))
+    return Cluster(
+        name,
+        ClusterArgs(
+            cluster=spec, versions=platform.versions, namespace=platform.namespace, cluster_name=f"ml-serving-{name}"
+        ),
+    )
 
 
 @pulumi.runtime.test

@@ -18,7 +18,7 @@ MONITOR_URL = "http://ml-serving-drift.ml-serving.svc.cluster.local:8090"
 
 
 def gateway(name: str, spec=PROD, tokens: str | None = "t1,t2") -> Gateway:
-    return Gateway(name, GatewayArgs(spec, "ml-serving", tokens=tokens, monitor_url=MONITOR_URL))
+    return Gateway(name, GatewayArgs(spec=spec, namespace="ml-serving", tokens=tokens, monitor_url=MONITOR_URL))
 
 
 def registered(component: Gateway):
@@ -108,7 +108,9 @@ def test_the_tap_mounts_the_monitor_token_secret():
 
     component = Gateway(
         "t-gw-tap",
-        GatewayArgs(PROD, "ml-serving", tokens="t", monitor_url=MONITOR_URL, monitor_token_secret=TOKEN_SECRET),
+        GatewayArgs(
+            spec=PROD, namespace="ml-serving", tokens="t", monitor_url=MONITOR_URL, monitor_token_secret=TOKEN_SECRET
+        ),
     )
 
     def check(urn: str) -> None:

@@ -16,9 +16,12 @@ PROD = load_stack("prod").platform
 @pulumi.runtime.test
 def test_releases_are_pinned_and_mtls_is_strict_mesh_wide():
     cluster = Cluster(
-        "mesh-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-mesh")
+        "mesh-local",
+        ClusterArgs(
+            cluster=LOCAL.cluster, versions=LOCAL.versions, namespace=LOCAL.namespace, cluster_name="ml-serving-mesh"
+        ),
     )
-    mesh = Mesh("mesh-local", MeshArgs(LOCAL.versions, cluster))
+    mesh = Mesh("mesh-local", MeshArgs(versions=LOCAL.versions, cluster=cluster))
     releases = [mesh.cert_manager, mesh.istio_base, mesh.istiod, mesh.ingress_gateway]
     expected = [LOCAL.versions.cert_manager, *[LOCAL.versions.istio] * 3]
 

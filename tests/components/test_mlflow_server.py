@@ -19,16 +19,30 @@ LOCAL = load_stack("local").platform
 
 def _cluster(name: str, platform) -> Cluster:
     return Cluster(
-        name, ClusterArgs(platform.cluster, platform.versions, platform.namespace, cluster_name=f"ml-serving-{name}")
+        name,
+        ClusterArgs(
+            cluster=platform.cluster,
+            versions=platform.versions,
+            namespace=platform.namespace,
+            cluster_name=f"ml-serving-{name}",
+        ),
     )
 
 
 @pulumi.runtime.test
 def test_server_account_carries_an_irsa_role_and_the_url_is_cluster_local():
     cluster = _cluster("mlflow-eks", PROD)
-    store = ArtifactStore("mlflow-eks-store", ArtifactStoreArgs(PROD.artifacts))
+    store = ArtifactStore("mlflow-eks-store", ArtifactStoreArgs(artifacts=PROD.artifacts))
     server = MlflowServer(
-        "mlflow-eks", MlflowServerArgs(PROD.mlflow, PROD.versions, PROD.images.runtime, cluster, store, retain=True)
+        "mlflow-eks",
+        MlflowServerArgs(
+            mlflow=PROD.mlflow,
+            versions=PROD.versions,
+            image=PROD.images.runtime,
+            cluster=cluster,
+            artifacts=store,
+            retain=True,
+        ),
     )
     account = server.service_account
 
@@ -96,9 +110,14 @@ def test_only_the_writers_write_the_platform_reads_and_people_sign_in():
     from tests.components.recorded import of_kind, schema_problems, settled
 
     cluster = _cluster("mlflow-access", PROD)
-    store = ArtifactStore("mlflow-access-store", ArtifactStoreArgs(PROD.artifacts))
+    store = ArtifactStore("mlflow-access-store", ArtifactStoreArgs(artifacts=PROD.artifacts))
     spec = PROD.mlflow.model_copy(update={"writers": ["ml-training/trainer", "ci/release"]})
-    server = MlflowServer("mlflow-access", MlflowServerArgs(spec, PROD.versions, PROD.images.runtime, cluster, store))
+    server = MlflowServer(
+        "mlflow-access",
+        MlflowServerArgs(
+            mlflow=spec, versions=PROD.versions, image=PROD.images.runtime, cluster=cluster, artifacts=store
+        ),
+    )
 
     def check(urn: str) -> None:
         [(authz_urn, authz)] = of_kind(urn, "AuthorizationPolicy")

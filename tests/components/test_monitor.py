@@ -20,7 +20,9 @@ LOCK = lock_for(PROD, {"champion": 8})
 def test_monitor_has_state_volume_and_the_locked_profiles():
     component = DriftMonitor(
         "t-drift",
-        DriftMonitorArgs(PROD, LOCK, "ml-serving", mlflow_url="http://mlflow.ml-serving.svc.cluster.local:5000"),
+        DriftMonitorArgs(
+            spec=PROD, lock=LOCK, namespace="ml-serving", mlflow_url="http://mlflow.ml-serving.svc.cluster.local:5000"
+        ),
     )
 
     def check(urn: str) -> None:
@@ -59,7 +61,9 @@ def test_monitor_has_state_volume_and_the_locked_profiles():
 def test_webhook_secret_reaches_the_monitor():
     component = DriftMonitor(
         "t-drift-alerts",
-        DriftMonitorArgs(PROD, LOCK, "ml-serving", webhook_url=pulumi.Output.secret("https://hooks.example/x")),
+        DriftMonitorArgs(
+            spec=PROD, lock=LOCK, namespace="ml-serving", webhook_url=pulumi.Output.secret("https://hooks.example/x")
+        ),
     )
 
     def check(urn: str) -> None:
@@ -81,7 +85,7 @@ def test_webhook_secret_reaches_the_monitor():
 
 @pulumi.runtime.test
 def test_no_webhook_unless_asked():
-    component = DriftMonitor("t-drift-plain", DriftMonitorArgs(PROD, LOCK, "ml-serving"))
+    component = DriftMonitor("t-drift-plain", DriftMonitorArgs(spec=PROD, lock=LOCK, namespace="ml-serving"))
 
     def check(urn: str) -> None:
         # The alert rules are the monitoring component's (components.monitoring).
@@ -102,7 +106,8 @@ def _prod_with_clients(clients: list[str]):
 @pulumi.runtime.test
 def test_only_the_gateway_posts_rows_and_every_caller_needs_the_generated_token():
     component = DriftMonitor(
-        "t-drift-authz", DriftMonitorArgs(_prod_with_clients(["ml-ops/label-joiner"]), LOCK, "ml-serving")
+        "t-drift-authz",
+        DriftMonitorArgs(spec=_prod_with_clients(["ml-ops/label-joiner"]), lock=LOCK, namespace="ml-serving"),
     )
 
     def check(urn: str) -> None:

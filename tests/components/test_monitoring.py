@@ -30,7 +30,7 @@ def _with_monitoring(monitoring: dict, monitor: dict | None = None):
 
 @pulumi.runtime.test
 def test_the_platforms_own_prometheus_grafana_monitors_rules_and_dashboards():
-    component = MonitoringStack("t-mon", MonitoringStackArgs(PROD, "ml-serving", storage_class="gp3"))
+    component = MonitoringStack("t-mon", MonitoringStackArgs(spec=PROD, namespace="ml-serving", storage_class="gp3"))
 
     def check(args: list) -> None:
         urn, url = args
@@ -86,7 +86,7 @@ def test_an_existing_prometheus_gets_only_labelled_monitors_rules_and_dashboards
             }
         }
     )
-    component = MonitoringStack("t-mon-existing", MonitoringStackArgs(spec, "ml-serving"))
+    component = MonitoringStack("t-mon-existing", MonitoringStackArgs(spec=spec, namespace="ml-serving"))
 
     def check(args: list) -> None:
         urn, url = args
@@ -106,7 +106,7 @@ def test_an_existing_prometheus_gets_only_labelled_monitors_rules_and_dashboards
 @pulumi.runtime.test
 def test_the_alert_rules_can_be_switched_off():
     spec = _with_monitoring({}, {"prometheusRule": False})
-    component = MonitoringStack("t-mon-norules", MonitoringStackArgs(spec, "ml-serving"))
+    component = MonitoringStack("t-mon-norules", MonitoringStackArgs(spec=spec, namespace="ml-serving"))
     assert component.rules is None
 
     def check(urn: str) -> None:

@@ -24,10 +24,10 @@ BUCKET = "s3://ml-serving-prod-artifacts/mlflow"
 
 def rollout(name: str, model: str) -> ModelRollout:
     args = ModelRolloutArgs(
-        model,
-        PROD.models[model],
-        LOCK,
-        "ml-serving",
+        model=model,
+        spec=PROD.models[model],
+        lock=LOCK,
+        namespace="ml-serving",
         artifacts_destination=BUCKET,
         gpu_image=PROD.platform.images.runtime_gpu,
     )
@@ -134,7 +134,10 @@ def test_destination_rule_per_variant_and_only_the_gateway_may_call_predictors()
 def test_a_variant_missing_from_the_lock_is_refused():
     partial = LOCK.model_copy(update={"versions": {k: v for k, v in LOCK.versions.items() if k != "models:/fraud/7"}})
     with pytest.raises(ValueError, match="models:/fraud/7 not in the lock"):
-        ModelRollout("t-partial", ModelRolloutArgs("fraud", PROD.models["fraud"], partial, "ml-serving"))
+        ModelRollout(
+            "t-partial",
+            ModelRolloutArgs(model="fraud", spec=PROD.models["fraud"], lock=partial, namespace="ml-serving"),
+        )
 
 
 @pulumi.runtime.test

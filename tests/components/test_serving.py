@@ -19,10 +19,16 @@ LOCAL = load_stack("local").platform
 @pulumi.runtime.test
 def test_runtime_serves_mlflow_over_v2_with_the_runtime_images_model_server():
     cluster = Cluster(
-        "serving-local", ClusterArgs(LOCAL.cluster, LOCAL.versions, LOCAL.namespace, cluster_name="ml-serving-s")
+        "serving-local",
+        ClusterArgs(
+            cluster=LOCAL.cluster, versions=LOCAL.versions, namespace=LOCAL.namespace, cluster_name="ml-serving-s"
+        ),
     )
     serving = Serving(
-        "serving-local", ServingArgs(LOCAL.versions, cluster, LOCAL.images.runtime, "http://mlflow.test:5000")
+        "serving-local",
+        ServingArgs(
+            versions=LOCAL.versions, cluster=cluster, image=LOCAL.images.runtime, mlflow_url="http://mlflow.test:5000"
+        ),
     )
     runtime = serving.serving_runtime
 
