@@ -145,8 +145,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all servers; the table shows medians")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    if args.device == "cuda" and not shutil.which("nvidia-smi"):
-        parser.error("--device cuda needs nvidia-smi and a visible GPU")
+    if args.device == "cuda":
+        problem = cuda_problem()
+        if problem:
+            parser.error(f"--device cuda: {problem}")
     half = args.precision == "fp16" or (args.precision == "auto" and args.device == "cuda")
     on_signals()  # SIGTERM and SIGHUP stop the servers too, as Ctrl-C does
     WORK.mkdir(parents=True, exist_ok=True)
@@ -214,6 +216,21 @@ def main() -> int:
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
+
+
+def cuda_problem() -> str | None:
+    """Why this machine cannot run the CUDA benchmark, or None when it can."""
+    if not shutil.which("nvidia-smi"):
+        return "nvidia-smi is not on PATH (no NVIDIA driver here)"
+    import torch
+
+    if not torch.cuda.is_available():
+        return (
+            f"torch {torch.__version__} sees no CUDA device; the lock's torch==2.13.0 resolves to the CPU build"
+            " here: install the CUDA build of the same release as runtime/Dockerfile's TORCH_INDEX does"
+            " (pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130)"
+        )
+    return None
 
 
 def check_answers(server: Server, files: list[bytes], labels: list[str]) -> None:
