@@ -97,7 +97,6 @@ class Rule:
     config_schema: PolicyConfigSchema | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Config values used when a stack's policy config leaves them out."""
-    remediation: str = ""
 
 
 @dataclass(frozen=True)

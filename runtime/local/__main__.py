@@ -35,13 +35,12 @@ def _layout(args: argparse.Namespace) -> Layout:
 def _ready(platform, say: Console) -> None:  # noqa: ANN001 - LocalPlatform, imported late
     say("\nlistening on loopback:")
     say(platform.summary())
-    if not {"gateway", "training script"} & set(platform.missing):
-        from runtime.local.traffic import curl_example
+    from runtime.local.traffic import curl_example
 
-        model = next(iter(platform.layout.spec.models))
-        token = str(platform.token_file) if platform.token_file else None
-        say("\ntry it:")
-        say(f"  {curl_example(platform.layout.gateway_url, model, token)}")
+    model = next(iter(platform.layout.spec.models))
+    token = str(platform.token_file) if platform.token_file else None
+    say("\ntry it:")
+    say(f"  {curl_example(platform.layout.gateway_url, model, token)}")
     say("\nCtrl-C stops every part.")
 
 

@@ -16,7 +16,7 @@ from runtime.wiring import GatewayConfig, MonitorConfig, VariantEndpoint
 __all__ = ["gateway_config", "monitor_config", "write_configs", "gateway_token", "monitor_token", "read_token"]
 
 
-def gateway_config(layout: Layout, with_monitor: bool) -> GatewayConfig:
+def gateway_config(layout: Layout) -> GatewayConfig:
     endpoints: dict[str, dict[str, VariantEndpoint]] = {}
     for slot in layout.slots:
         endpoints.setdefault(slot.model, {})[slot.variant] = VariantEndpoint(
@@ -27,7 +27,7 @@ def gateway_config(layout: Layout, with_monitor: bool) -> GatewayConfig:
         stack=layout.spec.stack,
         models=layout.spec.models,
         endpoints=endpoints,
-        monitor_url=layout.monitor_url if with_monitor else None,
+        monitor_url=layout.monitor_url,
         auth_required=gateway.auth_required,
         max_body_bytes=gateway.max_body_bytes,
     )
@@ -74,7 +74,7 @@ def _write(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def write_configs(layout: Layout, profiles: dict[str, dict[str, str]], with_monitor: bool) -> None:
-    _write(layout.gateway_config_path, gateway_config(layout, with_monitor).model_dump_json(by_alias=True, indent=2))
+def write_configs(layout: Layout, profiles: dict[str, dict[str, str]]) -> None:
+    _write(layout.gateway_config_path, gateway_config(layout).model_dump_json(by_alias=True, indent=2))
     _write(layout.monitor_config_path, monitor_config(layout, profiles).model_dump_json(by_alias=True, indent=2))
     layout.monitor_state_dir.mkdir(parents=True, exist_ok=True)

@@ -9,19 +9,7 @@ from pathlib import Path
 from runtime.local.layout import REPO_ROOT, Layout, VariantSlot
 from runtime.local.process import PartSpec
 
-__all__ = ["mlflow_part", "model_server_part", "gateway_part", "monitor_part", "missing_parts", "ENTRY_POINTS"]
-
-ENTRY_POINTS: dict[str, Path] = {
-    "model server": REPO_ROOT / "runtime" / "modelserver" / "__main__.py",
-    "gateway": REPO_ROOT / "runtime" / "gateway" / "__main__.py",
-    "drift monitor": REPO_ROOT / "runtime" / "drift" / "__main__.py",
-    "training script": REPO_ROOT / "examples" / "train_fraud.py",
-}
-
-
-def missing_parts() -> list[str]:
-    """Parts whose entry point is not in this checkout (yet); the platform starts the rest."""
-    return [name for name, path in ENTRY_POINTS.items() if not path.exists()]
+__all__ = ["mlflow_part", "model_server_part", "gateway_part", "monitor_part"]
 
 
 def _python(*args: str) -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 Order of start-up: MLflow; the versions the stack names (trained and registered when missing)
 and their reference profiles; then every model server, the drift monitor and the gateway
-together. Parts whose code is not in this checkout are named and left out; the rest starts.
+together.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from runtime.local.configs import gateway_token, monitor_token, write_configs
 from runtime.local.layout import Layout
-from runtime.local.parts import gateway_part, missing_parts, mlflow_part, model_server_part, monitor_part
+from runtime.local.parts import gateway_part, mlflow_part, model_server_part, monitor_part
 from runtime.local.process import PartSpec, check_port_free
 from runtime.local.prometheus import prometheus_binary, prometheus_part, scrape_targets, write_prometheus_config
 from runtime.local.seed import download_profiles, ensure_versions
@@ -26,21 +26,17 @@ class LocalPlatform:
         self.layout = layout
         self.say = say
         self.train_rows = train_rows
-        self.missing = missing_parts()
         self.supervisor = Supervisor(layout.logs_dir, say=say, ready_timeout_s=layout.ready_timeout_s)
         self.token_file = gateway_token(layout) if layout.spec.platform.gateway.auth_required else None
-        self.monitor_token_file = monitor_token(layout) if "drift monitor" not in self.missing else None
+        self.monitor_token_file = monitor_token(layout)
         self.started: list[str] = []
         self.prometheus = prometheus_binary()
 
     def _services(self) -> list[PartSpec]:
         layout, parts = self.layout, []
-        if "model server" not in self.missing:
-            parts += [model_server_part(layout, slot) for slot in layout.slots]
-        if self.monitor_token_file is not None:  # set when the drift monitor is in this checkout
-            parts.append(monitor_part(layout, self.monitor_token_file, self.token_file))
-        if "gateway" not in self.missing:
-            parts.append(gateway_part(layout, self.token_file, self.monitor_token_file))
+        parts += [model_server_part(layout, slot) for slot in layout.slots]
+        parts.append(monitor_part(layout, self.monitor_token_file, self.token_file))
+        parts.append(gateway_part(layout, self.token_file, self.monitor_token_file))
         if self.prometheus is not None:
             folder = layout.state_dir / "prometheus"
             (folder / "data").mkdir(parents=True, exist_ok=True)
@@ -53,8 +49,6 @@ class LocalPlatform:
         layout = self.layout
         began = time.monotonic()
         self.say(f"ml-serving local platform: stack '{layout.spec.stack}', state in {layout.state_dir}")
-        if self.missing:
-            self.say(f"  not in this checkout yet, so not started: {', '.join(self.missing)}")
         if self.prometheus is None:
             self.say(
                 "  prometheus is not installed (Debian package 'prometheus', scripts/ensure-tools.sh): "
@@ -68,12 +62,9 @@ class LocalPlatform:
         try:
             self.supervisor.start([mlflow])
             self.say("registry:")
-            if "training script" in self.missing:
-                self.say("  the training script is missing: serving only versions already registered")
-            else:
-                ensure_versions(layout, self.say, rows=self.train_rows)
+            ensure_versions(layout, self.say, rows=self.train_rows)
             profiles = download_profiles(layout, self.say)
-            write_configs(layout, profiles, with_monitor="drift monitor" not in self.missing)
+            write_configs(layout, profiles)
             self.say(f"services ({len(services)}):")
             self.supervisor.start(services)
         except BaseException:
@@ -89,34 +80,27 @@ class LocalPlatform:
     def summary(self) -> str:
         layout = self.layout
         rows = [("MLflow UI", layout.tracking_uri)]
-        if "gateway" not in self.missing:
-            for model in layout.spec.models:
-                rows += [
-                    (f"gateway: {model} (V2 REST)", f"{layout.gateway_url}/v2/models/{model}/infer"),
-                    (f"gateway: {model} (V2 gRPC)", f"grpc://{layout.gateway_grpc_address} model_name={model}"),
-                    (f"rollout report: {model}", f"{layout.gateway_url}/rollouts/{model}/report"),
-                ]
-            rows.append(("gateway metrics", f"{layout.gateway_url}/metrics"))
-        if "drift monitor" not in self.missing:
-            rows += [(f"drift report: {model}", f"{layout.monitor_url}/report/{model}") for model in layout.spec.models]
+        for model in layout.spec.models:
             rows += [
-                (f"A/B readout: {model}", f"{layout.monitor_url}/experiments/{model}/report")
-                for model, spec in layout.spec.models.items()
-                if spec.experiment is not None
+                (f"gateway: {model} (V2 REST)", f"{layout.gateway_url}/v2/models/{model}/infer"),
+                (f"gateway: {model} (V2 gRPC)", f"grpc://{layout.gateway_grpc_address} model_name={model}"),
+                (f"rollout report: {model}", f"{layout.gateway_url}/rollouts/{model}/report"),
             ]
-            rows.append(("drift metrics", f"{layout.monitor_url}/metrics"))
-            rows.append(
-                ("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)")
-            )
-        if "model server" not in self.missing:
-            rows += [(f"{slot.part_name} ({slot.role}, {slot.share})", layout.url(slot.port)) for slot in layout.slots]
+        rows.append(("gateway metrics", f"{layout.gateway_url}/metrics"))
+        rows += [(f"drift report: {model}", f"{layout.monitor_url}/report/{model}") for model in layout.spec.models]
+        rows += [
+            (f"A/B readout: {model}", f"{layout.monitor_url}/experiments/{model}/report")
+            for model, spec in layout.spec.models.items()
+            if spec.experiment is not None
+        ]
+        rows.append(("drift metrics", f"{layout.monitor_url}/metrics"))
+        rows.append(("drift token", f"{self.monitor_token_file} (Authorization: Bearer; all but /metrics, /healthz)"))
+        rows += [(f"{slot.part_name} ({slot.role}, {slot.share})", layout.url(slot.port)) for slot in layout.slots]
         if self.prometheus is not None:
             rows.append(("Prometheus (alert rules loaded)", layout.prometheus_url))
         rows.append(("logs", str(layout.logs_dir)))
         width = max(len(name) for name, _ in rows)
         lines = [f"  {name.ljust(width)}  {where}" for name, where in rows]
-        if self.missing:
-            lines.append(f"  missing (not started): {', '.join(self.missing)}")
         return "\n".join(lines)
 
     def __enter__(self) -> LocalPlatform:

@@ -58,7 +58,7 @@ def validate_config(config: dict[str, Any], stack: str, source: str | None = Non
 
 
 # Project keys that hold something other than the spec: secrets read by __main__.py.
-_SECRET_KEYS = {"gatewayTokens", "alertWebhookUrl", "mlflowAdminPassword"}
+_SECRET_KEYS = {"gatewayTokens", "alertWebhookUrl"}
 _PROJECT_KEYS = {"platform", "models", *_SECRET_KEYS}
 
 

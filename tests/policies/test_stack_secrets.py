@@ -24,7 +24,7 @@ def file_args(config: dict, secret_keys: AbstractSet[str] = frozenset()) -> Stac
         ("aws:secretKey", True),
         ("aws:accessKey", True),
         ("ml-serving:gatewayTokens", True),
-        ("ml-serving:mlflowAdminPassword", True),
+        ("db:adminPassword", True),
         ("db:api_key", True),
         ("ml-serving:alertWebhookUrl", True),
         ("aws:region", False),

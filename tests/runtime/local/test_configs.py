@@ -16,7 +16,7 @@ def _layout(tmp_path) -> Layout:
 def test_written_configs_wire_each_variant_to_its_model_server(tmp_path) -> None:
     layout = _layout(tmp_path)
     profiles = {"fraud": {"v1": str(tmp_path / "profiles/fraud/v1/reference_profile.json")}}
-    write_configs(layout, profiles, with_monitor=True)
+    write_configs(layout, profiles)
 
     gateway = GatewayConfig.model_validate_json(layout.gateway_config_path.read_text())
     assert gateway.models == layout.spec.models
@@ -31,12 +31,6 @@ def test_written_configs_wire_each_variant_to_its_model_server(tmp_path) -> None
     monitor = MonitorConfig.model_validate_json(layout.monitor_config_path.read_text())
     assert monitor.profiles == profiles
     assert monitor.state_dir == str(tmp_path / "drift") and (tmp_path / "drift").is_dir()
-
-
-def test_without_a_monitor_the_gateway_gets_no_tap(tmp_path) -> None:
-    layout = _layout(tmp_path)
-    write_configs(layout, {}, with_monitor=False)
-    assert GatewayConfig.model_validate_json(layout.gateway_config_path.read_text()).monitor_url is None
 
 
 def test_gateway_token_is_made_once_and_private(tmp_path) -> None:
