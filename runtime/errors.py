@@ -53,8 +53,57 @@ class InvalidInput(MLServingError):
     status = HTTPStatus.BAD_REQUEST
 
 
+def _listing(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "none"
+
+
 class ModelNotFound(MLServingError):
+    """A request names a model (or a variant of one) that is not here. Raised through one of the
+    constructors below, each of which words its own message from what it is given."""
+
     status = HTTPStatus.NOT_FOUND
+
+    @classmethod
+    def not_served(cls, model: str, served: Iterable[str], by: str = "here") -> ModelNotFound:
+        return cls(f"model '{model}' is not served {by}; served models: {_listing(served)}")
+
+    @classmethod
+    def not_monitored(cls, model: str, monitored: Iterable[str]) -> ModelNotFound:
+        return cls(f"model '{model}' is not monitored; monitored models: {_listing(monitored)}")
+
+    @classmethod
+    def unknown_variant(cls, model: str, variant: str, variants: Iterable[str]) -> ModelNotFound:
+        return cls(f"variant '{variant}' of model '{model}' is unknown; variants: {_listing(variants)}")
+
+    @classmethod
+    def no_profile(cls, model: str, variant: str) -> ModelNotFound:
+        return cls(
+            f"variant '{variant}' of model '{model}' has no reference profile (or drift is disabled); "
+            f"set profiles.{model}.{variant} (or one for the primary) in the monitor config"
+        )
+
+    @classmethod
+    def no_experiment(cls, model: str, running: Iterable[str] | None = None) -> ModelNotFound:
+        where = "its stack entry declares none" if running is None else f"experiments run for: {_listing(running)}"
+        return cls(f"model '{model}' runs no experiment; {where}")
+
+    @classmethod
+    def not_loaded(cls, model: str) -> ModelNotFound:
+        return cls(f"model '{model}' is not loaded")
+
+    @classmethod
+    def no_mlflow_model(cls, model_dir: str, found: int) -> ModelNotFound:
+        return cls(
+            f"no MLflow model in '{model_dir}': expected an MLmodel file there or in exactly one subfolder "
+            f"(found {found})"
+        )
+
+    @classmethod
+    def unmatched_logger(cls, inference_service: str | None, monitored: Iterable[str]) -> ModelNotFound:
+        return cls(
+            f"ce-inferenceservicename {inference_service!r} names no monitored model "
+            f"({_listing(monitored)}); add ?model=&variant= to the logger URL"
+        )
 
 
 class PayloadTooLarge(MLServingError):

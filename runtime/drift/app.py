@@ -54,10 +54,7 @@ def _target(service: DriftService, request: Request, inference_service: str | No
                 if inference_service == inference_service_name(name, v):
                     model, variant = name, v.variant_name
     if model is None:
-        raise ModelNotFound(
-            f"ce-inferenceservicename {inference_service!r} names no monitored model "
-            f"({sorted(models)}); add ?model=&variant= to the logger URL"
-        )
+        raise ModelNotFound.unmatched_logger(inference_service, models)
     spec = service.config.models.get(model)
     if variant is None and spec is not None:
         names = [v.variant_name for v in spec.variants]

@@ -134,21 +134,18 @@ class DriftService:
     def monitor(self, model: str, variant: str) -> VariantMonitor:
         spec = self.config.models.get(model)
         if spec is None:
-            raise ModelNotFound(f"Model '{model}' is not monitored. Monitored models are: {sorted(self.config.models)}")
+            raise ModelNotFound.not_monitored(model, self.config.models)
         found = self.monitors.get((model, variant))
         if found is None:
             names = [v.variant_name for v in spec.variants]
             if variant not in names:
-                raise ModelNotFound(f"Variant '{variant}' of model '{model}' is unknown. Variants are: {names}")
-            raise ModelNotFound(
-                f"Variant '{variant}' of model '{model}' has no reference profile (or drift is disabled); "
-                f"set profiles.{model}.{variant} (or one for the primary) in the monitor config"
-            )
+                raise ModelNotFound.unknown_variant(model, variant, names)
+            raise ModelNotFound.no_profile(model, variant)
         return found
 
     def variants(self, model: str) -> list[VariantMonitor]:
         if model not in self.config.models:
-            raise ModelNotFound(f"Model '{model}' is not monitored. Monitored models are: {sorted(self.config.models)}")
+            raise ModelNotFound.not_monitored(model, self.config.models)
         return [m for (name, _), m in self.monitors.items() if name == model]
 
     def ingest(self, model: str, variant: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> int:

@@ -46,10 +46,10 @@ def _finite(value: float) -> float | None:
     return None if value != value else float(value)  # NaN -> None, so the JSON says "unknown"
 
 
-def _experiment(spec: ModelSpec) -> tuple[ExperimentSpec, tuple[str, str]]:
+def _experiment(spec: ModelSpec, model: str = "the model") -> tuple[ExperimentSpec, tuple[str, str]]:
     """The experiment of ``spec`` and its (A, B) arms."""
     if spec.experiment is None or spec.arms is None:
-        raise ModelNotFound("the model runs no experiment: its stack entry declares no experiment")
+        raise ModelNotFound.no_experiment(model)
     return spec.experiment, spec.arms
 
 
@@ -142,7 +142,7 @@ def _decide(srm_mismatch: bool, rejected: bool, difference: float, guardrails: d
 def build_readout(
     model: str, spec: ModelSpec, store: ExperimentStore, gateway_report: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    experiment, arms = _experiment(spec)
+    experiment, arms = _experiment(spec, model)
     kind = experiment.outcome
     weights = {v.variant_name: v.weight or 0.0 for v in spec.live_variants}  # an arm's weight is above 0
     xa, na, xb, nb = _rates(store, kind)

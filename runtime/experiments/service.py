@@ -60,9 +60,7 @@ class ExperimentService:
     def store(self, model: str) -> ExperimentStore:
         found = self.stores.get(model)
         if found is None:
-            raise ModelNotFound(
-                f"Model '{model}' runs no experiment. Experiments run for: {sorted(self.stores) or 'none'}"
-            )
+            raise ModelNotFound.no_experiment(model, self.stores)
         return found
 
     def expose(self, records: Iterable[TapRecord]) -> int:

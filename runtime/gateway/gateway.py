@@ -150,8 +150,7 @@ class Gateway:
     def route(self, model: str) -> ModelRoute:
         route = self.routes.get(model)
         if route is None:
-            known = ", ".join(sorted(self.config.models)) or "none"
-            raise ModelNotFound(f"model '{model}' is not served by this gateway; served models: {known}")
+            raise ModelNotFound.not_served(model, self.config.models, by="by this gateway")
         return route
 
     @property

@@ -62,9 +62,7 @@ def resolve_model_dir(model_dir: str) -> tuple[str, str | None]:
     found = sorted(p.parent for p in path.glob("*/MLmodel"))
     if len(found) == 1:
         return str(found[0]), None
-    raise ModelNotFound(
-        f"no MLflow model in '{model_dir}': expected an MLmodel file there or in exactly one subfolder (found {len(found)})"
-    )
+    raise ModelNotFound.no_mlflow_model(model_dir, len(found))
 
 
 class MLflowModel(Model):
@@ -160,7 +158,7 @@ class MLflowModel(Model):
     async def infer(self, request: InferenceRequest) -> InferenceResponse:
         """Answer one V2 request: decode, predict (batched with others when enabled), encode."""
         if self._predictor is None:
-            raise ModelNotFound(f"model '{self.name}' is not loaded")
+            raise ModelNotFound.not_loaded(self.name)
         try:
             if self.images is not None:
                 prediction = await self.images.predict(request)

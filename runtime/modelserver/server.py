@@ -92,8 +92,7 @@ class _RESTServer(RESTServer):
         model = self.registry.get_model(name)
         if isinstance(model, MLflowModel):
             return model
-        served = ", ".join(sorted(self.registry.get_models())) or "none"
-        return _error(ModelNotFound(f"model '{name}' is not served here; served models: {served}"))
+        return _error(ModelNotFound.not_served(name, self.registry.get_models()))
 
     async def _metadata(self, request: Request) -> Response:
         """KServe's V2 metadata, plus ``parameters`` where the model reports where it runs."""

@@ -50,3 +50,26 @@ def test_drop_leaves_out_leading_parts_and_at_points_below_the_model():
     errors = [{"type": "spec", "loc": ("body", "rows", 0), "msg": "Bad row", "ctx": {"at": "size"}}]
     assert validation_problems(errors, drop=1) == ["rows[0].size: bad row"]
     assert key_path(("variants",), "[2]") == "variants[2]"
+
+
+def test_model_not_found_words_its_own_message_from_what_it_is_given():
+    from runtime.errors import ModelNotFound
+
+    cases = {
+        ModelNotFound.not_served(
+            "a", ["c", "b"], by="by this gateway"
+        ): "model 'a' is not served by this gateway; served models: b, c",
+        ModelNotFound.not_served("a", []): "model 'a' is not served here; served models: none",
+        ModelNotFound.not_monitored("a", {"fraud": 1}): "model 'a' is not monitored; monitored models: fraud",
+        ModelNotFound.unknown_variant(
+            "m", "v9", ["v4", "v3"]
+        ): "variant 'v9' of model 'm' is unknown; variants: v3, v4",
+        ModelNotFound.no_experiment("m", {}): "model 'm' runs no experiment; experiments run for: none",
+        ModelNotFound.no_experiment("m"): "model 'm' runs no experiment; its stack entry declares none",
+        ModelNotFound.not_loaded("m"): "model 'm' is not loaded",
+    }
+    for error, message in cases.items():
+        assert error.message == message and error.status == 404
+    assert "set profiles.m.v1" in ModelNotFound.no_profile("m", "v1").message
+    assert "(found 2)" in ModelNotFound.no_mlflow_model("/x", 2).message
+    assert "'isvc' names no monitored model (a, b)" in ModelNotFound.unmatched_logger("isvc", ["b", "a"]).message

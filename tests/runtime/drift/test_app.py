@@ -88,8 +88,8 @@ async def test_each_record_stands_alone_and_the_ones_not_counted_are_counted(cli
     assert response.status_code == 202
     answer = response.json()
     assert answer["rows"] == 300 and answer["skipped"] == {"unmonitored": 2, "invalid": 1}
-    assert "Model 'nope' is not monitored. Monitored models are: ['fraud']" in answer["errors"]
-    assert "Variant 'v9' of model 'fraud' is unknown. Variants are: ['v3', 'v4']" in answer["errors"]
+    assert "model 'nope' is not monitored; monitored models: fraud" in answer["errors"]
+    assert "variant 'v9' of model 'fraud' is unknown; variants: v3, v4" in answer["errors"]
     assert any(e.startswith("records[3]: inputs and outputs") for e in answer["errors"])
     assert (await client.get("/status/fraud")).json()["variants"]["v3"]["rows_seen"] == 300
     text = (await client.get("/metrics")).text
