@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.drift.arrays import bin_counts, bin_index, category_key, decode_f64, encode_f64
-from runtime.errors import MLServingError
+from runtime.drift.errors import ProfileError
 
 __all__ = [
     "PROFILE_FORMAT_VERSION",
@@ -51,10 +51,6 @@ MAX_CATEGORIES = 1_000
 """Most frequent categories kept per column; the rest are counted in ``UNSEEN``."""
 _DISCRETE_MAX_VALUES = 20
 """An integer or boolean column with at most this many distinct values is treated as categorical."""
-
-
-class ProfileError(MLServingError):
-    """A reference profile cannot be built, read or understood."""
 
 
 @dataclass(frozen=True)

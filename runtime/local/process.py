@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from runtime.errors import MLServingError
+from runtime.local.errors import PartFailed, PortInUse
 
 __all__ = [
     "PartSpec",
@@ -55,30 +55,6 @@ class PartSpec:
     @property
     def log_name(self) -> str:
         return self.name.replace(" ", "-").replace("/", "-") + ".log"
-
-
-class PortInUse(MLServingError):
-    def __init__(self, spec: PartSpec) -> None:
-        hint = f"; {spec.port_hint}" if spec.port_hint else ""
-        super().__init__(
-            f"port {spec.port} on {spec.host} is already in use; the {spec.name} needs it. "
-            f"Stop whatever listens there (e.g. `ss -ltnp 'sport = :{spec.port}'`){hint}"
-        )
-        self.part = spec.name
-        self.port = spec.port
-
-
-class PartFailed(MLServingError):
-    """A part did not come up: it exited, or it was not ready before its deadline."""
-
-    def __init__(self, part: str, reason: str, log_path: Path | None = None, tail: str = "") -> None:
-        message = f"{part} failed to start: {reason}"
-        if log_path is not None:
-            message += f"\n--- last lines of {log_path} ---\n{tail.rstrip() or '(empty log)'}"
-        super().__init__(message)
-        self.part = part
-        self.reason = reason
-        self.tail = tail
 
 
 def check_port_free(spec: PartSpec) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runtime.errors import MLServingError
+from runtime.local.errors import SeedError
 from runtime.local.layout import REPO_ROOT, Layout
 from runtime.local.process import log_tail
 
@@ -31,10 +31,6 @@ TRAINERS: dict[str, tuple[Path, tuple[str, ...]]] = {
 """Registered model name -> the script (and its arguments) that trains it; others use TRAINING_SCRIPT."""
 PROFILE_ARTIFACT = "reference_profile.json"
 """Where the registration helper logs the drift reference profile in a version's run."""
-
-
-class SeedError(MLServingError):
-    """The registry cannot be brought to what the stack names."""
 
 
 def _client(layout: Layout):

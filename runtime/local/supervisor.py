@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from runtime.errors import MLServingError
+from runtime.local.errors import Stopped
 from runtime.local.process import (
     PartFailed,
     PartSpec,
@@ -35,13 +35,6 @@ from runtime.local.process import (
 )
 
 __all__ = ["Supervisor", "PartStatus", "Stopped"]
-
-
-class Stopped(MLServingError):
-    """The supervisor is stopping: nothing more is started."""
-
-    def __init__(self) -> None:
-        super().__init__("stopping: not starting anything more")
 
 
 @dataclass

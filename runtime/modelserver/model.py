@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 
 from runtime.batching import AdaptiveBatcher, Unbatched
 from runtime.errors import InvalidInput, MLServingError, ModelNotFound
+from runtime.modelserver.errors import PredictionFailed
 from runtime.modelserver.images import ImageServing
 from runtime.modelserver.signature import Signature, from_mlflow, sample_payload
 from runtime.protocol import (
@@ -37,10 +37,6 @@ from runtime.vision.classifier import MODEL_KIND as IMAGE_MODEL
 __all__ = ["MLflowModel", "PredictionFailed", "resolve_model_dir"]
 
 log = logging.getLogger(__name__)
-
-
-class PredictionFailed(MLServingError):
-    status = HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 def resolve_model_dir(model_dir: str) -> tuple[str, str | None]:

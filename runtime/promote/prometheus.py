@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from runtime.errors import MLServingError
 from runtime.promote.analysis import StepCounts
+from runtime.promote.errors import PrometheusError
 
 __all__ = [
     "PrometheusError",
@@ -44,10 +44,6 @@ USERS = "ml_serving_experiment_users"
 CONVERSIONS = "ml_serving_experiment_conversions"
 OUTCOME_METRICS = (USERS, CONVERSIONS)
 """The experiment's per-arm counts, exported by the drift monitor (the A/B outcome guardrail)."""
-
-
-class PrometheusError(MLServingError):
-    """Prometheus could not be queried, or answered with an error."""
 
 
 def _selector(metric: str, model: str, extra: str = "") -> str:

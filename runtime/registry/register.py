@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from runtime.drift.profile import PROFILE_ARTIFACT_NAME, build_profile
-from runtime.errors import MLServingError
+from runtime.registry.errors import RegistrationError
 
 __all__ = [
     "register_model",
@@ -47,10 +47,6 @@ DATASET_SOURCE_TAG = "ml-serving.dataset.source"
 PROFILE_ARTIFACT = PROFILE_ARTIFACT_NAME
 DATASET_CONTEXT = "training"
 MODEL_ARTIFACT = "model"
-
-
-class RegistrationError(MLServingError):
-    """A model cannot be registered with its lineage."""
 
 
 @dataclass(frozen=True)
