@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from runtime.gateway.errors import CallFailure, NoCall, UpstreamError
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
 
@@ -26,7 +28,15 @@ async def test_a_fallback_names_the_failure_as_its_reason_in_header_and_metric()
         text = (await client.get("/metrics")).text
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-ml-serving-fallback"] == CallFailure.CONNECT.value, answer.headers
-    assert f'ml_serving_gateway_fallbacks_total{{model="m",reason="{CallFailure.CONNECT}"}} 1.0' in text
+    fallbacks = {
+        (sample.labels["variant"], sample.labels["reason"]): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "ml_serving_gateway_fallbacks"
+        for sample in family.samples
+        if sample.name == "ml_serving_gateway_fallbacks_total" and sample.value
+    }
+    assert list(fallbacks.values()) == [1.0], fallbacks  # one fallback, under the variant it was routed to
+    assert [reason for _, reason in fallbacks] == [CallFailure.CONNECT.value], fallbacks
 
 
 def test_reasons_are_their_label_values():

@@ -35,5 +35,5 @@ async def test_an_unforeseen_client_fault_frees_the_probe_slot():
     )
     inbound = parse_v2(orjson.dumps(v2([1.0])))
     with pytest.raises(RuntimeError, match="client fault"):
-        await route.infer(inbound, {}, None, time.monotonic())
+        await route.infer(inbound, {}, ["v1"], time.monotonic())
     assert breaker.acquire() is not None, "the probe slot stayed taken after the probe failed unexpectedly"
