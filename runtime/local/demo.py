@@ -24,7 +24,7 @@ from runtime.local.configs import monitor_token, read_token
 from runtime.local.demo_vision import replay_images, summarize_images
 from runtime.local.layout import Layout
 from runtime.local.platform import LocalPlatform
-from runtime.local.traffic import drifted_rows, normal_rows, v2_request
+from runtime.local.traffic import drifted_rows, normal_rows, paced_posts, v2_request
 
 __all__ = ["run_demo", "Tally"]
 
@@ -52,24 +52,17 @@ class Tally:
 
 async def _worker(client: httpx.AsyncClient, url: str, pool, until: float, tally: Tally, seed: int, headers) -> None:
     rng = random.Random(seed)
-    interval = _WORKERS / _RATE_PER_S
-    while time.monotonic() < until:
-        began = time.monotonic()
+
+    def request() -> tuple[dict[str, Any], None]:
         start = rng.randrange(0, len(pool) - 4)
-        body = v2_request(pool.iloc[start : start + rng.randint(1, 4)])
         tally.requests += 1
-        try:
-            response = await client.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            tally.errors[type(exc).__name__] += 1
-        else:
-            if response.status_code != 200:
-                tally.errors[f"HTTP {response.status_code}"] += 1
-            elif reason := response.headers.get("x-ml-serving-fallback"):
-                tally.fallbacks[reason] += 1
-            else:
-                tally.variants[response.headers.get("x-ml-serving-variant", "?")] += 1
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+        return v2_request(pool.iloc[start : start + rng.randint(1, 4)]), None
+
+    def answered(response: httpx.Response, _: None) -> None:
+        tally.variants[response.headers.get("x-ml-serving-variant", "?")] += 1
+
+    interval = _WORKERS / _RATE_PER_S
+    await paced_posts(client, url, headers, until, interval, request, answered, tally.errors, tally.fallbacks)
 
 
 def _monitor_headers(layout: Layout) -> dict[str, str]:

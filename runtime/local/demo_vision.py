@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from functools import cache
 from types import ModuleType
 from typing import Any
 
@@ -23,6 +21,7 @@ import httpx
 import numpy as np
 
 from runtime.local.layout import REPO_ROOT, Layout
+from runtime.local.traffic import load_script, paced_posts
 
 __all__ = ["replay_images", "summarize_images", "VisionTally", "image_request", "DIGITS_SCRIPT"]
 
@@ -31,14 +30,8 @@ _WORKERS = 4
 _RATE_PER_S = 20.0
 
 
-@cache
 def _digits() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ml_serving_digits", DIGITS_SCRIPT)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"{DIGITS_SCRIPT} is missing; it renders the demo's images")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DIGITS_SCRIPT, "renders the demo's images")
 
 
 def image_request(images: list) -> dict[str, Any]:
@@ -65,25 +58,19 @@ class VisionTally:
 
 async def _worker(client, url, pool, labels, until, phase, tally: VisionTally, seed: int, headers) -> None:
     rng = random.Random(seed)
-    interval = _WORKERS / _RATE_PER_S
-    while time.monotonic() < until:
-        began = time.monotonic()
+
+    def request() -> tuple[dict[str, Any], list[int]]:
         pick = [rng.randrange(len(pool)) for _ in range(rng.randint(1, 4))]
-        try:
-            response = await client.post(url, json=image_request([pool[i] for i in pick]), headers=headers)
-        except httpx.HTTPError as exc:
-            tally.errors[type(exc).__name__] += 1
-        else:
-            if response.status_code != 200:
-                tally.errors[f"HTTP {response.status_code}"] += 1
-            elif reason := response.headers.get("x-ml-serving-fallback"):
-                tally.fallbacks[reason] += 1
-            else:
-                outputs = {o["name"]: o["data"] for o in response.json().get("outputs", [])}
-                classes = outputs.get("class", [])
-                tally.seen[phase] += len(pick)
-                tally.right[phase] += sum(str(labels[i]) == str(c) for i, c in zip(pick, classes))
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - began)))
+        return image_request([pool[i] for i in pick]), pick
+
+    def answered(response: httpx.Response, pick: list[int]) -> None:
+        outputs = {o["name"]: o["data"] for o in response.json().get("outputs", [])}
+        classes = outputs.get("class", [])
+        tally.seen[phase] += len(pick)
+        tally.right[phase] += sum(str(labels[i]) == str(c) for i, c in zip(pick, classes))
+
+    interval = _WORKERS / _RATE_PER_S
+    await paced_posts(client, url, headers, until, interval, request, answered, tally.errors, tally.fallbacks)
 
 
 async def replay_images(

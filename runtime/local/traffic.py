@@ -7,29 +7,75 @@ amounts, more foreign cards, more night-time purchases.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
+import time
+from collections import Counter
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 import pandas as pd
 
 from runtime.local.seed import TRAINING_SCRIPT
 from runtime.protocol import datatype_of
 
-__all__ = ["v2_request", "normal_rows", "drifted_rows", "curl_example"]
+T = TypeVar("T")
+
+__all__ = ["v2_request", "normal_rows", "drifted_rows", "curl_example", "load_script", "paced_posts"]
 
 
 @cache
-def _training_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ml_serving_train_fraud", TRAINING_SCRIPT)
+def load_script(path: Path, purpose: str) -> ModuleType:
+    """An example script (``examples/*.py``) as a module, loaded once; ``purpose`` says what the
+    demo needs it for when it is missing."""
+    spec = importlib.util.spec_from_file_location(f"ml_serving_{path.stem}", path)
     if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"{TRAINING_SCRIPT} is missing; it generates the demo traffic")
+        raise FileNotFoundError(f"{path} is missing; it {purpose}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _training_script() -> ModuleType:
+    return load_script(TRAINING_SCRIPT, "generates the demo traffic")
+
+
+async def paced_posts(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    until: float,
+    interval_s: float,
+    request: Callable[[], tuple[dict[str, Any], T]],
+    answered: Callable[[httpx.Response, T], None],
+    errors: Counter[str],
+    fallbacks: Counter[str],
+) -> None:
+    """Post ``request()``'s body every ``interval_s`` until ``until`` (monotonic). A transport
+    error or a status other than 200 is counted in ``errors``, a fallback answer in ``fallbacks``
+    by its reason; any other answer goes to ``answered`` with what ``request`` returned beside
+    the body."""
+    while time.monotonic() < until:
+        began = time.monotonic()
+        body, sent = request()
+        try:
+            response = await client.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            errors[type(exc).__name__] += 1
+        else:
+            if response.status_code != 200:
+                errors[f"HTTP {response.status_code}"] += 1
+            elif reason := response.headers.get("x-ml-serving-fallback"):
+                fallbacks[reason] += 1
+            else:
+                answered(response, sent)
+        await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - began)))
 
 
 def v2_request(frame: pd.DataFrame, request_id: str | None = None) -> dict[str, Any]:
