@@ -6,7 +6,6 @@ import select
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import httpx
 from runtime.gateway.__main__ import main
 from tests.runtime.gateway.conftest import gateway_config, model_spec
 from tests.runtime.gateway.peers import free_port
+from tests.runtime.modelserver.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,15 +46,7 @@ def test_serves_from_a_config_file(tmp_path, peer):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "gateway did not become ready"
-            time.sleep(0.05)
+        wait_ready(process, url, None, 30)
         body = {"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [4.0]}]}
         assert httpx.post(f"{url}/v2/models/m/infer", json=body).status_code == 401
         ok = httpx.post(f"{url}/v2/models/m/infer", json=body, headers={"authorization": "Bearer t2"})

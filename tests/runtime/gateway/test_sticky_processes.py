@@ -9,7 +9,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from runtime.gateway.routing import stable_point
 from tests.runtime.gateway.conftest import gateway_config, model_spec
 from tests.runtime.gateway.peers import free_port
+from tests.runtime.modelserver.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]
 USERS = [f"user-{i}" for i in range(600)]
@@ -60,15 +60,7 @@ def _gateway(config_path: Path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "gateway did not become ready"
-            time.sleep(0.05)
+        wait_ready(process, url, None, 60)
         yield url
     finally:
         process.terminate()

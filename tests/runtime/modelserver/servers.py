@@ -83,12 +83,16 @@ class Server:
         return self.process.returncode
 
 
-def wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+def wait_ready(process: subprocess.Popen, url: str, log: Path | None, timeout: float) -> None:
     """Return once ``{url}/v2/health/ready`` answers 200; raise with the log if it exits or times out."""
+
+    def output() -> str:
+        return log.read_text(errors="replace") if log is not None else "(output not kept)"
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}:\n{output()}")
         try:
             if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
                 return
@@ -97,7 +101,7 @@ def wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -
         time.sleep(0.1)
     process.kill()
     process.wait()
-    raise RuntimeError(f"{process.args!r} not ready within {timeout:g} s:\n{log.read_text(errors='replace')}")
+    raise RuntimeError(f"{process.args!r} not ready within {timeout:g} s:\n{output()}")
 
 
 def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 90) -> Server:
