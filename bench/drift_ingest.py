@@ -34,7 +34,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.processes import adopt_orphans, on_signals, stop_all, stop_tree  # noqa: E402
+from bench.processes import adopt_orphans, on_signals, pinned, say, stop_all, stop_tree  # noqa: E402
 from runtime.drift.profile import build_profile  # noqa: E402
 from runtime.gateway.metrics import GatewayMetrics  # noqa: E402
 from runtime.gateway.tap import DriftTap  # noqa: E402
@@ -45,14 +45,6 @@ from tests.runtime.modelserver.servers import features  # noqa: E402
 WORK = REPO / ".bench" / "drift-ingest"
 BATCH = 256
 """Records per POST: the tap's default ``tap_batch_size``."""
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def pinned(cpu: str, command: list[str]) -> list[str]:
-    return ["taskset", "-c", cpu, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
 
 
 def tap_bodies(url: str, token: str, count: int) -> tuple[list[bytes], dict[str, str]]:

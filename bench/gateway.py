@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from bench import proxies  # noqa: E402
 from bench.gateway_report import print_report as _print  # noqa: E402
 from bench.processes import adopt_orphans, on_signals, stop_all  # noqa: E402
-from bench.wrk_output import found  # noqa: E402
+from bench.wrk_output import failures, found, ms, wrk_argv  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
 from tests.runtime.gateway.peers import free_port  # noqa: E402
@@ -207,41 +207,19 @@ class Load:
     against the direct slice run just before it, so drifting load from elsewhere cancels out."""
 
 
-def _ms(text: str) -> float:
-    value, unit = found(r"^([\d.]+)(us|ms|s)$", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
-    command = pinned(
-        "0",
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration_s:g}s",
-            "--latency",
-            "--timeout",
-            "5s",
-            "-s",
-            str(script),
-            url,
-        ],
-    )
+    command = pinned("0", wrk_argv(url, connections, duration_s, script))
     return parse_wrk(subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60).stdout)
 
 
 def parse_wrk(out: str) -> Load:
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
-    failed = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    failed += sum(int(n) for n in errors.groups()) if errors else 0
     return Load(
         float(found(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        _ms(percentiles["50"]),
-        _ms(percentiles["99"]),
+        ms(percentiles["50"]),
+        ms(percentiles["99"]),
         int(found(r"(\d+) requests in", out).group(1)),
-        failed,
+        failures(out),
     )
 
 

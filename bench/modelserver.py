@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.modelserver_peers import MODEL, Peer, new_peers  # noqa: E402
-from bench.processes import adopt_orphans, on_signals, stop_all, stop_tree  # noqa: E402
-from bench.wrk_output import found  # noqa: E402
+from bench.processes import adopt_orphans, on_signals, pinned, say, stop_all, stop_tree  # noqa: E402
+from bench.wrk_output import failures, found, ms, wrk_argv  # noqa: E402
 from tests.runtime.modelserver.servers import free_port  # noqa: E402
 
 WORK = REPO / ".bench" / "modelserver"
@@ -46,14 +46,6 @@ MLSERVER_VENV = WORK / "mlserver-venv"
 MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-mlflow==1.7.1", "uvloop==0.21.0", "scikit-learn==1.9.1"]
 FEATURES = [f"f{i}" for i in range(8)]
 SERVER_CPU, LOAD_CPU = "1", "0"
-
-
-def say(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def pinned(cpu: str, command: list[str]) -> list[str]:
-    return ["taskset", "-c", cpu, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
 
 
 def ensure_wrk() -> None:
@@ -111,35 +103,13 @@ class Load:
     errors: int
 
 
-def _ms(text: str) -> float:
-    value, unit = found(r"^([\d.]+)(us|ms|s|m)\b", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-
-
 def wrk(url: str, connections: int, duration_s: float, script: Path) -> Load:
-    command = pinned(
-        LOAD_CPU,
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration_s:g}s",
-            "--latency",
-            "--timeout",
-            "5s",
-            "-s",
-            str(script),
-            url,
-        ],
-    )
+    command = pinned(LOAD_CPU, wrk_argv(url, connections, duration_s, script))
     out = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60).stdout
     rps = float(found(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(found(r"^\s*50%\s+(\S+)", out, re.M).group(1))
-    p99 = _ms(found(r"^\s*99%\s+(\S+)", out, re.M).group(1))
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
-    return Load(rps, p50, p99, errors)
+    p50 = ms(found(r"^\s*50%\s+(\S+)", out, re.M).group(1))
+    p99 = ms(found(r"^\s*99%\s+(\S+)", out, re.M).group(1))
+    return Load(rps, p50, p99, failures(out))
 
 
 def wait_answer(peer: Peer, process: subprocess.Popen, body: dict, log: Path, timeout_s: float) -> httpx.Response:

@@ -12,6 +12,8 @@ benchmark's ``finally`` runs for them as it does for Ctrl-C.
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import psutil
 
 from runtime.local.stopping import stop_descendants
 
-__all__ = ["adopt_orphans", "on_signals", "stop_tree", "stop_all"]
+__all__ = ["adopt_orphans", "on_signals", "stop_tree", "stop_all", "say", "pinned"]
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -78,3 +80,13 @@ def stop_tree(process: subprocess.Popen, timeout_s: float = 20.0) -> None:
 def stop_all(timeout_s: float = 20.0) -> None:
     """Stop every descendant of this process that is still running (the last sweep)."""
     stop_descendants(timeout_s, say=lambda line: print(f"[bench] {line.strip()}", file=sys.stderr))
+
+
+def say(message: str) -> None:
+    """A progress line of a benchmark, on standard error."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def pinned(cpu: str, command: list[str]) -> list[str]:
+    """``command`` pinned to ``cpu`` with taskset, where taskset exists and there is more than one CPU."""
+    return ["taskset", "-c", cpu, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command

@@ -39,8 +39,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.modelserver import Load, ensure_wrk, median_load, pinned, say, wrk  # noqa: E402
-from bench.processes import on_signals, stop_tree  # noqa: E402
+from bench.modelserver import Load, ensure_wrk, median_load, wrk  # noqa: E402
+from bench.processes import on_signals, pinned, say, stop_tree  # noqa: E402
 from bench.vision_parts import (  # noqa: E402
     GpuSampler,
     cpu_seconds,
