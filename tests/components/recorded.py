@@ -40,8 +40,24 @@ def schema_problems(parent_urn: str) -> list[str]:
     return problems
 
 
-def settled(component: Any, *resources: Any) -> Any:
-    """The component's URN, once each given child is registered (so ``children`` sees them)."""
+def _held(value: Any) -> list[Any]:
+    """The Pulumi resources in ``value``: itself, or those in a dict's values or a list."""
     import pulumi
 
-    return pulumi.Output.all(component.urn, *(r.urn for r in resources)).apply(lambda urns: urns[0])
+    if isinstance(value, pulumi.Resource):
+        return [value]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _held(v)]
+    if isinstance(value, list | tuple):
+        return [r for v in value for r in _held(v)]
+    return []
+
+
+def settled(component: Any, *resources: Any) -> Any:
+    """The component's URN, once each resource it holds (its attributes, their dicts and lists)
+    and each given one is registered, so ``children`` sees all of them."""
+    import pulumi
+
+    held = [r for r in _held([*vars(component).values(), *resources]) if r is not component]
+    unique = list({id(r): r for r in held}.values())
+    return pulumi.Output.all(component.urn, *(r.urn for r in unique)).apply(lambda urns: urns[0])

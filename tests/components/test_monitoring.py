@@ -69,9 +69,7 @@ def test_the_platforms_own_prometheus_grafana_monitors_rules_and_dashboards():
             assert json.loads(board["data"][path.name]) == json.loads(path.read_text()), path
         assert url == "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090", urn
 
-    return pulumi.Output.all(
-        settled(component, component.release, *component.dashboards.values()), component.url
-    ).apply(check)
+    return pulumi.Output.all(settled(component), component.url).apply(check)
 
 
 @pulumi.runtime.test
@@ -100,7 +98,7 @@ def test_an_existing_prometheus_gets_only_labelled_monitors_rules_and_dashboards
             assert board["metadata"]["labels"]["dashboards"] == "ml", board_urn
         assert url == "http://prometheus-operated.observability.svc:9090", urn
 
-    return pulumi.Output.all(settled(component, *component.pod_monitors.values()), component.url).apply(check)
+    return pulumi.Output.all(settled(component), component.url).apply(check)
 
 
 @pulumi.runtime.test

@@ -8,7 +8,7 @@ import sys
 import psutil
 import pytest
 
-from tests.runtime.local.stops import REPO_ROOT, clean_up, nothing_left, spawn, text, tree, wait
+from tests.runtime.local.stops import REPO_ROOT, clean_up, command_line, nothing_left, spawn, text, tree, wait
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +23,8 @@ def test_a_stop_signal_leaves_no_registry_running(tmp_path, signals):
     try:
         wait(lambda: "seed registry at" in text(output), 120, "the seed registry started")
         procs = tree(seed.pid)
-        servers = [p for p in procs if "mlflow" in " ".join(p.cmdline()) and p.pid != seed.pid]
-        assert servers, f"no MLflow server below the seed process: {[p.cmdline() for p in procs]}"
+        servers = [p for p in procs if "mlflow" in command_line(p) and p.pid != seed.pid]
+        assert servers, f"no MLflow server below the seed process: {[command_line(p) for p in procs]}"
         for sig in signals:
             seed.send_signal(sig)
         assert seed.wait(timeout=60) == 130, text(output)

@@ -130,9 +130,17 @@ def _running(process: psutil.Process) -> bool:
         return False
 
 
+def command_line(process: psutil.Process) -> str:
+    """The process's command line, or "" once it has exited (a zombie not yet reaped, or gone)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def nothing_left(procs: list[psutil.Process], ports: list[int], timeout_s: float = 40.0) -> None:
     psutil.wait_procs([p for p in procs if _running(p)], timeout=timeout_s)
-    left = [f"{p.pid} {' '.join(p.cmdline())[:120]}" for p in procs if _running(p)]
+    left = [f"{p.pid} {command_line(p)[:120]}" for p in procs if _running(p)]
     assert left == [], "left running:\n" + "\n".join(left)
     for port in ports:
         with socket.socket() as sock:
@@ -141,7 +149,7 @@ def nothing_left(procs: list[psutil.Process], ports: list[int], timeout_s: float
 
 
 def tiny_parts(procs: list[psutil.Process]) -> list[psutil.Process]:
-    return [p for p in procs if any("tiny_part.py" in a for a in p.cmdline())]
+    return [p for p in procs if "tiny_part.py" in command_line(p)]
 
 
 def makefile(folder: Path, argv: list[str]) -> Path:

@@ -23,6 +23,7 @@ import pytest
 from tests.runtime.local.stops import (
     Terminal,
     clean_up,
+    command_line,
     free_ports,
     makefile,
     nothing_left,
@@ -50,7 +51,7 @@ def test_ctrl_c_in_a_terminal_with_output_through_tee(tmp_path) -> None:
     try:
         wait(lambda: READY_LINE in text(log), 60, "the platform was not ready")
         procs = tree(terminal.proc.pid)
-        assert len(tiny_parts(procs)) == 3 and any("sleep(600)" in " ".join(p.cmdline()) for p in procs), (
+        assert len(tiny_parts(procs)) == 3 and any("sleep(600)" in command_line(p) for p in procs), (
             "three parts and the worker one of them forked"
         )
         terminal.ctrl_c()
@@ -118,7 +119,7 @@ def test_a_signal_during_start_up(tmp_path, phase, sig) -> None:
     try:
         wait(lambda: phase in text(output), 60, f"start-up did not reach {phase!r}")
         if phase.startswith("job"):
-            wait(lambda: any("time.sleep(60" in " ".join(p.cmdline()) for p in tree(platform.pid)), 10, "no job")
+            wait(lambda: any("time.sleep(60" in command_line(p) for p in tree(platform.pid)), 10, "no job")
         procs = tree(platform.pid)
         platform.send_signal(sig)
         nothing_left(procs, ports, timeout_s=20)
@@ -157,7 +158,7 @@ def _mlflow_started(pid: int) -> list[psutil.Process] | None:
     """The process tree once MLflow's server runs with its worker (uvicorn) below it."""
     try:
         procs = tree(pid)
-        servers = [p for p in procs if "mlflow" in " ".join(p.cmdline()) and "server" in p.cmdline()]
+        servers = [p for p in procs if "mlflow" in command_line(p) and "server" in command_line(p).split()]
         return procs if servers and servers[0].children(recursive=True) else None
     except psutil.Error:  # a process of the tree exited while it was read: look again
         return None
