@@ -150,21 +150,29 @@ async def drive(
     value: Callable[[int], float] = lambda i: float(i % 97),
     on_tick: Callable[[float], None] | None = None,
     pace_s: float = 0.0,
+    at_least: int = 0,
 ) -> list[Shot]:
     """``concurrency`` clients, each sending its next request when its last one is answered (and
     no sooner than ``pace_s`` after it sent the last), for ``seconds``; every answer recorded (a
     transport error is status 0). ``on_tick(elapsed)`` is called about every 10 ms, to inject a
-    fault on schedule. Pacing keeps a fast-failing fault from turning into an overload test."""
+    fault on schedule. Pacing keeps a fast-failing fault from turning into an overload test.
+    With ``at_least``, the clients go on past ``seconds`` (up to three times as long) until that
+    many answers are in, so a slowed machine still gives enough samples."""
     shots: list[Shot] = []
     counter = iter(range(10**9))
     rng = random.Random(1)  # paced clients drift apart, as real ones do, instead of moving in lockstep
     started = time.monotonic()
-    until = started + seconds
+    until, last_call = started + seconds, started + 3 * seconds
+
+    def going() -> bool:
+        now = time.monotonic()
+        return now < until or (len(shots) < at_least and now < last_call)
+
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency), timeout=timeout) as session:
 
         async def client() -> None:
-            while time.monotonic() < until:
+            while going():
                 v = value(next(counter))
                 sent = time.monotonic()
                 next_at = sent + pace_s * rng.uniform(0.5, 1.5)
@@ -197,7 +205,7 @@ async def drive(
                 )
 
         async def ticks(tick: Callable[[float], None]) -> None:
-            while time.monotonic() < until:
+            while going():
                 tick(time.monotonic() - started)
                 await asyncio.sleep(0.01)
 
@@ -206,9 +214,9 @@ async def drive(
 
 
 _LAG_PROBE = """
-import json, sys, time
-until, lags = time.monotonic() + float(sys.argv[1]), []
-while time.monotonic() < until:
+import json, select, sys, time
+lags = []
+while not select.select([sys.stdin], [], [], 0)[0]:  # until the driver closes our stdin
     t = time.monotonic()
     time.sleep(0.005)
     lags.append((time.monotonic() - t - 0.005) * 1000)
@@ -218,14 +226,15 @@ print(json.dumps(lags))
 
 async def drive_measured(url: str, concurrency: int, seconds: float, **kwargs: Any) -> tuple[list[Shot], list[float]]:
     """``drive``, and beside it how late a separate process on this machine wakes from a 5 ms
-    sleep (ms): the scheduling delay every process here suffers at that moment, which no
-    gateway can make up for. On a quiet machine it is well under a millisecond."""
+    sleep (ms), for as long as the clients run: the scheduling delay every process here suffers
+    at that moment, which no gateway can make up for. On a quiet machine it is well under a
+    millisecond."""
     probe = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _LAG_PROBE, str(seconds), stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", _LAG_PROBE, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
     try:
         shots = await drive(url, concurrency, seconds, **kwargs)
-        out, _ = await probe.communicate()
+        out, _ = await probe.communicate(b"")
     finally:
         if probe.returncode is None:
             probe.kill()

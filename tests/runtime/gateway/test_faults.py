@@ -103,6 +103,9 @@ FAULTS = {
 }
 
 
+MIN_ANSWERS = 50
+"""Answers enough for a p99 to mean something; the clients go on past their second until they are in."""
+
 PACE_S = 0.1
 """Each client sends at most every 100 ms: 16 clients make ~160 requests a second, a load the
 gateway carries on a busy 2-core machine, so what is measured is the fault, not an overload."""
@@ -116,13 +119,13 @@ async def test_every_answer_within_budget_and_none_an_error(platform, peer, faul
     # bounds plus that.
     control(peer, **FAULTS[fault])
     (shots, lag), healthy = await asyncio.gather(
-        drive_measured(url(platform, "m"), concurrency=16, seconds=1.0, pace_s=PACE_S),
+        drive_measured(url(platform, "m"), concurrency=16, seconds=1.0, pace_s=PACE_S, at_least=MIN_ANSWERS),
         drive(url(platform, "c"), concurrency=8, seconds=1.0, pace_s=PACE_S),
     )
     own = [max(0.0, s.server_ms - CONTROL_DELAY_MS) for s in healthy if s.from_model]
     assert own, "the control model answered nothing"
     slack_p99, slack_max = max(percentile(own, 99), percentile(lag, 99)), max(max(own), max(lag))
-    assert len(shots) > 50, f"only {len(shots)} answers in a second"
+    assert len(shots) >= MIN_ANSWERS, f"only {len(shots)} answers in three seconds"
     failed = [s for s in shots if s.failed]
     assert not failed, (
         f"{len(failed)} of {len(shots)} clients saw an error under '{fault}' though a fallback is declared: {failed[:3]}"
