@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from runtime.bodylimit import read_limited
+from runtime.contentcoding import ContentCoding
 from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import Gateway, Outcome
@@ -79,6 +80,9 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
     app = FastAPI(title="ml-serving gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gateway = gw
     app.state.grpc_port = None
+    # gzip/deflate bodies in, and out when asked (Triton's HTTP server does both); the body limit
+    # bounds the decompressed size.
+    app.add_middleware(ContentCoding, max_body_bytes=config.max_body_bytes, setting="maxBodyBytes")
 
     @app.exception_handler(MLServingError)
     async def _error(_: Request, exc: MLServingError) -> Response:

@@ -74,6 +74,22 @@ def openapi_document(config: GatewayConfig) -> dict[str, Any]:
         "schema": {"type": "integer", "minimum": 0},
         "description": "Length of the JSON header of a binary request (with application/octet-stream).",
     }
+    codings = [
+        {
+            "name": "Content-Encoding",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": ["gzip", "deflate", "identity"]},
+            "description": "Coding of the request body; maxBodyBytes bounds its decompressed size.",
+        },
+        {
+            "name": "Accept-Encoding",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "gzip or deflate: answers of 500 bytes or more come back compressed.",
+        },
+    ]
     infer_answers = {
         "200": {
             "description": "The answer; a fallback's is marked by the x-ml-serving-fallback header",
@@ -107,7 +123,7 @@ def openapi_document(config: GatewayConfig) -> dict[str, Any]:
         "/v2/models/{model}/infer": {
             "post": {
                 "summary": "Infer (Open Inference Protocol), routed by the rollout's policy",
-                "parameters": [model, header_length],
+                "parameters": [model, header_length, *codings],
                 "requestBody": {
                     "required": True,
                     "content": {**_json("InferenceRequest"), "application/octet-stream": binary},

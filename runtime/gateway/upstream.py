@@ -94,7 +94,14 @@ class HttpxUpstream:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=IDLE_S
         )
-        self._client = httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=httpx.Timeout(timeout_s))
+        # identity: httpx asks for gzip by default, and a model server that honours it would
+        # spend CPU compressing answers for a hop inside the cluster.
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            limits=limits,
+            timeout=httpx.Timeout(timeout_s),
+            headers={"accept-encoding": "identity"},
+        )
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         request = self._client.build_request("POST", path, content=body, headers=headers)

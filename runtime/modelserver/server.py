@@ -1,13 +1,15 @@
 """KServe's ModelServer, configured for this platform.
 
-KServe serves health, metadata, model readiness and ``/metrics``. Three things are changed:
+KServe serves health, metadata, model readiness and ``/metrics``. Four things are changed:
 the REST server binds the configured host (KServe hard-codes 0.0.0.0) and keeps no access log
 or per-request timing log on the hot path; the V2 infer route is answered by a lean handler on
 the project's codec, JSON or the binary tensor extension (runtime/protocol/binary.py), so every
 bad input gets 400 ``{"error": "..."}`` naming the input and a body over the limit 413 (KServe
 0.16's own binary decoding, ``InferRequest.from_bytes``, is not used: a header without
 ``inputs`` raises KeyError, raw bytes short of the shape a bare ValueError, both 500s, and
-bytes left over after the last input pass unnoticed); and SIGTERM drains: uvicorn stops accepting, finishes in-flight
+bytes left over after the last input pass unnoticed); gzip and deflate bodies are decoded and
+answers compressed when asked, as Triton's server does (runtime/contentcoding.py: KServe's app
+reads a coded body as it is); and SIGTERM drains: uvicorn stops accepting, finishes in-flight
 requests (the batch queue included), then the batchers close and the process exits 0.
 """
 
@@ -35,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runtime.contentcoding import ContentCoding
 from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
 from runtime.limits import BodyLimit
 from runtime.modelserver.model import MLflowModel
@@ -75,6 +78,9 @@ class _RESTServer(RESTServer):
 
     def _add_middlewares(self, app: FastAPI) -> None:
         app.add_middleware(BodyLimit, max_body_bytes=self.max_body_bytes)
+        # Outermost, so that the limit bounds a coded body's decompressed size (KServe's app
+        # decodes no Content-Encoding).
+        app.add_middleware(ContentCoding, max_body_bytes=self.max_body_bytes, setting="--max_body_bytes")
 
     def _register_endpoints(self, app: FastAPI) -> None:
         super()._register_endpoints(app)

@@ -36,6 +36,10 @@ DATATYPES = [
 CLIENTS = [
     "tritonclient.http/binary",
     "tritonclient.http/json",
+    "tritonclient.http/binary+gzip",
+    "tritonclient.http/json+deflate",
+    "tritonclient.http/binary+deflate",
+    "tritonclient.http/json+gzip",
     "tritonclient.grpc",
     "kserve.rest/binary",
     "kserve.rest/json",
@@ -95,11 +99,23 @@ class _Triton:
 
 
 class TritonHTTP(_Triton):
-    def __init__(self, rest: str, grpc_address: str, binary: bool) -> None:
+    """``compression`` (gzip, deflate) codes every request body and asks for coded answers."""
+
+    def __init__(self, rest: str, grpc_address: str, binary: bool, compression: str | None = None) -> None:
         import tritonclient.http as client
 
-        self.m, self.binary = client, binary
-        self.c = client.InferenceServerClient(rest.removeprefix("http://"))
+        class Observed(client.InferenceServerClient):
+            """The client as it is, noting how each answer was coded (it decodes them itself)."""
+
+            answer_coding: str | None = None
+
+            def _post(self, *args, **kwargs):
+                response = super()._post(*args, **kwargs)
+                self.answer_coding = response.get("Content-Encoding")
+                return response
+
+        self.m, self.binary, self.compression = client, binary, compression
+        self.c = Observed(rest.removeprefix("http://"))
 
     async def metadata(self, name: str) -> str:
         return self.c.get_model_metadata(name)["name"]
@@ -112,7 +128,15 @@ class TritonHTTP(_Triton):
             if (outputs or not self.binary)
             else None
         )
-        r = self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters)
+        r = self.c.infer(
+            model,
+            tensors,
+            request_id=request_id,
+            outputs=requested,
+            parameters=parameters,
+            request_compression_algorithm=self.compression,
+            response_compression_algorithm=self.compression,
+        )
         response = r.get_response()
         found = {o["name"] for o in response["outputs"]}
         return Answer(response.get("id", ""), {n: r.as_numpy(n) for n in found}, response.get("parameters") or {})
@@ -224,6 +248,10 @@ def make_client(kind: str, rest: str, grpc_address: str):
     factories: dict[str, Callable[[], Any]] = {
         "tritonclient.http/binary": lambda: TritonHTTP(rest, grpc_address, binary=True),
         "tritonclient.http/json": lambda: TritonHTTP(rest, grpc_address, binary=False),
+        "tritonclient.http/binary+gzip": lambda: TritonHTTP(rest, grpc_address, binary=True, compression="gzip"),
+        "tritonclient.http/json+gzip": lambda: TritonHTTP(rest, grpc_address, binary=False, compression="gzip"),
+        "tritonclient.http/binary+deflate": lambda: TritonHTTP(rest, grpc_address, True, "deflate"),
+        "tritonclient.http/json+deflate": lambda: TritonHTTP(rest, grpc_address, False, "deflate"),
         "tritonclient.grpc": lambda: TritonGRPC(rest, grpc_address),
         "kserve.rest/binary": lambda: KServeREST(rest, grpc_address, binary=True),
         "kserve.rest/json": lambda: KServeREST(rest, grpc_address, binary=False),
@@ -296,6 +324,17 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
     async def parameters():
         answer = await client.infer([("x", sample("FP64"), "FP64")], parameters={"tenant": "acme"})
         return answer.parameters.get("tenant") == "acme", repr(answer.parameters)
+
+    if compression := getattr(client, "compression", None):
+
+        async def coded_answer():
+            # Large enough to be worth compressing (small answers go as they are).
+            array = np.linspace(0, 1, 2048, dtype=np.float32)
+            answer = await client.infer([("x", array, "FP32")])
+            seen = client.c.answer_coding
+            return seen == compression and _same(answer.outputs["x"], array), f"Content-Encoding: {seen}"
+
+        await case("compressed answer", coded_answer)
 
     await case("request id echoed", request_id)
     await case("requested outputs", requested_outputs)

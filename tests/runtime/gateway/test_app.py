@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+
+import orjson
 import pytest
 
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
@@ -95,6 +98,34 @@ async def test_oversized_body_is_413_declared_or_streamed(client):
     assert "exceeds the limit of 2048 bytes" in streamed.json()["error"]
     ok = await client.post("/v2/models/m/infer", json=v2([2.0]))
     assert ok.status_code == 200, "the gateway keeps serving after bad input"
+
+
+async def test_a_gzip_binary_request_reaches_the_model_decoded_and_a_bomb_is_413(client):
+    import numpy as np
+
+    from runtime.protocol.binary import HEADER_LENGTH
+
+    header = orjson.dumps(
+        {"inputs": [{"name": "x", "shape": [3], "datatype": "FP64", "parameters": {"binary_data_size": 24}}]}
+    )
+    body = header + np.array([1.0, 2.0, 4.0]).tobytes()
+    coded = {"content-encoding": "gzip", HEADER_LENGTH: str(len(header)), "content-type": "application/octet-stream"}
+    response = await client.post("/v2/models/m/infer", content=gzip.compress(body), headers=coded)
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"][0]["data"] == [1.0, 2.0, 4.0]
+    assert client.peer.state.calls == 1
+
+    bomb = gzip.compress(b" " * 100_000)
+    refused = await client.post("/v2/models/m/infer", content=bomb, headers={"content-encoding": "gzip"})
+    assert refused.status_code == 413
+    assert refused.json() == {
+        "error": "decompressed request body (Content-Encoding: gzip) exceeds the limit of 2048 bytes (maxBodyBytes)"
+    }
+    corrupt = await client.post("/v2/models/m/infer", content=gzip.compress(body)[:-20], headers=coded)
+    assert corrupt.status_code == 400 and "Content-Encoding: gzip" in corrupt.json()["error"]
+    unknown = await client.post("/v2/models/m/infer", content=body, headers={"content-encoding": "br"})
+    assert unknown.status_code == 400 and unknown.json()["error"].startswith("Content-Encoding 'br' is not supported")
+    assert client.peer.state.calls == 1, "refused bodies never reach a model"
 
 
 async def test_v1_predict(client):

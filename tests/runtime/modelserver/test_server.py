@@ -1,5 +1,8 @@
+import zlib
+
 import httpx
 import numpy as np
+import orjson
 import pytest
 
 from tests.runtime.modelserver.servers import features, v2_columns
@@ -105,6 +108,20 @@ def test_a_body_over_the_limit_is_413(batched_server):
     assert response.status_code == 413
     assert "over the limit of 200000 bytes" in response.json()["error"]
     assert infer(batched_server, with_input()).status_code == 200
+
+
+def test_a_coded_body_is_decoded_and_its_decoded_size_is_held_to_the_limit(batched_server):
+    body = orjson.dumps(with_input())
+    coded = {"content-type": "application/json", "content-encoding": "deflate", "accept-encoding": "identity"}
+    response = httpx.post(f"{batched_server.url}/v2/models/fraud/infer", content=zlib.compress(body), headers=coded)
+    assert response.status_code == 200, response.text
+    bomb = zlib.compress(b" " * 300_000)
+    refused = httpx.post(f"{batched_server.url}/v2/models/fraud/infer", content=bomb, headers=coded)
+    assert refused.status_code == 413
+    assert refused.json() == {
+        "error": "decompressed request body (Content-Encoding: deflate) exceeds the limit of 200000 bytes "
+        "(--max_body_bytes)"
+    }
 
 
 def test_id_echoed_parameters_passed_through_outputs_typed(batched_server, own_model):
