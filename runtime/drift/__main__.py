@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from runtime.drift.app import create_app
     from runtime.drift.settings import MonitorSettings
+    from runtime.heap import settle
 
     try:
         print(f"drift monitor: loading {sum(len(v) for v in config.profiles.values())} reference profiles", flush=True)
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MLServingError, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    settle()  # built: start-up's objects leave the collector's walks (runtime/heap.py)
     print(f"drift monitor: listening on http://{args.host}:{args.port} (state in {config.state_dir})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

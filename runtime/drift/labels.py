@@ -9,6 +9,7 @@ positive class (``1``/``true``) of binary outputs.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,11 @@ _BOOLEAN = {"true": "1", "false": "0"}
 
 def _key(value: Any) -> str:
     """Labels and predictions compare as strings; booleans as 1/0, so ``true`` matches ``1``."""
+    kind = type(value)
+    if kind is float:  # the usual JSON prediction: never spelled true/false
+        return str(int(value)) if value.is_integer() else str(value)
+    if kind is int:
+        return str(value)
     key = category_key(value)
     return _BOOLEAN.get(key.lower(), key)
 
@@ -59,6 +65,20 @@ class LabelStore:
         key = _key(prediction)
         self.changes.append(["r", request_id, variant, key, timestamp])
         self._remember(request_id, variant, key, timestamp)
+
+    def remember_many(self, served: Iterable[tuple[str, str, Any, float]]) -> None:
+        """``remember`` each (request id, variant, prediction, timestamp), in order.
+
+        The oldest are forgotten once, after the last: the same predictions are kept as when
+        each is remembered alone, since both keep the ``capacity`` most recently served."""
+        pending, changes = self.pending, self.changes
+        for request_id, variant, prediction, timestamp in served:
+            key = _key(prediction)
+            changes.append(["r", request_id, variant, key, timestamp])
+            pending[request_id] = (variant, key, timestamp)
+            pending.move_to_end(request_id)
+        for _ in range(len(pending) - self.capacity):
+            pending.popitem(last=False)
 
     def _remember(self, request_id: str, variant: str, key: str, timestamp: float) -> None:
         self.pending[request_id] = (variant, key, timestamp)

@@ -8,6 +8,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -158,51 +159,74 @@ class DriftService:
         """Group the records per variant into columns and ingest them. Each record stands alone:
         one for a model or variant without a monitor, or one whose columns do not line up, is
         counted (``skipped``, ``ml_serving_drift_records_skipped_total``) and the rest go in."""
-        groups: dict[tuple[str, str], tuple[dict[str, list[Any]], dict[str, list[Any]], list[int]]] = {}
+        groups: dict[tuple[str, str], list[tuple[TapRecord, int]]] = {}
+        served: dict[str, list[TapRecord]] = {}
+        """Per model, in arrival order: the records whose predictions its label store keeps."""
+        lookups: dict[tuple[str, str], MLServingError | None] = {}
         skipped: Counter[str] = Counter()
         errors: list[str] = []
         for i, record in enumerate(batch.records):
-            try:
-                self.monitor(record.model, record.variant)
-                lengths = {len(v) for v in (*record.inputs.values(), *record.outputs.values())}
+            target = (record.model, record.variant)
+            if target not in lookups:
+                lookups[target] = self._lookup(*target)
+            problem = lookups[target]
+            if problem is None:
+                lengths = {len(v) for v in record.inputs.values()}
+                lengths.update(len(v) for v in record.outputs.values())
                 if len(lengths) > 1:
-                    raise InvalidInput(
+                    problem = InvalidInput(
                         f"records[{i}]: inputs and outputs must hold one value per row, got lengths "
                         f"{ {k: len(v) for k, v in (*record.inputs.items(), *record.outputs.items())} }"
                     )
-            except MLServingError as exc:
-                reason = "unmonitored" if isinstance(exc, ModelNotFound) else "invalid"
+            if problem is not None:
+                reason = "unmonitored" if isinstance(problem, ModelNotFound) else "invalid"
                 skipped[reason] += 1
                 self.skipped[(record.model, reason)] += 1
                 if len(errors) < 10:
-                    errors.append(exc.message)
+                    errors.append(problem.message)
                 if reason == "unmonitored":
-                    self._remember(record)  # a variant without a profile still gets its labels joined
+                    served.setdefault(record.model, []).append(record)  # its labels are joined all the same
                 continue
-            inputs, outputs, filled = groups.setdefault((record.model, record.variant), ({}, {}, [0]))
-            rows = lengths.pop() if lengths else 0
-            _extend(inputs, record.inputs, filled[0], rows)
-            _extend(outputs, record.outputs, filled[0], rows)
-            filled[0] += rows
-            self._remember(record)
+            groups.setdefault(target, []).append((record, lengths.pop() if lengths else 0))
+            served.setdefault(record.model, []).append(record)
+        for model, predicted in served.items():
+            self._remember(model, predicted)
         total = 0
-        for (model, variant), (inputs, outputs, _) in groups.items():
+        for (model, variant), records in groups.items():
+            inputs = _columns([(r.inputs, rows) for r, rows in records])
+            outputs = _columns([(r.outputs, rows) for r, rows in records])
             total += self.ingest(model, variant, inputs, outputs)
         answer: dict[str, Any] = {"rows": total}
         if skipped:
             answer.update(skipped=dict(skipped), errors=errors)
         return answer
 
-    def _remember(self, record: TapRecord) -> None:
+    def _lookup(self, model: str, variant: str) -> MLServingError | None:
+        """Why ``monitor(model, variant)`` would fail, or None when it would not."""
+        try:
+            self.monitor(model, variant)
+        except MLServingError as exc:
+            return exc
+        return None
+
+    def _remember(self, model: str, records: list[TapRecord]) -> None:
         """Keep each served prediction for its delayed label: by request id, or ``{request id}/{row}``."""
-        store = self.labels.get(record.model)
-        if not record.outputs or store is None:
+        store = self.labels.get(model)
+        if store is None:
             return
-        values = next(iter(record.outputs.values()))
-        rows = len(values)
-        for i, value in enumerate(values):
-            key = record.request_id if rows == 1 else f"{record.request_id}/{i}"
-            store.remember(key, record.variant, value, record.timestamp)
+        served: list[tuple[str, str, Any, float]] = []
+        for record in records:
+            if not record.outputs:
+                continue
+            values = next(iter(record.outputs.values()))
+            if len(values) == 1:
+                served.append((record.request_id, record.variant, values[0], record.timestamp))
+            else:
+                served.extend(
+                    (f"{record.request_id}/{i}", record.variant, value, record.timestamp)
+                    for i, value in enumerate(values)
+                )
+        store.remember_many(served)
 
     def _maybe_save(self, monitor: VariantMonitor, force: bool = False) -> None:
         key = (monitor.model, monitor.variant)
@@ -236,6 +260,22 @@ class DriftService:
                 }
             )
         self._maybe_save(monitor, force=True)
+
+
+def _columns(parts: list[tuple[Mapping[str, list[Any]], int]]) -> dict[str, list[Any]]:
+    """The records' columns (each part: its columns and rows) end to end, in record order. A
+    column that a record lacks (or that is new in it) gets ``None`` for that record's rows."""
+    if not parts:
+        return {}
+    names = parts[0][0].keys()
+    if all(part.keys() == names for part, _ in parts):  # the usual batch: every record alike
+        return {name: list(chain.from_iterable([part[name] for part, _ in parts])) for name in names}
+    columns: dict[str, list[Any]] = {}
+    filled = 0
+    for part, rows in parts:
+        _extend(columns, part, filled, rows)
+        filled += rows
+    return columns
 
 
 def _extend(columns: dict[str, list[Any]], record: Mapping[str, list[Any]], filled: int, rows: int) -> None:

@@ -8,7 +8,9 @@ profile and the reservoir size, never on the number of rows seen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 DEFAULT_RESERVOIR = 10_000
+_PLAIN_NUMBERS = {float, int}
+"""What a JSON number decodes to; a column of only these needs no coercion."""
 MAX_NEW_CATEGORIES = 100
 """New category names remembered per window for the report; their rows are all counted anyway."""
 
@@ -86,10 +90,7 @@ class NumericWindow:
 
     def add(self, values: Any, slots: np.ndarray, rows: np.ndarray) -> None:
         """Add a batch; ``slots``/``rows`` come from the window's ``RowSampler.take(len(values))``."""
-        if isinstance(values, np.ndarray) and values.dtype == np.float64:
-            array = values
-        else:
-            array = pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(dtype=np.float64)
+        array = _floats(values)
         if slots.size:
             self.reservoir[slots] = array[rows]
             self.filled = min(self.capacity, max(self.filled, int(slots.max()) + 1))
@@ -155,9 +156,8 @@ class CategoricalWindow:
         self.missing = 0
 
     def add(self, values: Any, slots: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
-        series = pd.Series(values, copy=False, dtype=object if isinstance(values, Sequence) else None)
         present = 0
-        for value, count in series.value_counts(sort=False, dropna=False).items():
+        for value, count in _value_counts(values):
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 self.missing += int(count)
                 continue
@@ -188,6 +188,27 @@ class CategoricalWindow:
         self.counts = counts
         self.new_categories = {str(k): int(v) for k, v in data["new_categories"].items()}
         self.rows, self.missing = int(data["rows"]), int(data["missing"])
+
+
+def _floats(values: Any) -> np.ndarray:
+    """``values`` as float64, anything that is not a number as NaN."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
+    if isinstance(values, list) and set(map(type, values)) <= _PLAIN_NUMBERS:
+        with contextlib.suppress(OverflowError):  # an int beyond float64: coerced below
+            return np.array(values, dtype=np.float64)  # JSON numbers: what to_numeric makes of them
+    return pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _value_counts(values: Any) -> Iterable[tuple[Any, int]]:
+    """Each distinct value and its rows, in order of first appearance (missing ones included)."""
+    if isinstance(values, list):
+        try:
+            return Counter(values).items()  # a JSON column: pandas' hash table gives the same counts
+        except TypeError:  # an unhashable value (a list): pandas says which
+            pass
+    series = pd.Series(values, copy=False, dtype=object if isinstance(values, Sequence) else None)
+    return series.value_counts(sort=False, dropna=False).items()
 
 
 ColumnWindow = NumericWindow | CategoricalWindow

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     # (and takes --config for an abbreviation of its own --configure_logging).
     sys.argv[1:] = []
     from runtime.gateway.app import create_app
-    from runtime.gateway.heap import settle
     from runtime.gateway.settings import Settings
+    from runtime.heap import settle
 
     try:
         settings = Settings(grpc_port=args.grpc_port, grpc_host=args.host) if args.grpc_port is not None else Settings()
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.grpc_port is not None:
         import runtime.gateway.grpc_server  # noqa: F401 - imported before the heap is settled
-    # Built: freeze start-up's objects out of the collector before serving (runtime/gateway/heap.py).
+    # Built: freeze start-up's objects out of the collector before serving (runtime/heap.py).
     settle()
     grpc = f" and gRPC on {args.host}:{args.grpc_port}" if args.grpc_port is not None else ""
     print(

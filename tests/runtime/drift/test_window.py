@@ -79,3 +79,26 @@ def test_round_trip_continues_the_same_stream(reference):
     assert np.array_equal(resumed.sample, straight.sample)
     with pytest.raises(ValueError, match="persisted window is 'numeric'"):
         window_from_dict(reference.features["country"], first.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("amount", [100.5, 3, -7.25, 2**60, 1e308 * 10, float("nan"), 140.0, 99]),
+        ("amount", [1.5, None, "12.5", "n/a", True, 80.0]),  # not all numbers: coerced
+        ("country", ["fr", "de", "xx", None, float("nan"), "fr", 1, 1.0, True, "yy", "xx", 2.5]),
+    ],
+    ids=["numbers", "mixed", "categories"],
+)
+def test_json_columns_count_as_the_pandas_route_counts(reference, column, values):
+    """A list (a decoded JSON column) takes the direct route; a tuple of the same values the
+    pandas one (to_numeric, value_counts): both leave the same window."""
+    windows = []
+    for given in (values * 40, tuple(values * 40)):
+        sampler = RowSampler(100, seed=4)
+        profile = reference.features[column]
+        window = NumericWindow(profile, 100) if column == "amount" else CategoricalWindow(profile)
+        feed(window, sampler, given)
+        windows.append(window.to_dict())
+    assert windows[0] == windows[1]
+    assert windows[0]["rows"] + windows[0]["missing"] == len(values) * 40
