@@ -8,6 +8,9 @@ the row) and the gateway (``python -m runtime.gateway`` with ``--grpc-port``) in
 clients are NVIDIA's, unchanged: ``tritonclient.http`` with ``binary_data=False`` and JSON outputs
 (JSON), ``tritonclient.http`` with its defaults (binary tensors in, binary outputs back) and
 ``tritonclient.grpc``; every call builds its request from the array, as a client does per image.
+``json+gzip`` and ``binary+gzip`` are the same two REST calls with the client's own compression
+both ways (``request_compression_algorithm`` and ``response_compression_algorithm`` "gzip"): they
+are shown beside the plain rows, and the plain JSON-to-binary ratio compares plain bodies only.
 
 The image is a photograph (matplotlib's ``grace_hopper.jpg``) in torchvision's ImageNet
 preprocessing: short side resized to 256, centre crop 224, scaled to [0, 1], normalised by the
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,32 +40,41 @@ from runtime.spec import ModelSpec  # noqa: E402
 from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
 from tests.runtime.gateway.peers import free_port  # noqa: E402
 
-PROTOCOLS = ("json", "binary", "grpc")
+PROTOCOLS = ("json", "binary", "grpc", "json+gzip", "binary+gzip")
 
 
 def _print(rows: list[dict], wire: dict) -> None:
     print("\nbytes on the wire per request (client <-> gateway, TCP payload, framing and headers included)")
-    print(f"{'image':<13} {'protocol':<8} {'sent':>10} {'received':>9} {'total':>10} {'JSON/this':>9}")
+    print(f"{'image':<13} {'protocol':<11} {'sent':>10} {'received':>9} {'total':>10} {'JSON/this':>9}")
     for name in wire["json"]:
         json_total = sum(wire["json"][name])
         for p in PROTOCOLS:
             sent, received = wire[p][name]
             print(
-                f"{name:<13} {p:<8} {sent:>10,} {received:>9,} {sent + received:>10,} {json_total / (sent + received):>8.2f}x"
+                f"{name:<13} {p:<11} {sent:>10,} {received:>9,} {sent + received:>10,} {json_total / (sent + received):>8.2f}x"
             )
-    print(f"\n{'protocol':<8} {'conc':>4} {'wire bytes':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'failed':>6}")
+    print(f"\n{'protocol':<11} {'conc':>4} {'wire bytes':>10} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'failed':>6}")
     for r in rows:
         print(
-            f"{r['protocol']:<8} {r['concurrency']:>4} {r['request_bytes'] + r['response_bytes']:>10,} "
+            f"{r['protocol']:<11} {r['concurrency']:>4} {r['request_bytes'] + r['response_bytes']:>10,} "
             f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['rps']:>8.1f} {r['failed']:>6}"
         )
     by = {(r["protocol"], r["concurrency"]): r for r in rows}
+
+    def size(row: dict) -> int:
+        return row["request_bytes"] + row["response_bytes"]
+
     for c in (1, 32):
         j, b, g = by[("json", c)], by[("binary", c)], by[("grpc", c)]
-        ratio = (j["request_bytes"] + j["response_bytes"]) / (b["request_bytes"] + b["response_bytes"])
+        jz, bz = by[("json+gzip", c)], by[("binary+gzip", c)]
         print(
-            f"c{c}: binary is {ratio:.2f}x smaller than JSON on the wire, {j['p50_ms'] / b['p50_ms']:.1f}x faster at "
-            f"p50; gRPC p50 {g['p50_ms']:.2f} ms vs binary REST {b['p50_ms']:.2f} ms, JSON {j['p50_ms']:.2f} ms"
+            f"c{c}: binary is {size(j) / size(b):.2f}x smaller than JSON on the wire, {j['p50_ms'] / b['p50_ms']:.1f}x "
+            f"faster at p50; gRPC p50 {g['p50_ms']:.2f} ms vs binary REST {b['p50_ms']:.2f} ms, JSON {j['p50_ms']:.2f} ms"
+        )
+        print(
+            f"c{c}, gzip both ways (shown apart, not in the plain ratio): binary+gzip is {size(j) / size(bz):.2f}x "
+            f"smaller than plain JSON and {size(jz) / size(bz):.2f}x smaller than JSON+gzip; p50 binary+gzip "
+            f"{bz['p50_ms']:.2f} ms, JSON+gzip {jz['p50_ms']:.2f} ms"
         )
 
 
@@ -92,6 +105,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     pin = (lambda cpu, command: command) if args.no_pin else pinned
     procs = []
+    load_before = os.getloadavg()
     try:
         port = free_port()
         peer_command = [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(port), "--numpy-binary"]
@@ -115,7 +129,9 @@ def main() -> int:
         print(f"the clients exited with {done.returncode}", file=sys.stderr)
         return 1
     result = json.loads(done.stdout.splitlines()[-1])
+    result["load_average"] = {"before": load_before, "after": os.getloadavg()}
     _print(result["rows"], result["wire"])
+    print("load average (1, 5, 15 min): before {before}, after {after}".format(**result["load_average"]))
     for failure in result["failures"][:10]:
         print(f"failed: {failure}")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
