@@ -79,14 +79,17 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def wait(condition, timeout_s: float, what: str):
+def wait(condition, timeout_s: float, what: str, output: Path | None = None):
+    """``condition()`` once it is truthy; past the deadline an error, with the end of what the
+    process printed to ``output`` when given."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s:g} s")
+            said = f"; it printed:\n{text(output)[-3000:]}" if output is not None else ""
+            raise AssertionError(f"{what} within {timeout_s:g} s{said}")
         time.sleep(0.05)
 
 

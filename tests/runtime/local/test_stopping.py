@@ -66,7 +66,7 @@ def _sigterm_to_makes_group(tmp_path: Path, argv: list[str], started, ports: lis
     output = tmp_path / "out"
     make = spawn(["make", "-f", str(makefile(tmp_path, argv)), "up"], output)
     try:
-        procs = wait(lambda: started(make.pid, output), 90, "the platform did not get that far")
+        procs = wait(lambda: started(make.pid, output), 90, "the platform did not get that far", output)
         os.killpg(make.pid, signal.SIGTERM)  # make and the platform get it; make forwards it again
         nothing_left(procs, ports)
         make.wait(timeout=10)
