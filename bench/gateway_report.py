@@ -82,8 +82,13 @@ def print_report(rows: list[tuple[str, int, Any]], report: dict | None, probes: 
 
 
 def added_p50(hop: Any, direct: Any) -> float:
-    """The median over slices of a hop's p50 minus the direct p50 of the same round."""
-    pairs = [h - d for h, d in zip(hop.slice_p50s, direct.slice_p50s)]
+    """The median over rounds of a hop's slice p50 minus the direct p50 around it.
+
+    Each round runs direct first, then every hop: a hop's slice is bracketed by the direct slice
+    of its round and that of the next one, and their mean is its baseline, so load drifting
+    from elsewhere during the round cancels out (the last round has only the slice before it)."""
+    d = direct.slice_p50s
+    pairs = [h - ((d[i] + d[i + 1]) / 2 if i + 1 < len(d) else d[i]) for i, h in enumerate(hop.slice_p50s[: len(d)])]
     return statistics.median(pairs) if pairs else hop.p50_ms - direct.p50_ms
 
 

@@ -222,6 +222,9 @@ def main() -> int:
     parser.add_argument("--skip-mlserver", action="store_true", help="leave out peer (d)")
     parser.add_argument("--skip-peers", action="store_true", help="leave out Ray Serve, BentoML and LitServe (e-g)")
     parser.add_argument(
+        "--only", default=None, help="letters of the servers to run, e.g. c,g (a quick look; the targets need all)"
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=None,
@@ -236,6 +239,8 @@ def main() -> int:
     model_dir, probe, expected = train_model()
     row = probe.iloc[0].tolist()
     servers = peers(model_dir, mlserver, row, not args.skip_peers)
+    if args.only:
+        servers = [peer for peer in servers if peer.label[1] in args.only.split(",")]
     samples: dict[str, dict[int, list[Load]]] = {peer.label: {1: [], 32: []} for peer in servers}
     batch = [0.0, 0.0]  # rows and predict calls of (c) during its concurrency-32 runs
     ceilings: list[dict[str, dict[str, float]]] = []
