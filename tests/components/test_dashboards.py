@@ -67,11 +67,11 @@ def _start(module: str, args: list[str], env: dict[str, str], ready: str, log: P
 
 
 @pytest.fixture(scope="module")
-def live_metrics(tmp_path_factory):
+def live_metrics(fraud_registry, tmp_path_factory):
     """Metric names on the ``/metrics`` of a real gateway, drift monitor and model server, after
     traffic through all three (a served model, a shadow, the tap)."""
     root = tmp_path_factory.mktemp("dashboards")
-    server = start_registered_server(root, timeout=240)
+    server = start_registered_server(fraud_registry, root / "server.log", timeout=240)
     processes = []
     try:
         spec = model_spec(

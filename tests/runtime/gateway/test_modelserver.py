@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def model_server(tmp_path_factory):
-    server = start_registered_server(tmp_path_factory.mktemp("gateway-mlflow"))
+def model_server(fraud_registry, tmp_path_factory):
+    server = start_registered_server(fraud_registry, tmp_path_factory.mktemp("gateway-server") / "server.log")
     yield server
     server.stop()
 

@@ -116,14 +116,12 @@ def start_server(args: list[str], log: Path, env: dict[str, str] | None = None, 
     return server
 
 
-def start_registered_server(root: Path, timeout: float = 90) -> Server:
-    """A model registered in a fresh SQLite registry under ``root``, served batched (8 rows, 5 ms)."""
-    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
-    uri = register_model(tracking_uri, root / "artifacts")
+def start_registered_server(registry: dict[str, str], log: Path, timeout: float = 90) -> Server:
+    """The ``fraud_registry`` fixture's model served batched (8 rows, 5 ms), logging to ``log``."""
     return start_server(
-        ["--model_name", "fraud", "--model_dir", uri, "--max_batch_size", "8", "--max_latency_ms", "5"],
-        root / "server.log",
-        env={"MLFLOW_TRACKING_URI": tracking_uri},
+        ["--model_name", "fraud", "--model_dir", registry["uri"], "--max_batch_size", "8", "--max_latency_ms", "5"],
+        log,
+        env={"MLFLOW_TRACKING_URI": registry["tracking_uri"]},
         timeout=timeout,
     )
 
