@@ -41,6 +41,7 @@ CLIENTS = [
     "tritonclient.http/binary+deflate",
     "tritonclient.http/json+gzip",
     "tritonclient.grpc",
+    "tritonclient.grpc+gzip",
     "kserve.rest/binary",
     "kserve.rest/json",
     "kserve.grpc",
@@ -92,6 +93,10 @@ class _Triton:
     async def model_ready(self, name: str) -> bool:
         return self.c.is_model_ready(name)
 
+    def call(self, model: str, tensors: list, request_id: str, requested, parameters, **coding):
+        """The client's ``infer`` with the case's request, compressed as ``coding`` says."""
+        return self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters, **coding)
+
     def error(self, exc: Exception) -> tuple[str, str] | None:
         from tritonclient.utils import InferenceServerException
 
@@ -128,25 +133,20 @@ class TritonHTTP(_Triton):
             if (outputs or not self.binary)
             else None
         )
-        r = self.c.infer(
-            model,
-            tensors,
-            request_id=request_id,
-            outputs=requested,
-            parameters=parameters,
-            request_compression_algorithm=self.compression,
-            response_compression_algorithm=self.compression,
-        )
+        coding = {"request_compression_algorithm": self.compression, "response_compression_algorithm": self.compression}
+        r = self.call(model, tensors, request_id, requested, parameters, **coding)
         response = r.get_response()
         found = {o["name"] for o in response["outputs"]}
         return Answer(response.get("id", ""), {n: r.as_numpy(n) for n in found}, response.get("parameters") or {})
 
 
 class TritonGRPC(_Triton):
-    def __init__(self, rest: str, grpc_address: str) -> None:
+    """``compression`` (gzip, deflate) is gRPC's own message compression of each request."""
+
+    def __init__(self, rest: str, grpc_address: str, compression: str | None = None) -> None:
         import tritonclient.grpc as client
 
-        self.m = client
+        self.m, self.grpc_compression = client, compression
         self.c = client.InferenceServerClient(grpc_address)
 
     async def metadata(self, name: str) -> str:
@@ -155,7 +155,7 @@ class TritonGRPC(_Triton):
     async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
         tensors = _triton_inputs(self.m, inputs)
         requested = [self.m.InferRequestedOutput(n) for n in outputs] if outputs else None
-        r = self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters)
+        r = self.call(model, tensors, request_id, requested, parameters, compression_algorithm=self.grpc_compression)
         response = r.get_response()
         params = {k: getattr(v, v.WhichOneof("parameter_choice")) for k, v in response.parameters.items()}
         return Answer(response.id, {o.name: r.as_numpy(o.name) for o in response.outputs}, params)
@@ -253,6 +253,7 @@ def make_client(kind: str, rest: str, grpc_address: str):
         "tritonclient.http/binary+deflate": lambda: TritonHTTP(rest, grpc_address, True, "deflate"),
         "tritonclient.http/json+deflate": lambda: TritonHTTP(rest, grpc_address, False, "deflate"),
         "tritonclient.grpc": lambda: TritonGRPC(rest, grpc_address),
+        "tritonclient.grpc+gzip": lambda: TritonGRPC(rest, grpc_address, "gzip"),
         "kserve.rest/binary": lambda: KServeREST(rest, grpc_address, binary=True),
         "kserve.rest/json": lambda: KServeREST(rest, grpc_address, binary=False),
         "kserve.grpc": lambda: KServeGRPC(rest, grpc_address),
@@ -352,7 +353,7 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
             return seen[0] == status and message in seen[1], f"{seen[0]}: {seen[1]}"
         return False, "no error"
 
-    grpc_client = kind.endswith("grpc")
+    grpc_client = kind.partition("+")[0].endswith("grpc")
     ragged = [("a", sample("FP64"), "FP64"), ("b", np.arange(3.0), "FP64")]
     await case(
         "bad request: rows differ",
