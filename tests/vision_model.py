@@ -3,10 +3,7 @@ and a local MLflow registry holding it with its lineage, shared by the tests tha
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +36,11 @@ def registered() -> dict[str, str]:
     import mlflow
 
     from runtime.registry.images import register_image_model
+    from tests.sqlite_registry import sqlite_registry
 
-    root = Path(tempfile.mkdtemp(prefix="ml-serving-vision-tests-"))
-    atexit.register(shutil.rmtree, root, True)
-    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    tracking_uri, registry_root = sqlite_registry()
+    root = registry_root / "vision"
+    root.mkdir(exist_ok=True)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(
