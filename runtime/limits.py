@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import orjson
 
-__all__ = ["BodyLimit"]
+__all__ = ["BodyLimit", "too_large"]
 
 
 class _TooLarge(Exception):
     pass
+
+
+def too_large(size: int, max_body_bytes: int) -> bytes:
+    """The 413 body for a request body of ``size`` bytes or more."""
+    return orjson.dumps(
+        {
+            "error": f"request body of {size} bytes or more is over the limit of {max_body_bytes} bytes;"
+            " send fewer rows per request"
+        }
+    )
 
 
 class BodyLimit:
@@ -58,11 +68,7 @@ class BodyLimit:
                 await self._reject(send, received)
 
     async def _reject(self, send, size: int) -> None:
-        body = orjson.dumps(
-            {
-                "error": f"request body of {size} bytes or more is over the limit of {self.max_body_bytes} bytes; send fewer rows per request"
-            }
-        )
+        body = too_large(size, self.max_body_bytes)
         await send(
             {
                 "type": "http.response.start",

@@ -3,7 +3,8 @@
 KServe serves health, metadata, model readiness and ``/metrics``. Four things are changed:
 the REST server binds the configured host (KServe hard-codes 0.0.0.0) and keeps no access log
 or per-request timing log on the hot path; the V2 infer route is answered by a lean handler on
-the project's codec, JSON or the binary tensor extension (runtime/protocol/binary.py), so every
+the project's codec, JSON or the binary tensor extension (runtime/protocol/binary.py), in front
+of KServe's app and its middlewares (runtime/modelserver/front.py), so every
 bad input gets 400 ``{"error": "..."}`` naming the input and a body over the limit 413 (KServe
 0.16's own binary decoding, ``InferRequest.from_bytes``, is not used: a header without
 ``inputs`` raises KeyError, raw bytes short of the shape a bare ValueError, both 500s, and
@@ -32,24 +33,22 @@ from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
 from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.grpc.servicer import InferenceServicer
 from kserve.protocol.rest.server import RESTServer
-from prometheus_client import Gauge
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.importer import import_from_string
 
 from runtime.contentcoding import ContentCoding
-from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
+from runtime.errors import MLServingError, ModelNotFound
 from runtime.limits import BodyLimit
+from runtime.modelserver.front import IN_FLIGHT, InferFront
 from runtime.modelserver.model import MLflowModel
 from runtime.protocol import error_body
-from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
-from runtime.protocol.rest import read_request
 
 __all__ = ["ServingModelServer", "IN_FLIGHT"]
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT = Gauge("ml_serving_infer_in_flight", "V2 infer requests being answered.", ["model"])
 _JSON = "application/json"
 
 
@@ -78,15 +77,17 @@ class _RESTServer(RESTServer):
 
     def _add_middlewares(self, app: FastAPI) -> None:
         app.add_middleware(BodyLimit, max_body_bytes=self.max_body_bytes)
+
+    def create_application(self) -> None:
+        super().create_application()
+        # Infer requests never reach KServe's own infer routes, its codec or its error handlers.
+        front = InferFront(import_from_string(FASTAPI_APP_IMPORT_STRING), self._model, self.max_body_bytes)
         # Outermost, so that the limit bounds a coded body's decompressed size (KServe's app
         # decodes no Content-Encoding).
-        app.add_middleware(ContentCoding, max_body_bytes=self.max_body_bytes, setting="--max_body_bytes")
+        self.config.app = ContentCoding(front, max_body_bytes=self.max_body_bytes, setting="--max_body_bytes")
 
     def _register_endpoints(self, app: FastAPI) -> None:
         super()._register_endpoints(app)
-        # Ahead of KServe's own infer routes, which would answer with its own codec and errors.
-        for path in ("/v2/models/{model_name}/infer", "/v2/models/{model_name}/versions/{model_version}/infer"):
-            app.router.routes.insert(0, Route(path, self._infer, methods=["POST"]))
         app.router.routes.insert(0, Route("/v2/models/{model_name}", self._metadata, methods=["GET"]))
 
     def _add_exception_handlers(self, app: FastAPI) -> None:
@@ -94,47 +95,25 @@ class _RESTServer(RESTServer):
         app.add_exception_handler(MLServingError, _quiet_error)
         app.add_exception_handler(KServeModelNotFound, _quiet_error)
 
-    def _served(self, name: str) -> MLflowModel | Response:
+    def _model(self, name: str) -> MLflowModel:
         model = self.registry.get_model(name)
         if isinstance(model, MLflowModel):
             return model
-        return _error(ModelNotFound.not_served(name, self.registry.get_models()))
+        raise ModelNotFound.not_served(name, self.registry.get_models())
 
     async def _metadata(self, request: Request) -> Response:
         """KServe's V2 metadata, plus ``parameters`` where the model reports where it runs."""
         name = request.path_params["model_name"]
-        model = self._served(name)
-        if isinstance(model, Response):
-            return model
+        try:
+            model = self._model(name)
+        except ModelNotFound as exc:
+            return _error(exc)
         body = {"name": name, "platform": "", "inputs": model.get_input_types(), "outputs": model.get_output_types()}
         if model.version:
             body["versions"] = [model.version]
         if parameters := model.parameters():
             body["parameters"] = parameters
         return Response(orjson.dumps(body), media_type=_JSON)
-
-    async def _infer(self, request: Request) -> Response:
-        name = request.path_params["model_name"]
-        model = self._served(name)
-        if isinstance(model, Response):
-            return model
-        if not model.ready:
-            return _error(ModelUnavailable(f"model '{name}' is not ready"))
-        gauge = IN_FLIGHT.labels(name)
-        gauge.inc()
-        try:
-            parsed = read_request(await request.body(), request.headers.get(HEADER_LENGTH))
-            response = await model.infer(parsed.request)
-        except MLServingError as exc:
-            if exc.status >= 500:
-                log.error("%s", exc.message)
-            return _error(exc)
-        finally:
-            gauge.dec()
-        body, header_length = encode_response(response.model_dump(exclude_none=True), parsed.outputs)
-        if header_length is None:
-            return Response(body, media_type=_JSON)
-        return Response(body, media_type=OCTET_STREAM, headers={HEADER_LENGTH: str(header_length)})
 
 
 class _GRPCServer(GRPCServer):

@@ -1,0 +1,130 @@
+"""The V2 infer route, answered in front of KServe's FastAPI app.
+
+Every infer request passes here and nowhere else: its body is read under the body limit (413
+past it, from ``Content-Length`` before reading or while reading), parsed by the project's
+codec (JSON, or the binary tensor extension), answered by the served model, and the answer
+written back in one ``http.response.start`` and one body. Health, metadata, ``/metrics`` and
+the rest go on to KServe's app, through its routing and middlewares. Skipping those here is
+what matters on the hot path: each middleware and the router wrap ``receive`` and ``send`` in
+Python coroutines, work an infer request pays for on the event loop every time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import orjson
+from prometheus_client import Gauge
+
+from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
+from runtime.limits import too_large
+from runtime.protocol import error_body
+from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
+from runtime.protocol.rest import read_request
+
+__all__ = ["InferFront", "INFER_PATH", "IN_FLIGHT"]
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT = Gauge("ml_serving_infer_in_flight", "V2 infer requests being answered.", ["model"])
+
+INFER_PATH = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer")
+"""The V2 infer paths (with or without a version), as Starlette's ``{model_name}`` matches them."""
+
+_JSON = b"application/json"
+_HEADER_LENGTH = HEADER_LENGTH.encode()
+
+
+class InferFront:
+    """ASGI app: V2 infer POSTs answered here, everything else passed on to ``app``.
+
+    ``served(name)`` is the model served under ``name`` (``infer``, ``ready``), or raises
+    ``ModelNotFound``.
+    """
+
+    def __init__(self, app: Any, served: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.served = served
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match = INFER_PATH.fullmatch(scope["path"])
+            if match is not None:
+                await self._infer(match["name"], scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _infer(self, name: str, scope: dict, receive: Any, send: Any) -> None:
+        header_length = None
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
+                await _answer(send, 413, too_large(int(value), self.max_body_bytes))
+                return
+            if key == _HEADER_LENGTH:
+                header_length = value.decode("latin-1")
+        try:
+            model = self.served(name)
+        except ModelNotFound as exc:
+            await _error(send, exc)
+            return
+        if not model.ready:
+            await _error(send, ModelUnavailable(f"model '{name}' is not ready"))
+            return
+        body = await self._body(receive)
+        if body is None:
+            return  # the client left
+        if isinstance(body, int):
+            await _answer(send, 413, too_large(body, self.max_body_bytes))
+            return
+        gauge = IN_FLIGHT.labels(name)
+        gauge.inc()
+        try:
+            parsed = read_request(body, header_length)
+            response = await model.infer(parsed.request)
+            content, binary_header = encode_response(response.model_dump(exclude_none=True), parsed.outputs)
+        except MLServingError as exc:
+            if exc.status >= 500:
+                log.error("%s", exc.message)
+            await _error(send, exc)
+            return
+        except Exception as exc:  # a bug, not the client's fault: 500 with what it was, the trace in the log
+            log.exception("infer on model '%s' failed", name)
+            await _answer(send, 500, orjson.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+            return
+        finally:
+            gauge.dec()
+        if binary_header is None:
+            await _answer(send, 200, content)
+        else:
+            await _answer(send, 200, content, OCTET_STREAM.encode(), [(_HEADER_LENGTH, str(binary_header).encode())])
+
+    async def _body(self, receive: Any) -> bytes | int | None:
+        """The request body; its size so far once over the limit; None when the client left."""
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return size
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _error(send: Any, exc: MLServingError) -> None:
+    await _answer(send, int(exc.status), orjson.dumps(error_body(exc)))
+
+
+async def _answer(
+    send: Any, status: int, body: bytes, content_type: bytes = _JSON, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(extra or ())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
