@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-import yaml
 
 from components.gateway import CONFIG_CHECKSUM_ANNOTATION, GATEWAY_PORT, TOKENS_MOUNT, runtime_container
 from components.mlflow_access import MONITOR_SERVICE_ACCOUNT, reader_env
@@ -35,11 +33,9 @@ __all__ = [
     "DriftMonitor",
     "DriftMonitorArgs",
     "monitor_config",
-    "alert_rules",
     "MONITOR_NAME",
     "MONITOR_PORT",
     "STATE_DIR",
-    "ALERT_RULES_FILE",
     "TOKEN_SECRET",
     "TOKEN_KEY",
 ]
@@ -54,8 +50,6 @@ TOKEN_KEY = "token"
 TOKEN_MOUNT = "/etc/ml-serving/drift-token"
 _OPEN_PATHS = ["/healthz", "/metrics"]
 _CLIENT_PATHS = ["/labels/*", "/status/*", "/report/*", "/outcomes/*", "/experiments/*"]
-ALERT_RULES_FILE = Path(__file__).resolve().parent.parent / "runtime" / "drift" / "alerts.yaml"
-"""The alert rules shipped with the monitor; the same file promtool tests."""
 
 
 def _authorization(namespace: str, clients: list[str], labels: dict[str, str]) -> dict:
@@ -77,11 +71,6 @@ def _authorization(namespace: str, clients: list[str], labels: dict[str, str]) -
             }
         )
     return {"selector": {"matchLabels": labels}, "action": "ALLOW", "rules": rules}
-
-
-def alert_rules() -> dict:
-    """The rule groups of ``ALERT_RULES_FILE``, as a PrometheusRule's spec."""
-    return {"groups": yaml.safe_load(ALERT_RULES_FILE.read_text())["groups"]}
 
 
 def monitor_config(spec: StackSpec, lock: ModelLock) -> MonitorConfig:

@@ -6,7 +6,7 @@ the mesh; ``existing`` uses a Prometheus Operator the cluster already runs and i
 of it. Either way the stack ships, labelled so that Prometheus selects them:
 
 - PodMonitors for the gateway, the drift monitor and every predictor;
-- the drift alert rules (``runtime/drift/alerts.yaml``) as a PrometheusRule;
+- the shipped alert rules (the drift monitor's and the gateway's, ``runtime.alerting``) as a PrometheusRule;
 - the dashboards of ``components/dashboards/`` as ConfigMaps for Grafana's dashboard sidecar.
 
 Scraping under STRICT mTLS: a Prometheus outside the mesh cannot reach an application port
@@ -32,8 +32,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.monitor import MONITOR_NAME, alert_rules
+from components.monitor import MONITOR_NAME
 from components.scraping import MERGED_METRICS_PATH, MERGED_METRICS_PORT
+from runtime.alerting import alert_rule_groups
 from runtime.spec import MonitoringSpec, StackSpec
 from runtime.wiring import GATEWAY_SERVICE_ACCOUNT, PART_OF
 
@@ -212,8 +213,8 @@ class MonitoringStack(pulumi.ComponentResource):
                 f"{name}-alerts",
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
-                metadata={"name": f"{MONITOR_NAME}-alerts", "namespace": args.namespace, "labels": labels},
-                spec=alert_rules(),
+                metadata={"name": "ml-serving-alerts", "namespace": args.namespace, "labels": labels},
+                spec={"groups": alert_rule_groups()},
                 opts=operator,
             )
         dashboard_labels = existing.dashboard_labels if existing else {"grafana_dashboard": "1"}

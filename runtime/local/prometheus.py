@@ -1,5 +1,5 @@
 """Prometheus for the local platform: Debian's ``prometheus`` binary scraping every part on
-loopback, with the drift monitor's alert rules (runtime/drift/alerts.yaml) loaded.
+loopback, with the shipped alert rules (the drift monitor's and the gateway's) loaded.
 
 Promotion (``python -m runtime.promote``) reads the fleet's counts from it, locally as in the
 cluster. Where the binary is not installed the platform says so and runs without it.
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from runtime.local.layout import REPO_ROOT, Layout
+from runtime.alerting import ALERT_RULE_FILES
+from runtime.local.layout import Layout
 from runtime.local.process import PartSpec
 
 __all__ = [
-    "ALERT_RULES",
     "prometheus_binary",
     "prometheus_config",
     "write_prometheus_config",
@@ -25,15 +25,13 @@ __all__ = [
     "scrape_targets",
 ]
 
-ALERT_RULES = REPO_ROOT / "runtime" / "drift" / "alerts.yaml"
-
 
 def prometheus_binary() -> str | None:
     return shutil.which("prometheus")
 
 
 def prometheus_config(
-    targets: Mapping[str, Sequence[str]], rule_files: Sequence[Path] = (ALERT_RULES,), scrape_interval_s: float = 5
+    targets: Mapping[str, Sequence[str]], rule_files: Sequence[Path] = ALERT_RULE_FILES, scrape_interval_s: float = 5
 ) -> dict:
     """A configuration scraping ``job -> [host:port, ...]`` at ``/metrics``."""
     interval = f"{round(scrape_interval_s * 1000)}ms"  # Prometheus durations take no fractions

@@ -118,8 +118,8 @@ class MonitorSpec(SpecModel):
     storage_gb: Annotated[int, Field(ge=1)] = 5
     resources: ResourcesSpec = ResourcesSpec(cpu="500m", memory="1Gi")
     prometheus_rule: bool = True
-    """Ship the drift alert rules (runtime/drift/alerts.yaml) as a PrometheusRule, evaluated by
-    the stack's Prometheus (``platform.monitoring``)."""
+    """Ship the alert rules (the drift monitor's and the gateway's, ``runtime.alerting``) as a
+    PrometheusRule, evaluated by the stack's Prometheus (``platform.monitoring``)."""
     clients: list[ServiceAccountRef] = []
     """Service accounts (``namespace/name``) the mesh lets post labels and read status and reports
     (e.g. the job that joins ground truth); the gateway alone may post served rows. They still

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from components.deployability.charts import chart_defaults
-from components.monitor import ALERT_RULES_FILE
 from components.monitoring import DASHBOARDS_DIR, MonitoringStack, MonitoringStackArgs
+from runtime.alerting import ALERT_RULE_FILES
 from runtime.spec import SECRET_PLACEHOLDER, STACKS_DIR, load_stack, read_stack_config, validate_config
 from tests.components.recorded import children, of_kind, settled
 
@@ -59,7 +59,9 @@ def test_the_platforms_own_prometheus_grafana_monitors_rules_and_dashboards():
                 {"portNumber": 15020, "path": "/stats/prometheus", "interval": "15s"}
             ], name
         [(rule_urn, rule)] = of_kind(urn, "PrometheusRule")
-        assert rule["spec"]["groups"] == yaml.safe_load(ALERT_RULES_FILE.read_text())["groups"], rule_urn
+        groups = [g for path in ALERT_RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
+        assert [g["name"] for g in rule["spec"]["groups"]] == ["ml-serving-drift", "ml-serving-gateway"], rule_urn
+        assert rule["spec"]["groups"] == groups, rule_urn
         boards = {m["metadata"]["name"]: m for _, m in of_kind(urn, "ConfigMap")}
         shipped = sorted(DASHBOARDS_DIR.glob("*.json"))
         assert sorted(boards) == [f"ml-serving-dashboard-{p.stem}" for p in shipped], urn
@@ -123,4 +125,5 @@ def test_promtool_accepts_the_prometheus_rule_as_rendered(tmp_path):
     path.write_text(yaml.safe_dump(rule["spec"]))
     result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout, result.stdout
+    shipped = sum(len(g["rules"]) for path in ALERT_RULE_FILES for g in yaml.safe_load(path.read_text())["groups"])
+    assert shipped == 9 and f"SUCCESS: {shipped} rules found" in result.stdout, result.stdout

@@ -34,7 +34,7 @@ def test_the_charts_default_selectors_would_ignore_every_monitor_and_rule():
         "PodMonitor ml-serving/ml-serving-drift",
         "PodMonitor ml-serving/ml-serving-gateway",
         "PodMonitor ml-serving/ml-serving-predictors",
-        "PrometheusRule ml-serving/ml-serving-drift-alerts",
+        "PrometheusRule ml-serving/ml-serving-alerts",
     ]
     assert all(f"{{'release': '{RELEASE_NAME}'}}" in f.message for f in ignored), ignored
     # Labelled with the release, they are selected again.
