@@ -8,11 +8,12 @@ its MLflow runtime in its own virtualenv (it cannot share one with kserve; uvloo
 from the pins in bench/peers/*.txt (bench/modelserver_peers.py). Every server loads the same
 model file with ``mlflow.pyfunc`` and batches up to 32 rows with a 10 ms wait (BentoML picks
 its own wait). Load comes from wrk (Debian package ``wrk``) pinned to CPU 0; each server, its
-whole process tree, is pinned to CPU 1; they are loaded one at a time, in rounds (``--rounds``,
-medians reported). Every request carries one row. After the rounds, the in-process ceiling:
-the model's ``predict`` alone (bench/ceiling.py) at the mean batch size our batched server
-formed. Prints one table and the target ratios. The machine may be shared: run it twice before
-trusting a close call.
+whole process tree, is pinned to CPU 1. They run one at a time, each started for its turn and
+stopped after it, so that no idle peer shares the core; ``--rounds`` runs each (medians
+reported). Every request carries one row. After each concurrency-32 run of our batched server,
+the in-process ceiling: the model's ``predict`` alone (bench/ceiling.py) at the mean batch size
+it formed. Prints one table and the target ratios. The machine may be shared: run it twice
+before trusting a close call.
 """
 
 from __future__ import annotations
@@ -245,11 +246,14 @@ def main() -> int:
     batch = [0.0, 0.0]  # rows and predict calls of (c) during its concurrency-32 runs
     ceilings: list[dict[str, dict[str, float]]] = []
     try:
-        scripts = {}
+        # One server at a time, started for its turn and stopped after it (its whole tree, and
+        # any orphan): the peers are never idle beside the one measured, since idle they still
+        # take the servers' core (LitServe's inference worker polls every millisecond, Ray's
+        # raylet, GCS and proxy keep running), which cost the measured server up to half its rate.
         for peer in servers:
             body = peer.body or v2_body(probe)
-            scripts[peer.label] = WORK / f"post-{peer.label[1]}.lua"
-            scripts[peer.label].write_text(
+            script = WORK / f"post-{peer.label[1]}.lua"
+            script.write_text(
                 f'wrk.method = "POST"\nwrk.body = [==[{json.dumps(body)}]==]\n'
                 'wrk.headers["Content-Type"] = "application/json"\n'
             )
@@ -259,17 +263,13 @@ def main() -> int:
             if predictions(answer) != expected.tolist():
                 raise RuntimeError(f"{peer.label} answered {answer.text} for a row the model predicts {expected}")
             for connections in (1, 32):
-                wrk(peer.url, connections, 2, scripts[peer.label])  # warm-up
-        # Rounds interleave the servers in time, so a burst of load from elsewhere on a shared
-        # machine hits one sample of each rather than every sample of one; only one server is
-        # under load at any moment, the others sit idle.
-        for round_ in range(1, args.rounds + 1):
-            for peer in servers:
+                wrk(peer.url, connections, 2, script)  # warm-up
+            for round_ in range(1, args.rounds + 1):
                 for connections in (1, 32):
-                    say(f"round {round_}/{args.rounds}: {peer.label}, concurrency {connections}, {args.duration:g} s")
+                    say(f"{peer.label}, round {round_}/{args.rounds}, concurrency {connections}, {args.duration:g} s")
                     ours_batched = peer.label.startswith("(c)") and connections == 32
                     before = batch_rows(peer) if ours_batched else (0.0, 0.0)
-                    load = wrk(peer.url, connections, args.duration, scripts[peer.label])
+                    load = wrk(peer.url, connections, args.duration, script)
                     if ours_batched:
                         after = batch_rows(peer)
                         batch = [batch[0] + after[0] - before[0], batch[1] + after[1] - before[1]]
@@ -278,8 +278,11 @@ def main() -> int:
                         f"  {load.rps:.0f} req/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.errors} errors"
                     )
                     if ours_batched and batch[1]:
-                        # In the same round, so that the ceiling sees the machine (c) saw.
+                        # Right after each of its runs, so that the ceiling sees the machine (c) saw.
                         ceilings.append(in_process_ceiling(model_dir, batch[0] / batch[1], args.duration, row))
+            stop_tree(process)
+            peer.process = None
+            stop_all()  # Ray's and BentoML's workers that left its tree
         mean_batch = batch[0] / batch[1] if batch[1] else None
         ceiling = median_ceiling(ceilings)
     finally:
@@ -299,7 +302,7 @@ def in_process_ceiling(
 ) -> dict[str, dict[str, float]]:
     """``predict`` alone on the servers' core at the batch sizes around the one (c) reached, and 32."""
     sizes = sorted({max(1, int(mean_batch)), max(1, int(mean_batch) + 1), 32})
-    say(f"  in-process ceiling: predict alone at {sizes} rows on CPU {SERVER_CPU}, servers idle")
+    say(f"  in-process ceiling: predict alone at {sizes} rows on CPU {SERVER_CPU}, the server idle")
     command = [
         sys.executable,
         str(REPO / "bench" / "ceiling.py"),
