@@ -1,8 +1,9 @@
 """gRPC V2 messages (the Open Inference Protocol's proto, as KServe ships it) to and from the core.
 
 A ``ModelInferRequest`` becomes the same binary REST body a REST client could have sent, so it
-meets the same checks (runtime/gateway/payload.py) and goes to the model server unchanged;
-answers go back as ``raw_output_contents``, as Triton's server sends them.
+meets the same checks (runtime/gateway/payload.py) and goes to the model server unchanged; its
+raw tensors come as views of the received message (runtime/gateway/grpc_wire.py) and are copied
+once, into that body. Answers go back as ``raw_output_contents``, as Triton's server sends them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import orjson
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 
 from runtime.errors import InvalidInput
+from runtime.gateway.grpc_wire import WireInferRequest
 from runtime.gateway.payload import Inbound, parse_v2
 from runtime.protocol.binary import array_to_raw
 from runtime.protocol.datatypes import DATATYPES
@@ -54,7 +56,7 @@ def _parameter(value: Any) -> pb.InferParameter:
     return pb.InferParameter(string_param=str(value))
 
 
-def _raw(i: int, tensor: Any, raw: list[bytes]) -> bytes:
+def _raw(i: int, tensor: Any, raw: list[memoryview] | list[bytes]) -> memoryview | bytes:
     if raw:
         return raw[i]
     field = _CONTENTS.get(tensor.datatype)
@@ -68,14 +70,15 @@ def _raw(i: int, tensor: Any, raw: list[bytes]) -> bytes:
     return array_to_raw(tensor.datatype, np.array(values, dtype=object) if tensor.datatype == "BYTES" else values)
 
 
-def inbound_of(request: pb.ModelInferRequest) -> Inbound:
+def inbound_of(wire: WireInferRequest) -> Inbound:
     """The request as the core's ``Inbound``; bad input raises ``InvalidInput`` naming the field."""
-    raw = list(request.raw_input_contents)
+    request, raw = wire.message, wire.raw
     if raw and len(raw) != len(request.inputs):
         raise InvalidInput(
             f"raw_input_contents has {len(raw)} entries for {len(request.inputs)} inputs; send one per input or none"
         )
-    inputs, tails = [], []
+    inputs: list[dict[str, Any]] = []
+    tails: list[memoryview | bytes] = []
     for i, tensor in enumerate(request.inputs):
         data = _raw(i, tensor, raw)
         tails.append(data)

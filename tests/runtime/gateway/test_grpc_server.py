@@ -201,3 +201,15 @@ async def test_grpc_requests_are_mirrored_compared_and_tapped(peer):
     assert stats.agreed == 1 and stats.errors == 0
     record = receiver.batches[0].records[0]
     assert record.request_id == "t1" and record.inputs == {"x": [[1.5, 2.5]]} and record.outputs == {"predict": [4.0]}
+
+
+async def test_an_image_tensor_crosses_to_the_model_server_whole(peer):
+    p = peer()
+    config = gateway_config(model_spec(variants=ONE), {"v1": p.url})
+    # A 224x224x3 FP32 image (602 KB), its raw tensor read as a view of the message (grpc_wire.py).
+    rows = (np.arange(224 * 224 * 3, dtype=np.float32) % 7 - 3).reshape(1, -1) / 3
+    async with serve(config, Settings(grpc_port=0)) as http:
+        async with grpc_client(http.app.state.grpc_port) as g:
+            answer = await g.infer(request(rows))
+    assert output(answer) == pytest.approx(rows.astype(np.float64).sum(axis=1).tolist(), rel=1e-9)
+    assert p.state.calls == 1
