@@ -177,9 +177,27 @@ async def _load(protocol: str, client: Any, array: np.ndarray, concurrency: int,
     return latencies, failed, time.monotonic() - began
 
 
+async def _in_turns(
+    clients: dict[str, Any], array: np.ndarray, total: int
+) -> dict[str, tuple[list[float], int, float]]:
+    """Concurrency 1 for every protocol at once: one call of each in turn, ``total`` times, so
+    that the protocols' calls meet the same moments of a shared machine and call ``i`` of one can
+    be paired with call ``i`` of another. (One protocol's cell after another's spans half a
+    second each, and on this machine such a window moves by more than the gaps measured.)
+    Per protocol: latencies in call order, failures, and the seconds its own calls took."""
+    latencies: dict[str, list[float]] = {p: [] for p in clients}
+    failed = dict.fromkeys(clients, 0)
+    for _ in range(total):
+        for p, client in clients.items():
+            t0 = time.monotonic()
+            failed[p] += not await _checked(p, client, array)
+            latencies[p].append((time.monotonic() - t0) * 1000.0)
+    return {p: (latencies[p], failed[p], sum(latencies[p]) / 1000.0) for p in clients}
+
+
 def _row(protocol: str, concurrency: int, wire: tuple[int, int], result) -> Row:
     latencies, failed, elapsed = result
-    latencies.sort()
+    latencies = sorted(latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return Row(
         protocol,
@@ -194,21 +212,26 @@ def _row(protocol: str, concurrency: int, wire: tuple[int, int], result) -> Row:
     )
 
 
-async def measure(http: int, grpc_port: int, total: int, rounds: int) -> tuple[list[Row], dict]:
+async def measure(http: int, grpc_port: int, total: int, rounds: int) -> tuple[list[Row], dict, dict]:
     arrays = images()
     targets = {p: ("127.0.0.1", grpc_port if p == "grpc" else http) for p in PROTOCOLS}
     wire = {p: await wire_bytes(p, targets[p], arrays) for p in PROTOCOLS}
     image = arrays["grace_hopper"]
     clients = {p: _client(p, f"{targets[p][0]}:{targets[p][1]}") for p in PROTOCOLS}
     rows: dict[tuple[str, int], list[Row]] = {}
+    differences: dict[str, list[float]] = {p: [] for p in PROTOCOLS if p != "binary"}
     try:
         for p in PROTOCOLS:  # warm every path and connection pool
             await _load(p, clients[p], image, 8, 16)
         for _ in range(rounds):
-            for concurrency in (1, 32):
-                for p in PROTOCOLS:
-                    result = await _load(p, clients[p], image, concurrency, total)
-                    rows.setdefault((p, concurrency), []).append(_row(p, concurrency, wire[p]["grace_hopper"], result))
+            turns = await _in_turns(clients, image, total)
+            for p, result in turns.items():
+                rows.setdefault((p, 1), []).append(_row(p, 1, wire[p]["grace_hopper"], result))
+                if p in differences:
+                    differences[p] += [a - b for a, b in zip(result[0], turns["binary"][0])]
+            for p in PROTOCOLS:
+                result = await _load(p, clients[p], image, 32, total)
+                rows.setdefault((p, 32), []).append(_row(p, 32, wire[p]["grace_hopper"], result))
     finally:
         for client in clients.values():
             await client.close()
@@ -217,7 +240,15 @@ async def measure(http: int, grpc_port: int, total: int, rounds: int) -> tuple[l
     merged = [
         replace(min(parts, key=lambda r: r.p50_ms), failed=sum(r.failed for r in parts)) for parts in rows.values()
     ]
-    return sorted(merged, key=lambda r: (r.concurrency, PROTOCOLS.index(r.protocol))), wire
+    paired = {
+        p: {
+            "median_ms": statistics.median(d),
+            "faster_share": sum(x < 0 for x in d) / len(d),
+            "pairs": len(d),
+        }
+        for p, d in differences.items()
+    }
+    return sorted(merged, key=lambda r: (r.concurrency, PROTOCOLS.index(r.protocol))), wire, paired
 
 
 def main() -> int:
@@ -227,8 +258,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    rows, wire = asyncio.run(measure(args.http_port, args.grpc_port, args.requests, args.rounds))
-    print(json.dumps({"rows": [asdict(r) for r in rows], "wire": wire, "failures": sorted(set(FAILURES))}))
+    rows, wire, paired = asyncio.run(measure(args.http_port, args.grpc_port, args.requests, args.rounds))
+    document = {"rows": [asdict(r) for r in rows], "wire": wire, "c1_paired_vs_binary": paired}
+    print(json.dumps({**document, "failures": sorted(set(FAILURES))}))
     return 0
 
 

@@ -18,9 +18,12 @@ ImageNet channel means and deviations, laid out 224x224x3. Bytes on the wire are
 loopback proxy (bench/wire.py) per request, both ways, HTTP/1.1 or HTTP/2 framing and headers
 included; two more photographs (scikit-learn's ``china.jpg`` and ``flower.jpg``) and uniform
 noise show how the JSON-to-binary ratio moves with the pixels. Timings are taken without the
-proxy, at concurrency 1 and 32, interleaved round by round, under a 60 s latency budget (JSON at
-concurrency 32 takes seconds here, and a budget's fallback is not what is measured); on a shared
-machine they move by tens of percent between runs.
+proxy, under a 60 s latency budget (JSON at concurrency 32 takes seconds here, and a budget's
+fallback is not what is measured). At concurrency 1 the protocols take turns call by call, so
+that each meets the same moments of the machine and gRPC's calls can be paired with binary
+REST's next to them (the median paired difference is printed); at concurrency 32 each protocol
+has its cell in turn, round by round. On a shared machine the figures move by tens of percent
+between runs.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from tests.runtime.gateway.peers import free_port  # noqa: E402
 PROTOCOLS = ("json", "binary", "grpc", "json+gzip", "binary+gzip")
 
 
-def _print(rows: list[dict], wire: dict) -> None:
+def _print(rows: list[dict], wire: dict, paired: dict) -> None:
     print("\nbytes on the wire per request (client <-> gateway, TCP payload, framing and headers included)")
     print(f"{'image':<13} {'protocol':<11} {'sent':>10} {'received':>9} {'total':>10} {'JSON/this':>9}")
     for name in wire["json"]:
@@ -76,6 +79,11 @@ def _print(rows: list[dict], wire: dict) -> None:
             f"smaller than plain JSON and {size(jz) / size(bz):.2f}x smaller than JSON+gzip; p50 binary+gzip "
             f"{bz['p50_ms']:.2f} ms, JSON+gzip {jz['p50_ms']:.2f} ms"
         )
+    grpc = paired["grpc"]
+    print(
+        f"c1, calls in turns, paired with the binary REST call next to each: gRPC minus binary REST, median "
+        f"{grpc['median_ms']:+.2f} ms over {grpc['pairs']} pairs; gRPC faster in {grpc['faster_share']:.0%} of them"
+    )
 
 
 def _gateway_config(work: Path, peer_url: str) -> Path:
@@ -130,7 +138,7 @@ def main() -> int:
         return 1
     result = json.loads(done.stdout.splitlines()[-1])
     result["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    _print(result["rows"], result["wire"])
+    _print(result["rows"], result["wire"], result["c1_paired_vs_binary"])
     print("load average (1, 5, 15 min): before {before}, after {after}".format(**result["load_average"]))
     for failure in result["failures"][:10]:
         print(f"failed: {failure}")
