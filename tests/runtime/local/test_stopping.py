@@ -13,6 +13,7 @@ and tests/runtime/local/test_platform.py stops the whole running platform with C
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -103,7 +104,10 @@ def test_two_signals_in_quick_succession_and_one_more_while_stopping(tmp_path) -
     finally:
         clean_up(platform)
     said = text(output)
-    assert "stopping (SIGINT) ..." in said and "nothing left running." in said and "Traceback" not in said, said
+    # One stop, named after a signal that was sent: two signals sent back to back may reach the
+    # program's handlers in either order, and the later ones do not start a second stop.
+    assert re.findall(r"stopping \((\w+)\) \.\.\.", said) in (["SIGINT"], ["SIGTERM"]), said
+    assert "nothing left running." in said and "Traceback" not in said, said
 
 
 @pytest.mark.timeout(120)
