@@ -226,7 +226,7 @@ def parse_wrk(out: str) -> Load:
 
 
 def interleaved(
-    targets: list[tuple[str, str, Proc]], connections: int, duration_s: float, script: Path, probed: str | None = None
+    targets: list[tuple[str, str, Proc]], connections: int, duration_s: float, script: Path
 ) -> list[tuple[str, int, Load]]:
     """Run the targets in turns of ``SLICE_S`` seconds so that drifting load from other work hits all alike.
 
@@ -238,8 +238,6 @@ def interleaved(
     say(f"{connections} connection(s): {slices} interleaved {slice_s:g} s slices per target ...")
     for _, url, _ in targets:
         wrk(url, connections, 1, script)  # warm-up: connections, caches, the batcher's adaptation
-    if probed is not None:
-        httpx.post(f"{probed}/probe/reset", timeout=5)
     loads: dict[str, list[Load]] = {label: [] for label, _, _ in targets}
     cpu: dict[str, float] = {label: 0.0 for label, _, _ in targets}
     for _ in range(slices):
@@ -267,6 +265,15 @@ def interleaved(
             )
         )
     return out
+
+
+def probed_run(url: str, connections: int, duration_s: float, script: Path) -> tuple[Load, dict]:
+    """The probed gateway on its own, after the interleaved slices: its probes (a 1 ms sampler
+    among them) run only inside this window, so they take nothing from the targets measured."""
+    wrk(f"{url}/v2/models/fraud/infer", connections, 1, script)
+    httpx.post(f"{url}/probe/reset", timeout=5)
+    load = wrk(f"{url}/v2/models/fraud/infer", connections, duration_s, script)
+    return load, httpx.get(f"{url}/probe", timeout=5).json()
 
 
 def main() -> int:
@@ -309,9 +316,9 @@ def main() -> int:
             label: gateway(f"gateway-{client}-{coalesce}", one, {"v1": primary.url}, work, client, coalesce)
             for label, (client, coalesce) in choices.items()
         }
-        probe_out = work / "probe.json"
-        gateways["aiohttp, probed"] = gateway("gateway-probed", one, {"v1": primary.url}, work, probe=probe_out)
         procs += gateways.values()
+        probed = gateway("gateway-probed", one, {"v1": primary.url}, work, probe=work / "probe.json")
+        procs.append(probed)
         plain = {name: proxy(name, work, primary.url) for name in proxies.ensure()}
         procs += plain.values()
         direct_url = f"{primary.url}/v2/models/fraud/infer"
@@ -320,10 +327,11 @@ def main() -> int:
             *((name, f"{p.url}/v2/models/fraud/infer", p) for name, p in plain.items()),
             *((f"gateway ({c})", f"{g.url}/v2/models/fraud/infer", g) for c, g in gateways.items()),
         ]
-        probed = gateways["aiohttp, probed"].url
         for connections in (1, 32):
-            rows += interleaved(targets, connections, args.duration, script, probed)
-            probes[connections] = httpx.get(f"{probed}/probe", timeout=5).json()
+            rows += interleaved(targets, connections, args.duration, script)
+            say(f"{connections} connection(s): the probed gateway alone, {args.duration:g} s ...")
+            load, probes[connections] = probed_run(probed.url, connections, args.duration, script)
+            rows.append(("gateway (probed, run alone)", connections, load))
         by = {(label, c): load for label, c, load in rows}
         # One replica's rate at concurrency 32, for bench/drift_ingest.py's replicas-per-monitor.
         (work / "results.json").write_text(
@@ -335,7 +343,7 @@ def main() -> int:
                 }
             )
         )
-        for g in gateways.values():
+        for g in [*gateways.values(), probed]:
             g.stop()
         if args.overhead_only:
             _print(rows, None, probes)

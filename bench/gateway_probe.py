@@ -7,8 +7,10 @@ observe: event-loop lag (a task that asks to wake every millisecond and records 
 woke), garbage-collection pauses (``gc.callbacks``), the coalescer (each caller's time in
 ``Coalescer.post`` beside the upstream call that served it, so queueing for a slot shows as the
 difference) and the connection pool (aiohttp's trace hooks for a request queued for a
-connection). ``POST /probe/reset`` starts a new window (after a warm-up); ``GET /probe`` answers
-the window's figures as JSON, and they are written to OUT.json when the gateway stops.
+connection). ``POST /probe/reset`` starts a new window (after a warm-up); ``GET /probe`` ends it
+and answers its figures as JSON, and they are written to OUT.json when the gateway stops. The
+lag sampler runs only inside a window: waking every millisecond, it would otherwise take CPU
+time from whatever shares the gateway's core while other targets are measured.
 """
 
 from __future__ import annotations
@@ -181,11 +183,20 @@ def _patch_app(out: Path) -> None:
 
         app.add_middleware(_ServerTiming)
 
+        sampler: list[asyncio.Task] = []
+
+        def stop_sampler() -> None:
+            while sampler:
+                sampler.pop().cancel()
+
         async def reset(_: Request) -> Response:
+            stop_sampler()
             WINDOW.reset()
+            sampler.append(asyncio.get_running_loop().create_task(_lag_sampler()))
             return Response(b"{}", media_type="application/json")
 
         async def read(_: Request) -> Response:
+            stop_sampler()
             return Response(json.dumps(WINDOW.summary()).encode(), media_type="application/json")
 
         app.add_route("/probe/reset", reset, methods=["POST"])
@@ -193,12 +204,11 @@ def _patch_app(out: Path) -> None:
         lifespan = app.router.lifespan_context
 
         async def probed_lifespan(app_: Any) -> Any:
-            sampler = asyncio.get_running_loop().create_task(_lag_sampler())
             try:
                 async with lifespan(app_) as state:
                     yield state
             finally:
-                sampler.cancel()
+                stop_sampler()
                 out.write_text(json.dumps(WINDOW.summary(), indent=2))
 
         from contextlib import asynccontextmanager
