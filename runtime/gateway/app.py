@@ -77,7 +77,16 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
                 await grpc_server.stop(grace=1.0)
             await gw.aclose()
 
-    app = FastAPI(title="ml-serving gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    # FastAPI's native OpenTelemetry is off: the gateway configures no provider, so it would only
+    # look the global providers up on every request (a few per cent of the gateway's CPU).
+    app = FastAPI(
+        title="ml-serving gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.gateway = gw
     app.state.grpc_port = None
     # gzip/deflate bodies in, and out when asked (Triton's HTTP server does both); the body limit
@@ -92,25 +101,6 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
         return json_response({"error": str(exc.detail)}, exc.status_code, exc.headers)
-
-    @app.get("/v2/health/live")
-    async def live() -> Response:
-        return json_response({"live": True})
-
-    @app.get("/v2/health/ready")
-    async def ready() -> Response:
-        return json_response({"ready": gw.ready}, 200 if gw.ready else 503)
-
-    document = orjson.dumps(openapi_document(config))
-
-    @app.get(OPENAPI_PATH)
-    async def openapi() -> Response:
-        return Response(document, media_type="application/json")
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        gw.refresh_breakers()
-        return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def call(request: Request, v1: bool) -> Response:
         started = time.monotonic()
@@ -131,8 +121,28 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastA
     async def predict(request: Request) -> Response:
         return await call(request, v1=True)
 
+    # Registered first: the router tries routes in order, and these take nearly every request.
     app.add_route("/v2/models/{model}/infer", infer, methods=["POST"])
     app.add_route("/v1/models/{model}:predict", predict, methods=["POST"])
+
+    @app.get("/v2/health/live")
+    async def live() -> Response:
+        return json_response({"live": True})
+
+    @app.get("/v2/health/ready")
+    async def ready() -> Response:
+        return json_response({"ready": gw.ready}, 200 if gw.ready else 503)
+
+    document = orjson.dumps(openapi_document(config))
+
+    @app.get(OPENAPI_PATH)
+    async def openapi() -> Response:
+        return Response(document, media_type="application/json")
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        gw.refresh_breakers()
+        return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v2/models/{model}")
     async def metadata(model: str, request: Request) -> Response:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from runtime.errors import MLServingError, ModelNotFound
 from runtime.gateway.auth import TokenSet, load_tokens
@@ -82,6 +82,7 @@ class Gateway:
         self.mirrors: dict[str, ShadowMirror] = {}
         self.upstreams: dict[str, Upstream] = {}
         self.tap: DriftTap | None = None
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     async def start(self) -> None:
         """Open one connection pool per model server and start the tap (needs a running loop)."""
@@ -177,9 +178,20 @@ class Gateway:
         mirror = self.mirrors[route.name]
         if mirror.targets:
             mirror.mirror(inbound.body, forwarded, outputs if answer.variant is not None else None)
-        self.metrics.requests.labels(route.name, variant, "fallback" if answer.variant is None else "ok").inc()
-        self.metrics.latency.labels(route.name, variant).observe(time.monotonic() - started)
+        self._answered(route.name, variant, "fallback" if answer.variant is None else "ok", time.monotonic() - started)
         return Outcome(rid, response, variant, answer.fallback_reason)
+
+    def _answered(self, model: str, variant: str, outcome: str, seconds: float) -> None:
+        """Count one answer and its latency; each label set's metric children are looked up once
+        (``labels`` validates and locks on every call)."""
+        key = (model, variant, outcome)
+        children = self._children.get(key)
+        if children is None:
+            m = self.metrics
+            children = self._children[key] = (m.requests.labels(*key), m.latency.labels(model, variant))
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
     async def model_metadata(self, route: ModelRoute) -> dict[str, Any]:
         """The primary's V2 metadata under the gateway's model name, with every live variant."""

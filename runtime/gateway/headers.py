@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 from collections.abc import Mapping
 
 __all__ = ["FORWARDABLE_HEADERS", "REQUEST_ID", "VARIANT", "FALLBACK", "forward_headers", "request_id"]
@@ -33,8 +33,10 @@ FORWARDABLE_HEADERS = frozenset(
 
 
 def request_id(headers: Mapping[str, str]) -> str:
-    """The caller's request id, or a new one."""
-    return headers.get(REQUEST_ID) or os.urandom(16).hex()
+    """The caller's request id, or a new one: 128 random bits as 32 hex digits, from the
+    process's generator (seeded from the OS at start and again in a forked child) rather than
+    ``os.urandom``, a system call per request; an id names a request, it guards nothing."""
+    return headers.get(REQUEST_ID) or f"{random.getrandbits(128):032x}"
 
 
 def forward_headers(headers: Mapping[str, str], rid: str) -> dict[str, str]:

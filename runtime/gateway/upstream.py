@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 
 import aiohttp
 import httpx
+import yarl
 
 from runtime.gateway.errors import CallFailure, UpstreamError
 
@@ -46,6 +47,7 @@ that close in time writes its next request on a dead connection and gets a disco
 class AiohttpUpstream:
     def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
+        self._urls: dict[str, yarl.URL] = {}
         connector = aiohttp.TCPConnector(
             limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True, keepalive_timeout=IDLE_S
         )
@@ -59,12 +61,20 @@ class AiohttpUpstream:
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         )
 
+    def _url(self, path: str) -> yarl.URL:
+        """The parsed URL of ``path`` (a few per variant), parsed once: a string is parsed per call."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = yarl.URL(self.base_url + path)
+        return url
+
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        url = self._url(path)
         try:
             try:
-                response = await self._session.post(self.base_url + path, data=body, headers=headers)
+                response = await self._session.post(url, data=body, headers=headers)
             except aiohttp.ServerDisconnectedError:  # closed before any answer: resend once
-                response = await self._session.post(self.base_url + path, data=body, headers=headers)
+                response = await self._session.post(url, data=body, headers=headers)
             async with response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
