@@ -14,10 +14,14 @@ worker fed one decoded request at a time never sees more than the previous batch
 runs one pass per request. A lone request announces nothing ahead of it and goes out at once.
 
 One predict runs at a time, in a dedicated thread, so the event loop keeps reading requests
-while the model works. Requests of different layouts (one omits an optional input another
-sends) share a batch but not a predict call: each layout is stacked and predicted on its own. If
-a batch's predict raises, each request of it is retried alone, so one request's bad rows fail
-that request only.
+while the model works. With ``inline`` it runs on the event loop itself instead: for a model
+on a single CPU core, where the thread could not run beside the loop anyway, and handing each
+batch over and back only costs context switches (and, as the thread's native calls release the
+GIL, a switch at each of them while the loop waits for the GIL).
+
+Requests of different layouts (one omits an optional input another sends) share a batch but not
+a predict call: each layout is stacked and predicted on its own. If a batch's predict raises,
+each request of it is retried alone, so one request's bad rows fail that request only.
 """
 
 from __future__ import annotations
@@ -54,18 +58,42 @@ class _Waiting:
     arrived: float = field(default_factory=time.monotonic)
 
 
-class Unbatched:
-    """Each request is its own predict call, one at a time in a dedicated thread."""
+class _Runner:
+    """Where predict calls run: one at a time in a dedicated thread, or on the event loop (``inline``)."""
 
-    def __init__(self, predict: Callable[[Any], Any]) -> None:
+    def __init__(self, inline: bool) -> None:
+        self._executor = None if inline else ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+
+    @property
+    def inline(self) -> bool:
+        return self._executor is None
+
+    async def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        if self._executor is None:
+            return function(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def shutdown(self) -> None:
+        if self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+
+
+class Unbatched:
+    """Each request is its own predict call, one at a time in a dedicated thread (or ``inline``)."""
+
+    def __init__(self, predict: Callable[[Any], Any], *, inline: bool = False) -> None:
         self._predict = predict
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._runner = _Runner(inline)
         self._closed = False
+
+    @property
+    def inline(self) -> bool:
+        return self._runner.inline
 
     async def predict(self, payload: Any, rows: int) -> Any:
         if self._closed:
             raise _closed_error()
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, payload)
+        return await self._runner.call(self._predict, payload)
 
     @contextlib.contextmanager
     def coming(self) -> Iterator[None]:
@@ -74,7 +102,7 @@ class Unbatched:
 
     async def close(self) -> None:
         self._closed = True
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        await self._runner.shutdown()
 
 
 class AdaptiveBatcher:
@@ -88,6 +116,7 @@ class AdaptiveBatcher:
         concat: Callable[[Sequence[Any]], Any] = concat_rows,
         split: Callable[[Any, Sequence[int]], list[Any]] = split_rows,
         layout: Callable[[Any], Any] = layout_of,
+        inline: bool = False,
     ) -> None:
         if max_batch_size < 1 or max_latency_ms <= 0:
             raise ValueError(
@@ -106,7 +135,11 @@ class AdaptiveBatcher:
         self._expected = 1
         self._coming = 0
         self._closed = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._runner = _Runner(inline)
+
+    @property
+    def inline(self) -> bool:
+        return self._runner.inline
 
     async def predict(self, payload: Any, rows: int) -> Any:
         """The prediction for ``payload`` (``rows`` rows), computed within some batch."""
@@ -139,7 +172,7 @@ class AdaptiveBatcher:
         self._arrived.set()
         if self._worker is not None:
             await self._worker
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
+        await self._runner.shutdown()
 
     async def _run(self) -> None:
         while True:
@@ -187,11 +220,8 @@ class AdaptiveBatcher:
             QUEUE_WAIT.labels(self._label).observe(now - waiting.arrived)
         BATCH_ROWS.labels(self._label).observe(sum(w.rows for w in live))
         BATCH_REQUESTS.labels(self._label).observe(len(live))
-        loop = asyncio.get_running_loop()
         try:
-            results = await loop.run_in_executor(
-                self._executor, self._predict_batch, [w.payload for w in live], [w.rows for w in live]
-            )
+            results = await self._runner.call(self._predict_batch, [w.payload for w in live], [w.rows for w in live])
         except Exception as exc:
             if len(live) == 1:
                 _settle(live[0], error=exc)
@@ -199,7 +229,7 @@ class AdaptiveBatcher:
             BATCH_RETRIES.labels(self._label).inc()
             for waiting in live:
                 try:
-                    result = await loop.run_in_executor(self._executor, self._predict, waiting.payload)
+                    result = await self._runner.call(self._predict, waiting.payload)
                 except Exception as single:
                     _settle(waiting, error=single)
                 else:

@@ -5,7 +5,9 @@ in JSON, raw bytes when a binary transport delivers them) or raw pixels (``UINT8
 ``[n, height, width, 3]`` RGB or ``[n, height, width]`` grey). Each
 image is decoded, checked, resized and normalized in a pool of worker threads (Pillow releases
 the GIL while it decodes and resizes), so decoding the next requests overlaps the forward pass
-of the current batch. A bad image fails its own request with 400 before it reaches the batcher,
+of the current batch. On a single usable core nothing can overlap: there the images are decoded
+on the event loop as each request is read, and a model on the CPU runs its forward passes there
+too (see ``decode_threads``). A bad image fails its own request with 400 before it reaches the batcher,
 so it never touches anyone else's. The prepared ``[k, 3, s, s]`` tensors go to the adaptive
 batcher, which joins them into one batch tensor of at most ``max_batch_size`` images for one
 forward pass; a request of more images is cut into pieces that fit.
@@ -14,13 +16,13 @@ forward pass; a request of more images is cut into pieces that fit.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import pybase64
 from prometheus_client import Counter, Gauge, Histogram
 
 from runtime.batching import AdaptiveBatcher, Unbatched
@@ -50,33 +52,56 @@ STAGE_SECONDS = Histogram(
 
 
 def decode_threads() -> int:
-    """Threads that decode images: one per usable core (8 at most).
+    """Threads that decode images: one per usable core (8 at most); none on a single core.
 
     More threads than cores decode no faster; they only take turns with the forward pass and
-    the event loop (and, for the Python parts of decoding, hold the GIL in turn).
+    the event loop (and, for the Python parts of decoding, hold the GIL in turn). On one core a
+    pool cannot run beside the event loop at all: each image would only be handed to a thread
+    and back, and every GIL release in the thread (Pillow's decoder, each torch operation)
+    becomes a context switch while the loop waits for the GIL. So there the images are decoded
+    where the request is read (0).
     """
-    return max(1, min(8, usable_cores()))
+    cores = usable_cores()
+    return 0 if cores == 1 else min(8, cores)
 
 
 class ImageServing:
-    """The image path of one served model: ``classifier`` is the loaded ``ImageClassifier``."""
+    """The image path of one served model: ``classifier`` is the loaded ``ImageClassifier``.
 
-    def __init__(self, name: str, classifier: Any, max_batch_size: int | None, max_latency_ms: float | None) -> None:
+    ``threads`` decode images (``decode_threads()`` when not given); with none, images are
+    decoded on the event loop, and a model on the CPU predicts there too.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        classifier: Any,
+        max_batch_size: int | None,
+        max_latency_ms: float | None,
+        threads: int | None = None,
+    ) -> None:
         self.name = name
         self.classifier = classifier
         self.prep = classifier.prep
         self.max_batch_size = max_batch_size
-        self._pool = ThreadPoolExecutor(max_workers=decode_threads(), thread_name_prefix="decode")
+        self.threads = decode_threads() if threads is None else threads
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="decode") if self.threads else None
         self._decode_s = STAGE_SECONDS.labels(name, "decode")
         self._resize_s = STAGE_SECONDS.labels(name, "resize")
         self._forward_s = STAGE_SECONDS.labels(name, "forward")
+        info = classifier.describe()
+        # A forward pass on a GPU waits for the device: its thread lets the loop read requests meanwhile.
+        inline = not self.threads and info["device"] == "cpu"
         if max_batch_size:
             self.predictor: AdaptiveBatcher | Unbatched = AdaptiveBatcher(
-                self._forward, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms or 10, model=name
+                self._forward,
+                max_batch_size=max_batch_size,
+                max_latency_ms=max_latency_ms or 10,
+                model=name,
+                inline=inline,
             )
         else:
-            self.predictor = Unbatched(self._forward)
-        info = classifier.describe()
+            self.predictor = Unbatched(self._forward, inline=inline)
         DEVICE_INFO.labels(name, info["device"], info["precision"]).set(1)
 
     # --- metadata ----------------------------------------------------------------------------
@@ -138,11 +163,22 @@ class ImageServing:
         return tensor
 
     async def prepare(self, images: list[Any], name: str = IMAGE_INPUT) -> np.ndarray:
-        """``[n, 3, s, s]`` float32 for the images of input ``name``, decoded in the worker threads."""
-        loop = asyncio.get_running_loop()
-        jobs = [loop.run_in_executor(self._pool, self._prepare_one, v, i, name) for i, v in enumerate(images)]
+        """``[n, 3, s, s]`` float32 for the images of input ``name``, decoded in the worker threads
+        (or here, without them); the first bad image, in order, fails the request."""
+        if self._pool is None:
+            results: list[Any] = []
+            for i, value in enumerate(images):
+                try:
+                    results.append(self._prepare_one(value, i, name))
+                except Exception as exc:
+                    results.append(exc)
+                    break
+        else:
+            loop = asyncio.get_running_loop()
+            jobs = [loop.run_in_executor(self._pool, self._prepare_one, v, i, name) for i, v in enumerate(images)]
+            results = await asyncio.gather(*jobs, return_exceptions=True)
         tensors = []
-        for result in await asyncio.gather(*jobs, return_exceptions=True):
+        for result in results:
             if isinstance(result, BaseException):
                 IMAGES_REFUSED.labels(self.name).inc()
                 raise result
@@ -177,15 +213,20 @@ class ImageServing:
 
     async def close(self) -> None:
         await self.predictor.close()
-        await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
+        if self._pool is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
 
 
 def _encoded(name: str, index: int, value: Any) -> Any:
-    """The image's bytes: base64 text decoded, bytes and pixel arrays as they are."""
+    """The image's bytes: base64 text decoded, bytes and pixel arrays as they are.
+
+    pybase64 decodes with SIMD: 0.004 ms for a 70 KB JPEG's 94 KB of text, where the standard
+    library's ``base64`` takes 0.24 ms, a sixth of what the image then costs to decode.
+    """
     if not isinstance(value, str):
         return value
     try:
-        return base64.b64decode(value, validate=True)
+        return pybase64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput(
             f"Input '{name}'[{index}]: not base64; in JSON, BYTES images travel as base64 strings of the JPEG or PNG file"

@@ -230,3 +230,47 @@ async def test_a_request_with_an_optional_input_others_omit_keeps_it():
     for i, result in enumerate(results):
         assert result.tolist() == [float(i) + (0 if i % 2 else 100)], f"request {i} lost or gained input 'x'"
     assert len(seen) < len(payloads), "requests of each layout still share predict calls"
+
+
+class OnThread(Recorder):
+    """A Recorder that also notes the thread of each call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        return super().__call__(rows)
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "in-thread"])
+async def test_inline_predicts_on_the_event_loop_and_batches_as_the_thread_does(inline):
+    model = OnThread()
+    batcher = AdaptiveBatcher(model, max_batch_size=4, max_latency_ms=20, inline=inline)
+    assert batcher.inline is inline
+    payloads = [np.arange(i, i + 1 + i % 3, dtype=float) for i in range(12)]
+    results = await asyncio.gather(*(batcher.predict(p, len(p)) for p in payloads))
+    bad = batcher.predict(np.array([-1.0]), 1)
+    good = batcher.predict(np.array([5.0]), 1)
+    outcome = await asyncio.gather(bad, good, return_exceptions=True)
+    await batcher.close()
+    for payload, result in zip(payloads, results):
+        assert result.tolist() == (payload * 2).tolist()
+    assert isinstance(outcome[0], ValueError) and outcome[1].tolist() == [10.0]
+    assert max(model.calls) <= 4 and len(model.calls) < len(payloads) + 2
+    loop_thread = threading.current_thread().name
+    assert model.threads == ({loop_thread} if inline else {t for t in model.threads if t.startswith("predict")})
+    assert inline or loop_thread not in model.threads
+    with pytest.raises(ShuttingDown):
+        await batcher.predict(np.array([1.0]), 1)
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "in-thread"])
+async def test_unbatched_inline_predicts_on_the_event_loop(inline):
+    model = OnThread()
+    direct = Unbatched(model, inline=inline)
+    results = await asyncio.gather(*(direct.predict(np.array([float(i)]), 1) for i in range(3)))
+    await direct.close()
+    assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0]]
+    assert (model.threads == {threading.current_thread().name}) is inline

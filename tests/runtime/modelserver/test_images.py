@@ -2,8 +2,11 @@
 
 import asyncio
 import base64
+import os
+import threading
 
 import numpy as np
+import pytest
 
 from runtime.errors import InvalidInput
 from runtime.modelserver.images import ImageServing
@@ -19,12 +22,14 @@ class Recording:
         self.prep = classifier.prep
         self.labels = classifier.labels
         self.batches: list[int] = []
+        self.threads: set[str] = set()
 
     def prepare(self, *args):
         return self.inner.prepare(*args)
 
     def forward(self, batch):
         self.batches.append(len(batch))
+        self.threads.add(threading.current_thread().name)
         return self.inner.forward(batch)
 
     def describe(self):
@@ -71,11 +76,16 @@ async def alone(bodies: list[dict]) -> list:
         await serving.close()
 
 
-async def test_images_of_different_sizes_and_formats_in_one_batch_get_what_each_gets_alone():
+DECODING = pytest.mark.parametrize("threads", [0, 2], ids=["on-the-loop", "in-threads"])
+"""Images decoded where the request is read (one core) or in a pool of threads: the same answers."""
+
+
+@DECODING
+async def test_images_of_different_sizes_and_formats_in_one_batch_get_what_each_gets_alone(threads):
     bodies = mixed_requests(24)
     expected = await alone(bodies)
     recording = Recording(trained()[0])
-    serving = ImageServing("digits", recording, max_batch_size=16, max_latency_ms=50)
+    serving = ImageServing("digits", recording, max_batch_size=16, max_latency_ms=50, threads=threads)
     try:
         await serving.predict(parse_request(bodies[0]))  # a lone request first: the batcher then learns the load
         got = await answers(serving, bodies)
@@ -88,14 +98,15 @@ async def test_images_of_different_sizes_and_formats_in_one_batch_get_what_each_
     assert max(recording.batches) > max(sizes), f"no batch joined requests: {recording.batches}"
 
 
-async def test_the_batch_tensor_never_exceeds_max_batch_size_and_rows_go_back_in_order():
+@DECODING
+async def test_the_batch_tensor_never_exceeds_max_batch_size_and_rows_go_back_in_order(threads):
     bodies = mixed_requests(30, seed=1)
     images, _ = heldout()
     big = [v if isinstance(v, bytes) else png(v) for v in images[:19]]
     bodies.insert(7, encoded(*big))
     expected = await alone(bodies)
     recording = Recording(trained()[0])
-    serving = ImageServing("digits", recording, max_batch_size=8, max_latency_ms=20)
+    serving = ImageServing("digits", recording, max_batch_size=8, max_latency_ms=20, threads=threads)
     try:
         got = await answers(serving, bodies)
     finally:
@@ -108,7 +119,8 @@ async def test_the_batch_tensor_never_exceeds_max_batch_size_and_rows_go_back_in
     assert len(got[7]["class"]) == 19
 
 
-async def test_bad_images_fail_their_own_request_only():
+@DECODING
+async def test_bad_images_fail_their_own_request_only(threads):
     images, labels = heldout()
     good_files = [v for v in images if isinstance(v, bytes)][:6]
     good = [encoded(f) for f in good_files]
@@ -124,7 +136,7 @@ async def test_bad_images_fail_their_own_request_only():
         "float-pixels": {"inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 2, 2, 3], "data": [0.0] * 12}]},
         "pixels-of-two-channels": pixels(np.zeros((1, 4, 4, 2), dtype=np.uint8)),
     }
-    serving = ImageServing("digits", trained()[0], max_batch_size=8, max_latency_ms=20)
+    serving = ImageServing("digits", trained()[0], max_batch_size=8, max_latency_ms=20, threads=threads)
     try:
         got = await answers(serving, [*good, *bad.values()])
         after = await serving.predict(parse_request(good[0]))
@@ -176,7 +188,7 @@ async def test_each_stage_is_timed_and_decoding_uses_one_thread_per_usable_core(
             or 0.0
         )
 
-    assert decode_threads() == min(8, usable_cores())
+    assert decode_threads() == (0 if usable_cores() == 1 else min(8, usable_cores()))
     serving = ImageServing("timed", trained()[0], 8, 5)
     try:
         before = {stage: seconds(stage, "count") for stage in ("decode", "resize", "forward")}
@@ -188,3 +200,54 @@ async def test_each_stage_is_timed_and_decoding_uses_one_thread_per_usable_core(
     assert counted["decode"] == counted["resize"] == images
     assert 1 <= counted["forward"] <= 6
     assert all(seconds(stage, "sum") > 0 for stage in counted)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+async def test_on_one_core_images_are_decoded_and_predicted_on_the_event_loop():
+    from runtime.modelserver.images import decode_threads
+
+    existing = set(threading.enumerate())
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert decode_threads() == 0
+        recording = Recording(trained()[0])
+        serving = ImageServing("one-core", recording, max_batch_size=8, max_latency_ms=5)
+    finally:
+        os.sched_setaffinity(0, before)
+    try:
+        assert serving.threads == 0 and serving.predictor.inline
+        got = await answers(serving, mixed_requests(9))
+    finally:
+        await serving.close()
+    assert not [g for g in got if isinstance(g, BaseException)]
+    assert recording.threads == {threading.current_thread().name}
+    started = [t.name for t in set(threading.enumerate()) - existing]
+    assert not [name for name in started if name.startswith(("decode", "predict"))], started
+
+
+class OnGpu(Recording):
+    """The classifier as if placed on a GPU (it still computes on the CPU here)."""
+
+    def describe(self):
+        return {**self.inner.describe(), "device": "cuda:0"}
+
+
+@pytest.mark.parametrize(
+    ("classifier", "threads", "where"),
+    [(Recording, 2, "predict"), (OnGpu, 0, "predict"), (Recording, 0, "loop")],
+    ids=["threads", "one-core-gpu", "one-core-cpu"],
+)
+async def test_the_forward_pass_leaves_the_loop_unless_the_model_is_on_the_cpu_of_one_core(classifier, threads, where):
+    recording = classifier(trained()[0])
+    serving = ImageServing("where", recording, max_batch_size=4, max_latency_ms=5, threads=threads)
+    try:
+        got = await answers(serving, mixed_requests(6))
+    finally:
+        await serving.close()
+    assert not [g for g in got if isinstance(g, BaseException)]
+    loop_thread = threading.current_thread().name
+    if where == "loop":
+        assert recording.threads == {loop_thread}
+    else:
+        assert recording.threads and all(t.startswith("predict") for t in recording.threads), recording.threads
