@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import multiprocessing
+from multiprocessing.connection import Connection
+
 from runtime.gateway.headers import REQUEST_ID, forward_headers, request_id
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2
 
@@ -26,6 +29,26 @@ def test_request_id_is_kept_or_made():
     assert request_id({REQUEST_ID: "abc"}) == "abc"
     made = {request_id({}) for _ in range(3)}
     assert len(made) == 3 and all(len(r) == 32 for r in made)
+
+
+def _made_in_child(out: Connection) -> None:
+    out.send([request_id({}) for _ in range(100)])
+
+
+def test_a_forked_process_makes_request_ids_of_its_own():
+    # Ids come from the process's random generator: a forked worker must not repeat its parent's.
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=False)
+    child = context.Process(target=_made_in_child, args=(theirs,))
+    child.start()
+    try:
+        made_there = ours.recv() if ours.poll(30) else None
+    finally:
+        child.join(30)
+    made_here = [request_id({}) for _ in range(100)]
+    assert made_there is not None, "the child sent no ids"
+    assert not set(made_here) & set(made_there)
+    assert all(len(r) == 32 and int(r, 16) >= 0 for r in made_here + made_there)
 
 
 async def test_request_id_reaches_the_model_server_and_the_client(peer):
