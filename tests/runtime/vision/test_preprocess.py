@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from runtime.errors import InvalidInput
+from runtime.vision import preprocess
 from runtime.vision.preprocess import Preprocessing, decode_image, from_pixels, to_tensor
 from tests.vision_model import jpeg, png
 
@@ -64,6 +65,59 @@ def test_greyscale_and_palette_images_become_rgb():
     assert to_tensor(from_pixels(_pixels(20, 20)[:, :, 0], PREP), PREP).shape == (3, 16, 16)
 
 
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header (SOF0) is changed to declare ``width`` x ``height``."""
+    data = bytearray(jpeg(_pixels(16, 16)))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _pillow_draft(data: bytes) -> np.ndarray:
+    """What Pillow alone decodes: the draft reduction to twice the model's side, then RGB."""
+    image = Image.open(io.BytesIO(data))
+    image.draft("RGB", (2 * PREP.size, 2 * PREP.size))
+    return np.asarray(image.convert("RGB"))
+
+
+def _encoded_jpeg(pixels: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "options"),
+    [
+        (640, 480, {"quality": 90}),
+        (100, 100, {"quality": 50, "subsampling": 1}),
+        (129, 257, {"quality": 90, "subsampling": 2}),
+        (63, 65, {"quality": 75, "subsampling": 0}),
+        (31, 17, {"quality": 90}),
+        (1000, 999, {"quality": 60, "progressive": True}),
+        (200, 33, {"grey": True, "quality": 80}),
+    ],
+    ids=["640x480", "halved-422", "quartered-420", "unreduced-444", "smaller-than-asked", "progressive", "grey"],
+)
+def test_jpegs_decode_to_the_very_pixels_pillows_draft_gives(width, height, options):
+    options = dict(options)
+    pixels = _pixels(width, height, seed=width)
+    data = _encoded_jpeg(pixels[:, :, 0] if options.pop("grey", False) else pixels, **options)
+    assert preprocess._fast_jpeg(data, PREP, "image") is not None
+    decoded = decode_image(data, PREP)
+    assert (decoded.width, decoded.height, decoded.format, decoded.image.mode) == (width, height, "JPEG", "RGB")
+    np.testing.assert_array_equal(np.asarray(decoded.image), _pillow_draft(data))
+
+
+def test_a_cmyk_jpeg_is_left_to_pillow_and_still_read():
+    data = _encoded_jpeg(_pixels(64, 48))
+    cmyk = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("CMYK").save(cmyk, format="JPEG")
+    assert preprocess._fast_jpeg(cmyk.getvalue(), PREP, "image") is None
+    decoded = decode_image(cmyk.getvalue(), PREP)
+    assert decoded.image.mode == "RGB" and (decoded.width, decoded.height) == (64, 48)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -75,8 +129,23 @@ def test_greyscale_and_palette_images_become_rgb():
         (_png_header(20_000, 10), "absurd size"),
         (_png_header(100_000, 100_000), "decompression bomb"),
         (_png_header(8_000, 6_000), "decompression bomb"),
+        (jpeg(_pixels(640, 480))[:9000], "truncated or corrupt"),
+        (_jpeg_declaring(20_000, 10), "absurd size"),
+        (_jpeg_declaring(8_000, 6_000), "decompression bomb"),
     ],
-    ids=["empty", "text", "gif", "truncated-jpeg", "truncated-png", "absurd", "huge", "bomb"],
+    ids=[
+        "empty",
+        "text",
+        "gif",
+        "truncated-jpeg",
+        "truncated-png",
+        "absurd",
+        "huge",
+        "bomb",
+        "truncated-jpeg-past-its-header",
+        "absurd-jpeg",
+        "bomb-jpeg",
+    ],  # fmt: skip
 )
 def test_bad_images_are_refused_naming_the_input_and_position(data, message):
     with pytest.raises(InvalidInput) as caught:
