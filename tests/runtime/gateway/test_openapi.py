@@ -64,9 +64,7 @@ def _fuzz(operation, base_url: str, statuses: set[int]) -> None:
 
     # Derandomized: the same cases every run, so the checks below (the fuzzer's bodies reached the
     # codec and a model answer) cannot miss by chance; 20 random cases once missed a valid predict body.
-    @settings(
-        max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True
-    )
+    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     @given(case=operation.as_strategy())
     def call(case) -> None:
         response = case.call(base_url=base_url, timeout=10)
