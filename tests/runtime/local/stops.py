@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -79,9 +80,10 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def wait(condition, timeout_s: float, what: str, output: Path | None = None):
-    """``condition()`` once it is truthy; past the deadline an error, with the end of what the
-    process printed to ``output`` when given."""
+def wait(condition, timeout_s: float, what: str | Callable[[], str], output: Path | None = None):
+    """``condition()`` once it is truthy; past the deadline an error saying ``what`` (a callable
+    is asked then, to report what was last seen), with the end of what the process printed to
+    ``output`` when given."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
@@ -89,7 +91,7 @@ def wait(condition, timeout_s: float, what: str, output: Path | None = None):
             return value
         if time.monotonic() > deadline:
             said = f"; it printed:\n{text(output)[-3000:]}" if output is not None else ""
-            raise AssertionError(f"{what} within {timeout_s:g} s{said}")
+            raise AssertionError(f"{what() if callable(what) else what} within {timeout_s:g} s{said}")
         time.sleep(0.05)
 
 

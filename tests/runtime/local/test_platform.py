@@ -188,17 +188,24 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
             prometheus = f"http://127.0.0.1:{prometheus_port}"
             assert "Prometheus (alert rules loaded)" in text_now and prometheus in text_now, text_now
 
+            # Each target has its own offset within the scrape interval: a model server may not have
+            # been scraped yet when the gateway's answers first show, so both are waited for.
+            seen: dict[str, object] = {}
+
             def scraped():
                 up = client.get(f"{prometheus}/api/v1/query", params={"query": "up"}).json()["data"]["result"]
-                jobs = {row["metric"]["job"] for row in up if row["value"][1] == "1"}
+                seen["jobs up"] = jobs = {row["metric"]["job"] for row in up if row["value"][1] == "1"}
                 answered = client.get(
                     f"{prometheus}/api/v1/query",
                     params={"query": 'sum(ml_serving_gateway_requests_total{model="fraud"})'},
                 ).json()["data"]["result"]
-                return jobs if answered and float(answered[0]["value"][1]) == 40 else None
+                seen["fraud answers"] = answered[0]["value"][1] if answered else None
+                every_part = {"gateway", "drift-monitor", "model-servers"} <= jobs
+                return jobs if every_part and answered and float(answered[0]["value"][1]) == 40 else None
 
-            jobs = wait(scraped, 60, "Prometheus did not scrape the gateway's 40 fraud answers")
-            assert {"gateway", "drift-monitor", "model-servers"} <= jobs, jobs
+            wait(
+                scraped, 60, lambda: f"Prometheus did not scrape every part and the gateway's 40 fraud answers: {seen}"
+            )
             groups = client.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
             assert any(rule["type"] == "alerting" for group in groups for rule in group["rules"]), groups
         evidence = tmp_path / "evidence.json"
