@@ -165,14 +165,12 @@ class ImageServing:
     async def prepare(self, images: list[Any], name: str = IMAGE_INPUT) -> np.ndarray:
         """``[n, 3, s, s]`` float32 for the images of input ``name``, decoded in the worker threads
         (or here, without them); the first bad image, in order, fails the request."""
+        results: list[Any]
         if self._pool is None:
-            results: list[Any] = []
-            for i, value in enumerate(images):
-                try:
-                    results.append(self._prepare_one(value, i, name))
-                except Exception as exc:
-                    results.append(exc)
-                    break
+            try:
+                results = [self._prepare_one(value, i, name) for i, value in enumerate(images)]
+            except Exception as exc:
+                results = [exc]
         else:
             loop = asyncio.get_running_loop()
             jobs = [loop.run_in_executor(self._pool, self._prepare_one, v, i, name) for i, v in enumerate(images)]
