@@ -37,9 +37,7 @@ GZIP = {"request_compression_algorithm": "gzip", "response_compression_algorithm
 ``Content-Encoding: gzip``, and ``Accept-Encoding: gzip`` for the answer."""
 WIRE_CALLS = 3
 FAILURES: list[str] = []
-"""What each failed call answered, printed after the table."""
-FAILED_PAIRS: list[int] = []
-"""Failed calls among the extra binary/gRPC pairs, per round."""
+"""What each failed call answered (every call checked, the extra binary/gRPC pairs too), printed after the table."""
 
 
 @dataclass
@@ -125,6 +123,18 @@ def _client(protocol: str, address: str) -> Any:
     return httpclient.InferenceServerClient(address, conn_limit=64)
 
 
+_SUMS: dict[int, tuple[np.ndarray, float]] = {}
+
+
+def _expected(array: np.ndarray) -> float:
+    """The peer's answer for ``array``, summed once per image: the check is timed with the call,
+    and a float64 sum of 150,528 values is a cost the same for every protocol."""
+    known = _SUMS.get(id(array))
+    if known is None or known[0] is not array:
+        known = _SUMS[id(array)] = (array, float(array.astype(np.float64).sum()))
+    return known[1]
+
+
 async def _checked(protocol: str, client: Any, array: np.ndarray) -> bool:
     """One call; the answer must be the peer's (the row's sum), not an error or another value."""
     try:
@@ -132,7 +142,7 @@ async def _checked(protocol: str, client: Any, array: np.ndarray) -> bool:
     except InferenceServerException as exc:
         FAILURES.append(f"{protocol}: {exc}")
         return False
-    expected = float(array.astype(np.float64).sum())
+    expected = _expected(array)
     if not np.isclose(value, expected, rtol=1e-6, atol=1e-6):
         FAILURES.append(f"{protocol}: answered {value}, expected {expected}")
         return False
@@ -245,7 +255,6 @@ async def measure(http: int, grpc_port: int, total: int, rounds: int, pairs: int
                 # as every call of a client that speaks one protocol does.
                 steady["binary"] += alone["binary"][0][2::2]
                 steady["grpc"] += alone["grpc"][0][1::2]
-                FAILED_PAIRS.append(alone["grpc"][1] + alone["binary"][1])
             for p in PROTOCOLS:
                 result = await _load(p, clients[p], image, 32, total)
                 rows.setdefault((p, 32), []).append(_row(p, 32, wire[p]["grace_hopper"], result))
@@ -274,7 +283,7 @@ def main() -> int:
     args = parser.parse_args()
     rows, wire, paired = asyncio.run(measure(args.http_port, args.grpc_port, args.requests, args.rounds, args.pairs))
     document = {"rows": [asdict(r) for r in rows], "wire": wire, "c1_paired_vs_binary": paired}
-    print(json.dumps({**document, "failed_pairs": sum(FAILED_PAIRS), "failures": sorted(set(FAILURES))}))
+    print(json.dumps({**document, "failures": sorted(set(FAILURES))}))
     return 0
 
 
