@@ -23,7 +23,8 @@ fallback is not what is measured). At concurrency 1 the protocols take turns cal
 other turn in reverse order (so that no protocol always follows the same one), so that each meets
 the same moments of the machine and gRPC's calls can be paired with binary REST's next to them;
 then binary REST and gRPC alone take ``--pairs`` more turns, which are cheap. The median paired
-difference is printed with a bootstrap 95% interval. At concurrency 32 each protocol has its
+difference is printed with a bootstrap 95% interval, resampled in runs of consecutive pairs
+(``bench/paired.py``). At concurrency 32 each protocol has its
 cell in turn, round by round. On a shared machine the figures move by tens of percent between
 runs. The peer holds every input as a numpy array (JSON lists converted once, binary tensors
 read in place) and sums with numpy, so that its own cost, the same for every protocol, is small
@@ -89,7 +90,7 @@ def _print(rows: list[dict], wire: dict, paired: dict) -> None:
             low, high = d["ci95_ms"]
             print(
                 f"c1 {what}: gRPC minus the binary REST call beside it, median {d['median_ms']:+.2f} ms "
-                f"(95% bootstrap interval {low:+.2f} to {high:+.2f}) over {d['pairs']} pairs; "
+                f"(95% block-bootstrap interval {low:+.2f} to {high:+.2f}, runs of {d['block']}) over {d['pairs']} pairs; "
                 f"gRPC faster in {d['faster_share']:.0%}"
             )
     if "after_own_kind_p50_ms" in paired:
