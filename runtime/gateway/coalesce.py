@@ -79,6 +79,13 @@ class _Call:
 
 
 @dataclass(slots=True)
+class _Slot:
+    """One of the variant's ``max_in_flight`` places for an upstream call, held by one send."""
+
+    held: bool = True
+
+
+@dataclass(slots=True)
 class _Isolation:
     """The callers of one failed joined call being sorted out by halves."""
 
@@ -182,13 +189,24 @@ class Coalescer:
         while self._queue and self._in_flight < self.max_in_flight:
             group = self._take()
             self._in_flight += 1
-            task = loop.create_task(self._send(group))
+            slot = _Slot()
+            task = loop.create_task(self._send(group, slot))
             for call in group:
                 call.task, call.group = task, group
-            task.add_done_callback(functools.partial(self._sent, group))
+            task.add_done_callback(functools.partial(self._sent, group, slot))
 
-    def _sent(self, group: list[_Call], task: asyncio.Task[None]) -> None:
-        self._in_flight -= 1
+    def _free(self, slot: _Slot | None) -> None:
+        """Give a send's slot back and start what is queued: as soon as its answer is in, before
+        the answer is shared out, so that the next call is on its way to the model server
+        while the callers answered write their responses (each is a task of its own, run after
+        the next send's first step)."""
+        if slot is not None and slot.held:
+            slot.held = False
+            self._in_flight -= 1
+            self._kick()
+
+    def _sent(self, group: list[_Call], slot: _Slot, task: asyncio.Task[None]) -> None:
+        self._free(slot)
         fault = None if task.cancelled() else task.exception()
         for call in group:
             self._count(call, None)  # permits a cancelled send never reached
@@ -211,22 +229,23 @@ class Coalescer:
         self._queue = rest
         return group
 
-    async def _send(self, group: list[_Call]) -> None:
+    async def _send(self, group: list[_Call], slot: _Slot) -> None:
         live = [c for c in group if not c.future.done()]  # callers out of budget have left
         if len(live) == 1:
-            await self._alone(live[0])
+            await self._alone(live[0], slot=slot)
         elif live:
-            await self._joined(live)
+            await self._joined(live, slot=slot)
 
-    async def _alone(self, call: _Call, isolation: _Isolation | None = None) -> None:
+    async def _alone(self, call: _Call, isolation: _Isolation | None = None, slot: _Slot | None = None) -> None:
         try:
             result = await self._once(call, call.deadline - MARGIN_S, isolation)
         except Exception as exc:  # noqa: BLE001 - handed to the caller, who classifies it
             _fail(call, exc)
         else:
+            self._free(slot)
             _answer(call, result)
 
-    async def _joined(self, group: list[_Call], isolation: _Isolation | None = None) -> None:
+    async def _joined(self, group: list[_Call], isolation: _Isolation | None = None, slot: _Slot | None = None) -> None:
         lead = next((c for c in group if c.permit.probe), group[0])
         rows = [c.rows or 0 for c in group]  # joined calls all have rows (``_take``)
         deadline = max(c.deadline for c in group) - MARGIN_S
@@ -259,6 +278,7 @@ class Coalescer:
                 if isolation is not None:
                     isolation.answered = True
                 total = sum(rows)
+                self._free(slot)
                 for call, part, n in zip(group, parts, rows):
                     self._count(call, None)
                     _answer(call, (part, len(payload) * n // total))
