@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ContentCoding", "request_codings", "response_coding"]
+__all__ = ["ContentCoding", "coded_body", "request_codings", "response_coding"]
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -50,6 +50,11 @@ def request_codings(header: str) -> list[str]:
             400, f"Content-Encoding '{header}' is not supported: '{unknown[0]}'; send gzip, deflate or identity"
         )
     return ["gzip" if c == "x-gzip" else c for c in codings if c in _WBITS]
+
+
+def coded_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether an ASGI request's body is coded (a ``Content-Encoding`` other than identity)."""
+    return any(k.lower() == b"content-encoding" and v.strip().lower() not in (b"", b"identity") for k, v in headers)
 
 
 def response_coding(header: str) -> str | None:
@@ -178,7 +183,6 @@ class ContentCoding:
             await self.app(scope, receive, send)
             return
         content_encoding = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"content-encoding"]
-        accept = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"accept-encoding"]
         if content_encoding:
             header = ", ".join(content_encoding)
             try:
@@ -193,10 +197,13 @@ class ContentCoding:
             headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-encoding", b"content-length")]
             scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
             receive = _replay(body, receive)
+        await self.app(scope, receive, self.answering(scope, send))
+
+    def answering(self, scope: MutableMapping[str, Any], send: Send) -> Send:
+        """``send``, compressing the answer as the request's ``Accept-Encoding`` asks."""
+        accept = [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"accept-encoding"]
         coding = response_coding(", ".join(accept)) if accept else None
-        if coding is not None:
-            send = _Compressing(send, coding, self.minimum_size, self.level)
-        await self.app(scope, receive, send)
+        return send if coding is None else _Compressing(send, coding, self.minimum_size, self.level)
 
     async def _decoded(self, receive: Receive, codings: list[str], header: str) -> bytes | None:
         # Codings are listed in the order they were applied: undo them last to first.
