@@ -34,7 +34,7 @@ from runtime.gateway.settings import Settings
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
 from runtime.wiring import GatewayConfig
 
-__all__ = ["create_app", "json_response", "read_body"]
+__all__ = ["GatewayApp", "create_app", "json_response", "read_body"]
 
 INFER_PATH = "/v2/models/{model}/infer"
 PREDICT_PATH = "/v1/models/{model}:predict"
@@ -109,7 +109,7 @@ class GatewayApp(FastAPI):
         await response(scope, receive, self.coding.answering(scope, send))
 
 
-def create_app(config: GatewayConfig, settings: Settings | None = None) -> FastAPI:
+def create_app(config: GatewayConfig, settings: Settings | None = None) -> GatewayApp:
     gw = Gateway(config, settings or Settings())
 
     @asynccontextmanager
