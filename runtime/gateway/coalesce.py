@@ -5,7 +5,11 @@ calls are in flight, later ones queue; when a call returns, everything queued th
 (same input names, datatypes and trailing shapes, at most ``max_rows`` rows) goes as one
 request, and each caller gets back exactly its own rows. The model server batches anyway;
 joining here saves an HTTP round trip per request on both sides, which is most of the gateway's
-cost per request. Without ``join`` every call goes at once, alone.
+cost per request. Without ``join`` every call goes at once, alone. A send hands its slot on
+the moment its answer is in, before that answer is shared out: the next joined call goes to
+the model server first, and the callers answered write their responses while it works (the
+other order left the model server idle through a dozen callers' responses per call, a third
+of the gateway's throughput at concurrency 32 in bench/gateway.py).
 
 Deadlines: an upstream call ends by the latest deadline among the callers it serves (a moment
 before, so that they see its timeout rather than their own), and is cancelled as soon as no
