@@ -96,7 +96,9 @@ class Gateway:
                 gauge.set(0)
                 breaker = Breaker(spec.circuit_breaker, on_change=functools.partial(_show_state, gauge))
                 upstream, path = self._upstream(endpoints[name].url), _infer_path(endpoints[name].model_name)
-                coalescer = Coalescer(upstream, breaker, s.coalesce_max_rows, join=s.coalesce)
+                coalescer = Coalescer(
+                    upstream, breaker, s.coalesce_max_rows, max_in_flight=s.coalesce_in_flight, join=s.coalesce
+                )
                 targets[name] = Target(name, upstream, path, breaker, coalescer)
             route = ModelRoute(model, spec, targets, self.metrics)
             shadows = [

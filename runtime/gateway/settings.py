@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     concurrency. The model server then sees the first joined caller's request id."""
     coalesce_max_rows: int = Field(default=64, gt=0)
     """Most rows in one joined upstream request."""
+    coalesce_in_flight: int = Field(default=2, gt=0)
+    """Most joined upstream requests in flight to one variant at once; later calls queue and are
+    joined into the next one."""
     tap_queue_size: int = Field(default=10_000, gt=0)
     """Served requests held for the drift monitor; more are dropped and counted."""
     tap_queue_bytes: int = Field(default=64 * 1024 * 1024, gt=0)

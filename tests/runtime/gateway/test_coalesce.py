@@ -249,3 +249,14 @@ async def test_the_next_call_leaves_before_the_callers_answered_resume(peer):
         "answered 4",
         "answered 5",
     ], events
+
+
+async def test_the_slots_per_variant_come_from_the_settings(peer, monkeypatch):
+    p = peer()
+    config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=5000), {"v1": p.url})
+    monkeypatch.setenv("ML_SERVING_GATEWAY_COALESCE_IN_FLIGHT", "3")
+    for settings, slots in ((Settings(), 3), (Settings(coalesce_in_flight=1), 1)):
+        async with serve(config, settings) as client:
+            coalescer = client.app.state.gateway.routes["m"].targets["v1"].coalescer
+            assert coalescer.max_in_flight == slots
+            assert (await client.post("/v2/models/m/infer", json=one(2.0))).json()["outputs"][0]["data"] == [2.0]
