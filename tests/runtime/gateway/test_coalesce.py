@@ -205,7 +205,7 @@ async def test_the_next_call_leaves_before_the_callers_answered_resume(peer):
     """A send's slot is handed on as soon as its answer is in: the next joined call is on its
     way to the model server before the callers of the last one write their answers (else the
     model server idles while a dozen callers answer, a third of the gateway's throughput)."""
-    p = peer(mode="slow", delay_s=0.05)
+    p = peer(mode="slow", delay_s=0.3)  # long enough for the next callers to queue on a busy machine
     events: list[str] = []
 
     class Recording(AiohttpUpstream):
