@@ -1,6 +1,7 @@
 """The client side of bench/protocols.py: NVIDIA's clients, the image, bytes on the wire, load.
 
     .venv/bin/python -m bench.protocol_clients HTTP_PORT GRPC_PORT [--requests 64] [--rounds 2]
+        [--pairs 512] [--direct PEER_HTTP_PORT PEER_GRPC_PORT]
 
 Prints one JSON object (rows, wire bytes per image, failures) on stdout. It runs in its own
 process because tritonclient.grpc and kserve register the same protobuf package (``inference``)
@@ -114,11 +115,14 @@ CALLS: dict[str, Call] = {
     "grpc": _grpc,
     "json+gzip": _json_gzip,
     "binary+gzip": _binary_gzip,
+    "binary-direct": _binary,
+    "grpc-direct": _grpc,
 }
+"""``-direct``: the same call to the peer itself, without the gateway (``--direct``)."""
 
 
 def _client(protocol: str, address: str) -> Any:
-    if protocol == "grpc":
+    if protocol.startswith("grpc"):
         return grpcclient.InferenceServerClient(address)
     return httpclient.InferenceServerClient(address, conn_limit=64)
 
@@ -229,21 +233,43 @@ def _row(protocol: str, concurrency: int, wire: tuple[int, int], result) -> Row:
     )
 
 
-async def measure(http: int, grpc_port: int, total: int, rounds: int, pairs: int) -> tuple[list[Row], dict, dict]:
+def _direct_summary(four: dict[str, list[list[float]]]) -> dict:
+    """The four-way turns (binary REST and gRPC, through the gateway and straight to the peer),
+    paired call by call: the transports alone, what the gateway adds to each, and how much more
+    it adds to gRPC than to binary REST."""
+    binary, grpc, binary_direct, grpc_direct = (
+        np.concatenate(four[p]) for p in ("binary", "grpc", "binary-direct", "grpc-direct")
+    )
+    return {
+        "p50_ms": {p: float(np.median(np.concatenate(v))) for p, v in four.items()},
+        "grpc_minus_binary_direct": paired_summary((grpc_direct - binary_direct).tolist()),
+        "gateway_adds_binary": paired_summary((binary - binary_direct).tolist()),
+        "gateway_adds_grpc": paired_summary((grpc - grpc_direct).tolist()),
+        "gateway_adds_grpc_minus_binary": paired_summary(((grpc - grpc_direct) - (binary - binary_direct)).tolist()),
+    }
+
+
+async def measure(
+    http: int, grpc_port: int, total: int, rounds: int, pairs: int, direct: tuple[int, int] | None = None
+) -> tuple[list[Row], dict, dict]:
     arrays = images()
     targets = {p: ("127.0.0.1", grpc_port if p == "grpc" else http) for p in PROTOCOLS}
     wire = {p: await wire_bytes(p, targets[p], arrays) for p in PROTOCOLS}
     image = arrays["grace_hopper"]
     clients = {p: _client(p, f"{targets[p][0]}:{targets[p][1]}") for p in PROTOCOLS}
+    if direct:
+        clients["binary-direct"] = _client("binary-direct", f"127.0.0.1:{direct[0]}")
+        clients["grpc-direct"] = _client("grpc-direct", f"127.0.0.1:{direct[1]}")
+    four: dict[str, list[list[float]]] = {p: [] for p in ("binary", "grpc", "binary-direct", "grpc-direct")}
     rows: dict[tuple[str, int], list[Row]] = {}
     differences: dict[str, list[float]] = {p: [] for p in PROTOCOLS if p != "binary"}
     extra: list[float] = []
     steady: dict[str, list[float]] = {"binary": [], "grpc": []}
     try:
-        for p in PROTOCOLS:  # warm every path and connection pool
+        for p in clients:  # warm every path and connection pool
             await _load(p, clients[p], image, 8, 16)
         for _ in range(rounds):
-            turns = await _in_turns(clients, image, total)
+            turns = await _in_turns({p: clients[p] for p in PROTOCOLS}, image, total)
             for p, result in turns.items():
                 rows.setdefault((p, 1), []).append(_row(p, 1, wire[p]["grace_hopper"], result))
                 if p in differences:
@@ -255,6 +281,10 @@ async def measure(http: int, grpc_port: int, total: int, rounds: int, pairs: int
                 # as every call of a client that speaks one protocol does.
                 steady["binary"] += alone["binary"][0][2::2]
                 steady["grpc"] += alone["grpc"][0][1::2]
+            if pairs and direct:  # the same two calls with and without the gateway, in turns
+                turns = await _in_turns({p: clients[p] for p in four}, image, pairs)
+                for p in four:
+                    four[p].append(turns[p][0])
             for p in PROTOCOLS:
                 result = await _load(p, clients[p], image, 32, total)
                 rows.setdefault((p, 32), []).append(_row(p, 32, wire[p]["grace_hopper"], result))
@@ -270,6 +300,8 @@ async def measure(http: int, grpc_port: int, total: int, rounds: int, pairs: int
     if extra:
         paired["grpc_all"] = paired_summary(differences["grpc"] + extra)
         paired["after_own_kind_p50_ms"] = {p: statistics.median(v) for p, v in steady.items()}
+    if four["binary"]:
+        paired["direct"] = _direct_summary(four)
     return sorted(merged, key=lambda r: (r.concurrency, PROTOCOLS.index(r.protocol))), wire, paired
 
 
@@ -280,8 +312,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=512)
+    parser.add_argument("--direct", type=int, nargs=2, metavar=("PEER_HTTP_PORT", "PEER_GRPC_PORT"))
     args = parser.parse_args()
-    rows, wire, paired = asyncio.run(measure(args.http_port, args.grpc_port, args.requests, args.rounds, args.pairs))
+    direct = tuple(args.direct) if args.direct else None
+    rows, wire, paired = asyncio.run(
+        measure(args.http_port, args.grpc_port, args.requests, args.rounds, args.pairs, direct)
+    )
     document = {"rows": [asdict(r) for r in rows], "wire": wire, "c1_paired_vs_binary": paired}
     print(json.dumps({**document, "failures": sorted(set(FAILURES))}))
     return 0

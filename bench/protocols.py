@@ -22,7 +22,10 @@ proxy, under a 60 s latency budget (JSON at concurrency 32 takes seconds here, a
 fallback is not what is measured). At concurrency 1 the protocols take turns call by call, every
 other turn in reverse order (so that no protocol always follows the same one), so that each meets
 the same moments of the machine and gRPC's calls can be paired with binary REST's next to them;
-then binary REST and gRPC alone take ``--pairs`` more turns, which are cheap. The median paired
+then binary REST and gRPC alone take ``--pairs`` more turns, which are cheap; then the same two
+calls with and without the gateway take ``--pairs`` four-way turns (the peer also serves gRPC, on
+grpcio's asyncio server as the gateway does), which show the transports alone side by side and
+what the gateway adds to each. The median paired
 difference is printed with a bootstrap 95% interval, resampled in runs of consecutive pairs
 (``bench/paired.py``). At concurrency 32 each protocol has its
 cell in turn, round by round. On a shared machine the figures move by tens of percent between
@@ -93,12 +96,32 @@ def _print(rows: list[dict], wire: dict, paired: dict) -> None:
                 f"(95% block-bootstrap interval {low:+.2f} to {high:+.2f}, runs of {d['block']}) over {d['pairs']} pairs; "
                 f"gRPC faster in {d['faster_share']:.0%}"
             )
+    if "direct" in paired:
+        _print_direct(paired["direct"])
     if "after_own_kind_p50_ms" in paired:
         own = paired["after_own_kind_p50_ms"]
         print(
             f"c1, calls that follow one of their own kind (a one-protocol client): p50 binary REST "
             f"{own['binary']:.2f} ms, gRPC {own['grpc']:.2f} ms"
         )
+
+
+def _print_direct(direct: dict) -> None:
+    def summary(d: dict) -> str:
+        low, high = d["ci95_ms"]
+        return f"{d['median_ms']:+.2f} ms ({low:+.2f} to {high:+.2f})"
+
+    p50 = direct["p50_ms"]
+    print(
+        "c1, binary REST and gRPC through the gateway and straight to the peer, in turns (p50 "
+        f"{p50['binary']:.2f} / {p50['grpc']:.2f} ms through it, {p50['binary-direct']:.2f} / "
+        f"{p50['grpc-direct']:.2f} ms straight), paired medians over "
+        f"{direct['grpc_minus_binary_direct']['pairs']} turns:"
+    )
+    print(f"  the transports alone, gRPC minus binary REST: {summary(direct['grpc_minus_binary_direct'])}")
+    print(f"  the gateway adds to binary REST {summary(direct['gateway_adds_binary'])}")
+    print(f"  the gateway adds to gRPC {summary(direct['gateway_adds_grpc'])}")
+    print(f"  it adds more to gRPC than to binary REST by {summary(direct['gateway_adds_grpc_minus_binary'])}")
 
 
 def _gateway_config(work: Path, peer_url: str) -> Path:
@@ -134,7 +157,9 @@ def main() -> int:
     load_before = os.getloadavg()
     try:
         port = free_port()
+        peer_grpc = free_port()
         peer_command = [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(port), "--numpy-binary"]
+        peer_command += ["--grpc-port", str(peer_grpc)]
         peer = start(
             "peer", pin("1", peer_command), f"http://127.0.0.1:{port}", "/v2/models/image/ready", work / "peer.log"
         )
@@ -147,6 +172,7 @@ def main() -> int:
         )
         drive = [sys.executable, "-m", "bench.protocol_clients", str(http), str(grpc_port)]
         drive += ["--requests", str(args.requests), "--rounds", str(args.rounds), "--pairs", str(args.pairs)]
+        drive += ["--direct", str(port), str(peer_grpc)]
         done = subprocess.run(drive, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
     finally:
         for proc in reversed(procs):

@@ -9,7 +9,10 @@ never answer), ``reset`` (send the headers and part of the body, then drop the c
 (after ``delay_s``, HTTP 500 for a whole request that holds a negative value, as a model that
 crashes on one bad row does) and ``reject_negative`` (400 for the same). Run as a process (``python -m
 tests.runtime.gateway.peers --port P``) when a test must kill it; ``POST /control`` with
-``{"mode": ..., "delay_s": ...}`` changes its state from another process.
+``{"mode": ..., "delay_s": ...}`` changes its state from another process. With ``--grpc-port``
+the same process also answers the V2 ``ModelInfer`` over gRPC (grpcio's asyncio server, mode
+``answer`` only): bench/protocols.py calls it directly to measure the two transports without
+the gateway.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import grpc
 import numpy as np
 import orjson
 import uvicorn
+import uvloop
+from grpc import aio
+from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.infer_type import InferRequest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -169,6 +176,37 @@ def make_app(state: PeerState) -> Starlette:
     )
 
 
+async def serve_grpc(state: PeerState, port: int) -> aio.Server:
+    """``ModelInfer`` on ``127.0.0.1:port``: per row, the sum of the first input (FP32 or FP64
+    raw contents), as the REST route answers it, in raw output contents."""
+
+    async def model_infer(request: pb.ModelInferRequest, context: aio.ServicerContext) -> pb.ModelInferResponse:
+        state.calls += 1
+        if state.mode != "answer" or not request.raw_input_contents:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the peer's gRPC answers raw tensors in mode answer")
+        tensor = request.inputs[0]
+        values = np.frombuffer(request.raw_input_contents[0], dtype=DATATYPES[tensor.datatype])
+        rows = values.reshape(tensor.shape[0], -1).sum(axis=1, dtype=np.float64) + state.offset
+        answer = pb.ModelInferResponse(model_name=request.model_name, model_version="1", id=request.id)
+        answer.outputs.add(name="predict", datatype="FP64", shape=[len(rows)])
+        answer.raw_output_contents.append(rows.tobytes())
+        return answer
+
+    handler = grpc.unary_unary_rpc_method_handler(
+        model_infer,
+        request_deserializer=pb.ModelInferRequest.FromString,
+        response_serializer=pb.ModelInferResponse.SerializeToString,
+    )
+    server = aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("inference.GRPCInferenceService", {"ModelInfer": handler}),)
+    )
+    if not server.add_insecure_port(f"127.0.0.1:{port}"):
+        raise RuntimeError(f"cannot listen for gRPC on 127.0.0.1:{port}")
+    await server.start()
+    return server
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -222,9 +260,10 @@ def main() -> None:
     parser.add_argument("--mode", default="answer")
     parser.add_argument("--delay_s", type=float, default=0.05)
     parser.add_argument("--numpy-binary", action="store_true", help="read binary tensors with numpy")
+    parser.add_argument("--grpc-port", type=int, help="also answer ModelInfer over gRPC on this port")
     args = parser.parse_args()
     state = PeerState(mode=args.mode, delay_s=args.delay_s, numpy_binary=args.numpy_binary)
-    uvicorn.run(
+    config = uvicorn.Config(
         make_app(state),
         host="127.0.0.1",
         port=args.port,
@@ -233,6 +272,16 @@ def main() -> None:
         loop="uvloop",
         http="httptools",
     )
+
+    async def serve() -> None:
+        grpc_server = await serve_grpc(state, args.grpc_port) if args.grpc_port else None
+        try:
+            await uvicorn.Server(config).serve()  # returns on SIGINT or SIGTERM
+        finally:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=1)
+
+    uvloop.run(serve())
 
 
 if __name__ == "__main__":

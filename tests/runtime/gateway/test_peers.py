@@ -48,3 +48,59 @@ def test_in_numpy_mode_both_bodies_hold_arrays_and_binary_tensors_are_read_in_pl
     assert np.shares_memory(as_binary["inputs"][0]["data"], np.frombuffer(raw, dtype=np.uint8)), "a copy, not a view"
     # Without numpy mode, KServe's decoder builds lists: the mode is what the bench's figures rest on.
     assert not isinstance(_body(raw, str(len(head)))["inputs"][0]["data"], np.ndarray)
+
+
+def test_the_peer_process_answers_the_same_sums_over_grpc_and_stops_on_sigterm():
+    """bench/protocols.py calls the peer straight over both transports: the two must agree."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import grpc
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+    from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
+
+    from tests.runtime.gateway.peers import free_port
+
+    http, grpc_port = free_port(), free_port()
+    command = [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(http), "--numpy-binary"]
+    process = subprocess.Popen([*command, "--grpc-port", str(grpc_port)])
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        grpc.channel_ready_future(channel).result(timeout=30)
+        request = pb.ModelInferRequest(model_name="image", id="r-7", raw_input_contents=[ROWS.tobytes()])
+        request.inputs.add(name="x", datatype="FP32", shape=list(ROWS.shape))
+        answer = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request, timeout=10)
+        assert (answer.id, answer.outputs[0].name, list(answer.outputs[0].shape)) == ("r-7", "predict", [2])
+        assert np.frombuffer(answer.raw_output_contents[0], dtype=np.float64).tolist() == [-12.0, 24.0]
+        deadline = time.monotonic() + 30
+        while True:  # the REST side is up once gRPC is, but not necessarily accepting yet
+            try:
+                as_json = httpx.post(
+                    f"http://127.0.0.1:{http}/v2/models/image/infer",
+                    content=orjson.dumps(
+                        {
+                            "inputs": [
+                                {"name": "x", "shape": [2, 2, 3], "datatype": "FP32", "data": ROWS.ravel().tolist()}
+                            ]
+                        }
+                    ),
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the peer's REST port never opened"
+                time.sleep(0.05)
+        assert _sums(as_json) == [-12.0, 24.0]
+        with pytest.raises(grpc.RpcError) as raw_only:  # JSON-typed contents are not what it reads
+            typed = pb.ModelInferRequest(model_name="image")
+            typed.inputs.add(name="x", datatype="FP32", shape=[1]).contents.fp32_contents.append(1.0)
+            pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(typed, timeout=10)
+        assert raw_only.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        channel.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
