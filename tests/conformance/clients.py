@@ -369,6 +369,17 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
             "Output 'nope' is not an output of this model",
         ),
     )
+    # Over both processes' default limits (the gateway's 1 MiB, the model server's 4 MiB) in every
+    # encoding: 4.8 MB as raw tensors or JSON; compressed, a few KiB that inflate past the limit.
+    oversized = np.zeros((1, 1_200_000), dtype=np.float32)
+    await case(
+        "bad request: body over the limit",
+        lambda: refused(
+            lambda: client.infer([("x", oversized, "FP32")]),
+            "StatusCode.RESOURCE_EXHAUSTED" if grpc_client else "413",
+            "larger than max" if grpc_client else "limit",
+        ),
+    )
     await case(
         "bad request: unknown model",
         lambda: refused(

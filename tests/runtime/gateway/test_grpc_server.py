@@ -213,3 +213,32 @@ async def test_an_image_tensor_crosses_to_the_model_server_whole(peer):
             answer = await g.infer(request(rows))
     assert output(answer) == pytest.approx(rows.astype(np.float64).sum(axis=1).tolist(), rel=1e-9)
     assert p.state.calls == 1
+
+
+async def test_a_message_over_the_body_limit_and_a_compressed_bomb_are_refused_before_the_model(peer):
+    """``maxBodyBytes`` bounds gRPC messages as it bounds REST bodies, decompressed size included:
+    RESOURCE_EXHAUSTED, nothing sent upstream, and the next call within the limit is answered."""
+    p = peer()
+    config = gateway_config(model_spec(variants=ONE), {"v1": p.url}, max_body_bytes=1 << 20)
+
+    def message(nbytes: int) -> pb.ModelInferRequest:
+        infer = pb.ModelInferRequest(model_name="m", raw_input_contents=[bytes(nbytes)])
+        infer.inputs.add(name="x", datatype="FP32", shape=[1, nbytes // 4])
+        return infer
+
+    async with serve(config, Settings(grpc_port=0)) as client:
+        address = f"127.0.0.1:{client.app.state.grpc_port}"
+        async with grpc.aio.insecure_channel(address, options=[("grpc.max_send_message_length", -1)]) as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as plain:
+                await stub.ModelInfer(message(2 << 20), timeout=30)
+            # 32 MiB of zeros, about 32 KiB once gzipped: small on the wire, over the limit inflated.
+            with pytest.raises(grpc.aio.AioRpcError) as bomb:
+                await stub.ModelInfer(message(32 << 20), timeout=30, compression=grpc.Compression.Gzip)
+            within = await stub.ModelInfer(message(64 << 10), timeout=30, compression=grpc.Compression.Gzip)
+    assert plain.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, plain.value.details()
+    assert "larger than max" in plain.value.details() and "1048576" in plain.value.details()
+    assert bomb.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, bomb.value.details()
+    assert "Decompressed message larger than max" in bomb.value.details()
+    assert np.frombuffer(within.raw_output_contents[0], dtype=np.float64).tolist() == [0.0]
+    assert p.state.calls == 1, "only the call within the limit reached the model server"
