@@ -242,3 +242,33 @@ async def test_a_message_over_the_body_limit_and_a_compressed_bomb_are_refused_b
     assert "Decompressed message larger than max" in bomb.value.details()
     assert np.frombuffer(within.raw_output_contents[0], dtype=np.float64).tolist() == [0.0]
     assert p.state.calls == 1, "only the call within the limit reached the model server"
+
+
+async def test_a_client_that_gives_up_frees_the_variant_and_costs_the_breaker_nothing(peer):
+    """A gRPC deadline shorter than the budget cancels the call: the upstream request is dropped
+    at once (its slot and connection back), and the model's breaker records no failure."""
+    hanging = peer(mode="hang", hang_s=30.0)
+    # One recorded failure would open the breaker for a minute: CLOSED at the end means none was.
+    breaker = {"failureThreshold": 1, "cooldownMs": 60_000}
+    spec = model_spec(variants=ONE, latencyBudgetMs=20_000, fallback={"value": 0}, circuitBreaker=breaker)
+    async with serve(gateway_config(spec, {"v1": hanging.url}), Settings(grpc_port=0)) as http:
+        target = http.app.state.gateway.routes["m"].targets["v1"]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{http.app.state.grpc_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            message = pb.ModelInferRequest(
+                model_name="m",
+                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[1, 1])],
+                raw_input_contents=[np.ones(1, dtype=np.float32).tobytes()],
+            )
+            calls = [stub.ModelInfer(message, timeout=0.3) for _ in range(4)]  # two in flight, two queued
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(
+                isinstance(o, grpc.aio.AioRpcError) and o.code() == grpc.StatusCode.DEADLINE_EXCEEDED for o in outcomes
+            ), outcomes
+            await wait_for(lambda: target.coalescer._in_flight == 0 and target.coalescer.queued == 0, timeout_s=5)
+            assert target.breaker.state.name == "CLOSED"
+            hanging.state.mode = "answer"  # the model recovers: the next call gets it at once
+            t0 = time.monotonic()
+            response = await stub.ModelInfer(message, timeout=5)
+            assert (time.monotonic() - t0) < 2.0
+    assert np.frombuffer(response.raw_output_contents[0], dtype=np.float64).tolist() == [1.0]
