@@ -33,6 +33,15 @@ def grpc_client(port: int) -> InferenceGRPCClient:
     return InferenceGRPCClient(f"127.0.0.1:{port}", channel_args=[("grpc.enable_retries", 0)])
 
 
+def one_row() -> pb.ModelInferRequest:
+    """A raw ``ModelInfer`` message of one FP32 row holding 1.0."""
+    return pb.ModelInferRequest(
+        model_name="m",
+        inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[1, 1])],
+        raw_input_contents=[np.ones(1, dtype=np.float32).tobytes()],
+    )
+
+
 def output(response, name: str = "predict") -> list:
     return next(o for o in response.outputs if o.name == name).as_numpy().tolist()
 
@@ -155,11 +164,7 @@ async def test_a_hanging_model_falls_back_within_the_budget(peer):
     async with serve(gateway_config(spec, {"v1": hanging.url}), Settings(grpc_port=0)) as http:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{http.app.state.grpc_port}") as channel:
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
-            message = pb.ModelInferRequest(
-                model_name="m",
-                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[1, 1])],
-                raw_input_contents=[np.ones(1, dtype=np.float32).tobytes()],
-            )
+            message = one_row()
             t0 = time.monotonic()
             call = stub.ModelInfer(message, timeout=5)
             response = await call
@@ -255,11 +260,7 @@ async def test_a_client_that_gives_up_frees_the_variant_and_costs_the_breaker_no
         target = http.app.state.gateway.routes["m"].targets["v1"]
         async with grpc.aio.insecure_channel(f"127.0.0.1:{http.app.state.grpc_port}") as channel:
             stub = pb_grpc.GRPCInferenceServiceStub(channel)
-            message = pb.ModelInferRequest(
-                model_name="m",
-                inputs=[pb.ModelInferRequest.InferInputTensor(name="x", datatype="FP32", shape=[1, 1])],
-                raw_input_contents=[np.ones(1, dtype=np.float32).tobytes()],
-            )
+            message = one_row()
             calls = [stub.ModelInfer(message, timeout=0.3) for _ in range(4)]  # two in flight, two queued
             outcomes = await asyncio.gather(*calls, return_exceptions=True)
             assert all(
