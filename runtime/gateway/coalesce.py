@@ -70,6 +70,9 @@ class _Call:
     rows: int | None
     permit: Permit
     deadline: float
+    budgeted: bool = True
+    """Whether ``deadline`` is the model's latency budget; False when the caller's own, shorter
+    deadline set it (a gRPC deadline): then running out of time says nothing of the variant."""
     signature: tuple | None = None
     future: asyncio.Future[Reply] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future(), repr=False
@@ -117,13 +120,20 @@ class Coalescer:
         return len(self._queue)
 
     async def post(
-        self, path: str, inbound: Inbound, headers: dict[str, str], permit: Permit, deadline: float
+        self,
+        path: str,
+        inbound: Inbound,
+        headers: dict[str, str],
+        permit: Permit,
+        deadline: float,
+        budgeted: bool = True,
     ) -> Reply:
         """This caller's answer from ``path`` by ``deadline`` (monotonic): alone when the variant is
         idle or the request carries more than inputs, else possibly joined with others. Raises
         ``TimeoutError``, ``UpstreamError`` or ``UpstreamRejected``; ``permit`` is the
-        coalescer's from here on."""
-        call = _Call(path, inbound.body, headers, inbound.inputs, rows_in(inbound.inputs), permit, deadline)
+        coalescer's from here on. ``budgeted``: the deadline is the model's latency budget (a
+        timeout counts against the variant), not the caller's own shorter one (it does not)."""
+        call = _Call(path, inbound.body, headers, inbound.inputs, rows_in(inbound.inputs), permit, deadline, budgeted)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             self._count(call, None)
@@ -167,7 +177,7 @@ class Coalescer:
                 self._count(call, False)
             raise
         except TimeoutError:
-            self._count(call, False)
+            self._count(call, False if call.budgeted else None)
             raise
         except BaseException:
             self._count(call, None)
@@ -268,7 +278,9 @@ class Coalescer:
             async with asyncio.timeout(deadline - time.monotonic()):
                 status, payload = await self.upstream.post(lead.path, body, headers)
         except (UpstreamError, TimeoutError) as exc:
-            self._count(lead, False)
+            # The call ran to its latest caller's deadline: a timeout counts only if that was the budget.
+            timed_out = isinstance(exc, TimeoutError)
+            self._count(lead, None if timed_out and not max(group, key=lambda c: c.deadline).budgeted else False)
             for call in group:
                 _fail(call, exc)
             return

@@ -30,6 +30,11 @@ __all__ = ["Answer", "ModelRoute", "FALLBACK_RESERVE_S"]
 FALLBACK_RESERVE_S = 0.0015
 """Time kept back from the latency budget for answering with the fallback."""
 
+CALLER_RESERVE_S = 0.010
+"""Most time kept back from a caller's own deadline (a gRPC deadline shorter than the budget):
+5% of it, at least ``FALLBACK_RESERVE_S``. More than the budget's reserve, because the caller's
+clock started before the request reached the gateway, and a gRPC answer crosses grpcio's threads."""
+
 
 @dataclass(slots=True)
 class Answer:
@@ -78,9 +83,19 @@ class ModelRoute:
             for reason in CallFailure
         }
 
-    async def infer(self, inbound: Inbound, headers: dict[str, str], order: list[str], started: float) -> Answer:
-        """Try the variants in ``order`` (the policy's choice) within the latency budget."""
+    async def infer(
+        self, inbound: Inbound, headers: dict[str, str], order: list[str], started: float, until: float | None = None
+    ) -> Answer:
+        """Try the variants in ``order`` (the policy's choice) within the latency budget, or by
+        ``until`` (monotonic), the caller's own deadline, when that comes first: then the
+        fallback, or the error, still reaches the caller before it gives up."""
         deadline = started + self._calls_budget_s
+        budgeted = True
+        if until is not None:
+            left = max(0.0, until - started)
+            own = until - min(CALLER_RESERVE_S, max(FALLBACK_RESERVE_S, left * 0.05), left / 2)
+            if own < deadline:
+                deadline, budgeted = own, False
         stats = self.stats
         stats.requests += 1
         stats.variants[order[0]].routed += 1
@@ -101,7 +116,9 @@ class ModelRoute:
             try:
                 # The coalescer owns the permit from here: it records the upstream call's outcome
                 # once, however many callers share the call.
-                response, nbytes = await target.coalescer.post(target.path, inbound, headers, permit, deadline)
+                response, nbytes = await target.coalescer.post(
+                    target.path, inbound, headers, permit, deadline, budgeted
+                )
             except TimeoutError:
                 failure = CallFailure.TIMEOUT
             except UpstreamError as exc:
@@ -113,17 +130,32 @@ class ModelRoute:
                 response["model_version"] = name
                 return Answer(response=response, variant=name, nbytes=nbytes)
             reason = failure
-            vs.errors += 1
-            self._failures[(name, failure)].inc()
-        return self._fallback(inbound, order[0], reason, headers)
+            if budgeted or failure != CallFailure.TIMEOUT:  # a caller's own deadline is not the variant's failure
+                vs.errors += 1
+                self._failures[(name, failure)].inc()
+        caller_s = None if budgeted or until is None else until - started
+        return self._fallback(inbound, order[0], reason, headers, caller_s)
 
-    def _fallback(self, inbound: Inbound, routed: str, reason: FallbackReason, headers: dict[str, str]) -> Answer:
+    def _fallback(
+        self,
+        inbound: Inbound,
+        routed: str,
+        reason: FallbackReason,
+        headers: dict[str, str],
+        caller_s: float | None = None,
+    ) -> Answer:
         fallback = self.spec.fallback
         if fallback is None:
             self.stats.unanswered += 1
+            within = (
+                f"the caller's deadline of {caller_s * 1000:.0f} ms (shorter than the latency budget of "
+                f"{self.spec.latency_budget_ms:g} ms)"
+                if caller_s is not None
+                else f"the latency budget of {self.spec.latency_budget_ms:g} ms"
+            )
             raise ModelUnavailable(
-                f"model '{self.name}': no variant answered within the latency budget of "
-                f"{self.spec.latency_budget_ms:g} ms (last failure: {reason}) and the model declares no fallback"
+                f"model '{self.name}': no variant answered within {within} (last failure: {reason}) "
+                "and the model declares no fallback"
             )
         self.stats.fallbacks += 1
         self.stats.variants[routed].fallbacks += 1

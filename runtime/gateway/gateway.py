@@ -160,15 +160,23 @@ class Gateway:
     def ready(self) -> bool:
         return bool(self.routes) or not self.config.models
 
-    async def infer(self, route: ModelRoute, inbound: Inbound, metadata: Mapping[str, str], started: float) -> Outcome:
-        """One inference call through the whole policy; errors come back in the outcome."""
+    async def infer(
+        self,
+        route: ModelRoute,
+        inbound: Inbound,
+        metadata: Mapping[str, str],
+        started: float,
+        until: float | None = None,
+    ) -> Outcome:
+        """One inference call through the whole policy; errors come back in the outcome.
+        ``until``: the caller's own deadline (monotonic), if the transport carries one."""
         rid = request_id(metadata)
         forwarded = forward_headers(metadata, rid)
         if inbound.content_headers:
             forwarded.update(inbound.content_headers)
         choice = route.policy.choose(metadata, inbound.inputs)
         try:
-            answer = await route.infer(inbound, forwarded, choice.order, started)
+            answer = await route.infer(inbound, forwarded, choice.order, started, until)
         except MLServingError as exc:
             self.metrics.requests.labels(route.name, "none", "error").inc()
             return Outcome(rid, None, "none", error=exc)

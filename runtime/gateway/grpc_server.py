@@ -83,7 +83,10 @@ class GatewayServicer(pb_grpc.GRPCInferenceServiceServicer):
             inbound = inbound_of(wire)
         except MLServingError as exc:
             await _abort(context, exc)
-        outcome = await self.gw.infer(route, inbound, metadata, started)
+        # The client's gRPC deadline, when shorter than the budget, is this call's budget.
+        remaining = context.time_remaining()
+        until = None if remaining is None else started + remaining
+        outcome = await self.gw.infer(route, inbound, metadata, started, until)
         context.set_trailing_metadata(tuple(outcome.headers().items()))
         if outcome.error is not None:
             await _abort(context, outcome.error)

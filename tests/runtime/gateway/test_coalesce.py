@@ -260,3 +260,32 @@ async def test_the_slots_per_variant_come_from_the_settings(peer, monkeypatch):
             coalescer = client.app.state.gateway.routes["m"].targets["v1"].coalescer
             assert coalescer.max_in_flight == slots
             assert (await client.post("/v2/models/m/infer", json=one(2.0))).json()["outputs"][0]["data"] == [2.0]
+
+
+async def test_a_joined_call_cut_short_by_its_callers_own_deadlines_costs_the_breaker_nothing(peer):
+    """Callers whose deadline is their own (a gRPC deadline shorter than the budget) share a call
+    that runs out of their time: a timeout, but not the variant's failure."""
+    p = peer(mode="slow", delay_s=0.25)
+    upstream = AiohttpUpstream(p.url, 8)
+    breaker = Breaker(CircuitBreakerSpec(failureThreshold=1, cooldownMs=60_000))  # one failure opens it
+    coalescer = Coalescer(upstream, breaker, max_in_flight=1)
+
+    async def caller(value: float, deadline: float, budgeted: bool):
+        permit = breaker.acquire()
+        assert permit is not None
+        request = parse_v2(orjson.dumps(one(value)))
+        return await coalescer.post("/v2/models/m/infer", request, {}, permit, deadline, budgeted)
+
+    try:
+        first = asyncio.create_task(caller(0, time.monotonic() + 5, True))  # holds the one slot for 0.25 s
+        await wait_for(lambda: p.state.calls == 1)
+        until = time.monotonic() + 0.4  # the joined call leaves at about 0.25 s and needs 0.25 s more
+        queued = [asyncio.create_task(caller(v, until, False)) for v in (1, 2)]
+        await wait_for(lambda: coalescer.queued == 2)
+        assert (await first)[0]["outputs"][0]["data"] == [0.0]
+        outcomes = await asyncio.gather(*queued, return_exceptions=True)
+    finally:
+        await upstream.aclose()
+    assert p.state.calls == 2, "the two queued callers shared one call"
+    assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
+    assert breaker.state.name == "CLOSED", "a call cut short by its callers' own deadlines opened the breaker"

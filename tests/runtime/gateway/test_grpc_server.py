@@ -249,13 +249,43 @@ async def test_a_message_over_the_body_limit_and_a_compressed_bomb_are_refused_b
     assert p.state.calls == 1, "only the call within the limit reached the model server"
 
 
+async def test_a_client_deadline_shorter_than_the_budget_gets_the_fallback_before_it(peer):
+    """A gRPC deadline is the caller's own budget: the fallback comes before it ends, not
+    DEADLINE_EXCEEDED, and a model cut short by it is not held against its breaker."""
+    hanging = peer(mode="hang", hang_s=30.0)
+    breaker = {"failureThreshold": 1, "cooldownMs": 60_000}  # one recorded failure would open it
+    spec = model_spec(variants=ONE, latencyBudgetMs=20_000, fallback={"value": 0}, circuitBreaker=breaker)
+    async with serve(gateway_config(spec, {"v1": hanging.url}), Settings(grpc_port=0)) as http:
+        target = http.app.state.gateway.routes["m"].targets["v1"]
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{http.app.state.grpc_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            t0 = time.monotonic()
+            calls = [stub.ModelInfer(one_row(), timeout=0.4) for _ in range(4)]  # two in flight, two queued
+            answers = await asyncio.gather(*calls)
+            elapsed = time.monotonic() - t0
+            trailing = [dict(await call.trailing_metadata()) for call in calls]
+            await wait_for(lambda: target.coalescer._in_flight == 0 and target.coalescer.queued == 0, timeout_s=5)
+            state = target.breaker.state.name
+        metrics = (await http.get("/metrics")).text
+    assert [t["x-ml-serving-fallback"] for t in trailing] == ["timeout"] * 4, trailing
+    # Served fallbacks are counted; the variant's failures, which promotion reads, are not.
+    assert 'ml_serving_gateway_fallbacks_total{model="m",reason="timeout",variant="v1"} 4.0' in metrics
+    assert 'ml_serving_gateway_upstream_failures_total{model="m",reason="timeout",variant="v1"} 0.0' in metrics
+    assert [np.frombuffer(a.raw_output_contents[0], dtype=np.int64).tolist() for a in answers] == [[0]] * 4
+    # Fallbacks rather than DEADLINE_EXCEEDED: they reached the client before its deadline,
+    # and so long before the budget of 20 s.
+    assert elapsed < 2.0, f"the fallbacks took {elapsed * 1000:.0f} ms"
+    assert state == "CLOSED"
+
+
 async def test_a_client_that_gives_up_frees_the_variant_and_costs_the_breaker_nothing(peer):
-    """A gRPC deadline shorter than the budget cancels the call: the upstream request is dropped
-    at once (its slot and connection back), and the model's breaker records no failure."""
+    """With no fallback, a gRPC deadline shorter than the budget ends the call with an error
+    (the gateway's, just before the deadline, or the client's own): the upstream request is
+    dropped at once (its slot and connection back), and the breaker records no failure."""
     hanging = peer(mode="hang", hang_s=30.0)
     # One recorded failure would open the breaker for a minute: CLOSED at the end means none was.
     breaker = {"failureThreshold": 1, "cooldownMs": 60_000}
-    spec = model_spec(variants=ONE, latencyBudgetMs=20_000, fallback={"value": 0}, circuitBreaker=breaker)
+    spec = model_spec(variants=ONE, latencyBudgetMs=20_000, fallback=None, circuitBreaker=breaker)
     async with serve(gateway_config(spec, {"v1": hanging.url}), Settings(grpc_port=0)) as http:
         target = http.app.state.gateway.routes["m"].targets["v1"]
         async with grpc.aio.insecure_channel(f"127.0.0.1:{http.app.state.grpc_port}") as channel:
@@ -263,9 +293,10 @@ async def test_a_client_that_gives_up_frees_the_variant_and_costs_the_breaker_no
             message = one_row()
             calls = [stub.ModelInfer(message, timeout=0.3) for _ in range(4)]  # two in flight, two queued
             outcomes = await asyncio.gather(*calls, return_exceptions=True)
-            assert all(
-                isinstance(o, grpc.aio.AioRpcError) and o.code() == grpc.StatusCode.DEADLINE_EXCEEDED for o in outcomes
-            ), outcomes
+            codes = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+            assert all(isinstance(o, grpc.aio.AioRpcError) and o.code() in codes for o in outcomes), outcomes
+            told = [o.details() for o in outcomes if o.code() == grpc.StatusCode.UNAVAILABLE]
+            assert all("the caller's deadline of" in d and "budget of 20000 ms" in d for d in told), told
             await wait_for(lambda: target.coalescer._in_flight == 0 and target.coalescer.queued == 0, timeout_s=5)
             assert target.breaker.state.name == "CLOSED"
             hanging.state.mode = "answer"  # the model recovers: the next call gets it at once
