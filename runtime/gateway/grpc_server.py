@@ -85,7 +85,7 @@ class GatewayServicer(pb_grpc.GRPCInferenceServiceServicer):
             await _abort(context, exc)
         # The client's gRPC deadline, when shorter than the budget, is this call's budget.
         remaining = context.time_remaining()
-        until = None if remaining is None else started + remaining
+        until = None if remaining is None else time.monotonic() + remaining
         outcome = await self.gw.infer(route, inbound, metadata, started, until)
         context.set_trailing_metadata(tuple(outcome.headers().items()))
         if outcome.error is not None:
