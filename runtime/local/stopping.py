@@ -30,6 +30,7 @@ __all__ = [
     "serve",
     "stop_descendants",
     "STOP_SIGNALS",
+    "Wake",
 ]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -63,11 +64,45 @@ class Console:
         os.close(devnull)
 
 
+class Wake:
+    """``threading.Event``'s ``set``, ``clear``, ``is_set`` and ``wait``, over a re-entrant lock.
+
+    A Python signal handler runs in the main thread between two of its bytecodes, and that may be
+    inside ``wait`` or ``clear`` while the main thread holds the event's lock. ``Event`` guards
+    its flag with a plain ``Lock``, so a handler calling its ``set`` there blocks on a lock its
+    own thread holds, and the main thread never runs again. The start-up thread then went on
+    training models, and nothing ever stopped (seen once in CI). With an ``RLock`` the handler
+    takes the lock it already holds, sets the flag and returns. A wait it interrupted may then
+    miss the notification, but its timeout ends it and the caller reads the flag."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.RLock())
+        self._flag = False
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        with self._cond:
+            self._flag = True
+            self._cond.notify_all()
+
+    def clear(self) -> None:
+        with self._cond:
+            self._flag = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            if not self._flag:
+                self._cond.wait(timeout)
+            return self._flag
+
+
 class StopSignals:
     """Notes SIGINT, SIGTERM and SIGHUP and wakes whoever waits; never raises into the program."""
 
     def __init__(self) -> None:
-        self.wake = threading.Event()
+        self.wake = Wake()
         self.received: list[int] = []
 
     def install(self) -> None:

@@ -174,3 +174,34 @@ def test_the_real_platform_stopped_by_sigterm_to_makes_group_while_mlflow_starts
     ports = free_ports(6)
     said = _sigterm_to_makes_group(tmp_path, _real_up(tmp_path, ports), lambda pid, _: _mlflow_started(pid), ports[:1])
     assert "starting mlflow" in said, said
+
+
+_HANDLER_INSIDE_WAIT = """
+import signal, sys, threading
+from runtime.local.stopping import StopSignals
+signals = StopSignals()
+signals.install()
+# Where the main thread is when a signal lands inside wake.wait() or wake.clear(): holding the
+# wake's lock. The handler then runs in this same thread.
+with signals.wake._cond:
+    signal.raise_signal(signal.SIGTERM)
+print("handled", signals.first(), signals.wake.is_set(), flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_signal_that_lands_while_the_main_thread_holds_the_wake_lock_is_handled() -> None:
+    """With threading.Event the handler's set() waits for a lock its own thread holds, for ever
+    (seen in CI: SIGTERM during start-up, and the platform went on training)."""
+    import subprocess
+
+    run = subprocess.Popen(
+        [sys.executable, "-c", _HANDLER_INSIDE_WAIT], cwd=Path(__file__).resolve().parents[3], stdout=subprocess.PIPE
+    )
+    try:
+        out, _ = run.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        run.communicate()
+        pytest.fail("the signal handler deadlocked on the wake's lock")
+    assert out.decode().split() == ["handled", "SIGTERM", "True"], out
