@@ -90,12 +90,13 @@ class ModelRoute:
         ``until`` (monotonic), the caller's own deadline, when that comes first: then the
         fallback, or the error, still reaches the caller before it gives up."""
         deadline = started + self._calls_budget_s
-        budgeted = True
+        caller_s: float | None = None  # the caller's own deadline, when it is this call's budget
         if until is not None:
             left = max(0.0, until - started)
             own = until - min(CALLER_RESERVE_S, max(FALLBACK_RESERVE_S, left * 0.05), left / 2)
             if own < deadline:
-                deadline, budgeted = own, False
+                deadline, caller_s = own, left
+        budgeted = caller_s is None
         stats = self.stats
         stats.requests += 1
         stats.variants[order[0]].routed += 1
@@ -133,7 +134,6 @@ class ModelRoute:
             if budgeted or failure != CallFailure.TIMEOUT:  # a caller's own deadline is not the variant's failure
                 vs.errors += 1
                 self._failures[(name, failure)].inc()
-        caller_s = None if budgeted or until is None else until - started
         return self._fallback(inbound, order[0], reason, headers, caller_s)
 
     def _fallback(
