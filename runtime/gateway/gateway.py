@@ -169,7 +169,11 @@ class Gateway:
         until: float | None = None,
     ) -> Outcome:
         """One inference call through the whole policy; errors come back in the outcome.
-        ``until``: the caller's own deadline (monotonic), if the transport carries one."""
+        ``until``: the caller's own deadline (monotonic), if the transport carries one; the
+        request's own timeout parameter, when it ends sooner, takes its place."""
+        if inbound.timeout_s is not None:
+            own = started + inbound.timeout_s
+            until = own if until is None else min(until, own)
         rid = request_id(metadata)
         forwarded = forward_headers(metadata, rid)
         if inbound.content_headers:

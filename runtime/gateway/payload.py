@@ -49,9 +49,28 @@ class Inbound:
     """Headers that describe ``body`` to the model server (binary tensors); None for JSON."""
     outputs: OutputChoice = OutputChoice()
     """Which outputs the client wants back as binary data."""
+    timeout_s: float | None = None
+    """The caller's own timeout (``parameters.timeout``, as Triton's clients send it), if any."""
 
 
 _INT64 = (-(2**63), 2**63 - 1)
+
+_PER_CALLER = ("binary_data_output", "timeout")
+"""Request parameters the gateway honours for each caller itself, so they keep no request apart:
+the binary-output flag (it encodes the answer) and the timeout (a caller's own deadline)."""
+
+
+def _timeout_of(parameters: dict[str, Any]) -> float | None:
+    """``parameters.timeout`` in seconds: Triton's request timeout, in microseconds, which
+    ``tritonclient``'s ``infer(timeout=...)`` sends; 0, as Triton reads it, is no timeout."""
+    value = parameters.get("timeout")
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise InvalidInput(
+            f"parameters.timeout: expected the request's timeout in microseconds, an integer >= 0; got {value!r}"
+        )
+    return value / 1e6 if value else None
 
 
 def _plainly_valid(datatype: str, shape: list[int], data: list[Any]) -> bool:
@@ -77,8 +96,9 @@ def parse_v2(body: bytes, header_length: str | None = None) -> Inbound:
         decode_inputs(request)  # the codec's checks, with its messages that name the input
     inputs = [{"name": i.name, "shape": i.shape, "datatype": i.datatype, "data": i.data} for i in request.inputs]
     names = [o.name for o in request.outputs or ()]
-    # The binary-output flag is answered by the gateway per caller, so it does not keep a request apart.
-    parameters = {k: v for k, v in (request.parameters or {}).items() if k != "binary_data_output"}
+    given = request.parameters or {}
+    timeout_s = _timeout_of(given)
+    parameters = {k: v for k, v in given.items() if k not in _PER_CALLER}
     joinable = request.id is None and not parameters and not names and not any(i.parameters for i in request.inputs)
     content_headers = None
     if parsed.outputs.any:
@@ -91,7 +111,7 @@ def parse_v2(body: bytes, header_length: str | None = None) -> Inbound:
         header_length = str(len(head)) if header_length is not None else None
     if header_length is not None:
         content_headers = {HEADER_LENGTH: header_length, "content-type": OCTET_STREAM}
-    return Inbound(body, inputs, names, joinable, content_headers, parsed.outputs)
+    return Inbound(body, inputs, names, joinable, content_headers, parsed.outputs, timeout_s)
 
 
 def joined_body(inputs: list[dict[str, Any]]) -> tuple[bytes, dict[str, str] | None]:
