@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from runtime.auth import TokenSet, load_tokens
+from runtime.bodylimit import BodyLimit
 from runtime.drift.cloudevents import REQUEST_TYPE, parse_event
 from runtime.drift.metrics import DriftCollector
 from runtime.drift.report import render_report
@@ -21,7 +22,6 @@ from runtime.drift.settings import MonitorSettings
 from runtime.errors import InvalidInput, MLServingError, ModelNotFound, validation_problems
 from runtime.experiments.routes import ExperimentCollector, add_experiment_routes
 from runtime.experiments.service import ExperimentService
-from runtime.limits import BodyLimit
 from runtime.wiring import INGEST_PATH, MonitorConfig, TapBatch, inference_service_name
 
 __all__ = ["create_app", "CLOUDEVENTS_PATH", "LabelBatch"]
@@ -110,7 +110,7 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
             tokens.check(request.headers.get("authorization"))
 
     app = FastAPI(title="ml-serving drift monitor", lifespan=lifespan)
-    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, setting="ML_SERVING_DRIFT_MAX_BODY_BYTES")
     app.state.service = service
     app.state.experiments = experiments
     guard = [Depends(authorized)]

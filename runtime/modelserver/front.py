@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 from prometheus_client import Gauge
 
-from runtime.errors import MLServingError, ModelNotFound, ModelUnavailable
-from runtime.limits import too_large
+from runtime.bodylimit import declared_too_large, receive_body
+from runtime.errors import MLServingError, ModelUnavailable
 from runtime.protocol import error_body
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
 from runtime.protocol.rest import read_request
@@ -32,6 +32,9 @@ IN_FLIGHT = Gauge("ml_serving_infer_in_flight", "V2 infer requests being answere
 
 INFER_PATH = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer")
 """The V2 infer paths (with or without a version), as Starlette's ``{model_name}`` matches them."""
+
+SETTING = "--max_body_bytes"
+"""What sets the model server's body limit, named in its 413."""
 
 _JSON = b"application/json"
 _HEADER_LENGTH = HEADER_LENGTH.encode()
@@ -60,25 +63,21 @@ class InferFront:
     async def _infer(self, name: str, scope: dict, receive: Any, send: Any) -> None:
         header_length = None
         for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                await _answer(send, 413, too_large(int(value), self.max_body_bytes))
-                return
             if key == _HEADER_LENGTH:
                 header_length = value.decode("latin-1")
         try:
+            refused = declared_too_large(scope["headers"], self.max_body_bytes, SETTING)
+            if refused is not None:
+                raise refused
             model = self.served(name)
-        except ModelNotFound as exc:
+            if not model.ready:
+                raise ModelUnavailable(f"model '{name}' is not ready")
+            body = await receive_body(receive, self.max_body_bytes, SETTING)
+        except MLServingError as exc:
             await _error(send, exc)
             return
-        if not model.ready:
-            await _error(send, ModelUnavailable(f"model '{name}' is not ready"))
-            return
-        body = await self._body(receive)
         if body is None:
             return  # the client left
-        if isinstance(body, int):
-            await _answer(send, 413, too_large(body, self.max_body_bytes))
-            return
         gauge = IN_FLIGHT.labels(name)
         gauge.inc()
         try:
@@ -100,22 +99,6 @@ class InferFront:
             await _answer(send, 200, content)
         else:
             await _answer(send, 200, content, OCTET_STREAM.encode(), [(_HEADER_LENGTH, str(binary_header).encode())])
-
-    async def _body(self, receive: Any) -> bytes | int | None:
-        """The request body; its size so far once over the limit; None when the client left."""
-        chunks = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return size
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _error(send: Any, exc: MLServingError) -> None:

@@ -38,10 +38,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.importer import import_from_string
 
+from runtime.bodylimit import BodyLimit
 from runtime.contentcoding import ContentCoding
 from runtime.errors import MLServingError, ModelNotFound
-from runtime.limits import BodyLimit
-from runtime.modelserver.front import IN_FLIGHT, InferFront
+from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront
 from runtime.modelserver.model import MLflowModel
 from runtime.protocol import error_body
 
@@ -76,7 +76,7 @@ class _RESTServer(RESTServer):
         self.config.access_log = False
 
     def _add_middlewares(self, app: FastAPI) -> None:
-        app.add_middleware(BodyLimit, max_body_bytes=self.max_body_bytes)
+        app.add_middleware(BodyLimit, max_body_bytes=self.max_body_bytes, setting=SETTING)
 
     def create_application(self) -> None:
         super().create_application()
@@ -84,7 +84,7 @@ class _RESTServer(RESTServer):
         front = InferFront(import_from_string(FASTAPI_APP_IMPORT_STRING), self._model, self.max_body_bytes)
         # Outermost, so that the limit bounds a coded body's decompressed size (KServe's app
         # decodes no Content-Encoding).
-        self.config.app = ContentCoding(front, max_body_bytes=self.max_body_bytes, setting="--max_body_bytes")
+        self.config.app = ContentCoding(front, max_body_bytes=self.max_body_bytes, setting=SETTING)
 
     def _register_endpoints(self, app: FastAPI) -> None:
         super()._register_endpoints(app)

@@ -17,7 +17,9 @@ def test_a_streamed_body_without_length_is_refused_once_over_the_limit(batched_s
 
     response = httpx.post(url(batched_server, "/v2/models/fraud/infer"), content=chunks(), timeout=10)
     assert response.status_code == 413
-    assert response.json()["error"].endswith("over the limit of 200000 bytes; send fewer rows per request")
+    assert response.json()["error"].endswith(
+        "or more is over the limit of 200000 bytes (--max_body_bytes); send fewer rows per request"
+    )
     assert httpx.post(url(batched_server, "/v2/models/fraud/infer"), json=with_input(), timeout=10).status_code == 200
 
 
