@@ -19,6 +19,11 @@ on a single CPU core, where the thread could not run beside the loop anyway, and
 batch over and back only costs context switches (and, as the thread's native calls release the
 GIL, a switch at each of them while the loop waits for the GIL).
 
+A request may carry a deadline, when its caller stops waiting: one still queued past it is
+answered ``RequestTimedOut`` and never predicted (counted in ``ml_serving_batch_expired_total``),
+and a batch stops gathering by the soonest deadline among its requests. Under overload that is
+what keeps the model's time for callers who are still there.
+
 Requests of different layouts (one omits an optional input another sends) share a batch but not
 a predict call: each layout is stacked and predicted on its own. If a batch's predict raises,
 each request of it is retried alone, so one request's bad rows fail that request only.
@@ -35,9 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.batching.metrics import BATCH_REQUESTS, BATCH_RETRIES, BATCH_ROWS, QUEUE_WAIT
+from runtime.batching.metrics import BATCH_EXPIRED, BATCH_REQUESTS, BATCH_RETRIES, BATCH_ROWS, QUEUE_WAIT
 from runtime.batching.rows import concat_rows, layout_of, split_rows
 from runtime.errors import ModelUnavailable
+from runtime.protocol.deadline import RequestTimedOut
 
 __all__ = ["AdaptiveBatcher", "Unbatched", "ShuttingDown"]
 
@@ -50,11 +56,21 @@ def _closed_error() -> ShuttingDown:
     return ShuttingDown("the model server is shutting down and accepts no new requests; retry on another replica")
 
 
+def _timed_out(model: str, waited_s: float) -> RequestTimedOut:
+    BATCH_EXPIRED.labels(model).inc()
+    return RequestTimedOut(
+        f"model '{model}': the request's timeout ran out after {waited_s * 1000:.1f} ms in the batch queue,"
+        " before its predict; it was not predicted"
+    )
+
+
 @dataclass(slots=True)
 class _Waiting:
     payload: Any
     rows: int
     future: asyncio.Future
+    deadline: float | None = None
+    """When its caller stops waiting (monotonic): past it, the request is dropped unpredicted."""
     arrived: float = field(default_factory=time.monotonic)
 
 
@@ -79,10 +95,12 @@ class _Runner:
 
 
 class Unbatched:
-    """Each request is its own predict call, one at a time in a dedicated thread (or ``inline``)."""
+    """Each request is its own predict call, one at a time in a dedicated thread (or ``inline``);
+    one whose deadline has passed when its turn comes is not predicted."""
 
-    def __init__(self, predict: Callable[[Any], Any], *, inline: bool = False) -> None:
+    def __init__(self, predict: Callable[[Any], Any], *, inline: bool = False, model: str = "model") -> None:
         self._predict = predict
+        self._label = model
         self._runner = _Runner(inline)
         self._closed = False
 
@@ -90,10 +108,18 @@ class Unbatched:
     def inline(self) -> bool:
         return self._runner.inline
 
-    async def predict(self, payload: Any, rows: int) -> Any:
+    async def predict(self, payload: Any, rows: int, deadline: float | None = None) -> Any:
         if self._closed:
             raise _closed_error()
-        return await self._runner.call(self._predict, payload)
+        if deadline is None:
+            return await self._runner.call(self._predict, payload)
+        return await self._runner.call(self._predict_by, payload, deadline, time.monotonic())
+
+    def _predict_by(self, payload: Any, deadline: float, arrived: float) -> Any:
+        now = time.monotonic()
+        if now >= deadline:
+            raise _timed_out(self._label, now - arrived)
+        return self._predict(payload)
 
     @contextlib.contextmanager
     def coming(self) -> Iterator[None]:
@@ -141,13 +167,14 @@ class AdaptiveBatcher:
     def inline(self) -> bool:
         return self._runner.inline
 
-    async def predict(self, payload: Any, rows: int) -> Any:
-        """The prediction for ``payload`` (``rows`` rows), computed within some batch."""
+    async def predict(self, payload: Any, rows: int, deadline: float | None = None) -> Any:
+        """The prediction for ``payload`` (``rows`` rows), computed within some batch; by
+        ``deadline`` (monotonic), if given, its predict starts, or ``RequestTimedOut``."""
         if self._closed:
             raise _closed_error()
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run(), name=f"batcher-{self._label}")
-        waiting = _Waiting(payload, rows, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(payload, rows, asyncio.get_running_loop().create_future(), deadline)
         self._queue.append(waiting)
         self._arrived.set()
         return await waiting.future
@@ -183,9 +210,11 @@ class AdaptiveBatcher:
                 await self._arrived.wait()
                 continue
             batch, rows = self._take([], 0)
-            deadline = batch[0].arrived + self.max_latency_s
+            if not batch:
+                continue  # every queued request had run out of time
             while rows < self.max_batch_size and (len(batch) < self._expected or self._coming) and not self._closed:
-                remaining = deadline - time.monotonic()
+                # Gather within the window, and never past a member's own deadline.
+                remaining = _gather_until(batch, batch[0].arrived + self.max_latency_s) - time.monotonic()
                 if remaining <= 0:
                     break
                 self._arrived.clear()
@@ -200,8 +229,13 @@ class AdaptiveBatcher:
             await self._dispatch(batch)
 
     def _take(self, batch: list[_Waiting], rows: int) -> tuple[list[_Waiting], int]:
+        now = time.monotonic()
         while self._queue:
             nxt = self._queue[0]
+            if nxt.deadline is not None and nxt.deadline <= now:
+                self._queue.popleft()
+                self._expire(nxt, now)
+                continue
             if batch and rows + nxt.rows > self.max_batch_size:
                 break
             self._queue.popleft()
@@ -211,7 +245,12 @@ class AdaptiveBatcher:
                 break
         return batch, rows
 
+    def _expire(self, waiting: _Waiting, now: float) -> None:
+        if not waiting.future.done():
+            waiting.future.set_exception(_timed_out(self._label, now - waiting.arrived))
+
     async def _dispatch(self, batch: list[_Waiting]) -> None:
+        # Members were taken in time, and the gathering ended by the soonest of their deadlines.
         live = [w for w in batch if not w.future.done()]
         if not live:
             return
@@ -254,6 +293,14 @@ class AdaptiveBatcher:
             for i, part in zip(members, parts):
                 results[i] = part
         return results
+
+
+def _gather_until(batch: list[_Waiting], window_end: float) -> float:
+    """The end of the window, or the soonest deadline among the batch's requests if earlier."""
+    for waiting in batch:
+        if waiting.deadline is not None and waiting.deadline < window_end:
+            window_end = waiting.deadline
+    return window_end
 
 
 def _settle(waiting: _Waiting, result: Any = None, error: BaseException | None = None) -> None:

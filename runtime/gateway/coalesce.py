@@ -15,7 +15,9 @@ Deadlines: an upstream call ends by the latest deadline among the callers it ser
 before, so that they see its timeout rather than their own), and is cancelled as soon as no
 caller waits for it; a caller who leaves the queue takes its request with it. A stalled model
 server holds the variant's slots for one latency budget at most, so once it recovers the next
-calls, the breaker's half-open probe among them, reach it.
+calls, the breaker's half-open probe among them, reach it. Each call tells the model server
+how long it is still awaited (``x-ml-serving-timeout-ms``), so that one still in its batch queue
+when the gateway has given up is dropped there, not predicted for no one.
 
 Isolation: a joined call the model server refuses (4xx) or fails (5xx), or whose answer cannot
 be shared out by rows, is re-sent as two halves, and so on down to single callers, so one
@@ -44,6 +46,7 @@ from runtime.gateway.errors import CallFailure, UpstreamError, UpstreamRejected
 from runtime.gateway.payload import Inbound, flat_data, joined_body
 from runtime.gateway.upstream import Upstream
 from runtime.protocol.binary import HEADER_LENGTH
+from runtime.protocol.deadline import TIMEOUT_HEADER
 
 __all__ = ["Coalescer", "Reply", "MARGIN_S"]
 
@@ -164,8 +167,9 @@ class Coalescer:
     async def _once(self, call: _Call, deadline: float, isolation: _Isolation | None = None) -> Reply:
         """One upstream call for one caller, checked and counted."""
         try:
+            headers = {**call.headers, TIMEOUT_HEADER: _left_ms(deadline)}
             async with asyncio.timeout(deadline - time.monotonic()):
-                status, payload = await self.upstream.post(call.path, call.body, call.headers)
+                status, payload = await self.upstream.post(call.path, call.body, headers)
             response = checked(status, payload, call.rows)
         except UpstreamRejected:
             self._count(call, None)
@@ -274,6 +278,7 @@ class Coalescer:
         body, content_headers = joined_body(inputs)
         headers = {k: v for k, v in lead.headers.items() if k != HEADER_LENGTH}
         headers.update(content_headers or {"content-type": "application/json"})
+        headers[TIMEOUT_HEADER] = _left_ms(deadline)
         try:
             async with asyncio.timeout(deadline - time.monotonic()):
                 status, payload = await self.upstream.post(lead.path, body, headers)
@@ -322,6 +327,12 @@ class Coalescer:
 
     async def _isolate(self, group: list[_Call], isolation: _Isolation) -> None:
         await (self._alone(group[0], isolation) if len(group) == 1 else self._joined(group, isolation))
+
+
+def _left_ms(deadline: float) -> str:
+    """What the gateway still waits for a call, for the model server's batch queue to drop it
+    past then (runtime/protocol/deadline.py)."""
+    return f"{max(0.0, deadline - time.monotonic()) * 1000:.1f}"
 
 
 def _joined_data(parts: list[Any]) -> Any:

@@ -33,6 +33,7 @@ from runtime.gateway.settings import Settings
 from runtime.gateway.shadow import ShadowMirror, ShadowTarget
 from runtime.gateway.tap import DriftTap
 from runtime.gateway.upstream import Upstream, make_upstream
+from runtime.protocol.deadline import sooner
 from runtime.wiring import GatewayConfig
 
 __all__ = ["Gateway", "Outcome"]
@@ -172,8 +173,7 @@ class Gateway:
         ``until``: the caller's own deadline (monotonic), if the transport carries one; the
         request's own timeout parameter, when it ends sooner, takes its place."""
         if inbound.timeout_s is not None:
-            own = started + inbound.timeout_s
-            until = own if until is None else min(until, own)
+            until = sooner(until, started + inbound.timeout_s)
         rid = request_id(metadata)
         forwarded = forward_headers(metadata, rid)
         if inbound.content_headers:

@@ -19,6 +19,7 @@ import orjson
 from runtime.errors import InvalidInput
 from runtime.protocol import decode_inputs, flatten
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, OutputChoice, array_to_raw, strip_output_choice
+from runtime.protocol.deadline import parameter_timeout_s
 from runtime.protocol.rest import read_request
 
 __all__ = [
@@ -60,19 +61,6 @@ _PER_CALLER = ("binary_data_output", "timeout")
 the binary-output flag (it encodes the answer) and the timeout (a caller's own deadline)."""
 
 
-def _timeout_of(parameters: dict[str, Any]) -> float | None:
-    """``parameters.timeout`` in seconds: Triton's request timeout, in microseconds, which
-    ``tritonclient``'s ``infer(timeout=...)`` sends; 0, as Triton reads it, is no timeout."""
-    value = parameters.get("timeout")
-    if value is None:
-        return None
-    if type(value) is not int or value < 0:
-        raise InvalidInput(
-            f"parameters.timeout: expected the request's timeout in microseconds, an integer >= 0; got {value!r}"
-        )
-    return value / 1e6 if value else None
-
-
 def _plainly_valid(datatype: str, shape: list[int], data: list[Any]) -> bool:
     """Flat FP64/FP32/INT64 data that fills its shape: valid without building an array (the
     common case); anything else goes through the codec."""
@@ -97,7 +85,7 @@ def parse_v2(body: bytes, header_length: str | None = None) -> Inbound:
     inputs = [{"name": i.name, "shape": i.shape, "datatype": i.datatype, "data": i.data} for i in request.inputs]
     names = [o.name for o in request.outputs or ()]
     given = request.parameters or {}
-    timeout_s = _timeout_of(given)
+    timeout_s = parameter_timeout_s(given)
     parameters = {k: v for k, v in given.items() if k not in _PER_CALLER}
     joinable = request.id is None and not parameters and not names and not any(i.parameters for i in request.inputs)
     content_headers = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from runtime.bodylimit import declared_too_large, receive_body
 from runtime.errors import MLServingError, ModelUnavailable
 from runtime.protocol import error_body
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
+from runtime.protocol.deadline import TIMEOUT_HEADER, RequestTimedOut, header_timeout_s
 from runtime.protocol.rest import read_request
 
 __all__ = ["InferFront", "INFER_PATH", "IN_FLIGHT"]
@@ -38,6 +40,7 @@ SETTING = "--max_body_bytes"
 
 _JSON = b"application/json"
 _HEADER_LENGTH = HEADER_LENGTH.encode()
+_TIMEOUT = TIMEOUT_HEADER.encode()
 
 
 class InferFront:
@@ -61,11 +64,15 @@ class InferFront:
         await self.app(scope, receive, send)
 
     async def _infer(self, name: str, scope: dict, receive: Any, send: Any) -> None:
-        header_length = None
+        arrived = time.monotonic()
+        header_length = timeout = None
         for key, value in scope["headers"]:
             if key == _HEADER_LENGTH:
                 header_length = value.decode("latin-1")
+            elif key == _TIMEOUT:
+                timeout = value.decode("latin-1")
         try:
+            timeout_s = header_timeout_s(timeout)
             refused = declared_too_large(scope["headers"], self.max_body_bytes, SETTING)
             if refused is not None:
                 raise refused
@@ -82,10 +89,10 @@ class InferFront:
         gauge.inc()
         try:
             parsed = read_request(body, header_length)
-            response = await model.infer(parsed.request)
+            response = await model.infer(parsed.request, None if timeout_s is None else arrived + timeout_s)
             content, binary_header = encode_response(response.model_dump(exclude_none=True), parsed.outputs)
         except MLServingError as exc:
-            if exc.status >= 500:
+            if exc.status >= 500 and not isinstance(exc, RequestTimedOut):  # timeouts: counted, not logged
                 log.error("%s", exc.message)
             await _error(send, exc)
             return

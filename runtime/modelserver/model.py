@@ -29,6 +29,7 @@ from runtime.protocol import (
     encode_predictions,
     parse_request,
 )
+from runtime.protocol.deadline import parameter_timeout_s, sooner
 from runtime.protocol.grpc_status import grpc_code
 from runtime.protocol.rest import read_request
 from runtime.spec import parse_model_uri
@@ -102,7 +103,7 @@ class MLflowModel(Model):
                 model=self.name,
             )
         else:
-            self._predictor = Unbatched(self._predict_rows)
+            self._predictor = Unbatched(self._predict_rows, model=self.name)
         self.ready = True
         return self.ready
 
@@ -151,16 +152,22 @@ class MLflowModel(Model):
             raise InvalidInput(f"inputs must be columns of the same number of rows; got rows {rows}")
         return pd.DataFrame({name: a.reshape(len(a)) for name, a in arrays.items()}), next(iter(rows.values()))
 
-    async def infer(self, request: InferenceRequest) -> InferenceResponse:
-        """Answer one V2 request: decode, predict (batched with others when enabled), encode."""
+    async def infer(self, request: InferenceRequest, deadline: float | None = None) -> InferenceResponse:
+        """Answer one V2 request: decode, predict (batched with others when enabled), encode.
+        ``deadline`` (monotonic): when the caller stops waiting, as the gateway's header says;
+        the request's own ``parameters.timeout`` counts too, the sooner of the two. A request
+        still queued then is not predicted (``RequestTimedOut``, 503)."""
         if self._predictor is None:
             raise ModelNotFound.not_loaded(self.name)
+        timeout_s = parameter_timeout_s(request.parameters)
+        if timeout_s is not None:
+            deadline = sooner(deadline, time.monotonic() + timeout_s)
         try:
             if self.images is not None:
                 prediction = await self.images.predict(request)
             else:
                 payload, rows = self.decode(request)
-                prediction = await self._predictor.predict(payload, rows)
+                prediction = await self._predictor.predict(payload, rows, deadline)
         except MLServingError:
             raise
         except Exception as exc:

@@ -93,9 +93,12 @@ class _Triton:
     async def model_ready(self, name: str) -> bool:
         return self.c.is_model_ready(name)
 
-    def call(self, model: str, tensors: list, request_id: str, requested, parameters, **coding):
-        """The client's ``infer`` with the case's request, compressed as ``coding`` says."""
-        return self.c.infer(model, tensors, request_id=request_id, outputs=requested, parameters=parameters, **coding)
+    def call(self, model: str, tensors: list, request_id: str, requested, parameters, timeout, **coding):
+        """The client's ``infer`` with the case's request, compressed as ``coding`` says;
+        ``timeout`` (microseconds) is the client's own ``infer(timeout=...)``."""
+        return self.c.infer(
+            model, tensors, request_id=request_id, outputs=requested, parameters=parameters, timeout=timeout, **coding
+        )
 
     def error(self, exc: Exception) -> tuple[str, str] | None:
         from tritonclient.utils import InferenceServerException
@@ -125,7 +128,7 @@ class TritonHTTP(_Triton):
     async def metadata(self, name: str) -> str:
         return self.c.get_model_metadata(name)["name"]
 
-    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL, timeout=None) -> Answer:
         tensors = _triton_inputs(self.m, inputs, binary_data=self.binary)
         names = outputs or [name for name, _, _ in inputs]
         requested = (
@@ -134,7 +137,7 @@ class TritonHTTP(_Triton):
             else None
         )
         coding = {"request_compression_algorithm": self.compression, "response_compression_algorithm": self.compression}
-        r = self.call(model, tensors, request_id, requested, parameters, **coding)
+        r = self.call(model, tensors, request_id, requested, parameters, timeout, **coding)
         response = r.get_response()
         found = {o["name"] for o in response["outputs"]}
         return Answer(response.get("id", ""), {n: r.as_numpy(n) for n in found}, response.get("parameters") or {})
@@ -152,17 +155,19 @@ class TritonGRPC(_Triton):
     async def metadata(self, name: str) -> str:
         return self.c.get_model_metadata(name).name
 
-    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL, timeout=None) -> Answer:
         tensors = _triton_inputs(self.m, inputs)
         requested = [self.m.InferRequestedOutput(n) for n in outputs] if outputs else None
-        r = self.call(model, tensors, request_id, requested, parameters, compression_algorithm=self.grpc_compression)
+        r = self.call(
+            model, tensors, request_id, requested, parameters, timeout, compression_algorithm=self.grpc_compression
+        )
         response = r.get_response()
         params = {k: getattr(v, v.WhichOneof("parameter_choice")) for k, v in response.parameters.items()}
         return Answer(response.id, {o.name: r.as_numpy(o.name) for o in response.outputs}, params)
 
 
 class _KServe:
-    def _request(self, inputs, request_id, outputs, parameters, binary: bool, model: str):
+    def _request(self, inputs, request_id, outputs, parameters, binary: bool, model: str, timeout=None):
         from kserve import InferInput, InferRequest
         from kserve.protocol.infer_type import RequestedOutput
 
@@ -172,6 +177,8 @@ class _KServe:
             t.set_data_from_numpy(array, binary_data=binary)
             tensors.append(t)
         requested = [RequestedOutput(n) for n in outputs] if outputs else None
+        if timeout is not None:  # KServe's clients send Triton's timeout as any other parameter
+            parameters = {**(parameters or {}), "timeout": timeout}
         return InferRequest(
             model, tensors, request_id=request_id or None, parameters=parameters, request_outputs=requested
         )
@@ -203,11 +210,11 @@ class KServeREST(_KServe):
     async def model_ready(self, name: str) -> bool:
         return await self.c.is_model_ready(self.url, name)
 
-    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL, timeout=None) -> Answer:
         from kserve.errors import InvalidInput
 
         try:
-            request = self._request(inputs, request_id, outputs, parameters, self.binary, model)
+            request = self._request(inputs, request_id, outputs, parameters, self.binary, model, timeout)
             return self._answer(await self.c.infer(self.url, request, model_name=model))
         except InvalidInput as exc:
             raise NotOffered(f"refused by the client: {exc}") from None
@@ -235,8 +242,9 @@ class KServeGRPC(_KServe):
     async def model_ready(self, name: str) -> bool:
         return await self.c.is_model_ready(name)
 
-    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL) -> Answer:
-        return self._answer(await self.c.infer(self._request(inputs, request_id, outputs, parameters, True, model)))
+    async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL, timeout=None) -> Answer:
+        request = self._request(inputs, request_id, outputs, parameters, True, model, timeout)
+        return self._answer(await self.c.infer(request))
 
     def error(self, exc: Exception) -> tuple[str, str] | None:
         import grpc
@@ -337,11 +345,16 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
 
         await case("compressed answer", coded_answer)
 
+    async def within_timeout():
+        answer = await client.infer([("x", sample("FP64"), "FP64")], timeout=30_000_000)
+        return _same(answer.outputs["x"], sample("FP64")), repr(answer.outputs["x"].tolist())
+
     await case("request id echoed", request_id)
+    await case("request timeout, within it", within_timeout)
     await case("requested outputs", requested_outputs)
     await case("parameters", parameters)
 
-    async def refused(call, status: str, message: str):
+    async def refused(call, status: str, message: str | tuple[str, ...]):
         try:
             await call()
         except NotOffered:
@@ -350,7 +363,8 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
             seen = client.error(exc)
             if seen is None:
                 raise
-            return seen[0] == status and message in seen[1], f"{seen[0]}: {seen[1]}"
+            messages = (message,) if isinstance(message, str) else message  # any one of them
+            return seen[0] == status and any(m in seen[1] for m in messages), f"{seen[0]}: {seen[1]}"
         return False, "no error"
 
     grpc_client = kind.partition("+")[0].endswith("grpc")
@@ -378,6 +392,17 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
             lambda: client.infer([("x", oversized, "FP32")]),
             "StatusCode.RESOURCE_EXHAUSTED" if grpc_client else "413",
             "larger than max" if grpc_client else "limit",
+        ),
+    )
+    # Out of time before anything can be done (1 us): UNAVAILABLE, as Triton answers a request
+    # whose timeout expired in its queue; neither process predicts it.
+    await case(
+        "request timeout, run out",
+        lambda: refused(
+            lambda: client.infer([("x", sample("FP64"), "FP64")], timeout=1),
+            "StatusCode.UNAVAILABLE" if grpc_client else "503",
+            # The model server's batch queue, or the gateway, which has no time to call it.
+            ("timeout ran out", "the caller's deadline of 0 ms"),
         ),
     )
     await case(

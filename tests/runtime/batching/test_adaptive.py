@@ -274,3 +274,80 @@ async def test_unbatched_inline_predicts_on_the_event_loop(inline):
     await direct.close()
     assert [r.tolist() for r in results] == [[0.0], [2.0], [4.0]]
     assert (model.threads == {threading.current_thread().name}) is inline
+
+
+def expired_count(model: str) -> float:
+    from runtime.batching.metrics import BATCH_EXPIRED
+
+    return BATCH_EXPIRED.labels(model)._value.get()
+
+
+async def test_a_request_still_queued_past_its_deadline_is_not_predicted():
+    """Its caller has gone (the gateway gave up): the model's time goes to those still waiting."""
+    from runtime.protocol.deadline import RequestTimedOut
+
+    model, batcher, first = await held(32, 50)
+    before = expired_count("model")
+    late = asyncio.create_task(batcher.predict(np.array([-1.0]), 1, deadline=time.monotonic() + 0.05))
+    kept = asyncio.create_task(batcher.predict(np.array([3.0]), 1, deadline=time.monotonic() + 30))
+    unbounded = asyncio.create_task(batcher.predict(np.array([4.0]), 1))
+    await asyncio.sleep(0.1)  # the first predict is still held: ``late`` runs out in the queue
+    model.release.set()
+    assert (await first).tolist() == [0.0]
+    with pytest.raises(RequestTimedOut, match="in the batch queue, before its predict; it was not predicted"):
+        await late
+    assert (await kept).tolist() == [6.0] and (await unbounded).tolist() == [8.0]
+    # The negative row would have failed the batch had it been predicted: it never was.
+    assert model.calls == [1, 2]
+    assert expired_count("model") == before + 1
+    await batcher.close()
+
+
+async def test_a_gathering_batch_goes_by_its_soonest_deadline_not_the_window():
+    model, batcher, blocker = await held(32, 2000)
+    busy = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(4)]
+    await asyncio.sleep(0)
+    model.release.set()
+    await asyncio.gather(blocker, *busy)  # the last batch held 4 requests: the next one gathers
+    start = time.monotonic()
+    result = await batcher.predict(np.array([2.0]), 1, deadline=start + 0.15)
+    waited = time.monotonic() - start
+    assert result.tolist() == [4.0], "dispatched by its deadline, so predicted"
+    assert 0.1 <= waited < 1.0, f"waited {waited * 1000:.0f} ms against a deadline of 150 ms and a window of 2 s"
+    assert model.calls == [1, 4, 1]
+    await batcher.close()
+
+
+async def test_when_every_queued_request_has_run_out_the_worker_goes_on():
+    model, batcher, first = await held(32, 50)
+    late = [
+        asyncio.create_task(batcher.predict(np.array([1.0]), 1, deadline=time.monotonic() + 0.02)) for _ in range(3)
+    ]
+    await asyncio.sleep(0.05)
+    model.release.set()
+    await first
+    outcomes = await asyncio.gather(*late, return_exceptions=True)
+    assert all(type(o).__name__ == "RequestTimedOut" for o in outcomes), outcomes
+    assert (await batcher.predict(np.array([5.0]), 1)).tolist() == [10.0]
+    assert model.calls == [1, 1]
+    await batcher.close()
+
+
+async def test_unbatched_does_not_predict_a_request_whose_turn_comes_too_late():
+    from runtime.protocol.deadline import RequestTimedOut
+
+    model = Recorder()
+    model.release.clear()
+    unbatched = Unbatched(model, model="solo")
+    before = expired_count("solo")
+    first = asyncio.create_task(unbatched.predict(np.array([1.0]), 1))
+    await wait_until(model.started.is_set)
+    late = asyncio.create_task(unbatched.predict(np.array([2.0]), 1, deadline=time.monotonic() + 0.05))
+    kept = asyncio.create_task(unbatched.predict(np.array([3.0]), 1, deadline=time.monotonic() + 30))
+    await asyncio.sleep(0.1)
+    model.release.set()
+    assert (await first).tolist() == [2.0] and (await kept).tolist() == [6.0]
+    with pytest.raises(RequestTimedOut, match="not predicted"):
+        await late
+    assert model.calls == [1, 1] and expired_count("solo") == before + 1
+    await unbatched.close()

@@ -130,3 +130,29 @@ async def test_over_grpc_the_timeout_parameter_is_the_callers_deadline_too(peer)
     assert state == "CLOSED"
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "parameters.timeout" in refused.value.details(), refused.value.details()
+
+
+def told_ms(headers: dict[str, str]) -> float:
+    from runtime.protocol.deadline import TIMEOUT_HEADER
+
+    return float(headers[TIMEOUT_HEADER])
+
+
+async def test_each_upstream_call_tells_the_model_server_how_long_it_is_still_awaited(peer):
+    """So that the model server's batch queue can drop a call the gateway has given up on."""
+    p = peer(mode="slow", delay_s=0.05)
+    config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=800), {"v1": p.url})
+    alone = {"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP64", "data": [1.0]}]}
+    async with serve(config, Settings(coalesce=True)) as client:
+        assert (await client.post(INFER, json=alone)).status_code == 200
+        first = told_ms(p.state.headers[-1])
+        own = await client.post(INFER, json={**alone, "parameters": {"timeout": 300_000}})
+        assert own.status_code == 200
+        shorter = told_ms(p.state.headers[-1])
+        p.state.headers.clear()
+        answers = await asyncio.gather(*(client.post(INFER, json=alone) for _ in range(12)))
+    assert all(a.status_code == 200 for a in answers)
+    assert 600 < first <= 800, first  # the budget, less the gateway's reserve and its own time
+    assert 200 < shorter <= 300, shorter  # the caller's own timeout, when sooner
+    # Joined calls too (fewer calls than callers), each with the latest of its callers' times.
+    assert len(p.state.headers) < 12 and all(0 < told_ms(h) <= 800 for h in p.state.headers)
