@@ -6,6 +6,15 @@ made) when one is declared. Open: calls are refused at once for ``cooldown_ms``.
 probe call passes; only its own result closes the breaker (success) or opens it for another
 cool-down (failure).
 
+Consecutive is in time, not in completions: a failure counts toward the threshold only if its
+upstream call was sent after the last failure counted (``record``'s ``sent_at``), so calls that
+were out together and fail together (a burst of timeouts while the variant was briefly
+overloaded, with several upstream calls in flight) are one failure, not one each. Otherwise a
+short overload with ``failure_threshold`` calls in flight opens the breaker in one go, and its
+cool-down turns a moment of timeouts into seconds of refusals while the model server sits idle.
+A variant that keeps failing still opens it: each call sent after a failure fails again. The
+failure rate counts every call.
+
 Every admitted call holds a ``Permit`` and ends with exactly one of ``record`` (the upstream
 call's outcome) or ``release`` (no verdict: the caller went away, or the model server refused
 the input). A permit taken before the breaker last opened is stale: its outcome says nothing
@@ -58,6 +67,8 @@ class Breaker:
         self._clock = clock
         self._on_change = on_change
         self._consecutive = 0
+        self._counted_at = float("-inf")
+        """When the last failure counted toward ``failure_threshold`` was recorded."""
         self._opened_at = 0.0
         self._generation = 0
         self._probing = False
@@ -79,8 +90,9 @@ class Breaker:
             return Permit(self._generation, probe=True)
         return None
 
-    def record(self, permit: Permit, ok: bool) -> None:
-        """The outcome of the one upstream call ``permit`` was used for."""
+    def record(self, permit: Permit, ok: bool, sent_at: float | None = None) -> None:
+        """The outcome of the one upstream call ``permit`` was used for, sent at ``sent_at``
+        (the breaker's clock; None: counts as sent after any earlier failure)."""
         if permit.generation != self._generation:
             return
         if permit.probe:
@@ -92,7 +104,11 @@ class Breaker:
             return
         if self._state is not BreakerState.CLOSED:
             return
-        self._consecutive = 0 if ok else self._consecutive + 1
+        if ok:
+            self._consecutive = 0
+        elif sent_at is None or sent_at >= self._counted_at:  # not out beside the last counted failure
+            self._consecutive += 1
+            self._counted_at = self._clock()
         if len(self._window) == self._window.maxlen and self._window[0]:
             self._window_failures -= 1
         self._window.append(not ok)
@@ -125,6 +141,7 @@ class Breaker:
 
     def _reset(self) -> None:
         self._consecutive = 0
+        self._counted_at = float("-inf")
         self._window.clear()
         self._window_failures = 0
         self._probing = False

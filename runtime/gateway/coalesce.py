@@ -86,6 +86,8 @@ class _Call:
     group: list[_Call] = field(default_factory=list, repr=False)
     counted: bool = False
     """Whether the breaker has had its verdict on ``permit``."""
+    sent_at: float | None = None
+    """When the upstream call that carries ``permit``'s verdict was sent (monotonic)."""
 
 
 @dataclass(slots=True)
@@ -162,12 +164,13 @@ class Coalescer:
             if ok is None:
                 self.breaker.release(call.permit)
             else:
-                self.breaker.record(call.permit, ok)
+                self.breaker.record(call.permit, ok, call.sent_at)
 
     async def _once(self, call: _Call, deadline: float, isolation: _Isolation | None = None) -> Reply:
         """One upstream call for one caller, checked and counted."""
         try:
             headers = {**call.headers, TIMEOUT_HEADER: _left_ms(deadline)}
+            call.sent_at = time.monotonic()
             async with asyncio.timeout(deadline - time.monotonic()):
                 status, payload = await self.upstream.post(call.path, call.body, headers)
             response = checked(status, payload, call.rows)
@@ -279,6 +282,7 @@ class Coalescer:
         headers = {k: v for k, v in lead.headers.items() if k != HEADER_LENGTH}
         headers.update(content_headers or {"content-type": "application/json"})
         headers[TIMEOUT_HEADER] = _left_ms(deadline)
+        lead.sent_at = time.monotonic()
         try:
             async with asyncio.timeout(deadline - time.monotonic()):
                 status, payload = await self.upstream.post(lead.path, body, headers)

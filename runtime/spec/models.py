@@ -125,7 +125,8 @@ class FallbackSpec(SpecModel):
 
 class CircuitBreakerSpec(SpecModel):
     failure_threshold: Annotated[int, Field(gt=0)] = 5
-    """Consecutive failures that open the breaker of a variant."""
+    """Consecutive failures that open the breaker of a variant; calls that were out together and
+    fail together (a burst of timeouts) count as one (runtime/gateway/breaker.py)."""
     cooldown_ms: Annotated[float, Field(gt=0)] = 5000
     """How long an open breaker rejects calls before one half-open probe."""
     failure_rate_percent: Annotated[float, Field(gt=0, le=100)] | None = None

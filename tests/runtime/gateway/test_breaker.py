@@ -121,3 +121,23 @@ def test_a_steady_low_failure_rate_never_trips_the_rate_breaker():
         breaker.record(breaker.acquire(), i % 20 != 0)  # 5 % of calls fail, some back to back
         assert breaker.state is BreakerState.CLOSED
     assert breaker.failure_rate == pytest.approx(0.05)
+
+
+def test_failures_of_calls_out_together_count_once_toward_the_threshold():
+    """A burst of timeouts from calls in flight at once is one failure; a variant that keeps
+    failing after it still opens the breaker, one counted failure per call sent after the last."""
+    clock = Clock()
+    breaker = Breaker(CircuitBreakerSpec(failureThreshold=3, cooldownMs=1000), clock=clock)
+    sent = clock.now
+    burst = [breaker.acquire() for _ in range(8)]  # eight calls out at once
+    clock.now += 0.05
+    for permit in burst:
+        assert permit is not None
+        breaker.record(permit, False, sent)
+    assert breaker.state is BreakerState.CLOSED, "eight failures of one moment opened the breaker"
+    for _ in range(2):  # each sent after the last counted failure, and failing again
+        permit, sent = breaker.acquire(), clock.now
+        clock.now += 0.05
+        assert permit is not None
+        breaker.record(permit, False, sent)
+    assert breaker.state is BreakerState.OPEN

@@ -289,3 +289,28 @@ async def test_a_joined_call_cut_short_by_its_callers_own_deadlines_costs_the_br
     assert p.state.calls == 2, "the two queued callers shared one call"
     assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
     assert breaker.state.name == "CLOSED", "a call cut short by its callers' own deadlines opened the breaker"
+
+
+async def test_a_moment_of_timeouts_with_many_calls_out_does_not_open_the_breaker(peer):
+    """Eight calls out at once all time out in a short stall: one failure, not eight, so the
+    breaker (three in a row) stays closed and the variant serves again as soon as it recovers.
+    A variant that keeps hanging still opens it."""
+    p = peer(mode="slow", delay_s=2.0)
+    breaker = {"failureThreshold": 3, "cooldownMs": 60_000}
+    spec = model_spec(variants=ONE, latencyBudgetMs=300, fallback={"value": 0}, circuitBreaker=breaker)
+    config = gateway_config(spec, {"v1": p.url})
+    async with serve(config, Settings(coalesce=True, coalesce_in_flight=8)) as client:
+        target = client.app.state.gateway.routes["m"].targets["v1"]
+        # Ids keep the eight apart: each is its own upstream call, all out at once.
+        stalled = await asyncio.gather(
+            *(client.post("/v2/models/m/infer", json={**one(float(i)), "id": f"s{i}"}) for i in range(8))
+        )
+        assert [r.headers.get("x-ml-serving-fallback") for r in stalled] == ["timeout"] * 8
+        assert target.breaker.state.name == "CLOSED"
+        p.state.mode = "answer"  # recovered
+        served = await client.post("/v2/models/m/infer", json=one(5.0))
+        assert served.headers["x-ml-serving-variant"] == "v1" and served.json()["outputs"][0]["data"] == [5.0]
+        p.state.mode = "hang"
+        for i in range(4):  # one at a time: each sent after the last failure
+            await client.post("/v2/models/m/infer", json={**one(float(i)), "id": f"h{i}"})
+        assert target.breaker.state.name == "OPEN"
