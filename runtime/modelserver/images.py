@@ -101,7 +101,7 @@ class ImageServing:
                 inline=inline,
             )
         else:
-            self.predictor = Unbatched(self._forward, inline=inline)
+            self.predictor = Unbatched(self._forward, inline=inline, model=name)
         DEVICE_INFO.labels(name, info["device"], info["precision"]).set(1)
 
     # --- metadata ----------------------------------------------------------------------------
@@ -190,17 +190,21 @@ class ImageServing:
         finally:
             self._forward_s.observe(time.monotonic() - started)
 
-    async def predict(self, request: InferenceRequest) -> dict[str, np.ndarray]:
-        """Class and scores for every image of the request, in order."""
+    async def predict(self, request: InferenceRequest, deadline: float | None = None) -> dict[str, np.ndarray]:
+        """Class and scores for every image of the request, in order; none predicted once
+        ``deadline`` (monotonic) has passed before its batch (``RequestTimedOut``)."""
         images = self.images_of(request)
         # Announced while decoding, so that a gathering batch waits for it instead of leaving without it.
         with self.predictor.coming():
             batch = await self.prepare(images, request.inputs[0].name)
         size = self.max_batch_size or len(batch)
         if len(batch) <= size:
-            return await self.predictor.predict(batch, len(batch))
+            return await self.predictor.predict(batch, len(batch), deadline)
         pieces = await asyncio.gather(
-            *(self.predictor.predict(batch[s : s + size], len(batch[s : s + size])) for s in range(0, len(batch), size))
+            *(
+                self.predictor.predict(batch[s : s + size], len(batch[s : s + size]), deadline)
+                for s in range(0, len(batch), size)
+            )
         )
         return {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
 

@@ -164,7 +164,7 @@ class MLflowModel(Model):
             deadline = sooner(deadline, time.monotonic() + timeout_s)
         try:
             if self.images is not None:
-                prediction = await self.images.predict(request)
+                prediction = await self.images.predict(request, deadline)
             else:
                 payload, rows = self.decode(request)
                 prediction = await self._predictor.predict(payload, rows, deadline)

@@ -131,3 +131,17 @@ def test_tritonclient_sends_encoded_and_raw_images_as_binary_tensors(vision_serv
         )["data"]
     finally:
         client.close()
+
+
+def test_images_out_of_time_before_their_batch_are_not_predicted(vision_server):
+    """The image path honours the caller's deadline as the tabular one does (503, not predicted)."""
+    from runtime.protocol.deadline import TIMEOUT_HEADER
+
+    images, _ = heldout()
+    good = next(v for v in images if isinstance(v, bytes))
+    url = f"{vision_server.url}/v2/models/vision/infer"
+    late = httpx.post(url, json=body([good, good]), headers={TIMEOUT_HEADER: "0"}, timeout=30)
+    assert late.status_code == 503, late.text
+    assert "timeout ran out" in late.json()["error"] and "not predicted" in late.json()["error"]
+    within = httpx.post(url, json=body([good]), headers={TIMEOUT_HEADER: "30000"}, timeout=30)
+    assert within.status_code == 200, within.text
