@@ -74,8 +74,7 @@ async def read_limited(request: Request, limit: int, setting: str = "") -> bytes
 
 
 class _Over(Exception):
-    def __init__(self, error: PayloadTooLarge) -> None:
-        self.error = error
+    """Raised into the app by ``BodyLimit``'s receive; the error it stands for is kept there."""
 
 
 class BodyLimit:
@@ -106,7 +105,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     over = too_large(received, self.max_body_bytes, self.setting)
-                    raise _Over(over)
+                    raise _Over
             return message
 
         async def tracking_send(message: dict) -> None:
@@ -123,9 +122,9 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _Over as exc:
-            if not started:
-                await _answer(send, exc.error)
+        except _Over:
+            if not started and over is not None:
+                await _answer(send, over)
 
 
 async def _answer(send: Any, error: PayloadTooLarge) -> None:

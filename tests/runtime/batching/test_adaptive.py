@@ -68,12 +68,18 @@ async def test_requests_arriving_during_a_predict_join_one_batch():
     await batcher.close()
 
 
-async def test_after_a_busy_batch_it_gathers_until_the_window_closes():
-    model, batcher, blocker = await held(32, 60)
-    busy = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(8)]
+async def after_a_busy_batch(max_latency_ms: float, busy: int) -> tuple[Recorder, AdaptiveBatcher]:
+    """A batcher whose last batch held ``busy`` requests (after the held first one): the next gathers."""
+    model, batcher, blocker = await held(32, max_latency_ms)
+    waiting = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(busy)]
     await asyncio.sleep(0)
     model.release.set()
-    await asyncio.gather(blocker, *busy)
+    await asyncio.gather(blocker, *waiting)
+    return model, batcher
+
+
+async def test_after_a_busy_batch_it_gathers_until_the_window_closes():
+    model, batcher = await after_a_busy_batch(60, 8)
     start = time.monotonic()
     await asyncio.gather(*(batcher.predict(np.array([2.0]), 1) for _ in range(3)))
     assert time.monotonic() - start >= 0.05
@@ -304,11 +310,7 @@ async def test_a_request_still_queued_past_its_deadline_is_not_predicted():
 
 
 async def test_a_gathering_batch_goes_by_its_soonest_deadline_not_the_window():
-    model, batcher, blocker = await held(32, 2000)
-    busy = [asyncio.create_task(batcher.predict(np.array([1.0]), 1)) for _ in range(4)]
-    await asyncio.sleep(0)
-    model.release.set()
-    await asyncio.gather(blocker, *busy)  # the last batch held 4 requests: the next one gathers
+    model, batcher = await after_a_busy_batch(2000, 4)  # the last batch held 4 requests
     start = time.monotonic()
     result = await batcher.predict(np.array([2.0]), 1, deadline=start + 0.15)
     waited = time.monotonic() - start
