@@ -246,8 +246,10 @@ class AdaptiveBatcher:
         return batch, rows
 
     def _expire(self, waiting: _Waiting, now: float) -> None:
+        # Counted even when its caller has already gone (a gRPC call is cancelled at its deadline).
+        error = _timed_out(self._label, now - waiting.arrived)
         if not waiting.future.done():
-            waiting.future.set_exception(_timed_out(self._label, now - waiting.arrived))
+            waiting.future.set_exception(error)
 
     async def _dispatch(self, batch: list[_Waiting]) -> None:
         # Members were taken in time, and the gathering ended by the soonest of their deadlines.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,19 @@ from runtime.protocol import (
     encode_predictions,
     parse_request,
 )
-from runtime.protocol.deadline import parameter_timeout_s, sooner
+from runtime.protocol.deadline import TIMEOUT_HEADER, header_timeout_s, parameter_timeout_s, sooner
 from runtime.protocol.grpc_status import grpc_code
 from runtime.protocol.rest import read_request
 from runtime.spec import parse_model_uri
 from runtime.vision.classifier import MODEL_KIND as IMAGE_MODEL
 
-__all__ = ["MLflowModel", "PredictionFailed", "resolve_model_dir"]
+__all__ = ["GRPC_DEADLINE", "MLflowModel", "PredictionFailed", "resolve_model_dir"]
 
 log = logging.getLogger(__name__)
+
+GRPC_DEADLINE: ContextVar[float | None] = ContextVar("grpc_deadline", default=None)
+"""The gRPC call's own deadline (monotonic), set by the server's servicer for the call it
+answers: KServe's servicer hands the model the call's metadata but not its deadline."""
 
 
 def resolve_model_dir(model_dir: str) -> tuple[str, str | None]:
@@ -180,11 +185,15 @@ class MLflowModel(Model):
     ) -> InferResponse:
         """KServe's own data plane entry (its gRPC server) reaches the same path and checks.
 
+        The caller's time counts as over REST: the call's gRPC deadline, the gateway's
+        ``x-ml-serving-timeout-ms`` as metadata, and ``parameters.timeout``, the soonest of them.
+
         Raw gRPC tensors come through KServe's ``to_rest`` as a binary REST body and are read by
         the project's binary decoder; errors leave as the gRPC status their HTTP status maps to.
         """
         try:
-            response = await self.infer(_from_kserve(payload))
+            deadline = sooner(GRPC_DEADLINE.get(), _header_deadline(headers))
+            response = await self.infer(_from_kserve(payload), deadline)
         except MLServingError as exc:
             raise GrpcException(exc.message, grpc_code(int(exc.status))) from None
         document = response.model_dump(exclude_none=True)
@@ -211,6 +220,11 @@ class MLflowModel(Model):
         elif self._predictor is not None:
             await self._predictor.close()
         self.ready = False
+
+
+def _header_deadline(headers: dict | None) -> float | None:
+    timeout_s = header_timeout_s(headers.get(TIMEOUT_HEADER)) if headers else None
+    return None if timeout_s is None else time.monotonic() + timeout_s
 
 
 def _requested(outputs: list, request: InferenceRequest) -> list:

@@ -20,6 +20,7 @@ import asyncio
 import gc
 import logging
 import signal
+import time
 
 import kserve
 import orjson
@@ -28,6 +29,7 @@ from fastapi import FastAPI
 from grpc import aio
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.errors import ModelNotFound as KServeModelNotFound
+from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
 from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
 from kserve.protocol.grpc.server import GRPCServer
@@ -42,7 +44,7 @@ from runtime.bodylimit import BodyLimit
 from runtime.contentcoding import ContentCoding
 from runtime.errors import MLServingError, ModelNotFound
 from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront
-from runtime.modelserver.model import MLflowModel
+from runtime.modelserver.model import GRPC_DEADLINE, MLflowModel
 from runtime.protocol import error_body
 
 __all__ = ["ServingModelServer", "IN_FLIGHT"]
@@ -116,8 +118,21 @@ class _RESTServer(RESTServer):
         return Response(orjson.dumps(body), media_type=_JSON)
 
 
+class _Servicer(InferenceServicer):
+    """KServe's servicer, with each call's deadline handed on to the model (``GRPC_DEADLINE``),
+    so that a request whose caller has stopped waiting is not predicted, as over REST."""
+
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: aio.ServicerContext) -> pb.ModelInferResponse:
+        remaining = context.time_remaining()
+        token = GRPC_DEADLINE.set(None if remaining is None else time.monotonic() + remaining)
+        try:
+            return await super().ModelInfer(request, context)
+        finally:
+            GRPC_DEADLINE.reset(token)
+
+
 class _GRPCServer(GRPCServer):
-    """KServe's gRPC server (its servicer and error interceptor) on the configured host.
+    """KServe's gRPC server (its servicer, handing on deadlines, and error interceptor) on the configured host.
 
     KServe binds ``[::]`` and blocks in ``start`` until termination; this one binds ``host``,
     returns once listening, keeps KServe's per-call logging interceptor off the hot path and
@@ -143,7 +158,7 @@ class _GRPCServer(GRPCServer):
                 ("grpc.max_send_message_length", self.max_message_bytes),
             ],
         )
-        servicer = InferenceServicer(self._data_plane, self._model_repository_extension)
+        servicer = _Servicer(self._data_plane, self._model_repository_extension)
         grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, self._server)
         port = self._server.add_insecure_port(f"{self.host}:{self._port}")
         await self._server.start()
