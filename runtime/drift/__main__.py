@@ -45,16 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.drift.app import create_app
     from runtime.drift.settings import MonitorSettings
     from runtime.heap import settle
+    from runtime.readtimeout import guarded_http
 
     try:
         print(f"drift monitor: loading {sum(len(v) for v in config.profiles.values())} reference profiles", flush=True)
-        app = create_app(config, MonitorSettings())
+        settings = MonitorSettings()
+        app = create_app(config, settings)
     except (MLServingError, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settle()  # built: start-up's objects leave the collector's walks (runtime/heap.py)
     print(f"drift monitor: listening on http://{args.host}:{args.port} (state in {config.state_dir})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        http=guarded_http(settings.read_timeout_s, "ML_SERVING_DRIFT_READ_TIMEOUT_S"),
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from starlette.requests import ClientDisconnect
 
 from runtime.auth import TokenSet, load_tokens
 from runtime.bodylimit import BodyLimit
@@ -118,6 +119,10 @@ def create_app(config: MonitorConfig, settings: MonitorSettings | None = None, s
     @app.exception_handler(MLServingError)
     async def _error(_: Request, exc: MLServingError) -> JSONResponse:
         return JSONResponse({"error": exc.message}, status_code=int(exc.status))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, __: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # the client left before its body was in: no one to answer
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

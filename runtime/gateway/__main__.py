@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.gateway.app import create_app
     from runtime.gateway.settings import Settings
     from runtime.heap import settle
+    from runtime.readtimeout import guarded_http
 
     try:
         settings = Settings(grpc_port=args.grpc_port, grpc_host=args.host) if args.grpc_port is not None else Settings()
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_http(settings.read_timeout_s, "ML_SERVING_GATEWAY_READ_TIMEOUT_S"),
         log_level="warning",
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_S,

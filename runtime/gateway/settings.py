@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     """A mounted secret holding it, shared with the monitor (``ML_SERVING_GATEWAY_MONITOR_TOKEN_FILE``)."""
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest a client's request may take to arrive, headers and body (runtime/readtimeout.py);
+    then 408 and the connection closed (``ML_SERVING_GATEWAY_READ_TIMEOUT_S``)."""
     upstream_connections: int = Field(default=256, gt=0)
     """Most open connections per model server."""
     upstream_timeout_ms: float = Field(default=30_000, gt=0)

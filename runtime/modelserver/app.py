@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         max_body_bytes=settings.max_body_bytes,
         grace_period_s=settings.grace_period_s,
         grpc_port=settings.grpc_port,
+        read_timeout_s=settings.read_timeout_s,
     )
     server.start([model])
     return 0

@@ -46,6 +46,7 @@ from runtime.errors import MLServingError, ModelNotFound
 from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront
 from runtime.modelserver.model import GRPC_DEADLINE, MLflowModel
 from runtime.protocol import error_body
+from runtime.readtimeout import guarded_http
 
 __all__ = ["ServingModelServer", "IN_FLIGHT"]
 
@@ -76,6 +77,7 @@ class _RESTServer(RESTServer):
         self.max_body_bytes = server.max_body_bytes
         self.config.host = server.host
         self.config.access_log = False
+        self.config.http = guarded_http(server.read_timeout_s, "--read_timeout_s")
 
     def _add_middlewares(self, app: FastAPI) -> None:
         app.add_middleware(BodyLimit, max_body_bytes=self.max_body_bytes, setting=SETTING)
@@ -174,6 +176,7 @@ class ServingModelServer(kserve.ModelServer):
         max_body_bytes: int,
         grace_period_s: int = 30,
         grpc_port: int | None = None,
+        read_timeout_s: float = 30.0,
     ) -> None:
         super().__init__(
             http_port=http_port,
@@ -186,6 +189,7 @@ class ServingModelServer(kserve.ModelServer):
         )
         self.host = host
         self.max_body_bytes = max_body_bytes
+        self.read_timeout_s = read_timeout_s
         self.serve_grpc = grpc_port is not None
         for name in ("kserve.trace", "uvicorn.access"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -31,6 +31,8 @@ class ModelServerSettings(BaseSettings):
     """Larger request bodies get 413."""
     grace_period_s: Annotated[int, Field(ge=1)] = 30
     """Longest a SIGTERM drain may take."""
+    read_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Longest a request may take to arrive, headers and body (runtime/readtimeout.py); then 408."""
 
     @model_validator(mode="after")
     def _batching_pair(self) -> ModelServerSettings:
@@ -55,5 +57,6 @@ def parse_settings(argv: list[str] | None = None) -> ModelServerSettings:
     parser.add_argument("--max_latency_ms", type=float)
     parser.add_argument("--max_body_bytes", type=int)
     parser.add_argument("--grace_period_s", type=int)
+    parser.add_argument("--read_timeout_s", type=float)
     args, _ = parser.parse_known_args(argv)  # KServe's own flags (e.g. --workers) may be present too
     return ModelServerSettings(**{k: v for k, v in vars(args).items() if v is not None})

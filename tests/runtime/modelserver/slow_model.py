@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import time
+import warnings
+from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import infer_signature
 
 
 class SlowDouble(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None):
         time.sleep(0.3)
         return model_input["x"].to_numpy() * 2
+
+
+def save_slow_model(path: Path) -> Path:
+    """Save ``SlowDouble`` (``x`` in, ``2x`` out, 0.3 s a predict) as an MLflow model at ``path``."""
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's advice on input examples and pickling
+        mlflow.pyfunc.save_model(
+            str(path), python_model=SlowDouble(), signature=infer_signature(frame, frame["x"].to_numpy())
+        )
+    return path

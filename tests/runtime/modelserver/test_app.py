@@ -1,17 +1,13 @@
 import asyncio
 import signal
 import time
-import warnings
 
 import httpx
-import mlflow.pyfunc
-import pandas as pd
 import pytest
-from mlflow.models import infer_signature
 
 from runtime.modelserver.app import main
 from tests.runtime.modelserver.servers import start_server
-from tests.runtime.modelserver.slow_model import SlowDouble
+from tests.runtime.modelserver.slow_model import save_slow_model
 
 
 def in_flight(url: str) -> float:
@@ -37,12 +33,7 @@ async def sigterm_while_queued(server, count: int):
 
 def test_sigterm_finishes_queued_requests_then_exits(tmp_path):
     model_dir = tmp_path / "slow"
-    frame = pd.DataFrame({"x": [1.0, 2.0]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow's advice on input examples and pickling
-        mlflow.pyfunc.save_model(
-            str(model_dir), python_model=SlowDouble(), signature=infer_signature(frame, frame["x"].to_numpy())
-        )
+    save_slow_model(model_dir)
     server = start_server(
         ["--model_name", "slow", "--model_dir", str(model_dir), "--max_batch_size", "4", "--max_latency_ms", "50"],
         tmp_path / "server.log",

@@ -13,17 +13,13 @@ import json
 import subprocess
 import sys
 import time
-import warnings
 
 import httpx
-import mlflow.pyfunc
-import pandas as pd
 import pytest
-from mlflow.models import infer_signature
 
 from runtime.protocol.deadline import TIMEOUT_HEADER
 from tests.runtime.modelserver.servers import REPO, free_port, start_server
-from tests.runtime.modelserver.slow_model import SlowDouble
+from tests.runtime.modelserver.slow_model import save_slow_model
 
 CLIENTS = ["tritonclient.grpc", "kserve.grpc"]
 
@@ -32,12 +28,7 @@ CLIENTS = ["tritonclient.grpc", "kserve.grpc"]
 def slow_server(tmp_path_factory):
     """The slow model (0.3 s a predict) one request at a time, over REST and gRPC."""
     root = tmp_path_factory.mktemp("slow-grpc")
-    frame = pd.DataFrame({"x": [1.0, 2.0]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow's advice on input examples and pickling
-        mlflow.pyfunc.save_model(
-            str(root / "slow"), python_model=SlowDouble(), signature=infer_signature(frame, frame["x"].to_numpy())
-        )
+    save_slow_model(root / "slow")
     grpc_port = free_port()
     server = start_server(
         [
