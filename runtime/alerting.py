@@ -13,7 +13,11 @@ import yaml
 __all__ = ["ALERT_RULE_FILES", "alert_rule_groups"]
 
 _RUNTIME = Path(__file__).resolve().parent
-ALERT_RULE_FILES = (_RUNTIME / "drift" / "alerts.yaml", _RUNTIME / "gateway" / "alerts.yaml")
+ALERT_RULE_FILES = (
+    _RUNTIME / "drift" / "alerts.yaml",
+    _RUNTIME / "gateway" / "alerts.yaml",
+    _RUNTIME / "modelserver" / "alerts.yaml",
+)
 
 
 def alert_rule_groups() -> list[dict[str, Any]]:

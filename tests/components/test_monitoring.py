@@ -60,7 +60,11 @@ def test_the_platforms_own_prometheus_grafana_monitors_rules_and_dashboards():
             ], name
         [(rule_urn, rule)] = of_kind(urn, "PrometheusRule")
         groups = [g for path in ALERT_RULE_FILES for g in yaml.safe_load(path.read_text())["groups"]]
-        assert [g["name"] for g in rule["spec"]["groups"]] == ["ml-serving-drift", "ml-serving-gateway"], rule_urn
+        assert [g["name"] for g in rule["spec"]["groups"]] == [
+            "ml-serving-drift",
+            "ml-serving-gateway",
+            "ml-serving-model-servers",
+        ], rule_urn
         assert rule["spec"]["groups"] == groups, rule_urn
         boards = {m["metadata"]["name"]: m for _, m in of_kind(urn, "ConfigMap")}
         shipped = sorted(DASHBOARDS_DIR.glob("*.json"))
@@ -126,4 +130,4 @@ def test_promtool_accepts_the_prometheus_rule_as_rendered(tmp_path):
     result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     shipped = sum(len(g["rules"]) for path in ALERT_RULE_FILES for g in yaml.safe_load(path.read_text())["groups"])
-    assert shipped == 9 and f"SUCCESS: {shipped} rules found" in result.stdout, result.stdout
+    assert shipped == 11 and f"SUCCESS: {shipped} rules found" in result.stdout, result.stdout

@@ -1,32 +1,24 @@
 """The shipped alert rules: valid, unit-tested with promtool, and about metrics the monitor exports."""
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from runtime.drift.metrics import DriftCollector
 from runtime.drift.service import DriftService
 from runtime.drift.settings import MonitorSettings
+from tests.promtool import check_and_test_rules, needs_promtool
 
 from .conftest import make_rows, monitor_config, predict
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "runtime/drift/alerts.yaml"
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool missing: run scripts/ensure-tools.sh")
 
 
 @needs_promtool
 def test_rules_pass_promtool_check_and_unit_tests():
-    check = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
-    tests = Path(__file__).with_name("alerts_test.yaml")
-    result = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+    check_and_test_rules(RULES, Path(__file__).with_name("alerts_test.yaml"))
 
 
 def test_every_metric_the_rules_use_is_exported(reference, tmp_path):

@@ -4,29 +4,21 @@ gateway exports, label values included."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.wiring import GatewayConfig, VariantEndpoint
+from tests.promtool import check_and_test_rules, needs_promtool
 from tests.runtime.gateway.conftest import model_spec, serve, v2
 
 RULES = Path(__file__).resolve().parents[3] / "runtime" / "gateway" / "alerts.yaml"
-PROMTOOL = shutil.which("promtool")
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool is installed by scripts/ensure-tools.sh")
+@needs_promtool
 def test_rules_pass_promtool_check_and_unit_tests():
-    assert PROMTOOL is not None
-    check = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
-    assert check.returncode == 0, check.stdout + check.stderr
-    tests = Path(__file__).with_name("alerts_test.yaml")
-    result = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+    check_and_test_rules(RULES, Path(__file__).with_name("alerts_test.yaml"))
 
 
 def _selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
