@@ -6,7 +6,8 @@ codec (JSON, or the binary tensor extension), answered by the served model, and 
 written back in one ``http.response.start`` and one body. Health, metadata, ``/metrics`` and
 the rest go on to KServe's app, through its routing and middlewares. Skipping those here is
 what matters on the hot path: each middleware and the router wrap ``receive`` and ``send`` in
-Python coroutines, work an infer request pays for on the event loop every time.
+Python coroutines, work an infer request pays for on the event loop every time. KServe's V1
+routes and its model repository extension are answered 404 here (``UNSERVED``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
 from runtime.protocol.deadline import TIMEOUT_HEADER, RequestTimedOut, header_timeout_s
 from runtime.protocol.rest import read_request
 
-__all__ = ["InferFront", "INFER_PATH", "IN_FLIGHT"]
+__all__ = ["InferFront", "INFER_PATH", "IN_FLIGHT", "not_served"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ IN_FLIGHT = Gauge("ml_serving_infer_in_flight", "V2 infer requests being answere
 
 INFER_PATH = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer")
 """The V2 infer paths (with or without a version), as Starlette's ``{model_name}`` matches them."""
+
+UNSERVED = re.compile(r"/v1/|/v2/repository/")
+"""KServe's routes that are not served: its V1 protocol, which fails on a V2 model (``:predict``
+was a 500), and its model repository extension, which loaded and unloaded models for any
+caller, with no credentials (over gRPC too: runtime/modelserver/server.py)."""
 
 SETTING = "--max_body_bytes"
 """What sets the model server's body limit, named in its 413."""
@@ -56,10 +62,14 @@ class InferFront:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            match = INFER_PATH.fullmatch(scope["path"])
-            if match is not None:
-                await self._infer(match["name"], scope, receive, send)
+        if scope["type"] == "http":
+            if scope["method"] == "POST":
+                match = INFER_PATH.fullmatch(scope["path"])
+                if match is not None:
+                    await self._infer(match["name"], scope, receive, send)
+                    return
+            if UNSERVED.match(scope["path"]):
+                await _answer(send, 404, orjson.dumps({"error": not_served(scope["method"], scope["path"], 404)}))
                 return
         await self.app(scope, receive, send)
 
@@ -106,6 +116,15 @@ class InferFront:
             await _answer(send, 200, content)
         else:
             await _answer(send, 200, content, OCTET_STREAM.encode(), [(_HEADER_LENGTH, str(binary_header).encode())])
+
+
+def not_served(method: str, path: str, status: int) -> str:
+    """The error of a 404 (no such route) or a 405 (method not allowed), saying what is served."""
+    what = "method not allowed" if status == 405 else "no such route"
+    return (
+        f"{method} {path}: {what}; this model server speaks the V2 protocol"
+        " (GET /v2/health/ready, GET /v2/models/<name>, POST /v2/models/<name>/infer)"
+    )
 
 
 async def _error(send: Any, exc: MLServingError) -> None:

@@ -1,7 +1,9 @@
 """KServe's ModelServer, configured for this platform.
 
-KServe serves health, metadata, model readiness and ``/metrics``. Four things are changed:
-the REST server binds the configured host (KServe hard-codes 0.0.0.0) and keeps no access log
+KServe serves health, metadata, model readiness and ``/metrics``, over the V2 protocol only:
+its V1 routes and its model repository extension (load and unload, over REST and gRPC, for any
+caller) are not served, and a route that is not served is a 404 ``{"error": "..."}`` like
+every other error. Four more things are changed: the REST server binds the configured host (KServe hard-codes 0.0.0.0) and keeps no access log
 or per-request timing log on the hot path; the V2 infer route is answered by a lean handler on
 the project's codec, JSON or the binary tensor extension (runtime/protocol/binary.py), in front
 of KServe's app and its middlewares (runtime/modelserver/front.py), so every
@@ -22,11 +24,13 @@ import logging
 import signal
 import time
 
+import grpc
 import kserve
 import orjson
 import uvloop
 from fastapi import FastAPI
 from grpc import aio
+from grpc_interceptor.exceptions import GrpcException
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.errors import ModelNotFound as KServeModelNotFound
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
@@ -35,6 +39,7 @@ from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor
 from kserve.protocol.grpc.server import GRPCServer
 from kserve.protocol.grpc.servicer import InferenceServicer
 from kserve.protocol.rest.server import RESTServer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -43,7 +48,7 @@ from uvicorn.importer import import_from_string
 from runtime.bodylimit import BodyLimit
 from runtime.contentcoding import ContentCoding
 from runtime.errors import MLServingError, ModelNotFound
-from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront
+from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront, not_served
 from runtime.modelserver.model import GRPC_DEADLINE, MLflowModel
 from runtime.protocol import error_body
 from runtime.readtimeout import guarded_http
@@ -62,6 +67,16 @@ def _error(exc: MLServingError) -> Response:
 async def _quiet_error(_: Request, exc: Exception) -> JSONResponse:
     status = int(getattr(exc, "status", 404 if isinstance(exc, KServeModelNotFound) else 500))
     return JSONResponse({"error": getattr(exc, "message", None) or str(exc)}, status_code=status)
+
+
+async def _no_route(request: Request, exc: Exception) -> JSONResponse:
+    """404 and 405 as every other error, ``{"error": "..."}``, saying what is served."""
+    status = int(getattr(exc, "status_code", 404))
+    return JSONResponse(
+        {"error": not_served(request.method, request.url.path, status)},
+        status_code=status,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 class _RESTServer(RESTServer):
@@ -98,6 +113,7 @@ class _RESTServer(RESTServer):
         super()._add_exception_handlers(app)
         app.add_exception_handler(MLServingError, _quiet_error)
         app.add_exception_handler(KServeModelNotFound, _quiet_error)
+        app.add_exception_handler(StarletteHTTPException, _no_route)
 
     def _model(self, name: str) -> MLflowModel:
         model = self.registry.get_model(name)
@@ -120,9 +136,21 @@ class _RESTServer(RESTServer):
         return Response(orjson.dumps(body), media_type=_JSON)
 
 
+_NO_REPOSITORY = "the model repository extension is not served: a model server serves the one model it started with"
+
+
 class _Servicer(InferenceServicer):
     """KServe's servicer, with each call's deadline handed on to the model (``GRPC_DEADLINE``),
-    so that a request whose caller has stopped waiting is not predicted, as over REST."""
+    so that a request whose caller has stopped waiting is not predicted, as over REST; and
+    without the repository extension (UNIMPLEMENTED, as the REST routes are 404s)."""
+
+    async def RepositoryModelLoad(self, request: pb.RepositoryModelLoadRequest, context: aio.ServicerContext) -> None:
+        raise GrpcException(_NO_REPOSITORY, grpc.StatusCode.UNIMPLEMENTED)
+
+    async def RepositoryModelUnload(
+        self, request: pb.RepositoryModelUnloadRequest, context: aio.ServicerContext
+    ) -> None:
+        raise GrpcException(_NO_REPOSITORY, grpc.StatusCode.UNIMPLEMENTED)
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: aio.ServicerContext) -> pb.ModelInferResponse:
         remaining = context.time_remaining()
