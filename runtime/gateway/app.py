@@ -1,7 +1,8 @@
 """The gateway's REST transport: V2 (and V1 predict) in, the policy core behind it.
 
 ``create_app(config, settings)`` builds everything from a ``GatewayConfig``; nothing happens at
-import time. Health, ``/metrics`` and the OpenAPI document (``/openapi.json``) are open; every
+import time. Health, the server metadata (``GET /v2``), ``/metrics`` and the OpenAPI document
+(``/openapi.json``) are open; every
 model route needs a bearer token when the config says so. This module only reads bodies and writes responses: every rule lives in the
 policy core (runtime/gateway/gateway.py).
 """
@@ -26,12 +27,13 @@ from runtime.bodylimit import read_limited
 from runtime.contentcoding import ContentCoding, coded_body
 from runtime.errors import MLServingError
 from runtime.gateway.auth import Unauthorized
-from runtime.gateway.gateway import Gateway, Outcome
+from runtime.gateway.gateway import SERVER_NAME, Gateway, Outcome
 from runtime.gateway.openapi import OPENAPI_PATH, openapi_document
 from runtime.gateway.payload import Inbound, parse_v1, parse_v2, v1_predictions
 from runtime.gateway.report import build_report
 from runtime.gateway.settings import Settings
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
+from runtime.protocol.metadata import server_metadata
 from runtime.wiring import GatewayConfig
 
 __all__ = ["GatewayApp", "create_app", "json_response", "read_body"]
@@ -152,8 +154,12 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> Gatew
         return error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return json_response({"error": str(exc.detail)}, exc.status_code, exc.headers)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        what = {404: "no such route", 405: "method not allowed"}.get(exc.status_code)
+        error = (
+            f"{request.method} {request.url.path}: {what}; the gateway's API is GET {OPENAPI_PATH}" if what else None
+        )
+        return json_response({"error": error or str(exc.detail)}, exc.status_code, exc.headers)
 
     async def call(request: Request, v1: bool) -> Response:
         started = time.monotonic()
@@ -179,6 +185,10 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> Gatew
     for path, endpoint in ((INFER_PATH, infer), (PREDICT_PATH, predict)):
         app.add_route(path, endpoint, methods=["POST"])
         app.lane(path, endpoint)
+
+    @app.get("/v2")
+    async def server() -> Response:
+        return json_response(server_metadata(SERVER_NAME))
 
     @app.get("/v2/health/live")
     async def live() -> Response:

@@ -36,7 +36,10 @@ from runtime.gateway.upstream import Upstream, make_upstream
 from runtime.protocol.deadline import sooner
 from runtime.wiring import GatewayConfig
 
-__all__ = ["Gateway", "Outcome"]
+__all__ = ["SERVER_NAME", "Gateway", "Outcome"]
+
+SERVER_NAME = "ml-serving-gateway"
+"""The gateway's name in the V2 server metadata, and the platform of the models it serves."""
 
 
 @dataclass(slots=True)
@@ -220,7 +223,7 @@ class Gateway:
         document = document if isinstance(document, dict) else {}
         document["name"] = route.name
         document["versions"] = list(route.targets)
-        document.setdefault("platform", "ml-serving-gateway")
+        document.setdefault("platform", SERVER_NAME)
         document.setdefault("inputs", [])
         document.setdefault("outputs", [])
         return document

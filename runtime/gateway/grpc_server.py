@@ -23,11 +23,12 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from runtime.errors import MLServingError
 from runtime.gateway.dispatch import ModelRoute
-from runtime.gateway.gateway import Gateway
+from runtime.gateway.gateway import SERVER_NAME, Gateway
 from runtime.gateway.grpc_codec import inbound_of, infer_response, metadata_response
 from runtime.gateway.grpc_wire import WireInferRequest, read_infer_request
 from runtime.gateway.headers import REQUEST_ID
 from runtime.protocol.grpc_status import grpc_code
+from runtime.protocol.metadata import server_metadata
 
 __all__ = ["GatewayServicer", "start_grpc"]
 
@@ -42,6 +43,9 @@ async def _abort(context: aio.ServicerContext, exc: MLServingError) -> None:
     await context.abort(grpc_code(int(exc.status)), exc.message)
 
 
+_NO_REPOSITORY = "the model repository extension is not served: the gateway's models are its stack file's"
+
+
 class GatewayServicer(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
@@ -53,7 +57,13 @@ class GatewayServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ServerReadyResponse(ready=self.gw.ready)
 
     async def ServerMetadata(self, request, context: aio.ServicerContext) -> pb.ServerMetadataResponse:
-        return pb.ServerMetadataResponse(name="ml-serving-gateway", version="2", extensions=["binary_tensor_data"])
+        return pb.ServerMetadataResponse(**server_metadata(SERVER_NAME))
+
+    async def RepositoryModelLoad(self, request, context: aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, _NO_REPOSITORY)
+
+    async def RepositoryModelUnload(self, request, context: aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, _NO_REPOSITORY)
 
     async def _route(self, name: str, context: aio.ServicerContext) -> ModelRoute:
         try:

@@ -30,6 +30,15 @@ def _schemas() -> dict[str, Any]:
         "required": ["error"],
         "properties": {"error": {"type": "string", "description": "What was wrong, naming the field."}},
     }
+    schemas["ServerMetadata"] = {
+        "type": "object",
+        "required": ["name", "version", "extensions"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}},
+        },
+    }
     schemas["V1Request"] = {
         "type": "object",
         "required": ["instances"],
@@ -109,6 +118,7 @@ def openapi_document(config: GatewayConfig) -> dict[str, Any]:
         return {"get": operation}
 
     paths = {
+        "/v2": get("Server metadata", {"200": {"description": "Metadata", "content": _json("ServerMetadata")}}),
         "/v2/health/live": get("Server liveness", {"200": {"description": "Live"}}),
         "/v2/health/ready": get("Server readiness", {"200": {"description": "Ready"}, **_errors(503)}),
         "/v2/models/{model}": get(

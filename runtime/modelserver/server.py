@@ -51,6 +51,7 @@ from runtime.errors import MLServingError, ModelNotFound
 from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront, not_served
 from runtime.modelserver.model import GRPC_DEADLINE, MLflowModel
 from runtime.protocol import error_body
+from runtime.protocol.metadata import server_metadata
 from runtime.readtimeout import guarded_http
 
 __all__ = ["ServingModelServer", "IN_FLIGHT"]
@@ -67,6 +68,14 @@ def _error(exc: MLServingError) -> Response:
 async def _quiet_error(_: Request, exc: Exception) -> JSONResponse:
     status = int(getattr(exc, "status", 404 if isinstance(exc, KServeModelNotFound) else 500))
     return JSONResponse({"error": getattr(exc, "message", None) or str(exc)}, status_code=status)
+
+
+SERVER_NAME = "ml-serving-model-server"
+"""The model server's name in the V2 server metadata."""
+
+
+async def _server_metadata(_: Request) -> Response:
+    return Response(orjson.dumps(server_metadata(SERVER_NAME)), media_type=_JSON)
 
 
 async def _no_route(request: Request, exc: Exception) -> JSONResponse:
@@ -108,6 +117,7 @@ class _RESTServer(RESTServer):
     def _register_endpoints(self, app: FastAPI) -> None:
         super()._register_endpoints(app)
         app.router.routes.insert(0, Route("/v2/models/{model_name}", self._metadata, methods=["GET"]))
+        app.router.routes.insert(0, Route("/v2", _server_metadata, methods=["GET"]))
 
     def _add_exception_handlers(self, app: FastAPI) -> None:
         super()._add_exception_handlers(app)
@@ -143,6 +153,11 @@ class _Servicer(InferenceServicer):
     """KServe's servicer, with each call's deadline handed on to the model (``GRPC_DEADLINE``),
     so that a request whose caller has stopped waiting is not predicted, as over REST; and
     without the repository extension (UNIMPLEMENTED, as the REST routes are 404s)."""
+
+    async def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: aio.ServicerContext
+    ) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(**server_metadata(SERVER_NAME))
 
     async def RepositoryModelLoad(self, request: pb.RepositoryModelLoadRequest, context: aio.ServicerContext) -> None:
         raise GrpcException(_NO_REPOSITORY, grpc.StatusCode.UNIMPLEMENTED)

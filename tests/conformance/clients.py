@@ -93,6 +93,15 @@ class _Triton:
     async def model_ready(self, name: str) -> bool:
         return self.c.is_model_ready(name)
 
+    async def server_metadata(self) -> tuple[str, str, list[str]]:
+        meta = self.c.get_server_metadata()
+        if isinstance(meta, dict):
+            return meta["name"], meta["version"], list(meta["extensions"])
+        return meta.name, meta.version, list(meta.extensions)
+
+    async def unload(self, name: str) -> None:
+        self.c.unload_model(name)
+
     def call(self, model: str, tensors: list, request_id: str, requested, parameters, timeout, **coding):
         """The client's ``infer`` with the case's request, compressed as ``coding`` says;
         ``timeout`` (microseconds) is the client's own ``infer(timeout=...)``."""
@@ -192,6 +201,12 @@ class _KServe:
 
     async def metadata(self, name: str) -> str:
         raise NotOffered("KServe's client has no model metadata call")
+
+    async def server_metadata(self) -> tuple[str, str, list[str]]:
+        raise NotOffered("KServe's client has no server metadata call")
+
+    async def unload(self, name: str) -> None:
+        raise NotOffered("KServe's client has no model repository calls")
 
 
 class KServeREST(_KServe):
@@ -297,6 +312,14 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
     await case("server ready", lambda: expect(client.ready, True))
     await case("model ready", lambda: expect(lambda: client.model_ready(MODEL), True))
     await case("model metadata", lambda: expect(lambda: client.metadata(MODEL), MODEL))
+
+    async def server_metadata():
+        # Each names itself and the one extension it serves (KServe's named one it does not).
+        name, version, extensions = await client.server_metadata()
+        ok = name.startswith("ml-serving-") and bool(version) and extensions == ["binary_tensor_data"]
+        return ok, repr((name, version, extensions))
+
+    await case("server metadata", server_metadata)
     for datatype in DATATYPES:
         array = sample(datatype)
 
@@ -405,6 +428,16 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
             ("timeout ran out", "the caller's deadline of 0 ms"),
         ),
     )
+
+    async def unload_refused():
+        ok, seen = await refused(
+            lambda: client.unload(MODEL),
+            "StatusCode.UNIMPLEMENTED" if grpc_client else "404",
+            ("model repository extension is not served", "speaks the V2 protocol", "no such route"),
+        )
+        return ok and await client.model_ready(MODEL), seen
+
+    await case("model repository: unload refused", unload_refused)
     await case(
         "bad request: unknown model",
         lambda: refused(

@@ -19,9 +19,11 @@ from tests.runtime.modelserver.servers import REPO
 
 # What a client refuses before sending (the case is then "n/a", and must be this one).
 NOT_OFFERED = {
-    ("kserve.rest/binary", "model metadata"),
-    ("kserve.rest/json", "model metadata"),
-    ("kserve.grpc", "model metadata"),
+    *(
+        (kserve, case)
+        for kserve in ("kserve.rest/binary", "kserve.rest/json", "kserve.grpc")
+        for case in ("model metadata", "server metadata", "model repository: unload refused")
+    ),
     ("kserve.rest/json", "infer FP16"),
 }
 

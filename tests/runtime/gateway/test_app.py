@@ -80,7 +80,22 @@ async def test_unknown_model_is_404_and_names_the_served_ones(client):
     response = await client.post("/v2/models/nope/infer", json=v2([1.0]))
     assert response.status_code == 404
     assert response.json() == {"error": "model 'nope' is not served by this gateway; served models: m"}
-    assert (await client.get("/no/such/path")).json() == {"error": "Not Found"}
+    assert (await client.get("/no/such/path")).json() == {
+        "error": "GET /no/such/path: no such route; the gateway's API is GET /openapi.json"
+    }
+    wrong = await client.get("/v2/models/m/infer")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST", wrong.text
+    assert wrong.json() == {
+        "error": "GET /v2/models/m/infer: method not allowed; the gateway's API is GET /openapi.json"
+    }
+
+
+async def test_server_metadata_names_the_gateway_and_the_extension_it_serves(client):
+    response = await client.get("/v2")  # tritonclient's get_server_metadata(); open, as health is
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == "ml-serving-gateway" and body["extensions"] == ["binary_tensor_data"], body
+    assert body["version"] and body["version"] != "unknown", body
 
 
 async def test_oversized_body_is_413_declared_or_streamed(client):
