@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.drift.app import create_app
     from runtime.drift.settings import MonitorSettings
     from runtime.heap import settle
-    from runtime.readtimeout import guarded_http
+    from runtime.httplimits import guarded_http
 
     try:
         print(f"drift monitor: loading {sum(len(v) for v in config.profiles.values())} reference profiles", flush=True)

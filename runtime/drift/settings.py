@@ -21,7 +21,7 @@ class MonitorSettings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     """Largest request body; larger ones get 413 before they are read."""
     read_timeout_s: float = Field(default=30.0, gt=0)
-    """Longest a request may take to arrive, headers and body (runtime/readtimeout.py); then 408
+    """Longest a request may take to arrive, headers and body (runtime/httplimits.py); then 408
     and the connection closed (``ML_SERVING_DRIFT_READ_TIMEOUT_S``)."""
     reservoir_size: int = Field(default=10_000, gt=0)
     """Rows of each numeric column's uniform sample per window (the KS and Wasserstein input)."""

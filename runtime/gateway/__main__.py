@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtime.gateway.app import create_app
     from runtime.gateway.settings import Settings
     from runtime.heap import settle
-    from runtime.readtimeout import guarded_http
+    from runtime.httplimits import guarded_http
 
     try:
         settings = Settings(grpc_port=args.grpc_port, grpc_host=args.host) if args.grpc_port is not None else Settings()

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     """Client used to call model servers; aiohttp measured faster (bench/gateway.py)."""
     read_timeout_s: float = Field(default=30.0, gt=0)
-    """Longest a client's request may take to arrive, headers and body (runtime/readtimeout.py);
+    """Longest a client's request may take to arrive, headers and body (runtime/httplimits.py);
     then 408 and the connection closed (``ML_SERVING_GATEWAY_READ_TIMEOUT_S``)."""
     upstream_connections: int = Field(default=256, gt=0)
     """Most open connections per model server."""

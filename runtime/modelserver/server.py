@@ -48,11 +48,11 @@ from uvicorn.importer import import_from_string
 from runtime.bodylimit import BodyLimit
 from runtime.contentcoding import ContentCoding
 from runtime.errors import MLServingError, ModelNotFound
+from runtime.httplimits import guarded_http
 from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront, not_served
 from runtime.modelserver.model import GRPC_DEADLINE, MLflowModel
 from runtime.protocol import error_body
 from runtime.protocol.metadata import server_metadata
-from runtime.readtimeout import guarded_http
 
 __all__ = ["ServingModelServer", "IN_FLIGHT"]
 

@@ -32,7 +32,7 @@ class ModelServerSettings(BaseSettings):
     grace_period_s: Annotated[int, Field(ge=1)] = 30
     """Longest a SIGTERM drain may take."""
     read_timeout_s: Annotated[float, Field(gt=0)] = 30.0
-    """Longest a request may take to arrive, headers and body (runtime/readtimeout.py); then 408."""
+    """Longest a request may take to arrive, headers and body (runtime/httplimits.py); then 408."""
 
     @model_validator(mode="after")
     def _batching_pair(self) -> ModelServerSettings:

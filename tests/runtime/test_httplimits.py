@@ -1,14 +1,17 @@
-"""Every HTTP server of the project reads each request within its read timeout
-(runtime/readtimeout.py), as real processes: the gateway, the model server, the drift monitor.
+"""Every HTTP server of the project reads each request within its read timeout and its head
+within 64 KiB (runtime/httplimits.py), as real processes: the gateway, the model server, the
+drift monitor.
 
 Without it, uvicorn leaves open a connection that sends nothing, or whose headers or body stall
 or trickle, for as long as the client likes: each test below then waits for an answer that never
-comes (the socket's own timeout, 10 s, fails it).
+comes (the socket's own timeout, 10 s, fails it). And its httptools protocol takes a header of any
+size, holding all of it in memory.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import sys
@@ -152,11 +155,11 @@ def talk(port: int, pieces: list[bytes], gap_s: float = 0.0, wait_s: float = 10.
         return Seen(answer, time.monotonic() - began if closed else None)
 
 
-def request(target: Target, path: str, body: bytes = b"", length: int | None = None) -> bytes:
+def request(target: Target, path: str, body: bytes = b"", length: int | None = None, more: str = "") -> bytes:
     method = "POST" if body or length else "GET"
     size = len(body) if length is None else length
     extra = f"content-type: application/json\r\ncontent-length: {size}\r\n{target.auth}" if method == "POST" else ""
-    return f"{method} {path} HTTP/1.1\r\nhost: test\r\n{extra}\r\n".encode() + body
+    return f"{method} {path} HTTP/1.1\r\nhost: test\r\n{extra}{more}\r\n".encode() + body
 
 
 NAMES = ["gateway", "model server", "drift monitor"]
@@ -217,3 +220,29 @@ def test_a_request_in_pieces_within_the_limit_is_answered(targets, name):
     assert seen.status is not None and seen.status != 408 and seen.status < 500, seen.answer
     if name != "drift monitor":
         assert seen.status == 200, seen.answer
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_head_over_64_kib_gets_431_and_is_not_held(targets, name):
+    target = targets[name]
+    head = request(target, target.live, more=f"x-padding: {'a' * 70_000}\r\n")
+    # In 4 KiB pieces, as a client streaming an endless header would send it.
+    seen = talk(target.port, [head[i : i + 4096] for i in range(0, len(head), 4096)])
+    assert seen.status == 431, seen.answer[:200]
+    assert seen.error() == ("request line and headers over 65536 bytes; send at most that; the connection is closed")
+    assert seen.closed_after_s is not None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_large_head_within_the_limit_and_a_large_body_are_answered(targets, name):
+    # 60 KiB of headers; then, on the same connection, a body of 400 kB, which is not a head.
+    target = targets[name]
+    rows = [float(i) for i in range(40_000)]
+    body = orjson.dumps({"inputs": [{"name": "x", "shape": [len(rows)], "datatype": "FP64", "data": rows}]})
+    big = request(target, target.post, body if name != "drift monitor" else b" " * 400_000 + target.body)
+    pieces = [request(target, target.live, more=f"x-padding: {'a' * 60_000}\r\n"), big]
+    pieces.append(request(target, target.live, more="connection: close\r\n"))
+    seen = talk(target.port, pieces, gap_s=2.0)
+    statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", seen.answer)]
+    assert len(statuses) == 3 and statuses[0] == statuses[2] == 200, seen.answer[:300]
+    assert statuses[1] == (400 if name == "drift monitor" else 200), seen.answer[:300]
