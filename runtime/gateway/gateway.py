@@ -138,6 +138,7 @@ class Gateway:
                 key,
                 self.settings.upstream_connections,
                 self.settings.upstream_timeout_ms / 1000,
+                self.settings.upstream_max_answer_bytes,
             )
         return self.upstreams[key]
 

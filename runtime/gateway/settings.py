@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     upstream_timeout_ms: float = Field(default=30_000, gt=0)
     """Longest any call to a model server may take when its caller set no deadline (inference
     calls always have one: the latency budget); a backstop against a peer that never answers."""
+    upstream_max_answer_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    """Largest answer read from a model server; a larger one is ``bad_response`` (the fallback
+    answers), never held whole (``ML_SERVING_GATEWAY_UPSTREAM_MAX_ANSWER_BYTES``)."""
     coalesce: bool = True
     """Join concurrent calls to one variant into one upstream V2 request (runtime/gateway/coalesce.py):
     measured in bench/gateway.py, it is what keeps the gateway off the critical path at high

@@ -5,6 +5,10 @@ both behind the gateway, which is how the default was chosen. Each call's own de
 from its caller (runtime/gateway/coalesce.py); the clients' ``timeout_s`` is the backstop for
 any call that has none, so that no request can hold a connection for ever.
 
+An answer is read up to ``max_answer_bytes``: a larger one (declared, or read so far) is
+``bad_response``, never held whole, so a model server gone wrong (an output far larger than its
+signature, a URL that points at something else) cannot fill the gateway's memory within a budget.
+
 A call whose connection closes before any answer arrives is sent once more, on a new connection:
 that is a pooled connection the model server closed as the request went out (a race no idle
 limit removes), and inference is a pure function of its inputs. A connection that drops once
@@ -14,6 +18,7 @@ the answer has begun is a failure of the call, never resent.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal, Protocol
 
 import aiohttp
@@ -38,6 +43,38 @@ class Upstream(Protocol):
 
 
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024
+ANSWER_SETTING = "ML_SERVING_GATEWAY_UPSTREAM_MAX_ANSWER_BYTES"
+
+
+async def _read_bounded(
+    declared: int | None,
+    read_all: Callable[[], Awaitable[bytes]],
+    chunks: Callable[[], AsyncIterator[bytes]],
+    limit: int,
+) -> bytes:
+    """The whole answer: by ``read_all`` when its declared length is within ``limit``, else
+    from ``chunks`` while the bytes read stay within it."""
+    if declared is not None:
+        if declared > limit:
+            raise _too_large(declared, limit, declared=True)
+        return await read_all()
+    parts, size = [], 0
+    async for chunk in chunks():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, declared=False)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_large(size: int, limit: int, declared: bool) -> UpstreamError:
+    seen = f"{size} bytes" if declared else f"{size} bytes or more"
+    return UpstreamError(
+        CallFailure.BAD_RESPONSE, f"an answer of {seen} is over the limit of {limit} bytes ({ANSWER_SETTING})"
+    )
+
+
 IDLE_S = 4.0
 """How long an idle pooled connection is kept: under the 5 s after which uvicorn (KServe's model
 server included) closes one. Kept longer (aiohttp's default is 15 s), a gateway too busy to read
@@ -45,8 +82,15 @@ that close in time writes its next request on a dead connection and gets a disco
 
 
 class AiohttpUpstream:
-    def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        max_connections: int,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_answer_bytes = max_answer_bytes
         self._urls: dict[str, yarl.URL] = {}
         connector = aiohttp.TCPConnector(
             limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True, keepalive_timeout=IDLE_S
@@ -76,7 +120,9 @@ class AiohttpUpstream:
             except aiohttp.ServerDisconnectedError:  # closed before any answer: resend once
                 response = await self._session.post(url, data=body, headers=headers)
             async with response:
-                return response.status, await response.read()
+                return response.status, await _read_bounded(
+                    response.content_length, response.read, response.content.iter_any, self.max_answer_bytes
+                )
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
             raise UpstreamError(CallFailure.TIMEOUT, str(exc)) from None
         except aiohttp.ClientConnectorError as exc:
@@ -99,8 +145,15 @@ class AiohttpUpstream:
 
 
 class HttpxUpstream:
-    def __init__(self, base_url: str, max_connections: int, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        max_connections: int,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_answer_bytes = max_answer_bytes
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=IDLE_S
         )
@@ -121,7 +174,13 @@ class HttpxUpstream:
             except httpx.RemoteProtocolError:  # closed before any answer: resend once
                 response = await self._client.send(request, stream=True)
             try:
-                return response.status_code, await response.aread()
+                declared = response.headers.get("content-length")
+                return response.status_code, await _read_bounded(
+                    int(declared) if declared and declared.isdigit() else None,
+                    response.aread,
+                    response.aiter_raw,
+                    self.max_answer_bytes,
+                )
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
@@ -145,8 +204,12 @@ class HttpxUpstream:
 
 
 def make_upstream(
-    kind: ClientKind, base_url: str, max_connections: int = 256, timeout_s: float = DEFAULT_TIMEOUT_S
+    kind: ClientKind,
+    base_url: str,
+    max_connections: int = 256,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
 ) -> Upstream:
     if kind == "httpx":
-        return HttpxUpstream(base_url, max_connections, timeout_s)
-    return AiohttpUpstream(base_url, max_connections, timeout_s)
+        return HttpxUpstream(base_url, max_connections, timeout_s, max_answer_bytes)
+    return AiohttpUpstream(base_url, max_connections, timeout_s, max_answer_bytes)

@@ -48,6 +48,8 @@ class PeerState:
     delay_s: float = 0.05
     hang_s: float = 5.0
     offset: float = 0.0
+    pad_bytes: int = 2_000_000
+    """Modes huge and huge_chunked: bytes of padding in the answer's parameters."""
     calls: int = 0
     headers: list[dict[str, str]] = field(default_factory=list)
     numpy_binary: bool = False
@@ -77,6 +79,11 @@ async def _broken(answer: bytes):
     yield answer[: len(answer) // 2]
     await asyncio.sleep(0)
     raise ConnectionResetError("the peer drops the connection mid-response")
+
+
+async def _pieces(answer: bytes):
+    for i in range(0, len(answer), 65536):
+        yield answer[i : i + 65536]
 
 
 def _body(raw: bytes, header_length: str | None, numpy_binary: bool = False) -> dict:
@@ -137,6 +144,14 @@ def make_app(state: PeerState) -> Starlette:
                 "outputs": [{"name": "predict", "shape": [len(rows)], "datatype": "FP64", "data": rows}],
             }
         )
+        if mode in ("huge", "huge_chunked"):
+            # A well-formed answer, and far larger than its rows: a model gone wrong.
+            document = orjson.loads(answer)
+            document["parameters"] = {"pad": "a" * state.pad_bytes}
+            answer = orjson.dumps(document)
+            if mode == "huge_chunked":  # no content-length: the size shows only as it is read
+                return StreamingResponse(_pieces(answer), media_type="application/json")
+            return Response(answer, media_type="application/json")
         if mode == "reset":
             return StreamingResponse(
                 _broken(answer), media_type="application/json", headers={"content-length": str(len(answer))}
@@ -145,7 +160,7 @@ def make_app(state: PeerState) -> Starlette:
 
     async def control(request: Request) -> Response:
         for key, value in orjson.loads(await request.body()).items():
-            if key not in ("mode", "delay_s", "hang_s", "offset"):
+            if key not in ("mode", "delay_s", "hang_s", "offset", "pad_bytes"):
                 return Response(
                     orjson.dumps({"error": f"unknown key '{key}'"}), status_code=400, media_type="application/json"
                 )

@@ -30,6 +30,18 @@ async def test_garbage_or_a_wrong_number_of_rows_falls_back(peer, mode, coalesce
         assert response.json()["outputs"][0]["shape"] == [2]
 
 
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_an_answer_over_the_limit_falls_back_and_counts_as_a_bad_response(peer, client):
+    p = peer(mode="huge_chunked")  # 2 MB, no content-length: seen too large as it is read
+    config = gateway_config(model_spec(variants=ONE, latencyBudgetMs=2000), {"v1": p.url})
+    async with serve(config, Settings(http_client=client, upstream_max_answer_bytes=1_000_000)) as c:
+        response = await c.post("/v2/models/m/infer", json=v2([1.0]))
+        metrics = (await c.get("/metrics")).text
+    assert response.status_code == 200, response.text
+    assert response.headers["x-ml-serving-fallback"] == "bad_response"
+    assert 'ml_serving_gateway_upstream_failures_total{model="m",reason="bad_response",variant="v1"} 1.0' in metrics
+
+
 def test_checked_names_what_is_wrong():
     with pytest.raises(UpstreamError, match="bad_response: output 'p' has shape \\[1\\] for 2 input rows"):
         checked(200, orjson.dumps({"outputs": [{"name": "p", "shape": [1], "data": [1]}]}), 2)

@@ -1,4 +1,5 @@
-"""Both upstream clients give up on a model server that never answers, and say why."""
+"""Both upstream clients give up on a model server that never answers, or answers far too much,
+and say why."""
 
 from __future__ import annotations
 
@@ -26,6 +27,39 @@ async def test_a_black_hole_times_out_on_the_clients_own_timeout(peer, kind):
         await upstream.aclose()
     assert caught.value.reason == "timeout"
     assert 0.25 < elapsed < 2.0, f"gave up after {elapsed:.2f} s with a 0.3 s timeout"
+
+
+@pytest.mark.parametrize("mode", ["huge", "huge_chunked"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_an_answer_over_the_limit_is_a_bad_response_and_the_connection_is_not_kept(peer, kind, mode):
+    # 2 MB of answer against a 1 MB limit: declared (content-length) or seen as it is read.
+    p = peer(mode=mode)
+    upstream = make_upstream(kind, p.url, timeout_s=5, max_answer_bytes=1_000_000)
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await upstream.post("/v2/models/m/infer", BODY, {})
+        p.state.mode = "answer"  # the next call is answered, on a connection of its own
+        status, answer = await upstream.post("/v2/models/m/infer", BODY, {})
+    finally:
+        await upstream.aclose()
+    assert caught.value.reason == "bad_response"
+    seen = "bytes" if mode == "huge" else "bytes or more"
+    assert f" {seen} is over the limit of 1000000 bytes (ML_SERVING_GATEWAY_UPSTREAM_MAX_ANSWER_BYTES)" in str(
+        caught.value
+    ), caught.value
+    assert status == 200 and b'"outputs"' in answer
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+async def test_an_answer_within_the_limit_is_read_whole_declared_or_not(peer, kind):
+    for mode in ("huge", "huge_chunked"):
+        p = peer(mode=mode)
+        upstream = make_upstream(kind, p.url, timeout_s=5, max_answer_bytes=3_000_000)
+        try:
+            status, answer = await upstream.post("/v2/models/m/infer", BODY, {})
+        finally:
+            await upstream.aclose()
+        assert status == 200 and len(answer) > 2_000_000 and answer.endswith(b"}"), (mode, len(answer))
 
 
 @pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
