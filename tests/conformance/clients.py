@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -42,10 +43,17 @@ CLIENTS = [
     "tritonclient.http/json+gzip",
     "tritonclient.grpc",
     "tritonclient.grpc+gzip",
+    "tritonclient.http.aio/binary",
+    "tritonclient.grpc.aio",
     "kserve.rest/binary",
     "kserve.rest/json",
     "kserve.grpc",
 ]
+
+
+async def _done(value: Any) -> Any:
+    """``value``, awaited when a client's call returned an awaitable (its asyncio variant)."""
+    return await value if inspect.isawaitable(value) else value
 
 
 class NotOffered(Exception):
@@ -85,29 +93,40 @@ class _Triton:
     c: Any
 
     async def live(self) -> bool:
-        return self.c.is_server_live()
+        return await _done(self.c.is_server_live())
 
     async def ready(self) -> bool:
-        return self.c.is_server_ready()
+        return await _done(self.c.is_server_ready())
 
     async def model_ready(self, name: str) -> bool:
-        return self.c.is_model_ready(name)
+        return await _done(self.c.is_model_ready(name))
 
     async def server_metadata(self) -> tuple[str, str, list[str]]:
-        meta = self.c.get_server_metadata()
+        meta = await _done(self.c.get_server_metadata())
         if isinstance(meta, dict):
             return meta["name"], meta["version"], list(meta["extensions"])
         return meta.name, meta.version, list(meta.extensions)
 
     async def unload(self, name: str) -> None:
-        self.c.unload_model(name)
+        await _done(self.c.unload_model(name))
 
-    def call(self, model: str, tensors: list, request_id: str, requested, parameters, timeout, **coding):
+    async def call(self, model: str, tensors: list, request_id: str, requested, parameters, timeout, **coding):
         """The client's ``infer`` with the case's request, compressed as ``coding`` says;
         ``timeout`` (microseconds) is the client's own ``infer(timeout=...)``."""
-        return self.c.infer(
-            model, tensors, request_id=request_id, outputs=requested, parameters=parameters, timeout=timeout, **coding
+        return await _done(
+            self.c.infer(
+                model,
+                tensors,
+                request_id=request_id,
+                outputs=requested,
+                parameters=parameters,
+                timeout=timeout,
+                **coding,
+            )
         )
+
+    async def close(self) -> None:
+        await _done(self.c.close())
 
     def error(self, exc: Exception) -> tuple[str, str] | None:
         from tritonclient.utils import InferenceServerException
@@ -118,7 +137,15 @@ class _Triton:
 class TritonHTTP(_Triton):
     """``compression`` (gzip, deflate) codes every request body and asks for coded answers."""
 
-    def __init__(self, rest: str, grpc_address: str, binary: bool, compression: str | None = None) -> None:
+    def __init__(
+        self, rest: str, grpc_address: str, binary: bool, compression: str | None = None, aio: bool = False
+    ) -> None:
+        if aio:  # its asyncio client (aiohttp): the same calls, awaited; no coding observed
+            import tritonclient.http.aio as aio_client
+
+            self.m, self.binary, self.compression = aio_client, binary, None
+            self.c = aio_client.InferenceServerClient(rest.removeprefix("http://"))
+            return
         import tritonclient.http as client
 
         class Observed(client.InferenceServerClient):
@@ -135,7 +162,7 @@ class TritonHTTP(_Triton):
         self.c = Observed(rest.removeprefix("http://"))
 
     async def metadata(self, name: str) -> str:
-        return self.c.get_model_metadata(name)["name"]
+        return (await _done(self.c.get_model_metadata(name)))["name"]
 
     async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL, timeout=None) -> Answer:
         tensors = _triton_inputs(self.m, inputs, binary_data=self.binary)
@@ -146,7 +173,7 @@ class TritonHTTP(_Triton):
             else None
         )
         coding = {"request_compression_algorithm": self.compression, "response_compression_algorithm": self.compression}
-        r = self.call(model, tensors, request_id, requested, parameters, timeout, **coding)
+        r = await self.call(model, tensors, request_id, requested, parameters, timeout, **coding)
         response = r.get_response()
         found = {o["name"] for o in response["outputs"]}
         return Answer(response.get("id", ""), {n: r.as_numpy(n) for n in found}, response.get("parameters") or {})
@@ -155,19 +182,22 @@ class TritonHTTP(_Triton):
 class TritonGRPC(_Triton):
     """``compression`` (gzip, deflate) is gRPC's own message compression of each request."""
 
-    def __init__(self, rest: str, grpc_address: str, compression: str | None = None) -> None:
-        import tritonclient.grpc as client
+    def __init__(self, rest: str, grpc_address: str, compression: str | None = None, aio: bool = False) -> None:
+        if aio:  # its asyncio client (grpc.aio): the same calls, awaited
+            import tritonclient.grpc.aio as client
+        else:
+            import tritonclient.grpc as client  # type: ignore[no-redef]
 
         self.m, self.grpc_compression = client, compression
         self.c = client.InferenceServerClient(grpc_address)
 
     async def metadata(self, name: str) -> str:
-        return self.c.get_model_metadata(name).name
+        return (await _done(self.c.get_model_metadata(name))).name
 
     async def infer(self, inputs, request_id="", outputs=None, parameters=None, model=MODEL, timeout=None) -> Answer:
         tensors = _triton_inputs(self.m, inputs)
         requested = [self.m.InferRequestedOutput(n) for n in outputs] if outputs else None
-        r = self.call(
+        r = await self.call(
             model, tensors, request_id, requested, parameters, timeout, compression_algorithm=self.grpc_compression
         )
         response = r.get_response()
@@ -277,6 +307,8 @@ def make_client(kind: str, rest: str, grpc_address: str):
         "tritonclient.http/json+deflate": lambda: TritonHTTP(rest, grpc_address, False, "deflate"),
         "tritonclient.grpc": lambda: TritonGRPC(rest, grpc_address),
         "tritonclient.grpc+gzip": lambda: TritonGRPC(rest, grpc_address, "gzip"),
+        "tritonclient.http.aio/binary": lambda: TritonHTTP(rest, grpc_address, binary=True, aio=True),
+        "tritonclient.grpc.aio": lambda: TritonGRPC(rest, grpc_address, aio=True),
         "kserve.rest/binary": lambda: KServeREST(rest, grpc_address, binary=True),
         "kserve.rest/json": lambda: KServeREST(rest, grpc_address, binary=False),
         "kserve.grpc": lambda: KServeGRPC(rest, grpc_address),
@@ -390,7 +422,7 @@ async def run_cases(client, kind: str) -> list[dict[str, Any]]:
             return seen[0] == status and any(m in seen[1] for m in messages), f"{seen[0]}: {seen[1]}"
         return False, "no error"
 
-    grpc_client = kind.partition("+")[0].endswith("grpc")
+    grpc_client = "grpc" in kind.partition("/")[0]
     ragged = [("a", sample("FP64"), "FP64"), ("b", np.arange(3.0), "FP64")]
     await case(
         "bad request: rows differ",
@@ -459,7 +491,12 @@ def main(argv: list[str] | None = None) -> int:
         rest, grpc_address = addresses.split(",")
 
         async def run(rest: str = rest, grpc_address: str = grpc_address) -> list[dict[str, Any]]:
-            return await run_cases(make_client(args.client, rest, grpc_address), args.client)
+            client = make_client(args.client, rest, grpc_address)
+            try:
+                return await run_cases(client, args.client)
+            finally:
+                if hasattr(client, "close"):
+                    await client.close()
 
         for result in asyncio.run(run()):
             print(json.dumps({"client": args.client, "target": name, **result}), flush=True)

@@ -86,7 +86,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     cases = list(dict.fromkeys(row["case"] for row in MATRIX))
 
     def label(row: dict) -> str:
-        transport = "gRPC" if row["client"].partition("+")[0].endswith("grpc") else "REST"
+        transport = "gRPC" if "grpc" in row["client"].partition("/")[0] else "REST"
         return f"{row['client']} over {transport} -> {row['target']}"
 
     columns = list(dict.fromkeys(label(row) for row in MATRIX))
