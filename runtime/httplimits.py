@@ -80,8 +80,14 @@ def guarded_http(read_timeout_s: float, setting: str, max_head_bytes: int = MAX_
                     return
                 self._tail = joined[-3:]
             super().data_received(data)
-            if self._began is not None and self._read_timer is None and not self.transport.is_closing():
+            if self._read_timer is not None or self.transport.is_closing():
+                return
+            if self._began is not None:
                 self._read_timer = self.loop.call_at(self._began + read_timeout_s, self._timed_out)
+            elif self._in_head and (self.cycle is None or self.cycle.response_complete):
+                # Bytes that began no request (blank lines, which the parser skips): uvicorn has
+                # stopped its keep-alive timer, so this one must run, or the connection stays.
+                self._read_timer = self.loop.call_later(read_timeout_s, self._timed_out)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -106,10 +112,20 @@ def guarded_http(read_timeout_s: float, setting: str, max_head_bytes: int = MAX_
                 self._read_timer.cancel()
                 self._read_timer = None
 
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._began is not None and self._read_timer is None and not self.transport.is_closing():
+                # A pipelined request read while the previous one was answered: timed from now.
+                self._began = self.loop.time()
+                self._read_timer = self.loop.call_later(read_timeout_s, self._timed_out)
+
         def _timed_out(self) -> None:
             self._read_timer = None
-            if not self.transport.is_closing():
-                self._refuse(late)
+            if self.transport.is_closing():
+                return
+            if self.pipeline or (self._in_head and self.cycle is not None and not self.cycle.response_complete):
+                return  # behind an answer still being made: not late; timed again once it is sent
+            self._refuse(late)
 
         def _refuse(self, answer: bytes) -> None:
             # No answer where nothing was sent, nor where an answer has begun and not ended (a

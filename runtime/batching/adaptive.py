@@ -112,9 +112,18 @@ class Unbatched:
     async def predict(self, payload: Any, rows: int, deadline: float | None = None) -> Any:
         if self._closed:
             raise _closed_error()
-        return await self._runner.call(self._predict_by, payload, rows, deadline, time.monotonic())
+        arrived, started = time.monotonic(), [False]
+        try:
+            return await self._runner.call(self._predict_by, payload, rows, deadline, arrived, started)
+        except asyncio.CancelledError:
+            # Its caller gone at its deadline (a gRPC call is cancelled then) before its turn.
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and not started[0]:
+                _timed_out(self._label, now - arrived)
+            raise
 
-    def _predict_by(self, payload: Any, rows: int, deadline: float | None, arrived: float) -> Any:
+    def _predict_by(self, payload: Any, rows: int, deadline: float | None, arrived: float, started: list) -> Any:
+        started[0] = True
         now = time.monotonic()
         if deadline is not None and now >= deadline:
             raise _timed_out(self._label, now - arrived)
@@ -255,10 +264,14 @@ class AdaptiveBatcher:
 
     async def _dispatch(self, batch: list[_Waiting]) -> None:
         # Members were taken in time, and the gathering ended by the soonest of their deadlines.
+        # One done already was cancelled by its caller: counted as out of time if it was.
+        now = time.monotonic()
+        for waiting in batch:
+            if waiting.future.done() and waiting.deadline is not None and waiting.deadline <= now:
+                _timed_out(self._label, now - waiting.arrived)
         live = [w for w in batch if not w.future.done()]
         if not live:
             return
-        now = time.monotonic()
         for waiting in live:
             QUEUE_WAIT.labels(self._label).observe(now - waiting.arrived)
         BATCH_ROWS.labels(self._label).observe(sum(w.rows for w in live))

@@ -5,7 +5,8 @@ both behind the gateway, which is how the default was chosen. Each call's own de
 from its caller (runtime/gateway/coalesce.py); the clients' ``timeout_s`` is the backstop for
 any call that has none, so that no request can hold a connection for ever.
 
-An answer is read up to ``max_answer_bytes``: a larger one (declared, or read so far) is
+An inference answer is read up to ``max_answer_bytes`` (health and metadata probes, small and
+bounded by their 1 s timeout, are read as they are): a larger one (declared, or read so far) is
 ``bad_response``, never held whole, so a model server gone wrong (an output far larger than its
 signature, a URL that points at something else) cannot fill the gateway's memory within a budget.
 

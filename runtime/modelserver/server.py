@@ -79,10 +79,11 @@ async def _server_metadata(_: Request) -> Response:
 
 
 async def _no_route(request: Request, exc: Exception) -> JSONResponse:
-    """404 and 405 as every other error, ``{"error": "..."}``, saying what is served."""
-    status = int(getattr(exc, "status_code", 404))
+    """Starlette's own errors as every other, ``{"error": "..."}``; a 404 or 405 says what is served."""
+    status = int(getattr(exc, "status_code", 500))
+    error = not_served(request.method, request.url.path, status) if status in (404, 405) else None
     return JSONResponse(
-        {"error": not_served(request.method, request.url.path, status)},
+        {"error": error or str(getattr(exc, "detail", exc))},
         status_code=status,
         headers=getattr(exc, "headers", None),
     )

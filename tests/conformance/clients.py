@@ -186,7 +186,7 @@ class TritonGRPC(_Triton):
         if aio:  # its asyncio client (grpc.aio): the same calls, awaited
             import tritonclient.grpc.aio as client
         else:
-            import tritonclient.grpc as client  # type: ignore[no-redef]
+            import tritonclient.grpc as client
 
         self.m, self.grpc_compression = client, compression
         self.c = client.InferenceServerClient(grpc_address)

@@ -26,7 +26,7 @@ import pytest
 from runtime.drift.profile import build_profile
 from runtime.wiring import INGEST_PATH
 from tests.runtime.drift.conftest import TOKEN, make_rows, monitor_config, predict
-from tests.runtime.gateway.faults import Process, start, start_gateway, start_peer
+from tests.runtime.gateway.faults import Process, control, start, start_gateway, start_peer
 from tests.runtime.gateway.peers import free_port
 from tests.runtime.modelserver.slow_model import save_slow_model
 
@@ -95,7 +95,9 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Targ
             auth=f"authorization: Bearer {TOKEN}\r\n",
             body=b'{"rows": "not rows"}',
         )
-        yield {t.name: t for t in (gateway, modelserver, monitor)}
+        targets = {t.name: t for t in (gateway, modelserver, monitor)}
+        targets["peer"] = peer  # type: ignore[assignment]
+        yield targets
         for process in started:
             log = process.log.read_text(errors="replace")
             assert "Traceback" not in log, f"{process.log.name}:\n{log[-3000:]}"
@@ -223,7 +225,7 @@ def test_a_request_in_pieces_within_the_limit_is_answered(targets, name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_head_over_64_kib_gets_431_and_is_not_held(targets, name):
+def test_a_head_over_64_kib_gets_431_and_its_connection_closed(targets, name):
     target = targets[name]
     head = request(target, target.live, more=f"x-padding: {'a' * 70_000}\r\n")
     # In 4 KiB pieces, as a client streaming an endless header would send it.
@@ -246,3 +248,29 @@ def test_a_large_head_within_the_limit_and_a_large_body_are_answered(targets, na
     statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", seen.answer)]
     assert len(statuses) == 3 and statuses[0] == statuses[2] == 200, seen.answer[:300]
     assert statuses[1] == (400 if name == "drift monitor" else 200), seen.answer[:300]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_blank_lines_after_an_answer_do_not_hold_the_connection(targets, name):
+    # The parser skips blank lines before a request; uvicorn stops its keep-alive timer on them.
+    target = targets[name]
+    seen = talk(target.port, [request(target, target.live), b"\r\n"], gap_s=1.0)
+    assert seen.answer.startswith(b"HTTP/1.1 200 "), seen.answer
+    assert seen.closed_after_s is not None, f"{name} kept a connection that sent only a blank line"
+    assert seen.closed_after_s < 1.0 + READ_TIMEOUT_S + 3, seen
+
+
+def test_a_pipelined_request_is_timed_once_the_answer_before_it_is_sent(targets):
+    # The peer takes 1 s; the next request, pipelined behind, stalls in its body. Its 408 comes
+    # after the first answer, whole, and not into it.
+    target, peer = targets["gateway"], targets["peer"]
+    control(peer, mode="slow", delay_s=1.0)
+    try:
+        first = request(target, target.post, target.body)
+        second = request(target, target.post, target.body[:3], len(target.body))
+        seen = talk(target.port, [first + second])
+    finally:
+        control(peer, mode="answer", delay_s=0.05)
+    statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", seen.answer)]
+    assert statuses == [200, 408], seen.answer[:400]
+    assert seen.closed_after_s is not None and seen.closed_after_s >= 1.0 + READ_TIMEOUT_S * 0.9, seen

@@ -24,20 +24,28 @@ from tests.runtime.modelserver.slow_model import save_slow_model
 CLIENTS = ["tritonclient.grpc", "kserve.grpc"]
 
 
-@pytest.fixture(scope="module")
-def slow_server(tmp_path_factory):
-    """The slow model (0.3 s a predict) one request at a time, over REST and gRPC."""
+def _slow(tmp_path_factory, batching: list[str]):
     root = tmp_path_factory.mktemp("slow-grpc")
     save_slow_model(root / "slow")
     grpc_port = free_port()
-    server = start_server(
-        [
-            *("--model_name", "slow", "--model_dir", str(root / "slow")),
-            *("--max_batch_size", "1", "--max_latency_ms", "1", "--grpc_port", str(grpc_port)),
-        ],
-        root / "server.log",
-    )
-    yield server, f"127.0.0.1:{grpc_port}"
+    command = ["--model_name", "slow", "--model_dir", str(root / "slow"), *batching, "--grpc_port", str(grpc_port)]
+    server = start_server(command, root / "server.log")
+    return server, f"127.0.0.1:{grpc_port}"
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """The slow model (0.3 s a predict) batched one request at a time, over REST and gRPC."""
+    server, address = _slow(tmp_path_factory, ["--max_batch_size", "1", "--max_latency_ms", "1"])
+    yield server, address
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def unbatched_slow_server(tmp_path_factory):
+    """The same, unbatched (the model server's default): each request its own predict, in turn."""
+    server, address = _slow(tmp_path_factory, [])
+    yield server, address
     server.stop()
 
 
@@ -72,8 +80,9 @@ def wait_for(condition, what: str, within: float = 20) -> None:
 
 
 @pytest.mark.parametrize("kind", CLIENTS)
-def test_a_grpc_call_whose_deadline_passes_in_the_queue_is_counted_and_not_predicted(slow_server, kind):
-    server, address = slow_server
+@pytest.mark.parametrize("serving", ["slow_server", "unbatched_slow_server"])
+def test_a_grpc_call_whose_deadline_passes_in_the_queue_is_counted_and_not_predicted(request, serving, kind):
+    server, address = request.getfixturevalue(serving)
     expired = metric(server, "ml_serving_batch_expired_total")
     predicted = metric(server, "ml_serving_batch_requests_count")
     # A REST request in the predict (0.3 s) first; the gRPC call queues behind it with 0.1 s.
