@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 __all__ = [
+    "route_error",
     "MLServingError",
     "SpecError",
     "InvalidInput",
@@ -164,3 +165,10 @@ def validation_problems(
         path = key_path(tuple(error["loc"])[drop:], (error.get("ctx") or {}).get("at"))
         lines.append(f"{prefix + path if path else root}: {_describe(error, unknown_key)}")
     return lines
+
+
+def route_error(method: str, path: str, status: int, served: str) -> str | None:
+    """The error of a 404 (no such route) or a 405 (method not allowed), saying what is
+    ``served``; None for any other status."""
+    what = {404: "no such route", 405: "method not allowed"}.get(status)
+    return f"{method} {path}: {what}; {served}" if what else None

@@ -72,13 +72,16 @@ def guarded_http(read_timeout_s: float, setting: str, max_head_bytes: int = MAX_
                 # The head's bytes in this chunk: up to its blank line, or all of it. Refused
                 # before the parser holds them. (A head that begins in the chunk where the
                 # previous request ends is counted from the next chunk.)
-                joined = self._tail + data
-                end = joined.find(b"\r\n\r\n")
-                self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                # The blank line may straddle the previous chunk: look there first, then in this
+                # chunk itself (never copied: it may carry a large body).
+                tail = self._tail
+                seam = (tail + data[:3]).find(b"\r\n\r\n") if tail else -1
+                end = seam + 4 - len(tail) if seam >= 0 else data.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else (end if seam >= 0 else end + 4)
                 if self._head_bytes > max_head_bytes:
                     self._refuse(large)
                     return
-                self._tail = joined[-3:]
+                self._tail = (tail + data[-3:])[-3:]
             super().data_received(data)
             if self._read_timer is not None or self.transport.is_closing():
                 return

@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from runtime.bodylimit import read_limited
 from runtime.contentcoding import ContentCoding, coded_body
-from runtime.errors import MLServingError
+from runtime.errors import MLServingError, route_error
 from runtime.gateway.auth import Unauthorized
 from runtime.gateway.gateway import SERVER_NAME, Gateway, Outcome
 from runtime.gateway.openapi import OPENAPI_PATH, openapi_document
@@ -155,9 +155,8 @@ def create_app(config: GatewayConfig, settings: Settings | None = None) -> Gatew
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        what = {404: "no such route", 405: "method not allowed"}.get(exc.status_code)
-        error = (
-            f"{request.method} {request.url.path}: {what}; the gateway's API is GET {OPENAPI_PATH}" if what else None
+        error = route_error(
+            request.method, request.url.path, exc.status_code, f"the gateway's API is GET {OPENAPI_PATH}"
         )
         return json_response({"error": error or str(exc.detail)}, exc.status_code, exc.headers)
 

@@ -21,13 +21,13 @@ import orjson
 from prometheus_client import Gauge
 
 from runtime.bodylimit import declared_too_large, receive_body
-from runtime.errors import MLServingError, ModelUnavailable
+from runtime.errors import MLServingError, ModelUnavailable, route_error
 from runtime.protocol import error_body
 from runtime.protocol.binary import HEADER_LENGTH, OCTET_STREAM, encode_response
 from runtime.protocol.deadline import TIMEOUT_HEADER, RequestTimedOut, header_timeout_s
 from runtime.protocol.rest import read_request
 
-__all__ = ["InferFront", "INFER_PATH", "IN_FLIGHT", "not_served"]
+__all__ = ["InferFront", "INFER_PATH", "IN_FLIGHT", "SERVED"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ class InferFront:
                     await self._infer(match["name"], scope, receive, send)
                     return
             if UNSERVED.match(scope["path"]):
-                await _answer(send, 404, orjson.dumps({"error": not_served(scope["method"], scope["path"], 404)}))
+                error = route_error(scope["method"], scope["path"], 404, SERVED)
+                await _answer(send, 404, orjson.dumps({"error": error}))
                 return
         await self.app(scope, receive, send)
 
@@ -118,13 +119,11 @@ class InferFront:
             await _answer(send, 200, content, OCTET_STREAM.encode(), [(_HEADER_LENGTH, str(binary_header).encode())])
 
 
-def not_served(method: str, path: str, status: int) -> str:
-    """The error of a 404 (no such route) or a 405 (method not allowed), saying what is served."""
-    what = "method not allowed" if status == 405 else "no such route"
-    return (
-        f"{method} {path}: {what}; this model server speaks the V2 protocol"
-        " (GET /v2/health/ready, GET /v2/models/<name>, POST /v2/models/<name>/infer)"
-    )
+SERVED = (
+    "this model server speaks the V2 protocol"
+    " (GET /v2/health/ready, GET /v2/models/<name>, POST /v2/models/<name>/infer)"
+)
+"""What a 404 or 405 of the model server says is served."""
 
 
 async def _error(send: Any, exc: MLServingError) -> None:

@@ -47,9 +47,9 @@ from uvicorn.importer import import_from_string
 
 from runtime.bodylimit import BodyLimit
 from runtime.contentcoding import ContentCoding
-from runtime.errors import MLServingError, ModelNotFound
+from runtime.errors import MLServingError, ModelNotFound, route_error
 from runtime.httplimits import guarded_http
-from runtime.modelserver.front import IN_FLIGHT, SETTING, InferFront, not_served
+from runtime.modelserver.front import IN_FLIGHT, SERVED, SETTING, InferFront
 from runtime.modelserver.model import GRPC_DEADLINE, MLflowModel
 from runtime.protocol import error_body
 from runtime.protocol.metadata import server_metadata
@@ -81,7 +81,7 @@ async def _server_metadata(_: Request) -> Response:
 async def _no_route(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors as every other, ``{"error": "..."}``; a 404 or 405 says what is served."""
     status = int(getattr(exc, "status_code", 500))
-    error = not_served(request.method, request.url.path, status) if status in (404, 405) else None
+    error = route_error(request.method, request.url.path, status, SERVED)
     return JSONResponse(
         {"error": error or str(getattr(exc, "detail", exc))},
         status_code=status,
