@@ -3,7 +3,7 @@ of its head.
 
 uvicorn times out only an idle kept-alive connection, after an answer. A connection that sends
 nothing, a request whose headers or body stall or trickle, holds its socket (and the coroutine
-waiting on the body) for as long as the client likes: a few hundred such clients use up a
+waiting on the body) for as long as the client likes: enough such clients use up a
 process's file descriptors, and every other caller is refused. And uvicorn's httptools protocol
 puts no bound on a request's line and headers: one client sending an endless header grows the
 process's memory by what it sends, and its CPU more than in proportion (150 MB of one header
