@@ -247,10 +247,21 @@ def decode_columns(request: InferenceRequest, specs: Sequence[InputSpec]) -> pd.
     return pd.DataFrame(decode_column_arrays(request, specs))
 
 
+AT_ONCE_VALUES = 4096
+"""Most values a request may carry to be decoded in one conversion (``_columns_at_once``): past
+that, checking each value's type in Python would cost more than it saves."""
+
+
 def decode_column_arrays(request: InferenceRequest, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
     """As ``decode_columns``, as 1-D arrays by name: cheaper to build and to join into batches."""
-    by_name = {s.name: s for s in specs}
     inputs = request.inputs
+    at_once = _columns_at_once(inputs, specs)
+    return at_once if at_once is not None else _columns_each(inputs, specs)
+
+
+def _columns_each(inputs: Sequence[Any], specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
+    """``decode_column_arrays`` one input at a time: any request, every error worded."""
+    by_name = {s.name: s for s in specs}
     if len(inputs) == 1 and inputs[0].name not in by_name and len(inputs[0].shape) == 2 and len(specs) > 0:
         return _from_matrix(inputs[0], specs)
     columns: dict[str, np.ndarray] = {}
@@ -278,6 +289,60 @@ def decode_column_arrays(request: InferenceRequest, specs: Sequence[InputSpec]) 
     if rows is None or rows[1] == 0:
         raise InvalidInput(f"Input '{inputs[0].name}' has no rows; expected at least one")
     return {s.name: columns[s.name] for s in specs if s.name in columns}
+
+
+def _columns_at_once(inputs: Sequence[Any], specs: Sequence[InputSpec]) -> dict[str, np.ndarray] | None:
+    """The columns of the common tabular request in one numpy conversion, or None.
+
+    That request sends every declared input, in the signature's order, as one flat JSON column
+    of the datatype declared, all inputs of one numeric datatype. Decoding each input on its own
+    costs a handful of small numpy calls per input, the largest part of a small request's
+    decoding. Only what the per-input path would accept unchanged is taken here: any other
+    request (another order, a missing or optional value, a type or a range the declared
+    datatype does not take) returns None and goes the per-input way, which answers it and
+    words its error as before.
+    """
+    if len(inputs) != len(specs) or not specs:
+        return None
+    datatype = specs[0].datatype
+    dtype = DATATYPES.get(datatype)
+    if dtype is None or dtype.kind not in "iuf":
+        return None
+    rows = inputs[0].shape[0] if inputs[0].shape else 0
+    if not rows or rows * len(specs) > AT_ONCE_VALUES:
+        return None
+    columns = []
+    for inp, spec in zip(inputs, specs):
+        shape, data = inp.shape, inp.data
+        if (
+            inp.name != spec.name
+            or inp.datatype != datatype
+            or spec.datatype != datatype
+            or type(data) is not list
+            or len(data) != rows
+            or shape[0] != rows
+            or not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1))
+        ):
+            return None
+        columns.append(data)
+    floats = dtype.kind == "f"
+    for data in columns:
+        for value in data:
+            kind = type(value)
+            if kind is not int and (kind is not float or not floats):
+                return None
+    try:
+        matrix: np.ndarray = np.array(columns)
+    except (ValueError, OverflowError):
+        return None
+    if matrix.dtype.kind not in "iuf" or (matrix.dtype.kind == "f" and np.isnan(matrix).any()):
+        return None
+    try:
+        _check_range("", datatype, matrix, dtype)
+    except InvalidInput:
+        return None
+    matrix = matrix.astype(dtype, copy=False)
+    return {spec.name: matrix[j] for j, spec in enumerate(specs)}
 
 
 def _from_matrix(inp, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:

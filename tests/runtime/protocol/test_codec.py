@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -302,3 +303,55 @@ def test_a_shape_with_too_many_dimensions_is_an_input_error():
 def test_ragged_data_within_the_shapes_depth_is_an_input_error():
     with pytest.raises(InvalidInput, match="Input 'x': data is ragged"):
         decode_input("x", "FP32", [2, 2], [[1.0], [1.0, 2.0]])
+
+
+AT_ONCE_SPECS = {
+    datatype: [InputSpec(name, datatype) for name in ("a", "b", "c")]
+    for datatype in ("FP64", "FP32", "FP16", "INT64", "INT32", "UINT8")
+}
+"""Signatures of one numeric datatype: what the one-conversion path of the column decoder takes."""
+
+
+def _at_once_cases():
+    """Requests for AT_ONCE_SPECS, taken or not by the one-conversion path: (datatype, inputs, taken)."""
+    for datatype in AT_ONCE_SPECS:
+        floats = datatype.startswith("FP")
+        good = [0.5, 1.25] if floats else [1, 2]
+        yield datatype, [col(n, datatype, good) for n in "abc"], True
+        yield datatype, [col(n, datatype, good, [2, 1]) for n in "abc"], True
+        yield datatype, [col(n, datatype, [3, 4]) for n in "abc"], True  # ints feed every numeric type
+        for bad in (True, None, "1", 2**70, -1, 1e39, 70000, 2**63, float("nan"), [1], 0.5):
+            yield (
+                datatype,
+                [col("a", datatype, good), col("b", datatype, [good[0], bad]), col("c", datatype, good)],
+                None,
+            )
+        yield datatype, [col(n, datatype, good) for n in "bac"], False  # another order
+        yield datatype, [col(n, datatype, good) for n in "ab"], False  # one missing
+        yield datatype, [col("a", datatype, good), col("b", datatype, good[:1]), col("c", datatype, good)], False
+        yield datatype, [col(n, datatype, good, [1, 2]) for n in "abc"], False  # rows, not a column
+        other = "INT64" if floats else "FP64"
+        yield datatype, [col("a", other, [1, 2]), col("b", datatype, good), col("c", datatype, good)], False
+
+
+@pytest.mark.parametrize("datatype, inputs, taken", list(_at_once_cases()))
+def test_columns_decoded_at_once_equal_those_decoded_one_by_one(datatype, inputs, taken):
+    from runtime.protocol import codec
+
+    specs = AT_ONCE_SPECS[datatype]
+    req = request(*inputs)
+    at_once = codec._columns_at_once(req.inputs, specs)
+    if taken is not None:
+        assert (at_once is not None) == taken
+    try:
+        each = codec._columns_each(req.inputs, specs)
+    except InvalidInput as exc:
+        assert at_once is None  # the other path answers the error, in its own words
+        with pytest.raises(InvalidInput, match=re.escape(exc.message)):
+            codec.decode_column_arrays(req, specs)
+        return
+    got = codec.decode_column_arrays(req, specs)
+    assert list(got) == list(each)
+    for name, column in each.items():
+        assert got[name].dtype == column.dtype and got[name].shape == column.shape
+        np.testing.assert_array_equal(got[name], column)
