@@ -286,6 +286,9 @@ def main() -> None:
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # A black-holed request never ends: without a bound, SIGTERM waits for it and the
+        # caller's stop falls back to SIGKILL after its own wait (15 s a module).
+        timeout_graceful_shutdown=1,
     )
 
     async def serve() -> None:
