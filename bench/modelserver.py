@@ -244,6 +244,7 @@ def main() -> int:
         servers = [peer for peer in servers if peer.label[1] in args.only.split(",")]
     samples: dict[str, dict[int, list[Load]]] = {peer.label: {1: [], 32: []} for peer in servers}
     batch = [0.0, 0.0]  # rows and predict calls of (c) during its concurrency-32 runs
+    cpu = [0.0, 0.0, 0.0]  # (c)'s CPU seconds on its event loop and in its other threads, and its requests, at 32
     ceilings: list[dict[str, dict[str, float]]] = []
     try:
         # One server at a time, started for its turn and stopped after it (its whole tree, and
@@ -269,10 +270,16 @@ def main() -> int:
                     say(f"{peer.label}, round {round_}/{args.rounds}, concurrency {connections}, {args.duration:g} s")
                     ours_batched = peer.label.startswith("(c)") and connections == 32
                     before = batch_rows(peer) if ours_batched else (0.0, 0.0)
+                    threads_before = thread_cpu_s(process.pid) if ours_batched else {}
                     load = wrk(peer.url, connections, args.duration, script)
                     if ours_batched:
+                        threads_after = thread_cpu_s(process.pid)
                         after = batch_rows(peer)
                         batch = [batch[0] + after[0] - before[0], batch[1] + after[1] - before[1]]
+                        spent = {t: s - threads_before.get(t, 0.0) for t, s in threads_after.items()}
+                        cpu[0] += spent.pop(process.pid, 0.0)
+                        cpu[1] += sum(spent.values())
+                        cpu[2] += load.rps * args.duration
                     samples[peer.label][connections].append(load)
                     say(
                         f"  {load.rps:.0f} req/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, {load.errors} errors"
@@ -291,10 +298,30 @@ def main() -> int:
                 stop_tree(peer.process)
         stop_all()
     results = {label: {c: median_load(loads) for c, loads in by_c.items()} for label, by_c in samples.items()}
-    report(results, args.rounds, mean_batch, ceiling)
+    split = {"eventLoopUs": cpu[0] / cpu[2] * 1e6, "otherThreadsUs": cpu[1] / cpu[2] * 1e6} if cpu[2] else None
+    report(results, args.rounds, mean_batch, ceiling, split)
     if args.json is not None:
-        args.json.write_text(json.dumps(results_document(results, args.rounds, mean_batch, ceiling), indent=2) + "\n")
+        document = results_document(results, args.rounds, mean_batch, ceiling)
+        args.json.write_text(json.dumps({**document, "cpuPerRequest": split}, indent=2) + "\n")
     return 0
+
+
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds (user and system) each thread of ``pid`` has used, from /proc; empty where there is none."""
+    tick = os.sysconf("SC_CLK_TCK")
+    spent = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+        spent[int(tid)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return spent
 
 
 def in_process_ceiling(
@@ -392,6 +419,7 @@ def report(
     rounds: int,
     mean_batch: float | None = None,
     ceiling: dict[str, dict[str, float]] | None = None,
+    split: dict[str, float] | None = None,
 ) -> None:
     print(
         f"\nRandomForest (100 trees) MLflow model, single-row requests, wrk on CPU {LOAD_CPU}, each server (its whole"
@@ -409,6 +437,15 @@ def report(
         print(f"\n(c) formed batches of {mean_batch:.1f} rows on average at concurrency 32")
     for n, row in sorted((ceiling or {}).items(), key=lambda item: int(item[0])):
         print(f"ceiling: predict alone on {int(n):>2} rows: {row['msPerCall']:.2f} ms, {row['rowsPerS']:.0f} rows/s")
+    if split:
+        loop, other = split["eventLoopUs"], split["otherThreadsUs"]
+        print(
+            f"(c) at concurrency 32, its core's time per request: {loop:.0f} us on the event loop (HTTP, V2 decoding"
+            f" and encoding, batching), {other:.0f} us in the predict thread (its DataFrame, the model): predict"
+            f" holds {other / (loop + other):.0%} of the core, which is (c)'s share of the ceiling if predict runs"
+            f" as fast in the server as alone. 80% of the ceiling leaves at most {other / 4:.0f} us a request to the"
+            " event loop"
+        )
     print()
     for name, ratio, target, at_least in checks(results, mean_batch, ceiling or {}):
         met = ratio >= target if at_least else ratio <= target

@@ -36,7 +36,7 @@ from runtime.protocol.rest import read_request
 from runtime.spec import parse_model_uri
 from runtime.vision.classifier import MODEL_KIND as IMAGE_MODEL
 
-__all__ = ["GRPC_DEADLINE", "MLflowModel", "PredictionFailed", "resolve_model_dir"]
+__all__ = ["GRPC_DEADLINE", "MLflowModel", "PredictionFailed", "columns_frame", "resolve_model_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class MLflowModel(Model):
     def _predict_rows(self, payload: Any) -> Any:
         # Runs in the predict thread: the DataFrame is built there, once per batch.
         if isinstance(payload, dict):
-            payload = pd.DataFrame(payload, copy=False)
+            payload = columns_frame(payload)
         return self._pyfunc.predict(payload)
 
     def get_input_types(self) -> list[dict]:
@@ -220,6 +220,20 @@ class MLflowModel(Model):
         elif self._predictor is not None:
             await self._predictor.close()
         self.ready = False
+
+
+def columns_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A batch's columns (1-D arrays by name) as the model's DataFrame.
+
+    Columns of one numeric or boolean dtype become one 2-D block: pandas builds that in about
+    a third of the time it takes for a block per column, and the model reads it back as one
+    array without copying the columns together again. Columns of mixed dtypes keep a block each.
+    """
+    arrays = list(columns.values())
+    dtype = arrays[0].dtype if arrays else None
+    if dtype is not None and dtype.kind in "biuf" and all(a.dtype == dtype for a in arrays):
+        return pd.DataFrame(np.column_stack(arrays), columns=list(columns), copy=False)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _header_deadline(headers: dict | None) -> float | None:

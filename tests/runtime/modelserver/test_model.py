@@ -115,3 +115,26 @@ def test_in_process_v2_and_kserve_entries_agree_with_the_model(tmp_path):
     np.testing.assert_allclose(v2.outputs[0].data, expected)
     np.testing.assert_allclose(native.outputs[0].data, expected)
     assert v2.id == "x" and not model.ready
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"a": np.array([0.5, 1.5]), "b": np.array([2.0, -1.0]), "c": np.array([np.nan, 3.0])},
+        {"a": np.array([1, 2], dtype=np.int32), "b": np.array([3, 4], dtype=np.int32)},
+        {"a": np.array([True, False]), "b": np.array([False, False])},
+        {"a": np.array([0.5, 1.5]), "b": np.array([1, 2])},  # mixed: a block each
+        {"a": np.array(["x", "y"], dtype=object), "b": np.array(["z", "w"], dtype=object)},
+        {"only": np.array([7.0, 8.0, 9.0])},
+    ],
+    ids=["floats", "int32", "bool", "mixed", "strings", "one"],
+)
+def test_a_batch_frame_equals_the_frame_of_its_columns(columns):
+    from runtime.modelserver.model import columns_frame
+
+    frame = columns_frame(columns)
+    pd.testing.assert_frame_equal(frame, pd.DataFrame(columns))
+    if len({a.dtype for a in columns.values()}) == 1 and next(iter(columns.values())).dtype.kind != "O":
+        # One block: the model reads it back as one array, without copying the columns together.
+        values = frame.to_numpy()
+        assert np.shares_memory(values, frame[next(iter(columns))].to_numpy())
