@@ -4,6 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conformance.matrix import ROWS, write_matrix
+
+_CONFORMANCE: list[dict] = []
+"""Rows of the V2 conformance matrix, as the conformance tests' reports bring them (from the
+test workers too: hooks of the root conftest run in the process that prints the summary)."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == ROWS:
+                _CONFORMANCE.extend(value)  # type: ignore[arg-type]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _CONFORMANCE:
+        write_matrix(terminalreporter, _CONFORMANCE)
+
 
 @pytest.fixture(scope="session")
 def fraud_registry() -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The real processes of the conformance suite: the model server (echo model) and a gateway in front.
 
 Both serve REST and gRPC on free loopback ports and stop when the module's tests are done
-(tests that check for leftover processes run later in the same session). The matrix
-(client x target x case) is printed in the terminal summary.
+(tests that check for leftover processes run later in the same session). Each test hands its
+rows of the matrix (client x target x case) to the session as a user property, which reaches the
+terminal summary whichever worker ran it (tests/conftest.py prints it).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from runtime.spec import ModelSpec
 from runtime.wiring import GatewayConfig, VariantEndpoint
 from tests.conformance.echo_model import save_echo_model
 from tests.runtime.modelserver.servers import REPO, Server, free_port, wait_ready
-
-MATRIX: list[dict] = []
 
 
 @dataclass
@@ -78,27 +77,3 @@ def targets(tmp_path_factory) -> Iterator[list[Target]]:
     finally:
         for process in reversed(processes):
             process.stop()
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not MATRIX:
-        return
-    cases = list(dict.fromkeys(row["case"] for row in MATRIX))
-
-    def label(row: dict) -> str:
-        transport = "gRPC" if "grpc" in row["client"].partition("/")[0] else "REST"
-        return f"{row['client']} over {transport} -> {row['target']}"
-
-    columns = list(dict.fromkeys(label(row) for row in MATRIX))
-    cell = {(label(r), r["case"]): r for r in MATRIX}
-    terminalreporter.section("V2 conformance: client x transport x case (ok, FAIL, n/a = not offered by the client)")
-    for number, name in enumerate(columns, 1):
-        terminalreporter.write_line(f"  [{number:>2}] {name}")
-    width = max(len(c) for c in cases)
-    terminalreporter.write_line(f"{'case':<{width}}" + "".join(f"{n:>5}" for n in range(1, len(columns) + 1)))
-    for case in cases:
-        marks = []
-        for name in columns:
-            row = cell.get((name, case))
-            marks.append("-" if row is None else "n/a" if row["ok"] is None else "ok" if row["ok"] else "FAIL")
-        terminalreporter.write_line(f"{case:<{width}}" + "".join(f"{m:>5}" for m in marks))

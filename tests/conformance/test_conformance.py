@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.conformance.clients import CLIENTS
-from tests.conformance.conftest import MATRIX
+from tests.conformance.matrix import ROWS
 from tests.runtime.modelserver.servers import REPO
 
 # What a client refuses before sending (the case is then "n/a", and must be this one).
@@ -31,12 +31,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("client", CLIENTS)
-def test_client_passes_every_case_against_both_processes(targets, client):
+def test_client_passes_every_case_against_both_processes(targets, client, record_property):
     command = [sys.executable, "-m", "tests.conformance.clients", client, *(t.arg for t in targets)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    MATRIX.extend(rows)
+    record_property(ROWS, rows)  # printed in the terminal summary, from any worker
     assert {r["target"] for r in rows} == {"modelserver", "gateway"}
     failed = [f"{r['target']}: {r['case']}: {r['seen']}" for r in rows if r["ok"] is False]
     assert not failed, "\n".join(failed)
