@@ -12,7 +12,9 @@ whole process tree, is pinned to CPU 1. They run one at a time, each started for
 stopped after it, so that no idle peer shares the core; ``--rounds`` runs each (medians
 reported). Every request carries one row. After each concurrency-32 run of our batched server,
 the in-process ceiling: the model's ``predict`` alone (bench/ceiling.py) at the mean batch size
-it formed. Prints one table and the target ratios. The machine may be shared: run it twice
+it formed; and row (h), the HTTP floor (bench/http_floor.py): uvicorn as the model server runs
+it, answering a fixed V2 answer with no V2 work, what HTTP alone costs a request on that core.
+Prints one table and the target ratios. The machine may be shared: run it twice
 before trusting a close call.
 """
 
@@ -186,7 +188,7 @@ def peers(model_dir: Path, mlserver: Path | None, row: list[float], new: bool) -
         return [sys.executable, "-m", "runtime.modelserver", "--model_name", MODEL, "--model_dir", str(model_dir),
                 "--http_port", str(port)]  # fmt: skip
 
-    a, b, c, d = (free_port() for _ in range(4))
+    a, b, c, d, h = (free_port() for _ in range(5))
     found = [
         Peer(
             "(a) naive FastAPI + pyfunc",
@@ -195,6 +197,11 @@ def peers(model_dir: Path, mlserver: Path | None, row: list[float], new: bool) -
         ),
         Peer("(b) ours, no batching", ours(b), b),
         Peer("(c) ours, batching 32/10ms", [*ours(c), "--max_batch_size", "32", "--max_latency_ms", "10"], c),
+        Peer(
+            "(h) HTTP floor: uvicorn, no V2 work",
+            [sys.executable, str(REPO / "bench" / "http_floor.py"), str(model_dir), str(h)],
+            h,
+        ),
     ]
     if mlserver is not None:
         found.append(
@@ -445,6 +452,12 @@ def report(
             f" holds {other / (loop + other):.0%} of the core, which is (c)'s share of the ceiling if predict runs"
             f" as fast in the server as alone. 80% of the ceiling leaves at most {other / 4:.0f} us a request to the"
             " event loop"
+        )
+    floor = next((loads[32] for label, loads in results.items() if label.startswith("(h)")), None)
+    if floor is not None and floor.rps:
+        print(
+            f"(h) the HTTP floor: {floor.rps:.0f} req/s at concurrency 32, {1e6 / floor.rps:.0f} us of the core a"
+            " request for uvicorn's HTTP and ASGI alone"
         )
     print()
     for name, ratio, target, at_least in checks(results, mean_batch, ceiling or {}):
