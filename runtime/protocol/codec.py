@@ -320,16 +320,22 @@ def _columns_at_once(inputs: Sequence[Any], specs: Sequence[InputSpec]) -> dict[
             or spec.datatype != datatype
             or type(data) is not list
             or len(data) != rows
-            or shape[0] != rows
             or not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1))
+            or shape[0] != rows
         ):
             return None
         columns.append(data)
+    if len({spec.name for spec in specs}) != len(specs):
+        return None  # a name declared twice: the per-input path refuses it sent twice
     floats = dtype.kind == "f"
     for data in columns:
         for value in data:
             kind = type(value)
             if kind is not int and (kind is not float or not floats):
+                return None
+            if kind is int and floats and not -(2**53) <= value <= 2**53:
+                # Beside a float column it would round to FP64 first, then again to the
+                # declared type: the per-input path rounds it once.
                 return None
     try:
         matrix: np.ndarray = np.array(columns)

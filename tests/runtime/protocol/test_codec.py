@@ -330,6 +330,17 @@ def _at_once_cases():
         yield datatype, [col(n, datatype, good) for n in "ab"], False  # one missing
         yield datatype, [col("a", datatype, good), col("b", datatype, good[:1]), col("c", datatype, good)], False
         yield datatype, [col(n, datatype, good, [1, 2]) for n in "abc"], False  # rows, not a column
+        yield (
+            datatype,
+            [col("a", datatype, good), {**col("b", datatype, good), "shape": []}, col("c", datatype, good)],
+            False,
+        )
+        if floats:  # a huge whole number beside floats: rounded once, as the per-input path does
+            yield (
+                datatype,
+                [col("a", datatype, [2**60 + 2**36 + 1, 0.5]), *(col(n, datatype, good) for n in "bc")],
+                False,
+            )
         other = "INT64" if floats else "FP64"
         yield datatype, [col("a", other, [1, 2]), col("b", datatype, good), col("c", datatype, good)], False
 
