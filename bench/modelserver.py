@@ -35,6 +35,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -314,21 +315,11 @@ def main() -> int:
 
 
 def thread_cpu_s(pid: int) -> dict[int, float]:
-    """CPU seconds (user and system) each thread of ``pid`` has used, from /proc; empty where there is none."""
-    tick = os.sysconf("SC_CLK_TCK")
-    spent = {}
+    """CPU seconds (user and system) each thread of ``pid`` has used; empty once it is gone."""
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
+        return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
+    except psutil.NoSuchProcess:
         return {}
-    for tid in tids:
-        try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
-            continue  # a thread that ended meanwhile
-        fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
-        spent[int(tid)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return spent
 
 
 def in_process_ceiling(

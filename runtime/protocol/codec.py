@@ -302,8 +302,8 @@ def _columns_at_once(inputs: Sequence[Any], specs: Sequence[InputSpec]) -> dict[
     datatype does not take) returns None and goes the per-input way, which answers it and
     words its error as before.
     """
-    if len(inputs) != len(specs) or not specs:
-        return None
+    if len(inputs) != len(specs) or not specs or len({spec.name for spec in specs}) != len(specs):
+        return None  # (a name declared twice: the per-input path refuses it sent twice)
     datatype = specs[0].datatype
     dtype = DATATYPES.get(datatype)
     if dtype is None or dtype.kind not in "iuf":
@@ -325,8 +325,6 @@ def _columns_at_once(inputs: Sequence[Any], specs: Sequence[InputSpec]) -> dict[
         ):
             return None
         columns.append(data)
-    if len({spec.name for spec in specs}) != len(specs):
-        return None  # a name declared twice: the per-input path refuses it sent twice
     floats = dtype.kind == "f"
     for data in columns:
         for value in data:
