@@ -36,10 +36,19 @@ def _free(port: int) -> bool:
 
 
 def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports."""
+    """The first of ``count`` consecutive free ports, below the kernel's ephemeral range.
+
+    The platform binds them over tens of seconds after they were found free. Inside the
+    ephemeral range, any process on the machine (the other test worker's servers on port 0, any
+    outgoing connection) may be handed one meanwhile: a run of ``make test`` lost port 42998 so.
+    """
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32_768  # Linux's default
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20_000, 60_000)
+        base = rng.randrange(20_000, max(20_001, ephemeral - count))
         if all(_free(base + i) for i in range(count)):
             return base
     raise RuntimeError("no run of free ports found")
