@@ -107,6 +107,7 @@ def test_bin_counts_agree_with_bin_index():
 def test_load_profile_from_an_mlflow_run_artifact(frame, tmp_path):
     import mlflow
 
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         experiment = mlflow.create_experiment("drift", artifact_location=(tmp_path / "artifacts").as_uri())
@@ -117,4 +118,4 @@ def test_load_profile_from_an_mlflow_run_artifact(frame, tmp_path):
         with pytest.raises(ProfileError, match="cannot download from MLflow"):
             load_profile(f"runs:/{run.info.run_id}/nothing-here.json")
     finally:
-        mlflow.set_tracking_uri(None)
+        mlflow.set_tracking_uri(previous)

@@ -126,10 +126,10 @@ def test_version_without_training_dataset_is_refused(registry):
 
 
 @pytest.fixture(scope="module")
-def locked(registry, tmp_path_factory) -> Path:
+def locked(seeded_registry, tmp_path_factory) -> Path:
     """A stack locked against the session registry with the command line."""
     folder = tmp_path_factory.mktemp("stacks")
-    write_stack(folder, registry.url, VARIANTS)
+    write_stack(folder, seeded_registry.url, VARIANTS)
     result = run("runtime.registry", "lock", "--stack", "e2e", "--stacks-dir", str(folder))
     assert result.returncode == 0, result.stderr
     return folder
