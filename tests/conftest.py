@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.conformance.matrix import ROWS, write_matrix
+from tests.mlflow_state import mlflow_state
 
 _CONFORMANCE: list[dict] = []
 """Rows of the V2 conformance matrix, as the conformance tests' reports bring them (from the
 test workers too: hooks of the root conftest run in the process that prints the summary)."""
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_put_back() -> Iterator[None]:
+    """Each test leaves MLflow's tracking URI and active experiment as it found them."""
+    with mlflow_state():
+        yield
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -29,15 +39,10 @@ def fraud_registry() -> dict[str, str]:
     ``tracking_uri`` and the version's ``uri`` (``models:/fraud/1``). Making a registry runs
     MLflow's schema migrations, so the model server, gateway and dashboard tests share this one
     (the vision tests' too) and only read from it."""
-    import mlflow
-
     from tests.runtime.modelserver.servers import register_model
     from tests.sqlite_registry import sqlite_registry
 
     tracking_uri, root = sqlite_registry()
-    previous = mlflow.get_tracking_uri()
-    try:
+    with mlflow_state():
         uri = register_model(tracking_uri, root / "fraud-artifacts")
-    finally:
-        mlflow.set_tracking_uri(previous)
     return {"tracking_uri": tracking_uri, "uri": uri}

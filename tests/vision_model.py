@@ -36,30 +36,29 @@ def registered() -> dict[str, str]:
     import mlflow
 
     from runtime.registry.images import register_image_model
+    from tests.mlflow_state import mlflow_state
     from tests.sqlite_registry import sqlite_registry
 
     tracking_uri, registry_root = sqlite_registry()
     root = registry_root / "vision"
     root.mkdir(exist_ok=True)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(
-        experiment_id=mlflow.create_experiment("vision-tests", artifact_location=(root / "artifacts").as_uri())
-    )
-    model, accuracy = trained()
-    train_idx, _ = split()
-    images, labels = render(train_idx[:300], seed=5)
-    version = register_image_model(
-        model,
-        name="vision",
-        images=images,
-        labels=labels,
-        dataset_source="sklearn://datasets.load_digits?tests",
-        workdir=root,
-        experiment="vision-tests",
-        code_path=Path(__file__),
-    )
-    mlflow.set_tracking_uri(previous)
+    with mlflow_state(tracking_uri):
+        mlflow.set_experiment(
+            experiment_id=mlflow.create_experiment("vision-tests", artifact_location=(root / "artifacts").as_uri())
+        )
+        model, accuracy = trained()
+        train_idx, _ = split()
+        images, labels = render(train_idx[:300], seed=5)
+        version = register_image_model(
+            model,
+            name="vision",
+            images=images,
+            labels=labels,
+            dataset_source="sklearn://datasets.load_digits?tests",
+            workdir=root,
+            experiment="vision-tests",
+            code_path=Path(__file__),
+        )
     return {"tracking_uri": tracking_uri, "uri": version.uri, "run_id": version.run_id, "root": str(root)}
 
 

@@ -9,7 +9,6 @@ the drift monitor.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from runtime.local.errors import SeedError
 from runtime.local.layout import REPO_ROOT, Layout
 from runtime.local.process import log_tail
+from runtime.registry.resolve import env_defaults
 
 __all__ = ["SeedError", "ensure_versions", "download_profiles", "TRAINING_SCRIPT", "TRAINERS", "PROFILE_ARTIFACT"]
 
@@ -33,10 +33,12 @@ PROFILE_ARTIFACT = "reference_profile.json"
 """Where the registration helper logs the drift reference profile in a version's run."""
 
 
+SEED_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+"""Fail fast against the local registry: MLflow's client retries for minutes by default. Set
+for the seeding calls only, not for the rest of the process."""
+
+
 def _client(layout: Layout):
-    # Fail fast against the local registry: MLflow's client retries for minutes by default.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     import mlflow
 
     return mlflow.MlflowClient(tracking_uri=layout.tracking_uri, registry_uri=layout.tracking_uri)
@@ -56,6 +58,7 @@ def _count(client, name: str) -> int:
     return len(client.search_model_versions(f"name='{name}'"))
 
 
+@env_defaults(SEED_ENV)
 def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: int | None = None) -> dict[str, int]:
     """Train and register what the registry lacks; returns versions trained per model."""
     client = _client(layout)
@@ -107,6 +110,7 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
     return trained
 
 
+@env_defaults(SEED_ENV)
 def download_profiles(layout: Layout, say: Callable[[str], None] = print) -> dict[str, dict[str, str]]:
     """model -> variant -> local path of its reference profile (variants without one are left out)."""
     import mlflow

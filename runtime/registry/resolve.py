@@ -23,7 +23,7 @@ from runtime.registry.register import (
 )
 from runtime.spec import StackSpec, parse_model_uri
 
-__all__ = ["resolve_lock", "FAST_FAIL_ENV"]
+__all__ = ["resolve_lock", "env_defaults", "FAST_FAIL_ENV"]
 
 FAST_FAIL_ENV = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
@@ -33,9 +33,11 @@ FAST_FAIL_ENV = {
 
 
 @contextmanager
-def _fast_fail() -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in FAST_FAIL_ENV}
-    for key, value in FAST_FAIL_ENV.items():
+def env_defaults(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment where it sets none of them, for the block (or the decorated
+    call) only: what a caller set stays, and nothing is left behind for the rest of the process."""
+    saved = {key: os.environ.get(key) for key in values}
+    for key, value in values.items():
         os.environ.setdefault(key, value)
     try:
         yield
@@ -136,7 +138,7 @@ def resolve_lock(
     from mlflow.exceptions import MlflowException
 
     tracking_uri = tracking_uri or spec.platform.mlflow.tracking_uri
-    with _fast_fail():
+    with env_defaults(FAST_FAIL_ENV):
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         try:
             client.search_registered_models(max_results=1)

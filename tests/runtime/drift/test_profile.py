@@ -15,6 +15,7 @@ from runtime.drift.profile import (
     build_profile,
     load_profile,
 )
+from tests.mlflow_state import mlflow_state
 
 
 @pytest.fixture
@@ -107,9 +108,7 @@ def test_bin_counts_agree_with_bin_index():
 def test_load_profile_from_an_mlflow_run_artifact(frame, tmp_path):
     import mlflow
 
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
+    with mlflow_state(f"sqlite:///{tmp_path / 'mlflow.db'}"):
         experiment = mlflow.create_experiment("drift", artifact_location=(tmp_path / "artifacts").as_uri())
         profile = build_profile(frame)
         with mlflow.start_run(experiment_id=experiment) as run:
@@ -117,5 +116,3 @@ def test_load_profile_from_an_mlflow_run_artifact(frame, tmp_path):
         assert load_profile(f"runs:/{run.info.run_id}/{PROFILE_ARTIFACT_NAME}") == profile
         with pytest.raises(ProfileError, match="cannot download from MLflow"):
             load_profile(f"runs:/{run.info.run_id}/nothing-here.json")
-    finally:
-        mlflow.set_tracking_uri(previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import sys
@@ -245,7 +246,9 @@ def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean
         settings = LocalSettings(state_dir=tmp_path / "state", mlflow_port=mlflow_port)
         layout = Layout.resolve(load_stack("local", tmp_path / "stacks"), settings)
         said: list[str] = []
+        environment = dict(os.environ)
         assert ensure_versions(layout, said.append) == {}
+        assert dict(os.environ) == environment, "seeding left its MLflow client settings in the environment"
         assert said == [
             f"  registry has {name}: reusing them"
             for name in ("fraud versions 1..3", "recommender-popular versions 1..1", "recommender-als versions 1..1")

@@ -2,18 +2,15 @@ import mlflow
 import mlflow.pyfunc
 import pytest
 
+from tests.mlflow_state import mlflow_state
 from tests.runtime.modelserver.servers import start_server
 
 
 @pytest.fixture(scope="session")
 def own_model(fraud_registry):
     """The registered model loaded in-process: the reference every response is compared with."""
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(fraud_registry["tracking_uri"])
-    try:
+    with mlflow_state(fraud_registry["tracking_uri"]):
         return mlflow.pyfunc.load_model(fraud_registry["uri"])
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.mlflow_state import mlflow_state
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve
 from tests.runtime.modelserver.servers import start_server
 from tests.vision_model import heldout, png, registered
@@ -56,10 +57,12 @@ async def test_heldout_accuracy_through_the_gateway_matches_in_process(vision_se
     import mlflow
 
     images, labels = heldout()
-    mlflow.set_tracking_uri(registered()["tracking_uri"])
-    in_process = (
-        mlflow.pyfunc.load_model(registered()["uri"]).unwrap_python_model().predict(None, pd.Series(images))["class"]
-    )
+    with mlflow_state(registered()["tracking_uri"]):
+        in_process = (
+            mlflow.pyfunc.load_model(registered()["uri"])
+            .unwrap_python_model()
+            .predict(None, pd.Series(images))["class"]
+        )
     rng = np.random.default_rng(0)
     cuts = np.cumsum(rng.integers(1, 5, len(images)))
     groups = [list(range(a, min(b, len(images)))) for a, b in zip([0, *cuts], cuts) if a < len(images)]

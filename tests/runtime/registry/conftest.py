@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import mlflow
 import pytest
 
 from examples.train_fraud import register_one
 from runtime.registry.register import RegisteredVersion
 from runtime.registry.server import local_registry
+from tests.mlflow_state import mlflow_state
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Registry:
 def seeded_registry(tmp_path_factory) -> Iterator[Registry]:
     folder = tmp_path_factory.mktemp("mlflow")
     with local_registry(folder) as url:
-        with tracking(url):
+        with mlflow_state(url):
             # Three fraud versions from the example script's code path; @challenger -> 3.
             fraud = {n: register_one("fraud", 100 + n, 400, "challenger" if n == 3 else None) for n in (1, 2, 3)}
         yield Registry(url=url, fraud=fraud)
@@ -35,15 +34,5 @@ def seeded_registry(tmp_path_factory) -> Iterator[Registry]:
 def registry(seeded_registry: Registry) -> Iterator[Registry]:
     """The session's registry, and its URL as the tracking URI for this one test (mlflow-artifacts:/
     URIs resolve against the global tracking URI, which any test in between may have moved)."""
-    with tracking(seeded_registry.url):
+    with mlflow_state(seeded_registry.url):
         yield seeded_registry
-
-
-@contextmanager
-def tracking(url: str) -> Iterator[None]:
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(url)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)

@@ -4,6 +4,7 @@ import mlflow
 
 from runtime.drift.profile import load_profile
 from runtime.vision.stats import STAT_NAMES
+from tests.mlflow_state import mlflow_state
 from tests.vision_model import registered
 
 
@@ -14,12 +15,8 @@ def test_the_version_carries_signature_dataset_commit_and_an_image_profile():
     assert len(run.data.tags["mlflow.source.git.commit"]) == 40
     (dataset,) = run.inputs.dataset_inputs
     assert dataset.dataset.digest and "sklearn://datasets.load_digits" in dataset.dataset.source
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(model["tracking_uri"])
-    try:
+    with mlflow_state(model["tracking_uri"]):
         info = mlflow.models.get_model_info(model["uri"])
-    finally:
-        mlflow.set_tracking_uri(previous)
     assert info.metadata == {"ml_serving.kind": "image-classifier"}
     assert info.signature.inputs.input_names() == ["image"]
     assert info.signature.outputs.input_names() == ["class", "scores"]
@@ -38,8 +35,7 @@ def test_the_training_script_registers_until_n_versions_and_enforces_its_accurac
     monkeypatch.chdir(tmp_path)  # the SQLite store keeps artifacts in ./mlruns
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    previous = mlflow.get_tracking_uri()
-    try:
+    with mlflow_state():
         assert main(["--tracking-uri", uri, "--versions", "1", "--epochs", "1", "--min-accuracy", "1.01"]) == 2
         assert "held-out accuracy" in capsys.readouterr().err
         assert main(["--tracking-uri", uri, "--versions", "1", "--epochs", "2", "--min-accuracy", "0"]) == 0
@@ -47,5 +43,3 @@ def test_the_training_script_registers_until_n_versions_and_enforces_its_accurac
         assert "registered models:/vision/1" in out and "held-out accuracy" in out
         assert main(["--tracking-uri", uri, "--versions", "1"]) == 0
         assert "1 versions registered already; nothing to do" in capsys.readouterr().out
-    finally:
-        mlflow.set_tracking_uri(previous)
