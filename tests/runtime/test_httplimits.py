@@ -218,7 +218,7 @@ def test_a_request_in_pieces_within_the_limit_is_answered(targets, name):
     whole = request(target, target.post, target.body)
     head, body = whole.split(b"\r\n\r\n", 1)
     pieces = [head[:10], head[10:] + b"\r\n\r\n", body[:5], body[5:]]
-    seen = talk(target.port, pieces, gap_s=0.1, wait_s=3.0)
+    seen = talk(target.port, pieces, gap_s=0.03, wait_s=3.0)
     assert seen.status is not None and seen.status != 408 and seen.status < 500, seen.answer
     if name != "drift monitor":
         assert seen.status == 200, seen.answer

@@ -52,7 +52,8 @@ async def test_hanging_model_falls_back_within_budget(peer):
             assert response.headers["x-ml-serving-variant"] == "fallback"
             assert response.json()["outputs"][0]["data"] == [0, 1]
             assert response.json()["outputs"][0]["shape"] == [2]
-            assert elapsed_ms < 80 + 40, f"fallback took {elapsed_ms:.1f} ms against a budget of 80 ms"
+            # At the budget, not at the hang (3 s); the slack is for a loaded machine's late timer.
+            assert elapsed_ms < 80 + 400, f"fallback took {elapsed_ms:.1f} ms against a budget of 80 ms"
         metrics = (await client.get("/metrics")).text
     assert 'ml_serving_gateway_fallbacks_total{model="m",reason="timeout",variant="v1"} 3.0' in metrics
 
@@ -102,7 +103,9 @@ async def test_open_breaker_stops_calls_then_probes(peer):
     primary, canary = peer(), peer(mode="fail")
     spec = model_spec(
         variants=primary_and_canary(100),
-        circuitBreaker={"failureThreshold": 3, "cooldownMs": 150},
+        # Long enough for the seven requests after the breaker opens, on a loaded machine too:
+        # a probe among them would reach the failing canary a fourth time.
+        circuitBreaker={"failureThreshold": 3, "cooldownMs": 1000},
     )
     async with serve(gateway_config(spec, {"v1": primary.url, "v2": canary.url})) as client:
         for _ in range(10):

@@ -4,7 +4,7 @@ own (tritonclient.grpc and KServe register the same proto package and cannot sha
 ``python -m tests.runtime.modelserver.grpc_call CLIENT ADDRESS TIMEOUT_S [--behind REST_URL]
 [KEY=VALUE ...]`` prints one JSON line: ``{"code": ..., "details": ...}``, code "OK" when it was
 answered. KEY=VALUE pairs are sent as metadata. With ``--behind``, the call is made once a REST
-request to the server at REST_URL is in its predict (the model takes 0.3 s), with the client's
+request to the server at REST_URL is in its predict (the slow model takes its time), with the client's
 channel up, so that the call queues behind it; that request's status is ``"behind"``.
 """
 
@@ -30,7 +30,7 @@ def in_flight(url: str) -> float:
 
 
 class Behind:
-    """Holds the model busy with one REST request (0.3 s) at ``url``, for the call to queue behind."""
+    """Holds the model busy with one REST request at ``url``, for the call to queue behind."""
 
     def __init__(self, url: str | None) -> None:
         self.url, self.status = url, None

@@ -22,11 +22,15 @@ from tests.runtime.modelserver.servers import REPO, free_port, start_server
 from tests.runtime.modelserver.slow_model import save_slow_model
 
 CLIENTS = ["tritonclient.grpc", "kserve.grpc"]
+PREDICT_S = 1.5
+"""How long the slow model's predict takes here: the gRPC call (0.1 s deadline) must reach the
+queue while the REST request ahead of it is still in its predict, after the client has polled
+/metrics to see that request in; 0.3 s left a loaded machine about 0.2 s for that."""
 
 
 def _slow(tmp_path_factory, batching: list[str]):
     root = tmp_path_factory.mktemp("slow-grpc")
-    save_slow_model(root / "slow")
+    save_slow_model(root / "slow", PREDICT_S)
     grpc_port = free_port()
     command = ["--model_name", "slow", "--model_dir", str(root / "slow"), *batching, "--grpc_port", str(grpc_port)]
     server = start_server(command, root / "server.log")
@@ -35,7 +39,7 @@ def _slow(tmp_path_factory, batching: list[str]):
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory):
-    """The slow model (0.3 s a predict) batched one request at a time, over REST and gRPC."""
+    """The slow model (PREDICT_S a predict) batched one request at a time, over REST and gRPC."""
     server, address = _slow(tmp_path_factory, ["--max_batch_size", "1", "--max_latency_ms", "1"])
     yield server, address
     server.stop()
@@ -85,7 +89,7 @@ def test_a_grpc_call_whose_deadline_passes_in_the_queue_is_counted_and_not_predi
     server, address = request.getfixturevalue(serving)
     expired = metric(server, "ml_serving_batch_expired_total")
     predicted = metric(server, "ml_serving_batch_requests_count")
-    # A REST request in the predict (0.3 s) first; the gRPC call queues behind it with 0.1 s.
+    # A REST request in the predict (PREDICT_S) first; the gRPC call queues behind it with 0.1 s.
     answer = grpc_call(kind, address, 0.1, behind=server.url)
     assert answer["behind"] == 200, answer
     assert answer["code"] == "DEADLINE_EXCEEDED", answer
