@@ -15,9 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.spec import StackSpec
 
-__all__ = ["LocalSettings", "Layout", "VariantSlot", "REPO_ROOT"]
+__all__ = ["LocalSettings", "Layout", "VariantSlot", "REPO_ROOT", "LOCAL_REGISTRY_ENV"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+LOCAL_REGISTRY_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+"""How MLflow's client talks to the local registry, where not set already: fail fast, where its
+defaults (7 retries with backoff, 120 s a request) would leave a part retrying for minutes
+before it says that the registry is down."""
 
 
 class LocalSettings(BaseSettings):

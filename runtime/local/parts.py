@@ -3,10 +3,11 @@ gateway and the drift monitor, each started through its entry point (runtime/wir
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from runtime.local.layout import REPO_ROOT, Layout, VariantSlot
+from runtime.local.layout import LOCAL_REGISTRY_ENV, REPO_ROOT, Layout, VariantSlot
 from runtime.local.process import PartSpec
 
 __all__ = ["mlflow_part", "model_server_part", "gateway_part", "monitor_part"]
@@ -67,7 +68,10 @@ def model_server_part(layout: Layout, slot: VariantSlot) -> PartSpec:
         host=layout.host,
         port=slot.port,
         ready_path="/v2/health/ready",
-        env={"MLFLOW_TRACKING_URI": layout.tracking_uri},
+        env={
+            "MLFLOW_TRACKING_URI": layout.tracking_uri,
+            **{key: os.environ.get(key, value) for key, value in LOCAL_REGISTRY_ENV.items()},
+        },
         cwd=REPO_ROOT,
         port_hint=(
             "model servers take consecutive ports from --model-server-base-port "

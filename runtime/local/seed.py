@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runtime.local.errors import SeedError
-from runtime.local.layout import REPO_ROOT, Layout
+from runtime.local.layout import LOCAL_REGISTRY_ENV, REPO_ROOT, Layout
 from runtime.local.process import log_tail
 from runtime.registry.resolve import env_defaults
 
@@ -31,11 +31,6 @@ TRAINERS: dict[str, tuple[Path, tuple[str, ...]]] = {
 """Registered model name -> the script (and its arguments) that trains it; others use TRAINING_SCRIPT."""
 PROFILE_ARTIFACT = "reference_profile.json"
 """Where the registration helper logs the drift reference profile in a version's run."""
-
-
-SEED_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
-"""Fail fast against the local registry: MLflow's client retries for minutes by default. Set
-for the seeding calls only, not for the rest of the process."""
 
 
 def _client(layout: Layout):
@@ -58,7 +53,7 @@ def _count(client, name: str) -> int:
     return len(client.search_model_versions(f"name='{name}'"))
 
 
-@env_defaults(SEED_ENV)
+@env_defaults(LOCAL_REGISTRY_ENV)  # for these calls only, not the rest of the process
 def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: int | None = None) -> dict[str, int]:
     """Train and register what the registry lacks; returns versions trained per model."""
     client = _client(layout)
@@ -110,7 +105,7 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
     return trained
 
 
-@env_defaults(SEED_ENV)
+@env_defaults(LOCAL_REGISTRY_ENV)  # for these calls only, not the rest of the process
 def download_profiles(layout: Layout, say: Callable[[str], None] = print) -> dict[str, dict[str, str]]:
     """model -> variant -> local path of its reference profile (variants without one are left out)."""
     import mlflow
