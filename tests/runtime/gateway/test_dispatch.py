@@ -38,7 +38,7 @@ async def test_hanging_model_falls_back_within_budget(peer):
     hanging = peer(mode="hang", hang_s=3.0)
     spec = model_spec(
         variants=[{"model": "models:/m/1", "role": "primary", "weight": 100}],
-        latencyBudgetMs=80,
+        latencyBudgetMs=500,
         fallback={"value": 0, "rules": [{"when": {"input": "x", "op": "gt", "value": 100}, "then": 1}]},
         circuitBreaker={"failureThreshold": 100, "cooldownMs": 1000},
     )
@@ -52,8 +52,8 @@ async def test_hanging_model_falls_back_within_budget(peer):
             assert response.headers["x-ml-serving-variant"] == "fallback"
             assert response.json()["outputs"][0]["data"] == [0, 1]
             assert response.json()["outputs"][0]["shape"] == [2]
-            # At the budget, not at the hang (3 s); the slack is for a loaded machine's late timer.
-            assert elapsed_ms < 80 + 400, f"fallback took {elapsed_ms:.1f} ms against a budget of 80 ms"
+            # At the budget, not before it nor at the hang (3 s); 300 ms for a loaded machine's late timer.
+            assert 450 <= elapsed_ms < 500 + 300, f"fallback took {elapsed_ms:.1f} ms against a budget of 500 ms"
         metrics = (await client.get("/metrics")).text
     assert 'ml_serving_gateway_fallbacks_total{model="m",reason="timeout",variant="v1"} 3.0' in metrics
 
