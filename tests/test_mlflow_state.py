@@ -25,10 +25,12 @@ def test_tracking_uri_active_experiment_and_their_variables_come_back(tmp_path, 
     assert (utils._tracking_uri, fluent._active_experiment_id) == (None, None)
     assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_EXPERIMENT_ID" not in os.environ
 
-    # Nested: the inner block puts back the outer block's URI and experiment.
+    # Nested: the inner block puts back the outer block's URI and experiment (one database, as
+    # each new one costs MLflow's migrations).
     with mlflow_state(uri):
         outer = mlflow.set_experiment("outer").experiment_id
-        with mlflow_state(f"sqlite:///{tmp_path / 'other.db'}"):
+        with mlflow_state():
             mlflow.set_experiment("inner")
+            mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'other.db'}")
         assert (mlflow.get_tracking_uri(), fluent._active_experiment_id) == (uri, outer)
         assert os.environ["MLFLOW_EXPERIMENT_ID"] == outer

@@ -1,55 +1,34 @@
 import json
-import tracemalloc
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import runtime.drift
-from runtime.drift.monitor import HISTORY, VariantMonitor
+from runtime.drift.monitor import VariantMonitor
 from runtime.errors import InvalidInput
 from runtime.spec import DriftSpec
+from tests.runtime.drift.memory_probe import batches
 
 from .conftest import make_rows, predict
 
-
-def _batches(count: int):
-    pool = [make_rows(2_500, seed=s) for s in range(8)]
-    for i in range(count):
-        rows = pool[i % len(pool)]
-        yield {c: rows[c].to_numpy() for c in rows.columns}, {"fraud": predict(rows)}
+REPO = Path(__file__).resolve().parents[3]
 
 
-WATCHED = [str(Path(runtime.drift.__file__).parent / "*"), str(Path(__file__).parent / "*")]
-"""The drift package's code and these tests' (which allocate the batches the monitor is given)."""
-
-
-def _held_here() -> int:
-    """Bytes still held that were allocated with the drift code or these tests on the stack: what
-    the monitor keeps, of its own or of what it was given. tracemalloc sees every thread and
-    module of the process, and what else runs in this test worker is not the monitor's."""
-    filters = [tracemalloc.Filter(True, pattern, all_frames=True) for pattern in WATCHED]
-    return sum(stat.size for stat in tracemalloc.take_snapshot().filter_traces(filters).statistics("filename"))
-
-
-def test_memory_and_state_size_do_not_grow_with_rows_seen(reference):
-    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=5_000), reservoir=2_000)
-    for inputs, outputs in _batches(2 * (HISTORY + 2)):  # past the point where the history is full
-        monitor.ingest(inputs, outputs)
-    tracemalloc.start(64)
-    try:
-        size_before = len(json.dumps(monitor.to_dict()))
-        memory_before = _held_here()
-        for inputs, outputs in _batches(120):  # 300,000 more rows, 60 more windows
-            monitor.ingest(inputs, outputs)
-        del inputs, outputs  # the last batch, held by the loop's names, not by the monitor
-        memory_after = _held_here()
-        size_after = len(json.dumps(monitor.to_dict()))
-    finally:
-        tracemalloc.stop()
-    assert monitor.rows_seen == 550_000 and monitor.windows_done == 110
-    assert abs(size_after - size_before) < 200, (size_before, size_after)
-    assert memory_after - memory_before < 256 * 1024, (memory_before, memory_after)
+def test_memory_and_state_size_do_not_grow_with_rows_seen():
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.runtime.drift.memory_probe"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["rows_seen"] == 550_000 and seen["windows_done"] == 110, seen
+    assert abs(seen["size_after"] - seen["size_before"]) < 200, seen
+    assert seen["memory_after"] - seen["memory_before"] < 256 * 1024, seen
 
 
 def test_a_batch_crossing_windows_is_split_exactly(reference):
@@ -77,7 +56,7 @@ def test_a_missing_input_counts_as_missing(reference):
 
 def test_a_state_that_fails_half_way_leaves_the_monitor_as_it_was(reference):
     donor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=5_000), reservoir=2_000)
-    inputs, outputs = next(_batches(1))
+    inputs, outputs = next(batches(1))
     donor.ingest(inputs, outputs)
     broken = donor.to_dict()
     del broken["feature_rows"]
