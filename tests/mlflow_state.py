@@ -13,25 +13,28 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")
 
 
-def _globals() -> tuple[object, object] | None:
-    """(tracking URI, active experiment id) as MLflow holds them, or None before it is imported."""
+def _modules() -> tuple[Any, Any] | None:
+    """MLflow's modules that hold the tracking URI and the active experiment, or None before
+    MLflow is imported (then neither is set)."""
     if "mlflow.tracking.fluent" not in sys.modules:
         return None
     from mlflow.tracking import fluent
     from mlflow.tracking._tracking_service import utils
 
-    return utils._tracking_uri, fluent._active_experiment_id
+    return utils, fluent
 
 
 @contextmanager
 def mlflow_state(tracking_uri: str | None = None) -> Iterator[None]:
     """Put back the tracking URI, the active experiment and their environment variables as they
     were when the block began; with ``tracking_uri``, track against it meanwhile."""
-    held = _globals()
+    modules = _modules()
+    held = (modules[0]._tracking_uri, modules[1]._active_experiment_id) if modules else (None, None)
     env = {key: os.environ.get(key) for key in ENV}
     if tracking_uri is not None:
         import mlflow
@@ -40,11 +43,9 @@ def mlflow_state(tracking_uri: str | None = None) -> Iterator[None]:
     try:
         yield
     finally:
-        if "mlflow.tracking.fluent" in sys.modules:
-            from mlflow.tracking import fluent
-            from mlflow.tracking._tracking_service import utils
-
-            utils._tracking_uri, fluent._active_experiment_id = held or (None, None)
+        modules = _modules()
+        if modules is not None:
+            modules[0]._tracking_uri, modules[1]._active_experiment_id = held
         for key, value in env.items():
             if value is None:
                 os.environ.pop(key, None)

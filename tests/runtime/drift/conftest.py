@@ -42,10 +42,15 @@ def predict(rows: pd.DataFrame) -> np.ndarray:
     return (rows["amount"] > 120.0).astype(int).to_numpy()
 
 
-@pytest.fixture(scope="session")
-def reference():
+def reference_profile():
+    """The reference the monitor tests compare with: 20,000 rows of ``make_rows``, seed 1."""
     rows = make_rows(20_000, seed=1)
     return build_profile(rows, {"fraud": predict(rows)}, sample_size=5_000)
+
+
+@pytest.fixture(scope="session")
+def reference():
+    return reference_profile()
 
 
 def monitor_config(state_dir: str, profile_path: str | None = None, **drift) -> MonitorConfig:

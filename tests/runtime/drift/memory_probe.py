@@ -11,9 +11,8 @@ import json
 import tracemalloc
 
 from runtime.drift.monitor import HISTORY, VariantMonitor
-from runtime.drift.profile import build_profile
 from runtime.spec import DriftSpec
-from tests.runtime.drift.conftest import make_rows, predict
+from tests.runtime.drift.conftest import make_rows, predict, reference_profile
 
 
 def batches(count: int):
@@ -24,9 +23,7 @@ def batches(count: int):
 
 
 def measure() -> dict[str, int]:
-    rows = make_rows(20_000, seed=1)
-    reference = build_profile(rows, {"fraud": predict(rows)}, sample_size=5_000)
-    monitor = VariantMonitor("fraud", "v3", reference, DriftSpec(window_rows=5_000), reservoir=2_000)
+    monitor = VariantMonitor("fraud", "v3", reference_profile(), DriftSpec(window_rows=5_000), reservoir=2_000)
     for inputs, outputs in batches(2 * (HISTORY + 2)):  # past the point where the history is full
         monitor.ingest(inputs, outputs)
     tracemalloc.start()
