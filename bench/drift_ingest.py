@@ -39,7 +39,7 @@ from runtime.drift.profile import build_profile  # noqa: E402
 from runtime.gateway.metrics import GatewayMetrics  # noqa: E402
 from runtime.gateway.tap import DriftTap  # noqa: E402
 from runtime.wiring import INGEST_PATH, MonitorConfig  # noqa: E402
-from tests.runtime.gateway.peers import free_port  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 from tests.runtime.modelserver.servers import features  # noqa: E402
 
 WORK = REPO / ".bench" / "drift-ingest"

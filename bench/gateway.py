@@ -38,7 +38,7 @@ from bench.processes import adopt_orphans, on_signals, stop_all  # noqa: E402
 from bench.wrk_output import failures, found, ms, wrk_argv  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
-from tests.runtime.gateway.peers import free_port  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 from tests.runtime.modelserver.servers import features, register_model, v2_columns  # noqa: E402
 
 BODY = json.dumps(v2_columns(features(1, seed=3)))

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from bench.modelserver_peers import MODEL, Peer, new_peers  # noqa: E402
 from bench.processes import adopt_orphans, on_signals, pinned, say, stop_all, stop_tree  # noqa: E402
 from bench.wrk_output import failures, found, ms, wrk_argv  # noqa: E402
-from tests.runtime.modelserver.servers import free_port  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 WORK = REPO / ".bench" / "modelserver"
 MLSERVER_VENV = WORK / "mlserver-venv"

@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 from bench.gateway import pinned, start  # noqa: E402
 from runtime.spec import ModelSpec  # noqa: E402
 from runtime.wiring import GatewayConfig, VariantEndpoint  # noqa: E402
-from tests.runtime.gateway.peers import free_port  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 PROTOCOLS = ("json", "binary", "grpc", "json+gzip", "binary+gzip")
 

@@ -51,7 +51,8 @@ from bench.vision_parts import (  # noqa: E402
     stage_totals,
     time_split,
 )
-from tests.runtime.modelserver.servers import free_port, wait_ready  # noqa: E402
+from tests.ports import free_port  # noqa: E402
+from tests.runtime.modelserver.servers import wait_ready  # noqa: E402
 
 WORK = REPO / ".bench" / "vision"
 MODEL = "vision"

@@ -37,12 +37,17 @@ def _healthy(url: str) -> bool:
 
 @contextmanager
 def local_registry(
-    folder: Path, timeout_s: float = 90.0, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    folder: Path,
+    timeout_s: float = 90.0,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Start ``mlflow server`` with its state in ``folder``; yield its tracking URI; stop it.
-    ``extra_args`` and ``env`` go to the server (e.g. ``--app-name basic-auth`` and its settings)."""
+    """Start ``mlflow server`` with its state in ``folder``, on ``port`` (a free one when not
+    given); yield its tracking URI; stop it. ``extra_args`` and ``env`` go to the server (e.g.
+    ``--app-name basic-auth`` and its settings)."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,

@@ -15,7 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from tests.runtime.local.stops import free_ports
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).with_name("ml-serving")
@@ -64,8 +64,9 @@ def edited_stacks(tmp_path: Path, stack: str, old: str, new: str) -> Path:
 
 def local_options(tmp_path: Path, **ports: int) -> list[str]:
     """Every port free (``ports`` overrides), the state under ``tmp_path``."""
-    names = ("mlflow", "gateway", "gateway-grpc", "monitor", "model-server-base", "prometheus")
-    chosen = dict(zip(names, free_ports(len(names))))
+    names = ("mlflow", "gateway", "gateway-grpc", "monitor", "prometheus", "model-server-base")
+    # the model servers take consecutive ports from their base: room for ten of them, last
+    chosen = dict(zip(names, free_ports(len(names) + 9)))
     chosen.update({name.replace("_", "-"): port for name, port in ports.items()})
     options = ["--stacks-dir", str(ROOT / "stacks"), "--state-dir", str(tmp_path / "state")]
     for name, port in chosen.items():

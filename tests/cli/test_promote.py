@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 
 from tests.cli.runner import ml_serving, one_line_errors
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.ports import free_port
 
 
 def test_a_stack_without_progressive_models_holds_and_writes_its_evidence(tmp_path):
     evidence = tmp_path / "evidence.json"
-    prometheus = f"http://127.0.0.1:{_closed_port()}"
+    prometheus = f"http://127.0.0.1:{free_port()}"
     result = ml_serving(
         "promote", "--stack", "dev", "--dry-run", "--prometheus", prometheus, "--evidence", str(evidence)
     )
@@ -27,7 +21,7 @@ def test_a_stack_without_progressive_models_holds_and_writes_its_evidence(tmp_pa
 
 
 def test_an_unreachable_prometheus_exits_2_in_one_line():
-    prometheus = f"http://127.0.0.1:{_closed_port()}"
+    prometheus = f"http://127.0.0.1:{free_port()}"
     result = ml_serving("promote", "--stack", "local", "--dry-run", "--prometheus", prometheus)
     assert result.returncode == 2
     (line,) = one_line_errors(result)

@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import httpx
 
-from runtime.registry.server import free_port
+from tests.ports import free_port
 
 __all__ = ["postgres", "s3_server", "s3_client", "stop", "wait_until"]
 

@@ -21,8 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.promote.prometheus import METRICS, OUTCOME_METRICS
 from runtime.wiring import MonitorConfig
+from tests.ports import free_port
 from tests.runtime.gateway.conftest import gateway_config, model_spec
-from tests.runtime.modelserver.servers import REPO, features, free_port, start_registered_server, v2_columns
+from tests.runtime.modelserver.servers import REPO, features, start_registered_server, v2_columns
 
 DASHBOARDS = REPO / "components" / "dashboards"
 _SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created"), "gauge": ("",)}

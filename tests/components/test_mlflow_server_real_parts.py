@@ -33,11 +33,11 @@ from components.schema import kubernetes_objects
 from runtime.registry.lock import storage_location
 from runtime.registry.register import register_model
 from runtime.registry.resolve import resolve_lock
-from runtime.registry.server import free_port
 from runtime.spec import SECRET_PLACEHOLDER, load_stack
 from runtime.wiring import SERVING_RUNTIME_NAME
 from tests.components.cluster_parts import postgres, s3_client, s3_server, stop, wait_until
 from tests.components.renders import ROOT, stack_renders
+from tests.ports import free_port
 from tests.runtime.modelserver.servers import features
 
 STACK = "dev"

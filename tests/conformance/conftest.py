@@ -19,7 +19,8 @@ import pytest
 from runtime.spec import ModelSpec
 from runtime.wiring import GatewayConfig, VariantEndpoint
 from tests.conformance.echo_model import save_echo_model
-from tests.runtime.modelserver.servers import REPO, Server, free_port, wait_ready
+from tests.ports import free_port
+from tests.runtime.modelserver.servers import REPO, Server, wait_ready
 
 
 @dataclass

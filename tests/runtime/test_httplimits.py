@@ -25,9 +25,9 @@ import pytest
 
 from runtime.drift.profile import build_profile
 from runtime.wiring import INGEST_PATH
+from tests.ports import free_port
 from tests.runtime.drift.conftest import TOKEN, make_rows, monitor_config, predict
 from tests.runtime.gateway.faults import Process, control, start, start_gateway, start_peer
-from tests.runtime.gateway.peers import free_port
 from tests.runtime.modelserver.slow_model import save_slow_model
 
 READ_TIMEOUT_S = 0.5

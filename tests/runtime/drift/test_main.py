@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ import psutil
 import pytest
 
 from runtime.wiring import INGEST_PATH
+from tests.ports import free_port
 
 from .conftest import AUTH, TOKEN, columns, make_rows, monitor_config, predict
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start(config_path: Path, port: int) -> subprocess.Popen:
@@ -58,7 +52,7 @@ def _status(port: int) -> dict:
 def test_killed_monitor_restarts_from_its_persisted_state(reference, tmp_path):
     config_path = tmp_path / "monitor.json"
     config_path.write_text(monitor_config(str(tmp_path / "state"), str(reference.save(tmp_path))).model_dump_json())
-    port = _free_port()
+    port = free_port()
     proc = _start(config_path, port)
     try:
         # Without --host it listens on loopback only.

@@ -25,7 +25,7 @@ import orjson
 
 from runtime.spec import ModelSpec
 from runtime.wiring import GatewayConfig, VariantEndpoint
-from tests.runtime.gateway.peers import free_port
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -220,12 +219,6 @@ async def serve_grpc(state: PeerState, port: int) -> aio.Server:
         raise RuntimeError(f"cannot listen for gRPC on 127.0.0.1:{port}")
     await server.start()
     return server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ThreadServer:

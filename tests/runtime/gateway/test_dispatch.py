@@ -14,8 +14,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.gateway import Settings
+from tests.ports import free_port
 from tests.runtime.gateway.conftest import gateway_config, model_spec, primary_and_canary, serve, v2, wait_for
-from tests.runtime.gateway.peers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from runtime.gateway.__main__ import main
+from tests.ports import free_port
 from tests.runtime.gateway.conftest import gateway_config, model_spec
-from tests.runtime.gateway.peers import free_port
 from tests.runtime.modelserver.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]

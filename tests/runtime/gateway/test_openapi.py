@@ -16,9 +16,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from runtime.gateway.openapi import OPENAPI_PATH
+from tests.ports import free_port
 from tests.runtime.gateway.conftest import gateway_config, model_spec
 from tests.runtime.gateway.peers import PeerState, ThreadPeer
-from tests.runtime.modelserver.servers import REPO, Server, free_port, wait_ready
+from tests.runtime.modelserver.servers import REPO, Server, wait_ready
 
 ONE = [{"model": "models:/m/1", "role": "primary", "weight": 100}]
 

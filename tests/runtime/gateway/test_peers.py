@@ -61,7 +61,7 @@ def test_the_peer_process_answers_the_same_sums_over_grpc_and_stops_on_sigterm()
     from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
     from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
-    from tests.runtime.gateway.peers import free_port
+    from tests.ports import free_port
 
     http, grpc_port = free_port(), free_port()
     command = [sys.executable, "-m", "tests.runtime.gateway.peers", "--port", str(http), "--numpy-binary"]

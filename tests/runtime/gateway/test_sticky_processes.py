@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from runtime.gateway.routing import stable_point
+from tests.ports import free_port
 from tests.runtime.gateway.conftest import gateway_config, model_spec
-from tests.runtime.gateway.peers import free_port
 from tests.runtime.modelserver.servers import wait_ready
 
 ROOT = Path(__file__).resolve().parents[3]

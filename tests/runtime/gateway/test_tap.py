@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from runtime.gateway import Settings
 from runtime.wiring import INGEST_PATH, TapBatch
+from tests.ports import free_port
 from tests.runtime.gateway.conftest import gateway_config, model_spec, serve, v2, wait_for
 from tests.runtime.gateway.peers import ThreadServer
 
@@ -204,7 +205,6 @@ async def test_the_tap_authenticates_to_the_real_monitor_with_the_shared_token(p
 async def test_nothing_queued_is_lost_across_a_monitor_restart(peer, tmp_path):
     """The real monitor app stops and comes back on the same port: what the tap held meanwhile
     (within its bound) reaches it, none dropped."""
-    import socket
 
     import httpx
     import pandas as pd
@@ -220,9 +220,7 @@ async def test_nothing_queued_is_lost_across_a_monitor_restart(peer, tmp_path):
         stack="t", models={"m": spec}, profiles={"m": {"v1": profile}}, state_dir=str(tmp_path / "state")
     )
     settings = MonitorSettings(tokens="t", persist_interval_s=0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
 
     class Monitor(ThreadServer):
         def __init__(self) -> None:

@@ -18,7 +18,6 @@ from runtime.local.layout import REPO_ROOT
 
 __all__ = [
     "Terminal",
-    "free_ports",
     "wait",
     "text",
     "tree",
@@ -68,16 +67,6 @@ class Terminal:
     def close(self) -> None:
         clean_up(self.proc)
         os.close(self.master)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def wait(condition, timeout_s: float, what: str | Callable[[], str], output: Path | None = None):

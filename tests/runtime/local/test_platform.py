@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import sys
 from pathlib import Path
 
@@ -21,38 +19,10 @@ from runtime.local.seed import ensure_versions
 from runtime.local.traffic import normal_rows, v2_request
 from runtime.promote.cli import main as promote
 from runtime.spec import load_stack, stack_file
+from tests.ports import free_run
 from tests.runtime.local.stops import Terminal, makefile, nothing_left, text, tree, wait
 
 READY_LINE = "Ctrl-C stops every part."
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports, below the kernel's ephemeral range.
-
-    The platform binds them over tens of seconds after they were found free. Inside the
-    ephemeral range, any process on the machine (the other test worker's servers on port 0, any
-    outgoing connection) may be handed one meanwhile: a run of ``make test`` lost port 42998 so.
-    """
-    try:
-        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral = 32_768  # Linux's default
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20_000, max(20_001, ephemeral - count))
-        if all(_free(base + i) for i in range(count)):
-            return base
-    raise RuntimeError("no run of free ports found")
 
 
 def _test_stack(folder: Path) -> Path:
@@ -79,7 +49,7 @@ def _test_stack(folder: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_platform_serves_the_declared_variants_feeds_the_monitor_and_stops_clean(tmp_path) -> None:
-    first = _free_run(10)
+    first = free_run(10)
     mlflow_port, gateway_port, monitor_port, base = first, first + 1, first + 2, first + 3
     grpc_port = first + 8  # after five model servers
     prometheus_port = first + 9

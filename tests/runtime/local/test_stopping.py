@@ -21,11 +21,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.ports import free_ports
 from tests.runtime.local.stops import (
     Terminal,
     clean_up,
     command_line,
-    free_ports,
     makefile,
     nothing_left,
     spawn,
@@ -135,7 +135,7 @@ def test_a_signal_during_start_up(tmp_path, phase, sig) -> None:
 
 
 def _real_up(tmp_path: Path, ports: list[int]) -> list[str]:
-    mlflow, gateway, monitor, base, grpc, prometheus = ports
+    mlflow, gateway, monitor, grpc, prometheus, base = ports[:6]  # the model servers from base on
     return [
         sys.executable,
         "-m",
@@ -171,7 +171,7 @@ def _mlflow_started(pid: int) -> list[psutil.Process] | None:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_the_real_platform_stopped_by_sigterm_to_makes_group_while_mlflow_starts(tmp_path) -> None:
-    ports = free_ports(6)
+    ports = free_ports(6 + 9)
     said = _sigterm_to_makes_group(tmp_path, _real_up(tmp_path, ports), lambda pid, _: _mlflow_started(pid), ports[:1])
     assert "starting mlflow" in said, said
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.ensemble import RandomForestRegressor
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 FEATURES = ["amount", "count", "score"]
@@ -55,12 +56,6 @@ def register_model(tracking_uri: str, artifacts: Path, name: str = "fraud") -> s
                 registered_model_name=name,
             )
     return f"models:/{name}/{info.registered_model_version}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from runtime.protocol.deadline import TIMEOUT_HEADER
-from tests.runtime.modelserver.servers import REPO, free_port, start_server
+from tests.ports import free_port
+from tests.runtime.modelserver.servers import REPO, start_server
 from tests.runtime.modelserver.slow_model import save_slow_model
 
 CLIENTS = ["tritonclient.grpc", "kserve.grpc"]

@@ -16,7 +16,8 @@ import sys
 import httpx
 import pytest
 
-from tests.runtime.modelserver.servers import REPO, free_port, start_server
+from tests.ports import free_port
+from tests.runtime.modelserver.servers import REPO, start_server
 from tests.runtime.modelserver.slow_model import save_slow_model
 
 V2 = "this model server speaks the V2 protocol"

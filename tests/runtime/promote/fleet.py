@@ -19,13 +19,10 @@ from prometheus_client import start_http_server
 from runtime.gateway.metrics import GatewayMetrics
 from runtime.local.prometheus import prometheus_part, write_prometheus_config
 from runtime.local.supervisor import Supervisor
-from tests.runtime.local.stops import free_ports, wait
+from tests.ports import free_port
+from tests.runtime.local.stops import wait
 
 __all__ = ["Replica", "Fleet", "running_prometheus", "free_port"]
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 class Replica:

@@ -126,7 +126,7 @@ def test_thirty_percent_slower_p99_is_held_until_the_minimum_samples_then_rolled
 
 
 def test_unreachable_prometheus_is_a_clear_error(stacks, capsys):
-    from tests.runtime.promote.fleet import free_port
+    from tests.ports import free_port
 
     code = main(["--stack", "staging", "--stacks-dir", str(stacks), "--prometheus", f"http://127.0.0.1:{free_port()}"])
     assert code == 2

@@ -11,6 +11,7 @@ from examples.train_fraud import register_one
 from runtime.registry.register import RegisteredVersion
 from runtime.registry.server import local_registry
 from tests.mlflow_state import mlflow_state
+from tests.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Registry:
 @pytest.fixture(scope="session")
 def seeded_registry(tmp_path_factory) -> Iterator[Registry]:
     folder = tmp_path_factory.mktemp("mlflow")
-    with local_registry(folder) as url:
+    with local_registry(folder, port=free_port()) as url:
         with mlflow_state(url):
             # Three fraud versions from the example script's code path; @challenger -> 3.
             fraud = {n: register_one("fraud", 100 + n, 400, "challenger" if n == 3 else None) for n in (1, 2, 3)}

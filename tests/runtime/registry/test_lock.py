@@ -17,8 +17,8 @@ from runtime.errors import LockError
 from runtime.registry.lock import check_lock, lock_path, read_lock
 from runtime.registry.register import GIT_COMMIT_TAG, GIT_DIRTY_TAG
 from runtime.registry.resolve import resolve_lock
-from runtime.registry.server import free_port
 from runtime.spec import StackSpec, read_stack_config, validate_config
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCK_CMD = "run `ml-serving lock --stack e2e`"

@@ -11,6 +11,7 @@ import pytest
 
 from runtime.registry.server import local_registry
 from runtime.registry.users import ADMIN_USERNAME, READER_USERNAME, basic_auth_ini
+from tests.ports import free_port
 
 SEARCH = "/api/2.0/mlflow/registered-models/search"
 
@@ -28,7 +29,9 @@ def test_people_and_parts_sign_in_and_the_reader_account_is_made_once(tmp_path):
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         **secrets,
     }
-    with local_registry(tmp_path / "server", extra_args=("--app-name", "basic-auth"), env=server_env) as url:
+    with local_registry(
+        tmp_path / "server", extra_args=("--app-name", "basic-auth"), env=server_env, port=free_port()
+    ) as url:
         with httpx.Client(base_url=url, timeout=30, trust_env=False) as anyone:
             assert anyone.get("/health").status_code == 200, "probes need no credential"
             assert anyone.get(SEARCH).status_code == 401, "nobody reads without signing in"
