@@ -21,6 +21,28 @@ def _mlflow_put_back() -> Iterator[None]:
         yield
 
 
+SHARED_SCOPES = {
+    # tests/runtime/registry/conftest.py's session registry: an MLflow server and three trained
+    # versions, about a minute on a busy machine. Its files on one worker make it once.
+    "tests/runtime/registry/test_lock.py": "the session registry server",
+    "tests/runtime/registry/test_register.py": "the session registry server",
+}
+"""Test files that ``make test``'s workers take as one unit (``--dist loadfile`` takes each file as one)."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedScopes(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SHARED_SCOPES.get(path, path)
+
+    return SharedScopes(config, log)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         for name, value in report.user_properties:

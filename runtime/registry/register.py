@@ -107,6 +107,15 @@ def resolve_source(source: str):
         return CodeDatasetSource(tags={DATASET_SOURCE_TAG: source})
 
 
+def sklearn_requirements() -> list[str]:
+    """What a scikit-learn version needs installed to be served, pinned to what trained it.
+    Stated, not inferred: MLflow's inference loads the model in a fresh interpreter and records
+    what it imported, 15-20 s a version here."""
+    import mlflow
+
+    return [*mlflow.sklearn.get_default_pip_requirements(include_skops=True), f"mlflow=={mlflow.__version__}"]
+
+
 def _trusted_types(model: Any) -> list[str]:
     """The types skops must be told to trust to load ``model`` again.
 
@@ -224,10 +233,6 @@ def _log_run(
         signature=infer_signature(features, predictions),
         input_example=features.head(5),
         skops_trusted_types=_trusted_types(model),
-        # Stated, not inferred: inference loads the model in a fresh interpreter, seconds per version.
-        pip_requirements=[
-            *mlflow.sklearn.get_default_pip_requirements(include_skops=True),
-            f"mlflow=={mlflow.__version__}",
-        ],
+        pip_requirements=sklearn_requirements(),
     )
     return info.model_uri

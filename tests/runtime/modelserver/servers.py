@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.ensemble import RandomForestRegressor
 
+from runtime.registry.register import sklearn_requirements
 from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -54,6 +55,7 @@ def register_model(tracking_uri: str, artifacts: Path, name: str = "fraud") -> s
                 signature=infer_signature(data, model.predict(data)),
                 skops_trusted_types=["sklearn.tree._tree.Tree"],
                 registered_model_name=name,
+                pip_requirements=sklearn_requirements(),
             )
     return f"models:/{name}/{info.registered_model_version}"
 
