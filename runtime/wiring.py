@@ -96,8 +96,9 @@ class TapBatch(_Wire):
 #
 #   python -m runtime.modelserver --model_name NAME --model_dir PATH_OR_MODELS_URI
 #                                 [--host 0.0.0.0] [--http_port 8080]
-#                                 [--max_batch_size N --max_latency_ms MS]
-#       env fallbacks: ML_SERVING_MAX_BATCH_SIZE, ML_SERVING_MAX_LATENCY_MS, MLFLOW_TRACKING_URI
+#                                 [--max_batch_size N --max_latency_ms MS] [--predict_threads N]
+#       env fallbacks: ML_SERVING_MAX_BATCH_SIZE, ML_SERVING_MAX_LATENCY_MS, ML_SERVING_PREDICT_THREADS
+#       (unset: OMP_NUM_THREADS, else the cores the CPU quota and affinity allow), MLFLOW_TRACKING_URI
 #       ready when GET /v2/health/ready answers 200
 #   python -m runtime.gateway --config gateway.json [--host 0.0.0.0] [--port 8080]
 #       config: a GatewayConfig as JSON (env ML_SERVING_GATEWAY_CONFIG); bearer tokens from

@@ -58,6 +58,10 @@ def model_server_part(layout: Layout, slot: VariantSlot) -> PartSpec:
         layout.host,
         "--http_port",
         str(slot.port),
+        # One thread a predict: the machine's cores are shared by every model server and the
+        # other parts (runtime/modelserver/threads.py says what more threads cost then).
+        "--predict_threads",
+        "1",
     ]
     batching = layout.spec.models[slot.model].batching
     if batching is not None:

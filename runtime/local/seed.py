@@ -9,6 +9,7 @@ the drift monitor.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -86,7 +87,11 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
         )
         started = time.monotonic()
         with log_path.open("ab") as log:
-            result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=600)
+            # One OpenMP thread unless the caller chose: the example models are small, and beside
+            # other busy processes (MLflow's server, a second test worker) two threads waiting for
+            # each other at every barrier took one 0.1 s fit to 33 s here.
+            env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+            result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=600, env=env)
         if result.returncode != 0:
             raise SeedError(
                 f"training {name} failed with code {result.returncode}\n"

@@ -1,6 +1,5 @@
-"""The model server: one MLflow model over the V2 protocol on KServe's ModelServer."""
+"""The model server: one MLflow model over the V2 protocol on KServe's ModelServer.
 
-from runtime.modelserver.model import MLflowModel, PredictionFailed, resolve_model_dir
-from runtime.modelserver.settings import ModelServerSettings, parse_settings
-
-__all__ = ["MLflowModel", "PredictionFailed", "resolve_model_dir", "ModelServerSettings", "parse_settings"]
+Nothing is imported here: ``python -m runtime.modelserver`` sets the predict threads
+(runtime/modelserver/threads.py) before numpy and the model's libraries load.
+"""

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
+from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from runtime.errors import MLServingError, validation_problems
 from runtime.modelserver.model import MLflowModel
 from runtime.modelserver.server import ServingModelServer
 from runtime.modelserver.settings import parse_settings
+from runtime.modelserver.threads import THREAD_ENV, loaded_limits
 
-__all__ = ["main"]
+__all__ = ["main", "PREDICT_THREADS"]
+
+PREDICT_THREADS = Gauge(
+    "ml_serving_predict_threads",
+    "Threads a predict call may use, per thread pool library the model loaded (openmp, blas), as it reports.",
+    ["model", "library"],
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    pools = loaded_limits()
+    for library, count in pools.items():
+        PREDICT_THREADS.labels(settings.model_name, library).set(count)
+    threads = ", ".join(f"{library} {count}" for library, count in sorted(pools.items())) or "no thread pools loaded"
+    print(f"predict threads: {threads} ({THREAD_ENV[0]}={os.environ.get(THREAD_ENV[0], 'unset')})", file=sys.stderr)
     batching = (
         f"batching {settings.max_batch_size} rows / {settings.max_latency_ms:g} ms"
         if settings.max_batch_size

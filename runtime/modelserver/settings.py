@@ -33,6 +33,9 @@ class ModelServerSettings(BaseSettings):
     """Longest a SIGTERM drain may take."""
     read_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     """Longest a request may take to arrive, headers and body (runtime/httplimits.py); then 408."""
+    predict_threads: Annotated[int, Field(gt=0)] | None = None
+    """Threads one predict call may use (OpenMP, BLAS); unset: ``OMP_NUM_THREADS`` when given,
+    else the cores this process may use. Applied at start-up (runtime/modelserver/threads.py)."""
 
     @model_validator(mode="after")
     def _batching_pair(self) -> ModelServerSettings:
@@ -58,5 +61,6 @@ def parse_settings(argv: list[str] | None = None) -> ModelServerSettings:
     parser.add_argument("--max_body_bytes", type=int)
     parser.add_argument("--grace_period_s", type=int)
     parser.add_argument("--read_timeout_s", type=float)
+    parser.add_argument("--predict_threads", type=int)
     args, _ = parser.parse_known_args(argv)  # KServe's own flags (e.g. --workers) may be present too
     return ModelServerSettings(**{k: v for k, v in vars(args).items() if v is not None})

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import ModelNotFound
-from runtime.modelserver import resolve_model_dir
+from runtime.modelserver.model import resolve_model_dir
 from tests.runtime.modelserver.servers import features, v2_columns
 
 
@@ -85,7 +85,7 @@ def test_in_process_v2_and_kserve_entries_agree_with_the_model(tmp_path):
     from mlflow.models import infer_signature
     from sklearn.linear_model import LinearRegression
 
-    from runtime.modelserver import MLflowModel
+    from runtime.modelserver.model import MLflowModel
     from runtime.protocol import parse_request
 
     data = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
