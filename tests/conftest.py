@@ -30,6 +30,7 @@ SHARED_SCOPES = {
 """Test files that ``make test``'s workers take as one unit (``--dist loadfile`` takes each file as one)."""
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: absent with -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     if config.getoption("dist") != "loadfile":
         return None

@@ -24,21 +24,36 @@ _lock = threading.Lock()
 _cursor: int | None = None
 
 
-def _ephemeral_start() -> int:
+def ephemeral_range() -> range:
+    """The ports the kernel hands out for port 0 and outgoing connections."""
     try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32_768  # Linux's default
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2])
+    except (OSError, ValueError):
+        low, high = 32_768, 60_999  # Linux's default
+    return range(low, high + 1)
+
+
+def _outside_ephemeral() -> range:
+    """Ports no outgoing connection takes: below the ephemeral range, else above it."""
+    ephemeral = ephemeral_range()
+    if ephemeral.start - LOWEST >= 2_000:
+        return range(LOWEST, ephemeral.start)
+    if 65_536 - ephemeral.stop >= 2_000:
+        return range(ephemeral.stop, 65_536)
+    raise RuntimeError(
+        f"the ephemeral port range {ephemeral.start}-{ephemeral.stop - 1} leaves no 2,000 ports outside it for"
+        " the tests' servers (/proc/sys/net/ipv4/ip_local_port_range)"
+    )
 
 
 def worker_slice() -> range:
-    """The ports this test worker chooses from: its share of those below the ephemeral range."""
-    high = max(LOWEST + 1_000, _ephemeral_start())
+    """The ports this test worker chooses from: its share of those outside the ephemeral range."""
+    ports = _outside_ephemeral()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
     workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
-    width = (high - LOWEST) // max(workers, index + 1)
-    return range(LOWEST + index * width, LOWEST + (index + 1) * width)
+    width = len(ports) // max(workers, index + 1)
+    return range(ports.start + index * width, ports.start + (index + 1) * width)
 
 
 def is_free(port: int) -> bool:

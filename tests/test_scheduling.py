@@ -13,7 +13,9 @@ SESSION_REGISTRY = {"seeded_registry", "registry"}  # tests/runtime/registry/con
 
 def _uses(path: Path, fixtures: set[str]) -> bool:
     """Whether a function in ``path`` takes one of ``fixtures``, or a fixture of the file that does."""
-    functions = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef)]
+    functions = [
+        n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
     wanted = set(fixtures)
     while True:
         takers = {f.name for f in functions if wanted & {a.arg for a in f.args.args}}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runtime.local.layout import LOCAL_REGISTRY_ENV, REPO_ROOT, Layout, VariantSlot
 from runtime.local.process import PartSpec
+from runtime.modelserver.threads import SETTING_ENV
 
 __all__ = ["mlflow_part", "model_server_part", "gateway_part", "monitor_part"]
 
@@ -58,10 +59,10 @@ def model_server_part(layout: Layout, slot: VariantSlot) -> PartSpec:
         layout.host,
         "--http_port",
         str(slot.port),
-        # One thread a predict: the machine's cores are shared by every model server and the
-        # other parts (runtime/modelserver/threads.py says what more threads cost then).
+        # One thread a predict unless told otherwise: the machine's cores are shared by every
+        # model server and the other parts (runtime/modelserver/threads.py: what more cost then).
         "--predict_threads",
-        "1",
+        os.environ.get(SETTING_ENV, "1"),
     ]
     batching = layout.spec.models[slot.model].batching
     if batching is not None:

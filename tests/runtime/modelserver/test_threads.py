@@ -12,40 +12,41 @@ import pytest
 
 from runtime.cores import usable_cores
 from runtime.modelserver import threads
+from runtime.modelserver.settings import parse_settings
 from tests.runtime.modelserver.servers import REPO, start_server
 
 
 def test_the_setting_wins_then_omp_num_threads_then_the_usable_cores() -> None:
-    assert threads.predict_threads(["--predict_threads", "3"], {"ML_SERVING_PREDICT_THREADS": "2"}) == (
-        3,
-        "--predict_threads",
-    )
-    assert threads.predict_threads(["--predict_threads=4"], {}) == (4, "--predict_threads")
-    assert threads.predict_threads([], {"ML_SERVING_PREDICT_THREADS": "2", "OMP_NUM_THREADS": "5"}) == (
-        2,
-        "ML_SERVING_PREDICT_THREADS",
-    )
-    assert threads.predict_threads([], {"OMP_NUM_THREADS": "5"}) == (5, "OMP_NUM_THREADS")
-    assert threads.predict_threads([], {"OMP_NUM_THREADS": "lots"})[0] == usable_cores()
-    assert threads.predict_threads([], {}) == (usable_cores(), "the cores this process may use")
+    assert threads.predict_threads(3, {"OMP_NUM_THREADS": "5"}) == (3, "the predict_threads setting")
+    assert threads.predict_threads(None, {"OMP_NUM_THREADS": "5"}) == (5, "OMP_NUM_THREADS")
+    assert threads.predict_threads(None, {"OMP_NUM_THREADS": "4,1"}) == (4, "OMP_NUM_THREADS")  # nested levels
+    assert threads.predict_threads(None, {"OMP_NUM_THREADS": "lots"})[0] == usable_cores()
+    assert threads.predict_threads(None, {}) == (usable_cores(), "the cores this process may use")
 
 
-@pytest.mark.parametrize(
-    ("argv", "env", "message"),
-    [
-        (["--predict_threads", "0"], {}, "--predict_threads: expected a whole number of threads above 0, got '0'"),
-        ([], {"ML_SERVING_PREDICT_THREADS": "two"}, "ML_SERVING_PREDICT_THREADS: expected a whole number"),
-    ],
-)
-def test_a_bad_count_names_where_it_came_from(argv, env, message) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        threads.predict_threads(argv, env)
+def test_the_setting_is_read_as_the_server_reads_it() -> None:
+    """Through the settings' own parser: abbreviations and the environment's names alike."""
+    for argv, env in (
+        (["--predict_threads", "3"], {}),
+        (["--predict_threads=3"], {}),
+        (["--predict", "3"], {}),
+        ([], {"ML_SERVING_PREDICT_THREADS": "3"}),
+        ([], {"ml_serving_predict_threads": "3"}),
+    ):
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            setting = parse_settings(["--model_name", "m", "--model_dir", "d", *argv]).predict_threads
+        assert threads.predict_threads(setting, {"OMP_NUM_THREADS": "2"})[0] == 3, (argv, env)
 
 
 def test_apply_writes_what_openmp_openblas_and_mkl_read() -> None:
-    env: dict[str, str] = {"OMP_NUM_THREADS": "8"}
-    assert threads.apply(["--predict_threads", "1"], env) == (1, "--predict_threads")
+    env: dict[str, str] = {"OMP_NUM_THREADS": "8", "MKL_NUM_THREADS": "8"}
+    assert threads.apply(1, env) == (1, "the predict_threads setting")
     assert env == {name: "1" for name in threads.THREAD_ENV}
+    given = {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "2"}
+    threads.apply(None, given)
+    assert given == {"OMP_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "4", "MKL_NUM_THREADS": "2"}
 
 
 def test_importing_the_package_loads_no_thread_pool_library() -> None:
@@ -93,23 +94,21 @@ def test_unset_it_is_the_cores_this_process_may_use(fraud_registry, tmp_path) ->
         server.stop()
 
 
-def test_a_bad_count_stops_the_server_before_it_loads_anything() -> None:
+@pytest.mark.parametrize(
+    ("option", "env", "message"),
+    [
+        (["--predict_threads", "0"], {}, "error: predict_threads: input should be greater than 0 (got 0)"),
+        ([], {"ML_SERVING_PREDICT_THREADS": "two"}, "error: predict_threads: input should be a valid integer"),
+    ],
+)
+def test_a_bad_count_stops_the_server_naming_the_setting(option, env, message) -> None:
     said = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime.modelserver",
-            "--model_name",
-            "m",
-            "--model_dir",
-            "/nowhere",
-            "--predict_threads",
-            "0",
-        ],
+        [sys.executable, "-m", "runtime.modelserver", "--model_name", "m", "--model_dir", "/nowhere", *option],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **env},
     )
     assert said.returncode == 2 and "Traceback" not in said.stderr, said.stderr
-    assert "error: settings: --predict_threads: expected a whole number of threads above 0, got '0'" in said.stderr
+    assert message in said.stderr, said.stderr
