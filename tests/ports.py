@@ -1,5 +1,5 @@
-"""Ports for the servers the tests start: found free below the kernel's ephemeral range, in a
-slice of their own for each test worker.
+"""Ports for the servers the tests start: found free outside the kernel's ephemeral range (below
+it, else above), in a slice of their own for each test worker.
 
 A port found free by binding port 0 is in the ephemeral range, and stays free only until the
 server binds it, often seconds later in another process. Meanwhile any process may be handed

@@ -88,8 +88,8 @@ def ensure_versions(layout: Layout, say: Callable[[str], None] = print, rows: in
         started = time.monotonic()
         with log_path.open("ab") as log:
             # One OpenMP thread unless the caller chose: the example models are small, and beside
-            # other busy processes (MLflow's server, a second test worker) two threads waiting for
-            # each other at every barrier took one 0.1 s fit to 33 s here.
+            # other busy processes (MLflow's server, a second test worker) two threads wait for
+            # each other at every barrier (runtime/modelserver/threads.py, bench/threads.py).
             env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
             result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, timeout=600, env=env)
         if result.returncode != 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import subprocess
 import threading
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from runtime.local.layout import REPO_ROOT
+from tests.ports import is_free
 
 __all__ = [
     "Terminal",
@@ -137,9 +137,7 @@ def nothing_left(procs: list[psutil.Process], ports: list[int], timeout_s: float
     left = [f"{p.pid} {command_line(p)[:120]}" for p in procs if _running(p)]
     assert left == [], "left running:\n" + "\n".join(left)
     for port in ports:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", port))  # nothing listens there any more
+        assert is_free(port), f"port {port} is still taken"
 
 
 def tiny_parts(procs: list[psutil.Process]) -> list[psutil.Process]:
