@@ -76,6 +76,8 @@ class Window:
             "poolWaitMs": stats(self.pool_wait_ms),
             "poolQueued": self.pool_queued,
             "requestMs": stats(self.request_ms),
+            "trackedObjects": len(gc.get_objects()),
+            "frozenObjects": gc.get_freeze_count(),
         }
 
 

@@ -109,4 +109,7 @@ def print_probe(connections: int, probe: dict) -> None:
     print(f"  {'event-loop stalls over 5 ms':<44} {probe['loopStallsOver5Ms']}")
     for generation, s in probe["gcPauseMs"].items():
         print(line(f"GC pause, generation {generation}", s))
+    print(
+        f"  {'objects the collector walks (frozen apart)':<44} {probe['trackedObjects']} ({probe['frozenObjects']} frozen)"
+    )
     print(line(f"connection pool wait ({probe['poolQueued']} queued)", probe["poolWaitMs"]))
