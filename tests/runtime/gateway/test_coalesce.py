@@ -86,6 +86,16 @@ def one(value: float) -> dict:
     return body([[value, 0.0]])
 
 
+async def answered(coalescer: Coalescer, value: float) -> None:
+    """One caller's row through ``coalescer``, which must answer it with its own value."""
+    permit = coalescer.breaker.acquire()
+    assert permit is not None
+    reply, _ = await coalescer.post(
+        "/v2/models/m/infer", parse_v2(orjson.dumps(one(value))), {}, permit, time.monotonic() + 5
+    )
+    assert reply["outputs"][0]["data"] == [value]
+
+
 async def _variant(client, value: float) -> str:
     response = await client.post("/v2/models/m/infer", json=one(value))
     assert response.status_code == 200, response.text
@@ -221,12 +231,7 @@ async def test_the_next_call_leaves_before_the_callers_answered_resume(peer):
     coalescer = Coalescer(upstream, breaker, max_in_flight=1)
 
     async def caller(value: float) -> None:
-        permit = breaker.acquire()
-        assert permit is not None
-        reply, _ = await coalescer.post(
-            "/v2/models/m/infer", parse_v2(orjson.dumps(one(value))), {}, permit, time.monotonic() + 5
-        )
-        assert reply["outputs"][0]["data"] == [value]
+        await answered(coalescer, value)
         events.append(f"answered {value:g}")
 
     try:
@@ -330,20 +335,12 @@ async def test_answered_calls_are_freed_at_once_not_left_to_the_collector(peer):
     breaker = Breaker(CircuitBreakerSpec())
     coalescer = Coalescer(upstream, breaker, max_in_flight=1)
 
-    async def caller(value: float) -> None:
-        permit = breaker.acquire()
-        assert permit is not None
-        reply, _ = await coalescer.post(
-            "/v2/models/m/infer", parse_v2(orjson.dumps(one(value))), {}, permit, time.monotonic() + 5
-        )
-        assert reply["outputs"][0]["data"] == [value]
-
     enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds is kept in gc.garbage, not freed
     try:
-        await asyncio.gather(*(caller(float(v)) for v in range(40)))
+        await asyncio.gather(*(answered(coalescer, float(v)) for v in range(40)))
         gc.collect()
         left = sum(isinstance(o, _Call) for o in gc.garbage)
     finally:
