@@ -14,6 +14,10 @@ byte (of the connection opening, for the first one), else 408; and its request l
 must fit in ``max_head_bytes`` (64 KiB, Envoy's default is 60), else 431. Either answer is
 ``{"error": "..."}`` and closes the connection; neither is sent where this request's answer has
 begun. Time spent answering is not counted: that is the latency budget's business.
+
+And each answer's head goes out with its body (``_HeadWithBody``), in one write where uvicorn
+makes two: on a kept-alive connection with TCP_NODELAY every write is a segment of its own and a
+wake-up of the client, and on loopback the writer pays for the reader's receive path too.
 """
 
 from __future__ import annotations
@@ -27,6 +31,39 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 __all__ = ["MAX_HEAD_BYTES", "guarded_http"]
 
 MAX_HEAD_BYTES = 64 * 1024
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _HeadWithBody:
+    """One request's transport as its uvicorn cycle sees it: the cycle's first write (the
+    response's status line and headers; uvicorn writes nothing else before them but an interim
+    100 Continue, which goes at once) is held and goes out with the next write, the body's first
+    part. Closing sends what is held first, as uvicorn would have."""
+
+    __slots__ = ("_transport", "_head", "_expecting")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._expecting = True
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif self._expecting and data != _CONTINUE:
+            self._head, self._expecting = data, False
+            return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _answer(status: bytes, error: str) -> bytes:
@@ -98,6 +135,8 @@ def guarded_http(read_timeout_s: float, setting: str, max_head_bytes: int = MAX_
 
         def on_headers_complete(self) -> None:
             super().on_headers_complete()
+            if self.cycle is not None:
+                self.cycle.transport = _HeadWithBody(self.transport)  # type: ignore[assignment]
             self._current = self.cycle
             self._in_head, self._head_bytes, self._tail = False, 0, b""
 
