@@ -134,8 +134,11 @@ def guarded_http(read_timeout_s: float, setting: str, max_head_bytes: int = MAX_
             self._began, self._current = self.loop.time(), None
 
         def on_headers_complete(self) -> None:
+            before = self.cycle
             super().on_headers_complete()
-            if self.cycle is not None:
+            if self.cycle is not None and self.cycle is not before:
+                # A new cycle only: an upgrade returns before making one, and the cycle still
+                # answering the previous request must keep the transport it writes through.
                 self.cycle.transport = _HeadWithBody(self.transport)  # type: ignore[assignment]
             self._current = self.cycle
             self._in_head, self._head_bytes, self._tail = False, 0, b""
