@@ -16,7 +16,7 @@ test_coalesce.py``) can also collect its young generation less often (``young``)
 live young object belongs to a request in flight, so a young collection finds nothing to free,
 and it walks each in-flight payload: at concurrency 32 the gateway ran one every 25 requests,
 0.35 ms each (``bench/gateway_probe.py``). Cycles that do arise (a cancelled upstream call's
-exception, held by its connection) are still collected, a few thousand objects at a time.
+exception, held by its connection) are still collected, at most ``young`` objects at a time.
 """
 
 from __future__ import annotations

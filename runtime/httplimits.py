@@ -50,11 +50,13 @@ class _HeadWithBody:
 
     def write(self, data: bytes) -> None:
         if self._head is not None:
-            data, self._head = self._head + data, None
+            # One write of both (uvloop sends a list at once), without copying a large body.
+            head, self._head = self._head, None
+            self._transport.writelines([head, data])
         elif self._expecting and data != _CONTINUE:
             self._head, self._expecting = data, False
-            return
-        self._transport.write(data)
+        else:
+            self._transport.write(data)
 
     def close(self) -> None:
         if self._head is not None:
